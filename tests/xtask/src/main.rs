@@ -1,0 +1,109 @@
+//! Set-up, build and test automation for the workspace (`cargo xtask --help`).
+//!
+//! Every command first makes sure the `wasm32-wasip2` target is installed and builds the plugin
+//! components, so that a fresh machine needs nothing but the repository and a Rust toolchain.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+/// The WebAssembly components of the workspace, built for `wasm32-wasip2` with the `plugin`
+/// profile into `target/wasm32-wasip2/plugin/`.
+const COMPONENT_PACKAGES: &[&str] = &[
+    "omnicrm-stripe-gateway",
+    "omnicrm-offline-gateway",
+    "misbehaving-gateway",
+];
+
+#[derive(Parser)]
+#[command(about = "Build, test and demo automation for OmniCRM Payments")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install the wasm32-wasip2 target and build the plugin components.
+    Plugins,
+    /// Build the plugins, then run every test of the workspace (extra arguments go to `cargo test`).
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Build the plugins, then run the end-to-end demo (`omnicrm-pay demo`; extra arguments go to it).
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        demo_args: Vec<String>,
+    },
+    /// Build the plugins, then run the benchmarks in release mode and print the table.
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        bench_args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::Plugins => build_plugins(),
+        Task::Test { cargo_test_args } => {
+            build_plugins()?;
+            // The workspace's default members are its native crates; the components are tested
+            // through the host.
+            cargo(std::iter::once("test".to_string()).chain(cargo_test_args))
+        }
+        Task::Demo { demo_args } => {
+            build_plugins()?;
+            cargo(
+                ["run", "--quiet", "--package", "omnicrm-host", "--bin", "omnicrm-pay", "--", "demo"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(demo_args),
+            )
+        }
+        Task::Bench { bench_args } => {
+            build_plugins()?;
+            cargo(
+                ["bench", "--package", "omnicrm-host", "--bench", "gateway"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(["--".to_string()])
+                    .chain(bench_args),
+            )
+        }
+    }
+}
+
+fn build_plugins() -> Result<()> {
+    ensure_wasm_target()?;
+    let mut args = vec!["build", "--profile", "plugin", "--target", "wasm32-wasip2"];
+    for package in COMPONENT_PACKAGES {
+        args.extend(["--package", package]);
+    }
+    cargo(args.into_iter().map(String::from))
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running `rustup target list --installed` (is rustup installed?)")?;
+    if String::from_utf8_lossy(&installed.stdout).lines().any(|t| t.trim() == "wasm32-wasip2") {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
+}
+
+fn cargo(args: impl IntoIterator<Item = String>) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    run(Command::new(cargo).args(args))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}

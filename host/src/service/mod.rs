@@ -1,0 +1,1 @@
+//! The omnicrm-pay service: ledger, HTTP API, billing runs and the demo.

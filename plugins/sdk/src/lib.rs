@@ -22,3 +22,32 @@ wit_bindgen::generate!({
     default_bindings_module: "omnicrm_gateway_sdk",
     generate_all,
 });
+
+pub mod http;
+pub mod settings;
+pub mod time;
+
+#[doc(hidden)]
+pub use omnicrm::payments::logging::Level as __LogLevel;
+
+/// Writes a message to the host's log: `log!(info, "charged {}", id)`.
+///
+/// The first argument is the level (`trace`, `debug`, `info`, `warn` or `error`); the rest is a
+/// `format!` string and its arguments. Never log card data or secrets.
+#[macro_export]
+macro_rules! log {
+    (trace, $($arg:tt)+) => { $crate::__log($crate::__LogLevel::Trace, ::core::format_args!($($arg)+)) };
+    (debug, $($arg:tt)+) => { $crate::__log($crate::__LogLevel::Debug, ::core::format_args!($($arg)+)) };
+    (info, $($arg:tt)+) => { $crate::__log($crate::__LogLevel::Info, ::core::format_args!($($arg)+)) };
+    (warn, $($arg:tt)+) => { $crate::__log($crate::__LogLevel::Warn, ::core::format_args!($($arg)+)) };
+    (error, $($arg:tt)+) => { $crate::__log($crate::__LogLevel::Error, ::core::format_args!($($arg)+)) };
+}
+
+#[doc(hidden)]
+pub fn __log(level: omnicrm::payments::logging::Level, args: core::fmt::Arguments<'_>) {
+    let message = match args.as_str() {
+        Some(s) => s.to_owned(),
+        None => args.to_string(),
+    };
+    omnicrm::payments::logging::log(level, &message);
+}

@@ -1,1 +1,74 @@
+//! OmniCRM's Stripe gateway: the whole `omnicrm:payments/gateway` contract over the Stripe API,
+//! as a WebAssembly component.
+//!
+//! - API version pinned to [`client::STRIPE_VERSION`] on every request.
+//! - The API key is added by the host (`auth = { scheme = "bearer", secret = "api-key" }`); the
+//!   webhook secret (`webhook-secret`) stays in the host, which computes the signature MAC.
+//! - Settings: `base-url` (default `https://api.stripe.com`), `timeout-ms` (per attempt, default
+//!   30000), `max-retries` (default 2), `retry-backoff-ms` (default 500), `retry-backoff-max-ms`
+//!   (default 5000), `page-size` (default 100), `webhook-tolerance-secs` (default 300).
+//! - Idempotency: every request of an operation carries `<caller key>:<step>`.
 
+mod charging;
+mod client;
+mod errors;
+mod form;
+mod invoicing;
+mod json;
+mod metrics;
+mod signature;
+mod tokens;
+mod webhooks;
+
+use omnicrm_gateway_sdk::exports::omnicrm::payments::info::{GatewayInfo, Guest as InfoGuest};
+use omnicrm_gateway_sdk::omnicrm::payments::types::GatewayError;
+
+use crate::json::Json;
+
+/// The component's implementation of every exported interface.
+pub struct Stripe;
+
+impl InfoGuest for Stripe {
+    fn describe() -> GatewayInfo {
+        GatewayInfo {
+            name: "stripe".into(),
+            display_name: "Stripe".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            currencies: Vec::new(),
+        }
+    }
+}
+
+/// Currencies without a minor unit at Stripe (amounts are whole units). Contract amounts are
+/// already minor units, so they pass through unchanged; this list documents the difference.
+pub const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+
+/// Whether Stripe treats a currency as zero-decimal.
+pub fn is_zero_decimal(currency: &str) -> bool {
+    ZERO_DECIMAL.contains(&currency.to_ascii_lowercase().as_str())
+}
+
+/// Checks an ISO 4217 code and spells it as Stripe does (lower case).
+fn currency_to_stripe(currency: &str) -> Result<String, GatewayError> {
+    let c = currency.trim();
+    if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(errors::invalid(
+            "currency",
+            "expected a three-letter ISO 4217 code",
+        ));
+    }
+    Ok(c.to_ascii_lowercase())
+}
+
+/// Stripe metadata as the contract's key/value list.
+fn metadata(m: &Json) -> Vec<(String, String)> {
+    m.entries()
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.string()?)))
+        .collect()
+}
+
+omnicrm_gateway_sdk::export_gateway!(Stripe with_types_in omnicrm_gateway_sdk);

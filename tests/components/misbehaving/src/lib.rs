@@ -1,1 +1,379 @@
+//! A gateway component that misbehaves on request, for the host's sandbox tests.
+//!
+//! It exports the whole `omnicrm:payments/gateway` contract (so the host loads it like any
+//! gateway), but only `charging.charge` does anything interesting. It looks at the request's
+//! `description`:
+//!
+//! | description    | behaviour |
+//! |----------------|-----------|
+//! | `trap`         | panics; the component is built with `panic = "abort"`, so the call traps. |
+//! | `loop`         | loops forever in pure computation (a volatile counter the optimizer cannot remove); no host calls. The host's deadline must stop it. |
+//! | `grow-memory`  | allocates 1 MiB chunks, writing one byte per 4 KiB page of each, and keeps them all until allocation fails; the allocation failure aborts, i.e. traps. |
+//! | `fetch:<url>`  | sends `GET <url>` through `wasi:http/outgoing-handler` (no headers of its own, no body, no options) and returns `Err(gateway-error::not-attempted(failure))`, `failure.request-id` none, `failure.message` = `"denied: <code>"` when the host refuses the request or it fails (`<code>` is the `Debug` form of the `wasi:http` `error-code`, e.g. `denied: ErrorCode::HttpRequestDenied`), or `"status: <N>, body: <body>"` when a response arrived (`<body>` is the response body decoded as UTF-8, lossily). A URL it cannot split into scheme, authority and path gives `"denied: invalid url"`. |
+//! | anything else, or none | `Ok(payment)`: status `succeeded`, id `mis_pay_<idempotency-key>`, the request's amount, `amount-captured` = the amount, `amount-refunded` 0, customer, card, description and metadata echoed, `created` 0, no decline, next action or fee. |
+//!
+//! Every other export returns a simple valid value and never fails:
+//! - `info.describe`: name `misbehaving`, display name `Misbehaving test gateway`, the crate
+//!   version, currencies empty.
+//! - `tokens`: `ensure-customer` -> customer `mis_cus_<crm-customer-id>` (created, no default card);
+//!   `store-card` -> a visa `4242` card `mis_card_<token>` expiring 12/2034; `list-cards` -> empty;
+//!   `set-default-card`, `remove-card` -> ok.
+//! - `charging`: `capture`, `cancel`, `get-payment` -> a USD 0 payment with the given id (status
+//!   `succeeded`, `canceled`, `succeeded`); `refund-payment` -> a succeeded USD refund
+//!   `mis_re_<idempotency-key>` of the amount asked (0 when none).
+//! - `invoicing`: every operation returns a draft USD invoice with no lines (id `mis_in_1` for
+//!   `create-invoice`, else the id given); `list-invoices` -> empty page.
+//! - `metrics`: `summarize` -> all-zero figures for the range and currency;
+//!   `list-balance-transactions` -> empty page.
+//! - `webhooks.verify-event` -> `Err(rejection::missing-signature)`.
 
+use omnicrm_gateway_sdk::exports::omnicrm::payments::{
+    charging::{self, ChargeRequest, Payment, PaymentStatus, Refund, RefundRequest, RefundStatus},
+    info::{self, GatewayInfo},
+    invoicing::{self, Invoice, InvoiceFilter, InvoicePage, InvoiceRequest, InvoiceStatus},
+    metrics::{self, BalanceFilter, BalancePage, FinancialSummary},
+    tokens::{self, CardFunding, Customer, CustomerRequest, StoredCard},
+    webhooks::{self, GatewayEvent, Rejection},
+};
+use omnicrm_gateway_sdk::omnicrm::payments::types::{
+    Failure, GatewayError, Money, PageRequest, TimeRange,
+};
+use omnicrm_gateway_sdk::wasi::http::{outgoing_handler, types as http};
+
+/// The component's implementation of every exported interface.
+struct Misbehaving;
+
+omnicrm_gateway_sdk::export_gateway!(Misbehaving with_types_in omnicrm_gateway_sdk);
+
+impl info::Guest for Misbehaving {
+    fn describe() -> GatewayInfo {
+        GatewayInfo {
+            name: "misbehaving".into(),
+            display_name: "Misbehaving test gateway".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            currencies: Vec::new(),
+        }
+    }
+}
+
+impl charging::Guest for Misbehaving {
+    fn charge(request: ChargeRequest) -> Result<Payment, GatewayError> {
+        match request.description.as_deref() {
+            Some("trap") => panic!("misbehaving: trap requested"),
+            Some("loop") => spin_forever(),
+            Some("grow-memory") => grow_memory_until_failure(),
+            Some(d) if d.starts_with("fetch:") => Err(GatewayError::NotAttempted(Failure {
+                message: fetch(&d["fetch:".len()..]),
+                request_id: None,
+            })),
+            _ => Ok(Payment {
+                id: format!("mis_pay_{}", request.idempotency_key),
+                status: PaymentStatus::Succeeded,
+                amount_captured: request.amount.amount,
+                amount: request.amount,
+                amount_refunded: 0,
+                customer: Some(request.customer),
+                card: Some(request.card),
+                description: request.description,
+                metadata: request.metadata,
+                created: 0,
+                last_decline: None,
+                next_action: None,
+                fee: None,
+            }),
+        }
+    }
+
+    fn capture(
+        payment: String,
+        _amount: Option<i64>,
+        _key: String,
+    ) -> Result<Payment, GatewayError> {
+        Ok(plain_payment(payment, PaymentStatus::Succeeded))
+    }
+
+    fn cancel(payment: String, _key: String) -> Result<Payment, GatewayError> {
+        Ok(plain_payment(payment, PaymentStatus::Canceled))
+    }
+
+    fn refund_payment(request: RefundRequest) -> Result<Refund, GatewayError> {
+        Ok(Refund {
+            id: format!("mis_re_{}", request.idempotency_key),
+            payment: request.payment,
+            amount: usd(request.amount.unwrap_or(0)),
+            status: RefundStatus::Succeeded,
+            reason: request.reason,
+            created: 0,
+        })
+    }
+
+    fn get_payment(payment: String) -> Result<Payment, GatewayError> {
+        Ok(plain_payment(payment, PaymentStatus::Succeeded))
+    }
+}
+
+/// Loops forever without host calls. The counter goes through volatile memory accesses and
+/// `black_box`, so the optimizer can neither remove the loop nor prove it side-effect free.
+fn spin_forever() -> ! {
+    let mut counter: u64 = 0;
+    loop {
+        // SAFETY: `counter` is a live, aligned local; volatile access to it is always valid.
+        unsafe {
+            let value = core::ptr::read_volatile(&counter);
+            core::ptr::write_volatile(&mut counter, core::hint::black_box(value.wrapping_add(1)));
+        }
+    }
+}
+
+/// Allocates and touches 1 MiB chunks until the allocator fails, which aborts (traps).
+fn grow_memory_until_failure() -> ! {
+    const CHUNK: usize = 1 << 20;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        for page in chunk.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        chunks.push(core::hint::black_box(chunk));
+        core::hint::black_box(&chunks);
+    }
+}
+
+/// Sends `GET url` through `wasi:http` and describes the outcome (see the crate documentation).
+fn fetch(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "denied: invalid url".into();
+    };
+    let scheme = match scheme {
+        "http" => http::Scheme::Http,
+        "https" => http::Scheme::Https,
+        other => http::Scheme::Other(other.to_string()),
+    };
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    if authority.is_empty() {
+        return "denied: invalid url".into();
+    }
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path.to_string()
+    };
+
+    let request = http::OutgoingRequest::new(http::Fields::new());
+    let valid = request.set_method(&http::Method::Get).is_ok()
+        && request.set_scheme(Some(&scheme)).is_ok()
+        && request.set_authority(Some(authority)).is_ok()
+        && request.set_path_with_query(Some(&path)).is_ok();
+    if !valid {
+        return "denied: invalid url".into();
+    }
+    let Ok(body) = request.body() else {
+        return "denied: request body unavailable".into();
+    };
+    let future = match outgoing_handler::handle(request, None) {
+        Ok(future) => future,
+        Err(code) => return format!("denied: {code:?}"),
+    };
+    if let Err(e) = http::OutgoingBody::finish(body, None) {
+        return format!("denied: {e:?}");
+    }
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return format!("denied: {code:?}"),
+        Some(Err(())) | None => return "denied: response already taken".into(),
+    };
+    let status = response.status();
+    let body = read_body(&response).unwrap_or_else(|e| format!("<unreadable body: {e}>"));
+    format!("status: {status}, body: {body}")
+}
+
+/// Reads a response body to its end and decodes it as UTF-8 (lossily).
+fn read_body(response: &http::IncomingResponse) -> Result<String, String> {
+    let body = response
+        .consume()
+        .map_err(|()| "body already consumed".to_string())?;
+    let mut bytes = Vec::new();
+    {
+        let stream = body
+            .stream()
+            .map_err(|()| "body stream already taken".to_string())?;
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(omnicrm_gateway_sdk::wasi::io::streams::StreamError::Closed) => break,
+                Err(e) => return Err(format!("{e:?}")),
+            }
+        }
+    }
+    drop(http::IncomingBody::finish(body));
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn usd(amount: i64) -> Money {
+    Money {
+        amount,
+        currency: "USD".into(),
+    }
+}
+
+fn plain_payment(id: String, status: PaymentStatus) -> Payment {
+    Payment {
+        id,
+        status,
+        amount: usd(0),
+        amount_captured: 0,
+        amount_refunded: 0,
+        customer: None,
+        card: None,
+        description: None,
+        metadata: Vec::new(),
+        created: 0,
+        last_decline: None,
+        next_action: None,
+        fee: None,
+    }
+}
+
+impl tokens::Guest for Misbehaving {
+    fn ensure_customer(request: CustomerRequest, _key: String) -> Result<Customer, GatewayError> {
+        Ok(Customer {
+            id: format!("mis_cus_{}", request.crm_customer_id),
+            crm_customer_id: request.crm_customer_id,
+            default_card: None,
+            created: true,
+        })
+    }
+
+    fn store_card(
+        customer: String,
+        token: String,
+        make_default: bool,
+        _key: String,
+    ) -> Result<StoredCard, GatewayError> {
+        Ok(StoredCard {
+            id: format!("mis_card_{token}"),
+            customer,
+            brand: "visa".into(),
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2034,
+            fingerprint: None,
+            funding: CardFunding::Credit,
+            country: None,
+            is_default: make_default,
+        })
+    }
+
+    fn list_cards(_customer: String) -> Result<Vec<StoredCard>, GatewayError> {
+        Ok(Vec::new())
+    }
+
+    fn set_default_card(_customer: String, _card: String) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    fn remove_card(_customer: String, _card: String) -> Result<(), GatewayError> {
+        Ok(())
+    }
+}
+
+fn draft_invoice(id: String, customer: String) -> Invoice {
+    Invoice {
+        id,
+        customer,
+        status: InvoiceStatus::Draft,
+        number: None,
+        currency: "USD".into(),
+        lines: Vec::new(),
+        subtotal: 0,
+        tax: 0,
+        total: 0,
+        amount_paid: 0,
+        amount_remaining: 0,
+        hosted_url: None,
+        pdf_url: None,
+        created: 0,
+        due_date: None,
+        metadata: Vec::new(),
+    }
+}
+
+impl invoicing::Guest for Misbehaving {
+    fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
+        Ok(draft_invoice("mis_in_1".into(), request.customer))
+    }
+
+    fn finalize_invoice(invoice: String, _key: String) -> Result<Invoice, GatewayError> {
+        Ok(draft_invoice(invoice, String::new()))
+    }
+
+    fn pay_invoice(
+        invoice: String,
+        _card: Option<String>,
+        _key: String,
+    ) -> Result<Invoice, GatewayError> {
+        Ok(draft_invoice(invoice, String::new()))
+    }
+
+    fn void_invoice(invoice: String, _key: String) -> Result<Invoice, GatewayError> {
+        Ok(draft_invoice(invoice, String::new()))
+    }
+
+    fn mark_uncollectible(invoice: String, _key: String) -> Result<Invoice, GatewayError> {
+        Ok(draft_invoice(invoice, String::new()))
+    }
+
+    fn get_invoice(invoice: String) -> Result<Invoice, GatewayError> {
+        Ok(draft_invoice(invoice, String::new()))
+    }
+
+    fn list_invoices(
+        _filter: InvoiceFilter,
+        _page: PageRequest,
+    ) -> Result<InvoicePage, GatewayError> {
+        Ok(InvoicePage {
+            invoices: Vec::new(),
+            next_cursor: None,
+        })
+    }
+}
+
+impl metrics::Guest for Misbehaving {
+    fn summarize(range: TimeRange, currency: String) -> Result<FinancialSummary, GatewayError> {
+        Ok(FinancialSummary {
+            range,
+            currency,
+            gross_volume: 0,
+            successful_payments: 0,
+            refunded_amount: 0,
+            refund_count: 0,
+            fees: 0,
+            net: 0,
+            dispute_count: 0,
+            disputed_amount: 0,
+            disputes_lost: 0,
+            disputes_lost_amount: 0,
+        })
+    }
+
+    fn list_balance_transactions(
+        _filter: BalanceFilter,
+        _page: PageRequest,
+    ) -> Result<BalancePage, GatewayError> {
+        Ok(BalancePage {
+            transactions: Vec::new(),
+            next_cursor: None,
+        })
+    }
+}
+
+impl webhooks::Guest for Misbehaving {
+    fn verify_event(
+        _headers: Vec<(String, Vec<u8>)>,
+        _body: Vec<u8>,
+    ) -> Result<GatewayEvent, Rejection> {
+        Err(Rejection::MissingSignature)
+    }
+}

@@ -1,0 +1,305 @@
+//! Gateway configuration: one `[gateways.NAME]` table of the host's TOML configuration.
+//!
+//! ```toml
+//! [gateways.stripe]
+//! component = "target/wasm32-wasip2/plugin/omnicrm_stripe_gateway.wasm"
+//! allowed_hosts = ["https://api.stripe.com"]
+//! auth = { scheme = "bearer", secret = "api-key" }
+//! [gateways.stripe.secrets]
+//! api-key = { env = "STRIPE_SECRET_KEY" }
+//! [gateways.stripe.settings]
+//! base-url = "https://api.stripe.com"
+//! [gateways.stripe.limits]
+//! memory_mib = 64
+//! call_timeout_ms = 30000
+//! ```
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+use zeroize::Zeroize;
+
+/// The configuration of one gateway plugin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Path of the component (`.wasm`) to load.
+    pub component: PathBuf,
+    /// Origins (`https://host[:port]`) the plugin may send HTTP requests to. `http://` is only
+    /// accepted for loopback hosts (`127.0.0.0/8`, `::1`, `localhost`): test emulators.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// How the host authenticates the plugin's requests to its allowed hosts.
+    #[serde(default)]
+    pub auth: OutboundAuth,
+    /// Named secrets: where each value comes from (never the value itself, in files).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// Non-secret settings, visible to the plugin through the `config` interface.
+    #[serde(default, deserialize_with = "deserialize_settings")]
+    pub settings: BTreeMap<String, String>,
+    /// Resource limits for each call.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl GatewayConfig {
+    /// A configuration for `component` with no network access, no secrets, no settings and
+    /// default limits.
+    pub fn new(component: impl Into<PathBuf>) -> Self {
+        GatewayConfig {
+            component: component.into(),
+            allowed_hosts: Vec::new(),
+            auth: OutboundAuth::None,
+            secrets: BTreeMap::new(),
+            settings: BTreeMap::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Adds an allowed origin (builder style).
+    pub fn allow_host(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_hosts.push(origin.into());
+        self
+    }
+
+    /// Sets how outbound requests are authenticated (builder style).
+    pub fn with_auth(mut self, auth: OutboundAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Adds a named secret (builder style).
+    pub fn with_secret(mut self, name: impl Into<String>, source: SecretSource) -> Self {
+        self.secrets.insert(name.into(), source);
+        self
+    }
+
+    /// Adds a setting (builder style).
+    pub fn with_setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the limits (builder style).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// A whole configuration file's gateways: `[gateways.NAME]` tables. Other top-level tables
+/// are ignored, so this can be read from a file that configures other things too.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GatewaysFile {
+    /// The gateways, by name.
+    #[serde(default)]
+    pub gateways: BTreeMap<String, GatewayConfig>,
+}
+
+impl GatewaysFile {
+    /// Parses TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+}
+
+/// Settings values may be written as TOML strings, integers, floats or booleans; the plugin
+/// sees them as strings.
+fn deserialize_settings<'de, D>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        String(String),
+        Integer(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::String(s) => s,
+                Scalar::Integer(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
+}
+
+/// How the host authenticates requests to the plugin's allowed hosts. The plugin never sees the
+/// credentials: the host strips any `Authorization` header the plugin sets and adds its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase", deny_unknown_fields)]
+pub enum OutboundAuth {
+    /// No `Authorization` header.
+    #[default]
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer {
+        /// The name of the secret (a key of [`GatewayConfig::secrets`]).
+        secret: String,
+    },
+    /// `Authorization: Basic base64(<secret>)`, where the secret is `user:password`; a secret
+    /// without a colon is the user name with an empty password (Stripe's convention).
+    Basic {
+        /// The name of the secret (a key of [`GatewayConfig::secrets`]).
+        secret: String,
+    },
+}
+
+/// Where a secret's value comes from. Resolved when it is used (each request or MAC), so a
+/// rotated environment variable takes effect without reloading.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SecretSource {
+    /// The value of an environment variable of the host process.
+    Env(String),
+    /// A value given programmatically (tests, embedders). Cannot be written in a file.
+    #[serde(skip)]
+    Value(Secret),
+}
+
+impl SecretSource {
+    /// A programmatic secret value.
+    pub fn value(value: impl Into<String>) -> Self {
+        SecretSource::Value(Secret::new(value))
+    }
+}
+
+/// A secret value. Its `Debug` and `Display` print `[redacted]`; it is wiped from memory when
+/// dropped; the only way to read it is [`Secret::expose_secret`].
+#[derive(Clone)]
+pub struct Secret(Box<str>);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into().into_boxed_str())
+    }
+
+    /// The value. Never log or format it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Per-call resource limits of a gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Maximum linear memory of one instance, in MiB. Growing past it fails the call.
+    pub memory_mib: u32,
+    /// Deadline of one call, in milliseconds, enforced by the host.
+    pub call_timeout_ms: u64,
+}
+
+impl Limits {
+    /// The memory limit in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        (self.memory_mib as usize).saturating_mul(1024 * 1024)
+    }
+
+    /// The call deadline as a duration.
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 64,
+            call_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_toml() {
+        let text = r#"
+[gateways.stripe]
+component = "target/wasm32-wasip2/plugin/omnicrm_stripe_gateway.wasm"
+allowed_hosts = ["https://api.stripe.com"]
+auth = { scheme = "bearer", secret = "api-key" }
+[gateways.stripe.secrets]
+api-key = { env = "STRIPE_SECRET_KEY" }
+webhook-secret = { env = "STRIPE_WEBHOOK_SECRET" }
+[gateways.stripe.settings]
+base-url = "https://api.stripe.com"
+webhook-tolerance-secs = 300
+[gateways.stripe.limits]
+memory_mib = 32
+call_timeout_ms = 30000
+
+[gateways.offline]
+component = "offline.wasm"
+"#;
+        let file = GatewaysFile::from_toml_str(text).unwrap();
+        let stripe = &file.gateways["stripe"];
+        assert_eq!(
+            stripe.auth,
+            OutboundAuth::Bearer {
+                secret: "api-key".into()
+            }
+        );
+        assert!(
+            matches!(&stripe.secrets["api-key"], SecretSource::Env(v) if v == "STRIPE_SECRET_KEY")
+        );
+        assert_eq!(stripe.settings["webhook-tolerance-secs"], "300");
+        assert_eq!(stripe.limits.memory_mib, 32);
+        let offline = &file.gateways["offline"];
+        assert_eq!(offline.auth, OutboundAuth::None);
+        assert_eq!(offline.limits, Limits::default());
+    }
+
+    #[test]
+    fn secret_values_cannot_come_from_files() {
+        let text = r#"
+[gateways.x]
+component = "x.wasm"
+[gateways.x.secrets]
+api-key = { value = "sk_live_oops" }
+"#;
+        let err = GatewaysFile::from_toml_str(text).unwrap_err().to_string();
+        assert!(err.contains("expected `env`"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let source = SecretSource::value("sk_test_123");
+        let shown = format!("{source:?} {}", Secret::new("sk_test_123"));
+        assert!(!shown.contains("sk_test_123"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+}

@@ -1,0 +1,490 @@
+//! Outbound HTTP of plugins: the allow-list of origins, credential injection and the shared
+//! pooled client every request goes through.
+
+use crate::config::OutboundAuth;
+use crate::secrets::SecretStore;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, HOST, HeaderValue, PROXY_AUTHORIZATION};
+use http::uri::Scheme;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// One allowed origin: scheme, lower-case host (IPv6 without brackets) and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn normalize_host(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// Whether a host is a loopback address or `localhost`.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let host = normalize_host(host);
+    if host == "localhost" {
+        return true;
+    }
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Origin {
+    /// Parses a configured origin: `https://host[:port]` (any host) or `http://host[:port]`
+    /// (loopback hosts only). No path, query, user or fragment.
+    pub(crate) fn parse(text: &str) -> Result<Origin, String> {
+        let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            other => {
+                return Err(format!(
+                    "`{text}`: scheme {other} is not allowed (https only)"
+                ));
+            }
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("`{text}` has no host"))?
+            .to_string();
+        if !https && !is_loopback(&host) {
+            return Err(format!(
+                "`{text}`: plain http is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost); use https"
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("`{text}`: an origin has no user or password"));
+        }
+        if !(url.path() == "/" || url.path().is_empty())
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(format!(
+                "`{text}`: an origin is scheme://host[:port], without path, query or fragment"
+            ));
+        }
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("`{text}` has no port"))?;
+        Ok(Origin {
+            https,
+            host: normalize_host(&host),
+            port,
+        })
+    }
+
+    /// The origin a request goes to, from its URL.
+    fn of_uri(uri: &http::Uri) -> Option<Origin> {
+        let https = match uri.scheme() {
+            Some(s) if *s == Scheme::HTTPS => true,
+            Some(s) if *s == Scheme::HTTP => false,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let host = normalize_host(authority.host());
+        if host.is_empty() {
+            return None;
+        }
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Some(Origin { https, host, port })
+    }
+}
+
+/// The allowed origins of one gateway.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OutboundPolicy {
+    origins: Vec<Origin>,
+}
+
+impl OutboundPolicy {
+    pub(crate) fn new(allowed: &[String]) -> Result<Self, String> {
+        let origins = allowed
+            .iter()
+            .map(|o| Origin::parse(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OutboundPolicy { origins })
+    }
+
+    /// Whether a request to `uri` is allowed: decided on the URL alone.
+    pub(crate) fn allows(&self, uri: &http::Uri) -> bool {
+        Origin::of_uri(uri).is_some_and(|origin| self.origins.contains(&origin))
+    }
+}
+
+type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The shared keep-alive client (HTTP/1.1 and HTTP/2 over rustls) of a runtime.
+#[derive(Clone)]
+pub(crate) struct OutboundClient {
+    client: Client<HttpsConnector, WasiBody>,
+}
+
+/// Settings of the shared client.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientSettings {
+    pub(crate) extra_ca_pem: Option<Vec<u8>>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_idle_per_host: usize,
+    pub(crate) max_response_header_bytes: usize,
+}
+
+impl OutboundClient {
+    pub(crate) fn new(settings: &ClientSettings) -> Result<Self, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &settings.extra_ca_pem {
+            let mut added = 0;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(|e| format!("extra CA: invalid PEM: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("extra CA: invalid certificate: {e}"))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err("extra CA: no certificate in the PEM data".into());
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS configuration: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(settings.max_idle_per_host)
+            .http1_max_buf_size(settings.max_response_header_bytes.max(8192))
+            .http1_max_headers(128)
+            .http2_max_header_list_size(settings.max_response_header_bytes as u32)
+            .build(connector);
+        Ok(OutboundClient { client })
+    }
+}
+
+/// The `wasi:http` hooks of one call's store: the allow-list, credential injection and the
+/// shared client.
+pub(crate) struct OutboundHooks {
+    pub(crate) gateway: Arc<str>,
+    pub(crate) policy: Arc<OutboundPolicy>,
+    pub(crate) auth: Arc<OutboundAuth>,
+    pub(crate) secrets: Arc<SecretStore>,
+    pub(crate) client: OutboundClient,
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl OutboundHooks {
+    /// The `Authorization` value for an allowed request, if the gateway authenticates.
+    fn authorization(&self) -> Result<Option<HeaderValue>, HttpError> {
+        let (scheme, name) = match &*self.auth {
+            OutboundAuth::None => return Ok(None),
+            OutboundAuth::Bearer { secret } => ("Bearer", secret),
+            OutboundAuth::Basic { secret } => ("Basic", secret),
+        };
+        let secret = self.secrets.resolve(name).map_err(|e| {
+            tracing::warn!(gateway = %self.gateway, "cannot authenticate an outbound request: {e:?}");
+            HttpError::InternalError(Some(format!(
+                "the host cannot authenticate this request: secret `{name}` is not available"
+            )))
+        })?;
+        let value = if scheme == "Basic" {
+            let raw = secret.expose_secret();
+            let pair = if raw.contains(':') {
+                raw.to_string()
+            } else {
+                format!("{raw}:")
+            };
+            let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
+            format!("Basic {encoded}")
+        } else {
+            format!("Bearer {}", secret.expose_secret())
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            HttpError::InternalError(Some(format!(
+                "secret `{name}` cannot be used in an Authorization header"
+            )))
+        })?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+}
+
+impl WasiHttpHooks for OutboundHooks {
+    fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
+        *scheme == Scheme::HTTPS || *scheme == Scheme::HTTP
+    }
+
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> ResponseFuture {
+        let uri = request.uri().clone();
+        if !self.policy.allows(&uri) {
+            tracing::warn!(
+                gateway = %self.gateway,
+                url = %redact_query(&uri),
+                "denied an outbound request to a host that is not allowed"
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let headers = request.headers_mut();
+        // The URL decides where the request goes; hyper derives Host / :authority from it.
+        headers.remove(HOST);
+        headers.remove(AUTHORIZATION);
+        headers.remove(PROXY_AUTHORIZATION);
+        match self.authorization() {
+            Ok(Some(value)) => {
+                headers.insert(AUTHORIZATION, value);
+            }
+            Ok(None) => {}
+            Err(e) => return Box::new(async move { Err(e) }),
+        }
+        tracing::debug!(gateway = %self.gateway, method = %request.method(), url = %redact_query(&uri), "outbound request");
+        let client = self.client.client.clone();
+        let options = options.unwrap_or_default();
+        let connect = options.connect_timeout.unwrap_or(Duration::from_secs(600));
+        let first_byte = options
+            .first_byte_timeout
+            .unwrap_or(Duration::from_secs(600));
+        let between_bytes = options
+            .between_bytes_timeout
+            .unwrap_or(Duration::from_secs(600))
+            .max(Duration::from_nanos(1));
+        Box::new(async move {
+            let response =
+                tokio::time::timeout(connect.saturating_add(first_byte), client.request(request))
+                    .await
+                    .map_err(|_| HttpError::ConnectionReadTimeout)?
+                    .map_err(map_client_error)?;
+            let mut timeout = tokio::time::interval(between_bytes);
+            timeout.reset();
+            let response =
+                response.map(|incoming| ResponseBody { incoming, timeout }.boxed_unsync());
+            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, io))
+        })
+    }
+}
+
+/// The URL without its query (which may carry identifiers), for logs.
+fn redact_query(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("");
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    format!("{scheme}://{authority}{}", uri.path())
+}
+
+/// A response body with the guest's between-bytes timeout.
+struct ResponseBody {
+    incoming: hyper::body::Incoming,
+    timeout: tokio::time::Interval,
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
+        match Pin::new(&mut self.incoming).poll_frame(cx) {
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(if err.is_timeout() {
+                HttpError::HttpResponseTimeout
+            } else {
+                HttpError::from(err)
+            }))),
+            Poll::Ready(Some(Ok(frame))) => {
+                self.timeout.reset();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => {
+                ready!(self.timeout.poll_tick(cx));
+                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+/// Maps a client error to the `wasi:http` error code the guest sees. Connection-level failures
+/// (refused, DNS, TLS, connect timeout) mean nothing reached the server.
+fn map_client_error(err: hyper_util::client::legacy::Error) -> HttpError {
+    let is_connect = err.is_connect();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(tls) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                return map_tls_error(tls);
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return HttpError::ConnectionRefused,
+                std::io::ErrorKind::TimedOut if is_connect => return HttpError::ConnectionTimeout,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof => return HttpError::ConnectionTerminated,
+                _ => {}
+            }
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return map_tls_error(tls);
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_timeout() {
+                return HttpError::HttpResponseTimeout;
+            }
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                return HttpError::HttpResponseIncomplete;
+            }
+            if h.is_parse() || h.is_parse_too_large() {
+                return HttpError::HttpProtocolError;
+            }
+        }
+        let text = e.to_string();
+        if text.starts_with("dns error") || text.contains("failed to lookup address") {
+            return HttpError::DnsError {
+                rcode: Some("address not available".into()),
+                info_code: None,
+            };
+        }
+        source = e.source();
+    }
+    if is_connect {
+        HttpError::DestinationUnavailable
+    } else {
+        HttpError::InternalError(Some(format!("{err}")))
+    }
+}
+
+fn map_tls_error(err: &rustls::Error) -> HttpError {
+    match err {
+        rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+        rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
+            alert_id: Some(u8::from(*alert)),
+            alert_message: Some(format!("{alert:?}")),
+        },
+        _ => HttpError::TlsProtocolError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(origins: &[&str]) -> OutboundPolicy {
+        OutboundPolicy::new(&origins.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn origins_parse() {
+        assert!(Origin::parse("https://api.stripe.com").is_ok());
+        assert!(Origin::parse("https://api.stripe.com/").is_ok());
+        assert!(Origin::parse("http://127.0.0.1:12111").is_ok());
+        assert!(Origin::parse("http://127.9.9.9:1").is_ok());
+        assert!(Origin::parse("http://[::1]:8080").is_ok());
+        assert!(Origin::parse("http://localhost:8080").is_ok());
+        let err = Origin::parse("http://api.stripe.com").unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(Origin::parse("http://10.0.0.1").is_err());
+        assert!(Origin::parse("ftp://api.stripe.com").is_err());
+        assert!(Origin::parse("https://api.stripe.com/v1").is_err());
+        assert!(Origin::parse("https://user:pw@api.stripe.com").is_err());
+        assert!(Origin::parse("api.stripe.com").is_err());
+    }
+
+    #[test]
+    fn decides_on_the_url() {
+        let p = policy(&[
+            "https://api.stripe.com",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9000",
+        ]);
+        let allows = |u: &str| p.allows(&u.parse::<http::Uri>().unwrap());
+        assert!(allows("https://api.stripe.com/v1/charges?x=1"));
+        assert!(allows("https://API.Stripe.com:443/v1"));
+        assert!(allows("https://api.stripe.com./v1"));
+        assert!(allows("http://127.0.0.1:8080/x"));
+        assert!(allows("http://[::1]:9000/x"));
+        assert!(!allows("http://api.stripe.com/v1"), "scheme must match");
+        assert!(!allows("https://api.stripe.com:8443/v1"), "port must match");
+        assert!(!allows("https://evil.com/v1"));
+        assert!(!allows("https://api.stripe.com.evil.com/v1"));
+        assert!(!allows("https://api.stripe.com@evil.com/v1"));
+        assert!(!allows("http://127.0.0.1:8081/x"));
+        assert!(!allows("/relative"));
+    }
+
+    #[test]
+    fn loopback() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("[::1]"));
+        assert!(is_loopback("LOCALHOST"));
+        assert!(!is_loopback("10.0.0.1"));
+        assert!(!is_loopback("localhost.evil.com"));
+    }
+}

@@ -1,0 +1,1821 @@
+//! The embedded ledger on SQLite (WAL mode, one connection behind a mutex).
+//!
+//! Migrations are the numbered files of `host/migrations/`, compiled in, applied in order inside
+//! a transaction each and recorded in `schema_migrations`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+
+use super::*;
+
+/// The migrations, in order: (version, file name, SQL).
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "0001_ledger.sql",
+    include_str!("../../../migrations/0001_ledger.sql"),
+)];
+
+/// How hard SQLite flushes commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives a power cut.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a commit survives a crash of the process; a power cut may lose the
+    /// last ones.
+    Normal,
+}
+
+/// The SQLite ledger.
+pub struct SqliteLedger {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                LedgerError::Database(format!("creating {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        Self::setup(conn, durability)
+    }
+
+    /// An in-memory ledger (tests).
+    pub fn in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?, Durability::Normal)
+    }
+
+    fn setup(conn: Connection, durability: Durability) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch(match durability {
+            Durability::Full => "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            Durability::Normal => "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        })?;
+        let ledger = SqliteLedger {
+            conn: Mutex::new(conn),
+        };
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Applies the migrations not applied yet; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<i64>> {
+        let mut conn = self.conn();
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )?;
+        let newest: Option<i64> =
+            conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })?;
+        let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        if let Some(v) = newest
+            && v > known
+        {
+            return Err(LedgerError::Migration(format!(
+                "the database is at schema version {v}, newer than this build ({known})"
+            )));
+        }
+        let mut applied = Vec::new();
+        for (version, name, sql) in MIGRATIONS {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done: bool = tx
+                .query_row(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                    [version],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !done {
+                tx.execute_batch(sql)
+                    .map_err(|e| LedgerError::Migration(format!("{name}: {e}")))?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                    params![version, name, now()],
+                )?;
+                applied.push(*version);
+            }
+            tx.commit()?;
+        }
+        Ok(applied)
+    }
+
+    /// The applied migration versions.
+    pub fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+        let rows = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(rows)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable (SQLite rolls back an
+        // unfinished transaction when it is dropped).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+const CARD_COLS: &str = "id, crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month, exp_year, \
+     funding, fingerprint, nickname, is_default, created_at";
+
+fn card_row(r: &Row<'_>) -> rusqlite::Result<Card> {
+    Ok(Card {
+        id: r.get(0)?,
+        crm_customer_id: r.get(1)?,
+        gateway: r.get(2)?,
+        gateway_card_ref: r.get(3)?,
+        brand: r.get(4)?,
+        last4: r.get(5)?,
+        exp_month: r.get(6)?,
+        exp_year: r.get(7)?,
+        funding: r.get(8)?,
+        fingerprint: r.get(9)?,
+        nickname: r.get(10)?,
+        is_default: r.get(11)?,
+        created_at: r.get(12)?,
+    })
+}
+
+fn parse_enum<T>(idx: usize, s: String, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unexpected value {s:?}").into(),
+        )
+    })
+}
+
+const TXN_COLS: &str = "id, crm_customer_id, card_id, gateway, amount, currency, description, kind, capture, \
+     status, amount_captured, amount_refunded, invoice_id, gateway_payment_ref, idempotency_key, attempted_at, \
+     decline_code, decline_reason, last_error, created_at, updated_at";
+
+fn txn_row(r: &Row<'_>) -> rusqlite::Result<Transaction> {
+    Ok(Transaction {
+        id: r.get(0)?,
+        crm_customer_id: r.get(1)?,
+        card_id: r.get(2)?,
+        gateway: r.get(3)?,
+        amount: r.get(4)?,
+        currency: r.get(5)?,
+        description: r.get(6)?,
+        kind: parse_enum(7, r.get(7)?, TxnKind::parse)?,
+        capture: parse_enum(8, r.get(8)?, Capture::parse)?,
+        status: parse_enum(9, r.get(9)?, TxnStatus::parse)?,
+        amount_captured: r.get(10)?,
+        amount_refunded: r.get(11)?,
+        invoice_id: r.get(12)?,
+        gateway_payment_ref: r.get(13)?,
+        idempotency_key: r.get(14)?,
+        attempted_at: r.get(15)?,
+        decline_code: r.get(16)?,
+        decline_reason: r.get(17)?,
+        last_error: r.get(18)?,
+        created_at: r.get(19)?,
+        updated_at: r.get(20)?,
+    })
+}
+
+const REFUND_COLS: &str = "id, transaction_id, amount, currency, reason, status, gateway_refund_ref, \
+     idempotency_key, last_error, created_at, updated_at";
+
+fn refund_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
+    Ok(Refund {
+        id: r.get(0)?,
+        transaction_id: r.get(1)?,
+        amount: r.get(2)?,
+        currency: r.get(3)?,
+        reason: r.get(4)?,
+        status: parse_enum(5, r.get(5)?, RefundStatus::parse)?,
+        gateway_refund_ref: r.get(6)?,
+        idempotency_key: r.get(7)?,
+        last_error: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
+const INVOICE_COLS: &str = "id, number, crm_customer_id, gateway, currency, description, period_start, period_end, \
+     due_date, status, subtotal, tax, total, amount_paid, gateway_invoice_ref, gateway_number, hosted_url, pdf_url, \
+     idempotency_key, pay_attempts, last_error, created_at, updated_at";
+
+fn invoice_row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
+    Ok(Invoice {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        crm_customer_id: r.get(2)?,
+        gateway: r.get(3)?,
+        currency: r.get(4)?,
+        description: r.get(5)?,
+        period_start: r.get(6)?,
+        period_end: r.get(7)?,
+        due_date: r.get(8)?,
+        status: parse_enum(9, r.get(9)?, InvoiceStatus::parse)?,
+        subtotal: r.get(10)?,
+        tax: r.get(11)?,
+        total: r.get(12)?,
+        amount_paid: r.get(13)?,
+        gateway_invoice_ref: r.get(14)?,
+        gateway_number: r.get(15)?,
+        hosted_url: r.get(16)?,
+        pdf_url: r.get(17)?,
+        idempotency_key: r.get(18)?,
+        pay_attempts: r.get(19)?,
+        last_error: r.get(20)?,
+        created_at: r.get(21)?,
+        updated_at: r.get(22)?,
+    })
+}
+
+const DISPUTE_COLS: &str = "id, gateway, gateway_dispute_ref, transaction_id, gateway_payment_ref, amount, currency, \
+     reason, status, created_at, updated_at";
+
+fn dispute_row(r: &Row<'_>) -> rusqlite::Result<Dispute> {
+    Ok(Dispute {
+        id: r.get(0)?,
+        gateway: r.get(1)?,
+        gateway_dispute_ref: r.get(2)?,
+        transaction_id: r.get(3)?,
+        gateway_payment_ref: r.get(4)?,
+        amount: r.get(5)?,
+        currency: r.get(6)?,
+        reason: r.get(7)?,
+        status: parse_enum(8, r.get(8)?, DisputeStatus::parse)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
+    })
+}
+
+const OP_COLS: &str = "id, kind, gateway, transaction_id, refund_id, invoice_id, idempotency_key, params, state, \
+     attempts, last_error, created_at, updated_at";
+
+fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
+    let params: String = r.get(7)?;
+    Ok(Operation {
+        id: r.get(0)?,
+        kind: parse_enum(1, r.get(1)?, OpKind::parse)?,
+        gateway: r.get(2)?,
+        transaction_id: r.get(3)?,
+        refund_id: r.get(4)?,
+        invoice_id: r.get(5)?,
+        idempotency_key: r.get(6)?,
+        params: serde_json::from_str(&params).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        state: parse_enum(8, r.get(8)?, OpState::parse)?,
+        attempts: r.get(9)?,
+        last_error: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn get_txn(conn: &Connection, id: i64) -> Result<Option<Transaction>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {TXN_COLS} FROM transactions WHERE id = ?1"),
+            [id],
+            txn_row,
+        )
+        .optional()?)
+}
+
+fn get_invoice(conn: &Connection, id: i64) -> Result<Option<Invoice>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"),
+            [id],
+            invoice_row,
+        )
+        .optional()?)
+}
+
+fn get_refund(conn: &Connection, id: i64) -> Result<Option<Refund>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"),
+            [id],
+            refund_row,
+        )
+        .optional()?)
+}
+
+/// Recomputes a transaction's refunded amount from its succeeded refunds, and its status from
+/// that, when the transaction has been captured.
+fn recompute_refunded(conn: &Connection, txn_id: i64) -> Result<()> {
+    let refunded: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE transaction_id = ?1 AND status = 'succeeded'",
+        [txn_id],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "UPDATE transactions SET amount_refunded = ?2,
+            status = CASE
+                WHEN status NOT IN ('succeeded', 'partially_refunded', 'refunded') THEN status
+                WHEN ?2 = 0 THEN 'succeeded'
+                WHEN ?2 >= amount_captured THEN 'refunded'
+                ELSE 'partially_refunded' END,
+            updated_at = ?3
+         WHERE id = ?1 AND amount_refunded != ?2",
+        params![txn_id, refunded, now()],
+    )?;
+    Ok(())
+}
+
+impl Ledger for SqliteLedger {
+    fn upsert_customer(&self, link: &CustomerLink) -> Result<CustomerLink> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO customers (crm_customer_id, gateway, gateway_customer_ref, email, name, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (crm_customer_id, gateway) DO UPDATE SET
+                gateway_customer_ref = excluded.gateway_customer_ref,
+                email = COALESCE(excluded.email, customers.email),
+                name = COALESCE(excluded.name, customers.name)",
+            params![
+                link.crm_customer_id,
+                link.gateway,
+                link.gateway_customer_ref,
+                link.email,
+                link.name,
+                link.created_at
+            ],
+        )?;
+        let row = conn.query_row(
+            "SELECT crm_customer_id, gateway, gateway_customer_ref, email, name, created_at FROM customers
+             WHERE crm_customer_id = ?1 AND gateway = ?2",
+            params![link.crm_customer_id, link.gateway],
+            customer_row,
+        )?;
+        Ok(row)
+    }
+
+    fn customer_links(&self, crm_customer_id: &str) -> Result<Vec<CustomerLink>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT crm_customer_id, gateway, gateway_customer_ref, email, name, created_at FROM customers
+             WHERE crm_customer_id = ?1 ORDER BY created_at, gateway",
+        )?;
+        let rows = st
+            .query_map([crm_customer_id], customer_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn insert_card(&self, card: &NewCard) -> Result<Card> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<(i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT id, removed_at FROM cards WHERE gateway = ?1 AND gateway_card_ref = ?2",
+                params![card.gateway, card.gateway_card_ref],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let id = match existing {
+            Some((_, Some(_))) => {
+                return Err(LedgerError::Conflict {
+                    field: "token",
+                    message: "this card was removed and cannot be stored again".into(),
+                });
+            }
+            Some((id, None)) => id,
+            None => {
+                let has_default: bool = tx
+                    .query_row(
+                        "SELECT 1 FROM cards WHERE crm_customer_id = ?1 AND is_default = 1 AND removed_at IS NULL",
+                        [&card.crm_customer_id],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                let make_default = card.make_default || !has_default;
+                if make_default {
+                    tx.execute(
+                        "UPDATE cards SET is_default = 0 WHERE crm_customer_id = ?1",
+                        [&card.crm_customer_id],
+                    )?;
+                }
+                tx.execute(
+                    "INSERT INTO cards (crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month,
+                        exp_year, funding, fingerprint, nickname, is_default, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        card.crm_customer_id,
+                        card.gateway,
+                        card.gateway_card_ref,
+                        card.brand,
+                        card.last4,
+                        card.exp_month,
+                        card.exp_year,
+                        card.funding,
+                        card.fingerprint,
+                        card.nickname,
+                        make_default,
+                        now()
+                    ],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        let row = tx.query_row(
+            &format!("SELECT {CARD_COLS} FROM cards WHERE id = ?1"),
+            [id],
+            card_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn card(&self, id: i64) -> Result<Option<Card>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {CARD_COLS} FROM cards WHERE id = ?1 AND removed_at IS NULL"),
+                [id],
+                card_row,
+            )
+            .optional()?)
+    }
+
+    fn cards(&self, crm_customer_id: &str) -> Result<Vec<Card>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {CARD_COLS} FROM cards WHERE crm_customer_id = ?1 AND removed_at IS NULL
+             ORDER BY is_default DESC, created_at DESC, id DESC"
+        ))?;
+        let rows = st
+            .query_map([crm_customer_id], card_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn set_default_card(&self, crm_customer_id: &str, card_id: i64) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM cards WHERE id = ?1 AND crm_customer_id = ?2 AND removed_at IS NULL",
+                params![card_id, crm_customer_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if exists {
+            tx.execute(
+                "UPDATE cards SET is_default = (id = ?2) WHERE crm_customer_id = ?1",
+                params![crm_customer_id, card_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(exists)
+    }
+
+    fn remove_card(&self, crm_customer_id: &str, card_id: i64) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE cards SET removed_at = ?3, is_default = 0
+             WHERE id = ?1 AND crm_customer_id = ?2 AND removed_at IS NULL",
+            params![card_id, crm_customer_id, now()],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn expiring_cards(&self, from: (u16, u8), to: (u16, u8)) -> Result<Vec<Card>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {CARD_COLS} FROM cards WHERE removed_at IS NULL
+               AND exp_year * 12 + exp_month BETWEEN ?1 AND ?2
+             ORDER BY exp_year, exp_month, crm_customer_id, id"
+        ))?;
+        let a = from.0 as i64 * 12 + from.1 as i64;
+        let b = to.0 as i64 * 12 + to.1 as i64;
+        let rows = st
+            .query_map(params![a, b], card_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn update_card_details(
+        &self,
+        gateway: &str,
+        gateway_card_ref: &str,
+        exp_month: u8,
+        exp_year: u16,
+        last4: &str,
+    ) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE cards SET exp_month = ?3, exp_year = ?4, last4 = ?5 WHERE gateway = ?1 AND gateway_card_ref = ?2",
+            params![gateway, gateway_card_ref, exp_month, exp_year, last4],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn insert_transaction(&self, t: &NewTransaction) -> Result<(Transaction, bool)> {
+        let conn = self.conn();
+        let ts = now();
+        let n = conn.execute(
+            "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency, description, kind,
+                capture, status, idempotency_key, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            params![
+                t.crm_customer_id,
+                t.card_id,
+                t.gateway,
+                t.amount,
+                t.currency,
+                t.description,
+                t.kind.as_str(),
+                t.capture.as_str(),
+                t.status.as_str(),
+                t.idempotency_key,
+                ts
+            ],
+        )?;
+        let row = conn.query_row(
+            &format!("SELECT {TXN_COLS} FROM transactions WHERE idempotency_key = ?1"),
+            [&t.idempotency_key],
+            txn_row,
+        )?;
+        Ok((row, n == 1))
+    }
+
+    fn transaction(&self, id: i64) -> Result<Option<Transaction>> {
+        get_txn(&self.conn(), id)
+    }
+
+    fn transaction_by_payment(
+        &self,
+        gateway: &str,
+        payment_ref: &str,
+    ) -> Result<Option<Transaction>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!(
+                    "SELECT {TXN_COLS} FROM transactions WHERE gateway = ?1 AND gateway_payment_ref = ?2
+                     ORDER BY id LIMIT 1"
+                ),
+                params![gateway, payment_ref],
+                txn_row,
+            )
+            .optional()?)
+    }
+
+    fn transactions(&self, f: &TxnFilter) -> Result<Vec<Transaction>> {
+        let mut sql = format!("SELECT {TXN_COLS} FROM transactions WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(c) = &f.customer {
+            sql.push_str(" AND crm_customer_id = ?");
+            args.push(c.clone().into());
+        }
+        if !f.statuses.is_empty() {
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                placeholders(f.statuses.len())
+            ));
+            args.extend(f.statuses.iter().map(|s| s.as_str().to_string().into()));
+        }
+        match f.invoiced {
+            Some(true) => sql.push_str(" AND invoice_id IS NOT NULL"),
+            Some(false) => sql.push_str(" AND invoice_id IS NULL"),
+            None => {}
+        }
+        if let Some(k) = f.kind {
+            sql.push_str(" AND kind = ?");
+            args.push(k.as_str().to_string().into());
+        }
+        if let Some(from) = f.from {
+            sql.push_str(" AND created_at >= ?");
+            args.push(from.into());
+        }
+        if let Some(to) = f.to {
+            sql.push_str(" AND created_at < ?");
+            args.push(to.into());
+        }
+        if let Some(b) = f.before_id {
+            sql.push_str(" AND id < ?");
+            args.push(b.into());
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if f.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", f.limit));
+        }
+        let conn = self.conn();
+        let mut st = conn.prepare(&sql)?;
+        let rows = st
+            .query_map(params_from_iter(args), txn_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn update_transaction(
+        &self,
+        id: i64,
+        from: &[TxnStatus],
+        patch: &TxnPatch,
+    ) -> Result<Option<Transaction>> {
+        let mut sets: Vec<&str> = vec!["updated_at = ?"];
+        let mut args: Vec<rusqlite::types::Value> = vec![now().into()];
+        macro_rules! set {
+            ($col:literal, $v:expr) => {{
+                sets.push(concat!($col, " = ?"));
+                args.push($v);
+            }};
+        }
+        if let Some(s) = patch.status {
+            set!("status", s.as_str().to_string().into());
+        }
+        if let Some(c) = patch.card_id {
+            set!("card_id", c.into());
+        }
+        if let Some(g) = &patch.gateway {
+            set!("gateway", g.clone().into());
+        }
+        if let Some(p) = &patch.gateway_payment_ref {
+            set!("gateway_payment_ref", p.clone().into());
+        }
+        if let Some(a) = patch.amount_captured {
+            set!("amount_captured", a.into());
+        }
+        if let Some(a) = patch.attempted_at {
+            set!("attempted_at", a.into());
+        }
+        if let Some(v) = &patch.decline_code {
+            set!("decline_code", v.clone().into());
+        }
+        if let Some(v) = &patch.decline_reason {
+            set!("decline_reason", v.clone().into());
+        }
+        if let Some(v) = &patch.last_error {
+            set!("last_error", v.clone().into());
+        }
+        if let Some(v) = patch.invoice_id {
+            set!("invoice_id", v.into());
+        }
+        let mut sql = format!("UPDATE transactions SET {} WHERE id = ?", sets.join(", "));
+        args.push(id.into());
+        if !from.is_empty() {
+            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
+            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(&sql, params_from_iter(args))?;
+        let row = if n == 1 {
+            recompute_refunded(&tx, id)?;
+            get_txn(&tx, id)?
+        } else {
+            None
+        };
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn create_refund(
+        &self,
+        transaction_id: i64,
+        amount: Option<i64>,
+        reason: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<Refund> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(existing) = tx
+            .query_row(
+                &format!("SELECT {REFUND_COLS} FROM refunds WHERE idempotency_key = ?1"),
+                [idempotency_key],
+                refund_row,
+            )
+            .optional()?
+        {
+            return Ok(existing);
+        }
+        let txn = get_txn(&tx, transaction_id)?.ok_or_else(|| LedgerError::NotFound {
+            kind: "transaction",
+            id: transaction_id.to_string(),
+        })?;
+        if !matches!(
+            txn.status,
+            TxnStatus::Succeeded | TxnStatus::PartiallyRefunded | TxnStatus::Refunded
+        ) || txn.kind != TxnKind::Charge
+            || txn.gateway_payment_ref.is_none()
+        {
+            return Err(LedgerError::Conflict {
+                field: "transaction_id",
+                message: format!(
+                    "a {} {} transaction cannot be refunded",
+                    txn.status, txn.kind
+                ),
+            });
+        }
+        let committed: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE transaction_id = ?1
+               AND status IN ('pending', 'unknown', 'succeeded', 'requires_action')",
+            [transaction_id],
+            |r| r.get(0),
+        )?;
+        let remaining = txn.amount_captured - committed;
+        let amount = amount.unwrap_or(remaining);
+        if amount <= 0 || amount > remaining {
+            return Err(LedgerError::RefundExceeds {
+                requested: amount,
+                remaining,
+            });
+        }
+        let ts = now();
+        tx.execute(
+            "INSERT INTO refunds (transaction_id, amount, currency, reason, status, idempotency_key, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6)",
+            params![transaction_id, amount, txn.currency, reason, idempotency_key, ts],
+        )?;
+        let id = tx.last_insert_rowid();
+        let row =
+            get_refund(&tx, id)?.ok_or_else(|| LedgerError::Database("refund vanished".into()))?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn refund(&self, id: i64) -> Result<Option<Refund>> {
+        get_refund(&self.conn(), id)
+    }
+
+    fn refunds(&self, transaction_id: i64) -> Result<Vec<Refund>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {REFUND_COLS} FROM refunds WHERE transaction_id = ?1 ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([transaction_id], refund_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn settle_refund(
+        &self,
+        id: i64,
+        from: &[RefundStatus],
+        status: RefundStatus,
+        gateway_refund_ref: Option<&str>,
+        last_error: Option<&str>,
+    ) -> Result<Option<Refund>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut sql = String::from(
+            "UPDATE refunds SET status = ?, gateway_refund_ref = COALESCE(?, gateway_refund_ref),
+                last_error = ?, updated_at = ? WHERE id = ?",
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            status.as_str().to_string().into(),
+            gateway_refund_ref.map(str::to_string).into(),
+            last_error.map(str::to_string).into(),
+            now().into(),
+            id.into(),
+        ];
+        if !from.is_empty() {
+            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
+            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
+        }
+        let n = tx.execute(&sql, params_from_iter(args))?;
+        let row = if n == 1 {
+            let r = get_refund(&tx, id)?;
+            if let Some(r) = &r {
+                recompute_refunded(&tx, r.transaction_id)?;
+            }
+            r
+        } else {
+            None
+        };
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn observe_refund(
+        &self,
+        transaction_id: i64,
+        gateway_refund_ref: &str,
+        amount: i64,
+        status: RefundStatus,
+    ) -> Result<Option<Refund>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ts = now();
+        let settled_states = "('succeeded', 'failed', 'canceled')";
+        let by_ref: Option<Refund> = tx
+            .query_row(
+                &format!("SELECT {REFUND_COLS} FROM refunds WHERE gateway_refund_ref = ?1"),
+                [gateway_refund_ref],
+                refund_row,
+            )
+            .optional()?;
+        let target = match by_ref {
+            Some(r) => Some(r.id),
+            None => {
+                let candidates: Vec<i64> = {
+                    let mut st = tx.prepare(
+                        "SELECT id FROM refunds WHERE transaction_id = ?1 AND gateway_refund_ref IS NULL
+                           AND amount = ?2 AND status IN ('pending', 'unknown', 'requires_action')",
+                    )?;
+                    st.query_map(params![transaction_id, amount], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?
+                };
+                match candidates.len() {
+                    1 => Some(candidates[0]),
+                    0 => {
+                        let unsettled: i64 = tx.query_row(
+                            "SELECT COUNT(*) FROM refunds WHERE transaction_id = ?1
+                               AND status IN ('pending', 'unknown', 'requires_action') AND gateway_refund_ref IS NULL",
+                            [transaction_id],
+                            |r| r.get(0),
+                        )?;
+                        if unsettled > 0 {
+                            // Our own refunds are still settling: they will settle through the
+                            // synchronous path or the reconciler.
+                            None
+                        } else {
+                            let txn = get_txn(&tx, transaction_id)?.ok_or_else(|| {
+                                LedgerError::NotFound {
+                                    kind: "transaction",
+                                    id: transaction_id.to_string(),
+                                }
+                            })?;
+                            tx.execute(
+                                "INSERT INTO refunds (transaction_id, amount, currency, status, gateway_refund_ref,
+                                    created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
+                                params![transaction_id, amount, txn.currency, gateway_refund_ref, ts],
+                            )?;
+                            Some(tx.last_insert_rowid())
+                        }
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let row = match target {
+            Some(id) => {
+                tx.execute(
+                    &format!(
+                        "UPDATE refunds SET status = ?2, gateway_refund_ref = ?3, updated_at = ?4
+                         WHERE id = ?1 AND status NOT IN {settled_states}"
+                    ),
+                    params![id, status.as_str(), gateway_refund_ref, ts],
+                )?;
+                recompute_refunded(&tx, transaction_id)?;
+                get_refund(&tx, id)?
+            }
+            None => None,
+        };
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn create_invoice(&self, new: &NewInvoice) -> Result<Option<Invoice>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(existing) = tx
+            .query_row(
+                &format!("SELECT {INVOICE_COLS} FROM invoices WHERE idempotency_key = ?1"),
+                [&new.idempotency_key],
+                invoice_row,
+            )
+            .optional()?
+        {
+            return Ok(Some(existing));
+        }
+        let period_start = new.period_start.unwrap_or(i64::MIN);
+        let period_end = new.period_end.unwrap_or(i64::MAX);
+        let lines: Vec<(i64, i64, String, i64)> = {
+            let mut st = tx.prepare(
+                "SELECT id, amount, kind, created_at FROM transactions
+                 WHERE crm_customer_id = ?1 AND currency = ?2 AND invoice_id IS NULL AND status = 'pending'
+                   AND attempted_at IS NULL AND created_at >= ?3 AND created_at < ?4
+                 ORDER BY id",
+            )?;
+            st.query_map(
+                params![new.crm_customer_id, new.currency, period_start, period_end],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let subtotal: i64 = lines
+            .iter()
+            .map(|(_, amount, kind, _)| if kind == "credit" { -amount } else { *amount })
+            .sum();
+        let first = lines.iter().map(|l| l.3).min().unwrap_or(new.now);
+        let last = lines.iter().map(|l| l.3).max().unwrap_or(new.now);
+        let year = super::super::time::year_of(new.now);
+        let seq: i64 = tx.query_row(
+            "INSERT INTO invoice_counters (year, last) VALUES (?1, 1)
+             ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
+            [year],
+            |r| r.get(0),
+        )?;
+        let number = format!("INV-{year:04}-{seq:06}");
+        tx.execute(
+            "INSERT INTO invoices (number, crm_customer_id, gateway, currency, description, period_start, period_end,
+                due_date, status, subtotal, tax, total, idempotency_key, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, 0, ?9, ?10, ?11, ?11)",
+            params![
+                number,
+                new.crm_customer_id,
+                new.gateway,
+                new.currency,
+                new.description,
+                new.period_start.unwrap_or(first),
+                new.period_end.unwrap_or(last + 1),
+                new.due_date,
+                subtotal,
+                new.idempotency_key,
+                new.now
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (txn_id, ..) in &lines {
+            tx.execute(
+                "UPDATE transactions SET invoice_id = ?2, updated_at = ?3 WHERE id = ?1",
+                params![txn_id, id, new.now],
+            )?;
+        }
+        let row = get_invoice(&tx, id)?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn invoice(&self, id: i64) -> Result<Option<Invoice>> {
+        get_invoice(&self.conn(), id)
+    }
+
+    fn invoice_by_ref(&self, gateway: &str, invoice_ref: &str) -> Result<Option<Invoice>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {INVOICE_COLS} FROM invoices WHERE gateway = ?1 AND gateway_invoice_ref = ?2"),
+                params![gateway, invoice_ref],
+                invoice_row,
+            )
+            .optional()?)
+    }
+
+    fn invoices(&self, f: &InvoiceFilter) -> Result<Vec<Invoice>> {
+        let mut sql = format!("SELECT {INVOICE_COLS} FROM invoices WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(c) = &f.customer {
+            sql.push_str(" AND crm_customer_id = ?");
+            args.push(c.clone().into());
+        }
+        if !f.statuses.is_empty() {
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                placeholders(f.statuses.len())
+            ));
+            args.extend(f.statuses.iter().map(|s| s.as_str().to_string().into()));
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if f.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", f.limit));
+        }
+        let conn = self.conn();
+        let mut st = conn.prepare(&sql)?;
+        let rows = st
+            .query_map(params_from_iter(args), invoice_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn invoice_lines(&self, id: i64) -> Result<Vec<Transaction>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {TXN_COLS} FROM transactions WHERE invoice_id = ?1 ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([id], txn_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn update_invoice(
+        &self,
+        id: i64,
+        from: &[InvoiceStatus],
+        patch: &InvoicePatch,
+    ) -> Result<Option<Invoice>> {
+        let ts = now();
+        let mut sets: Vec<&str> = vec!["updated_at = ?"];
+        let mut args: Vec<rusqlite::types::Value> = vec![ts.into()];
+        macro_rules! set {
+            ($col:literal, $v:expr) => {{
+                sets.push(concat!($col, " = ?"));
+                args.push($v);
+            }};
+        }
+        if let Some(s) = patch.status {
+            set!("status", s.as_str().to_string().into());
+        }
+        if let Some(v) = &patch.gateway_invoice_ref {
+            set!("gateway_invoice_ref", v.clone().into());
+        }
+        if let Some(v) = &patch.gateway_number {
+            set!("gateway_number", v.clone().into());
+        }
+        if let Some(v) = &patch.hosted_url {
+            set!("hosted_url", v.clone().into());
+        }
+        if let Some(v) = &patch.pdf_url {
+            set!("pdf_url", v.clone().into());
+        }
+        if let Some(v) = patch.amount_paid {
+            set!("amount_paid", v.into());
+        }
+        if let Some(v) = patch.tax {
+            set!("tax", v.into());
+        }
+        if let Some(v) = patch.total {
+            set!("total", v.into());
+        }
+        if let Some(v) = patch.due_date {
+            set!("due_date", v.into());
+        }
+        if let Some(v) = &patch.last_error {
+            set!("last_error", v.clone().into());
+        }
+        if patch.bump_pay_attempts {
+            sets.push("pay_attempts = pay_attempts + 1");
+        }
+        let mut sql = format!("UPDATE invoices SET {} WHERE id = ?", sets.join(", "));
+        args.push(id.into());
+        if !from.is_empty() {
+            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
+            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(&sql, params_from_iter(args))?;
+        if n == 1 {
+            match patch.status {
+                Some(InvoiceStatus::Paid) => {
+                    tx.execute(
+                        "UPDATE transactions SET status = 'succeeded',
+                            amount_captured = CASE WHEN kind = 'charge' THEN amount ELSE 0 END, updated_at = ?2
+                         WHERE invoice_id = ?1 AND status = 'pending'",
+                        params![id, ts],
+                    )?;
+                }
+                Some(InvoiceStatus::Void) => {
+                    tx.execute(
+                        "UPDATE transactions SET invoice_id = NULL, updated_at = ?2
+                         WHERE invoice_id = ?1 AND status = 'pending'",
+                        params![id, ts],
+                    )?;
+                }
+                _ => {}
+            }
+        }
+        let row = if n == 1 { get_invoice(&tx, id)? } else { None };
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn upsert_dispute(&self, u: &DisputeUpdate) -> Result<Dispute> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ts = now();
+        let txn_id: Option<i64> = match &u.gateway_payment_ref {
+            Some(p) => tx
+                .query_row(
+                    "SELECT id FROM transactions WHERE gateway = ?1 AND gateway_payment_ref = ?2 ORDER BY id LIMIT 1",
+                    params![u.gateway, p],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => None,
+        };
+        let existing: Option<Dispute> = tx
+            .query_row(
+                &format!("SELECT {DISPUTE_COLS} FROM disputes WHERE gateway = ?1 AND gateway_dispute_ref = ?2"),
+                params![u.gateway, u.gateway_dispute_ref],
+                dispute_row,
+            )
+            .optional()?;
+        let id = match existing {
+            None => {
+                tx.execute(
+                    "INSERT INTO disputes (gateway, gateway_dispute_ref, transaction_id, gateway_payment_ref, amount,
+                        currency, reason, status, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    params![
+                        u.gateway,
+                        u.gateway_dispute_ref,
+                        txn_id,
+                        u.gateway_payment_ref,
+                        u.amount,
+                        u.currency,
+                        u.reason,
+                        u.status.as_str(),
+                        ts
+                    ],
+                )?;
+                tx.last_insert_rowid()
+            }
+            Some(d) => {
+                if u.status.rank() > d.status.rank() {
+                    tx.execute(
+                        "UPDATE disputes SET status = ?2, amount = ?3, reason = ?4, updated_at = ?5,
+                            transaction_id = COALESCE(transaction_id, ?6) WHERE id = ?1",
+                        params![d.id, u.status.as_str(), u.amount, u.reason, ts, txn_id],
+                    )?;
+                }
+                d.id
+            }
+        };
+        let row = tx.query_row(
+            &format!("SELECT {DISPUTE_COLS} FROM disputes WHERE id = ?1"),
+            [id],
+            dispute_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    fn disputes(&self, transaction_id: Option<i64>) -> Result<Vec<Dispute>> {
+        let conn = self.conn();
+        let (sql, args): (String, Vec<i64>) = match transaction_id {
+            Some(t) => (
+                format!(
+                    "SELECT {DISPUTE_COLS} FROM disputes WHERE transaction_id = ?1 ORDER BY id DESC"
+                ),
+                vec![t],
+            ),
+            None => (
+                format!("SELECT {DISPUTE_COLS} FROM disputes ORDER BY id DESC"),
+                vec![],
+            ),
+        };
+        let mut st = conn.prepare(&sql)?;
+        let rows = st
+            .query_map(params_from_iter(args), dispute_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn insert_operation(&self, op: &NewOperation) -> Result<(Operation, bool)> {
+        let conn = self.conn();
+        let ts = now();
+        let n = conn.execute(
+            "INSERT INTO operations (kind, gateway, transaction_id, refund_id, invoice_id, idempotency_key, params,
+                state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            params![
+                op.kind.as_str(),
+                op.gateway,
+                op.transaction_id,
+                op.refund_id,
+                op.invoice_id,
+                op.idempotency_key,
+                op.params.to_string(),
+                ts
+            ],
+        )?;
+        let row = conn.query_row(
+            &format!("SELECT {OP_COLS} FROM operations WHERE idempotency_key = ?1"),
+            [&op.idempotency_key],
+            op_row,
+        )?;
+        Ok((row, n == 1))
+    }
+
+    fn operation(&self, id: i64) -> Result<Option<Operation>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"),
+                [id],
+                op_row,
+            )
+            .optional()?)
+    }
+
+    fn unsettled_operations(&self, updated_before: Ts, limit: u32) -> Result<Vec<Operation>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {OP_COLS} FROM operations WHERE state IN ('pending', 'unknown') AND updated_at <= ?1
+             ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![updated_before, limit], op_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn set_operation_state(
+        &self,
+        id: i64,
+        state: OpState,
+        last_error: Option<&str>,
+        attempted: bool,
+    ) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE operations SET state = ?2, last_error = ?3, attempts = attempts + ?4, updated_at = ?5
+             WHERE id = ?1",
+            params![id, state.as_str(), last_error, attempted as i64, now()],
+        )?;
+        Ok(())
+    }
+
+    fn idem_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        owner: &str,
+    ) -> Result<IdemBegin> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<(String, String, String, Option<u16>, Option<Vec<u8>>)> = tx
+            .query_row(
+                "SELECT request_hash, state, owner, status_code, response FROM api_idempotency
+                 WHERE scope = ?1 AND key = ?2",
+                params![scope, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let result = match existing {
+            None => {
+                tx.execute(
+                    "INSERT INTO api_idempotency (scope, key, request_hash, state, owner, created_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                    params![scope, key, request_hash, owner, now()],
+                )?;
+                IdemBegin::Run
+            }
+            Some((hash, _, _, _, _)) if hash != request_hash => IdemBegin::Mismatch,
+            Some((_, state, _, Some(status), Some(body))) if state == "done" => {
+                IdemBegin::Replay { status, body }
+            }
+            Some((_, _, prev_owner, _, _)) if prev_owner == owner => IdemBegin::InProgress,
+            Some(_) => {
+                // Started by a process that is gone: run it again (the handlers are idempotent
+                // on their own keys, derived from this one).
+                tx.execute(
+                    "UPDATE api_idempotency SET owner = ?3, state = 'running' WHERE scope = ?1 AND key = ?2",
+                    params![scope, key, owner],
+                )?;
+                IdemBegin::Run
+            }
+        };
+        tx.commit()?;
+        Ok(result)
+    }
+
+    fn idem_finish(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE api_idempotency SET state = 'done', status_code = ?3, response = ?4 WHERE scope = ?1 AND key = ?2",
+            params![scope, key, status, body],
+        )?;
+        Ok(())
+    }
+
+    fn idem_abort(&self, scope: &str, key: &str) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2",
+            params![scope, key],
+        )?;
+        Ok(())
+    }
+
+    fn webhook_seen(&self, gateway: &str, event_id: &str) -> Result<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM webhook_events WHERE gateway = ?1 AND event_id = ?2",
+                params![gateway, event_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn record_webhook(&self, gateway: &str, event_id: &str, gateway_type: &str) -> Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT INTO webhook_events (gateway, event_id, gateway_type, received_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![gateway, event_id, gateway_type, now()],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn totals(&self, currency: &str, from: Ts, to: Ts) -> Result<LedgerTotals> {
+        let conn = self.conn();
+        let (charges, captured, refunded): (i64, i64, i64) = conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(amount_captured), 0), COALESCE(SUM(amount_refunded), 0)
+             FROM transactions WHERE currency = ?1 AND kind = 'charge' AND created_at >= ?2 AND created_at < ?3
+               AND status IN ('succeeded', 'partially_refunded', 'refunded')",
+            params![currency, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let failed: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM transactions WHERE currency = ?1 AND kind = 'charge' AND status = 'failed'
+               AND created_at >= ?2 AND created_at < ?3",
+            params![currency, from, to],
+            |r| r.get(0),
+        )?;
+        let unsettled: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM transactions WHERE currency = ?1 AND kind = 'charge'
+               AND (status IN ('unknown', 'processing') OR (status = 'pending' AND attempted_at IS NOT NULL))
+               AND created_at >= ?2 AND created_at < ?3",
+            params![currency, from, to],
+            |r| r.get(0),
+        )?;
+        Ok(LedgerTotals {
+            charges: charges as u64,
+            captured,
+            refunded,
+            failed: failed as u64,
+            unsettled: unsettled as u64,
+        })
+    }
+}
+
+fn customer_row(r: &Row<'_>) -> rusqlite::Result<CustomerLink> {
+    Ok(CustomerLink {
+        crm_customer_id: r.get(0)?,
+        gateway: r.get(1)?,
+        gateway_customer_ref: r.get(2)?,
+        email: r.get(3)?,
+        name: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger() -> SqliteLedger {
+        SqliteLedger::in_memory().expect("ledger")
+    }
+
+    fn new_card(customer: &str, r: &str, default: bool) -> NewCard {
+        NewCard {
+            crm_customer_id: customer.into(),
+            gateway: "stripe".into(),
+            gateway_card_ref: r.into(),
+            brand: "visa".into(),
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2030,
+            funding: "credit".into(),
+            fingerprint: None,
+            nickname: Some("Work Visa".into()),
+            make_default: default,
+        }
+    }
+
+    fn new_txn(customer: &str, amount: i64, key: &str) -> NewTransaction {
+        NewTransaction {
+            crm_customer_id: customer.into(),
+            card_id: None,
+            gateway: None,
+            amount,
+            currency: "USD".into(),
+            description: Some("service".into()),
+            kind: TxnKind::Charge,
+            capture: Capture::Automatic,
+            status: TxnStatus::Pending,
+            idempotency_key: key.into(),
+        }
+    }
+
+    fn succeed(l: &SqliteLedger, id: i64, amount: i64) {
+        l.update_transaction(
+            id,
+            &[TxnStatus::Pending],
+            &TxnPatch {
+                status: Some(TxnStatus::Succeeded),
+                amount_captured: Some(amount),
+                gateway: Some("stripe".into()),
+                gateway_payment_ref: Some(format!("pi_{id}")),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .unwrap();
+    }
+
+    #[test]
+    fn migrations_are_recorded_and_every_file_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let l = SqliteLedger::open(&path, Durability::Full).unwrap();
+        assert_eq!(l.applied_migrations().unwrap(), vec![1]);
+        drop(l);
+        let l = SqliteLedger::open(&path, Durability::Normal).unwrap();
+        assert!(l.migrate().unwrap().is_empty(), "reopening applies nothing");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS.iter().map(|m| m.1.to_string()).collect();
+        assert_eq!(
+            files, listed,
+            "every migration file must be listed in MIGRATIONS, in order"
+        );
+        for (i, (v, name, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*v, i as i64 + 1);
+            assert!(name.starts_with(&format!("{v:04}_")));
+        }
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        drop(SqliteLedger::open(&path, Durability::Full).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)", [])
+            .unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteLedger::open(&path, Durability::Full),
+            Err(LedgerError::Migration(_))
+        ));
+    }
+
+    #[test]
+    fn cards_default_and_removal() {
+        let l = ledger();
+        let a = l.insert_card(&new_card("c1", "pm_a", false)).unwrap();
+        assert!(a.is_default, "the first card becomes the default");
+        let b = l.insert_card(&new_card("c1", "pm_b", false)).unwrap();
+        assert!(!b.is_default);
+        let again = l.insert_card(&new_card("c1", "pm_b", true)).unwrap();
+        assert_eq!(again.id, b.id, "storing the same card again returns it");
+        assert!(l.set_default_card("c1", b.id).unwrap());
+        let cards = l.cards("c1").unwrap();
+        assert_eq!(cards[0].id, b.id);
+        assert!(cards[0].is_default && !cards[1].is_default);
+        assert!(
+            !l.set_default_card("c2", a.id).unwrap(),
+            "another customer's card"
+        );
+        assert!(l.remove_card("c1", b.id).unwrap());
+        assert!(!l.remove_card("c1", b.id).unwrap());
+        assert!(l.card(b.id).unwrap().is_none());
+        assert_eq!(l.cards("c1").unwrap().len(), 1);
+        assert!(matches!(
+            l.insert_card(&new_card("c1", "pm_b", false)),
+            Err(LedgerError::Conflict { field: "token", .. })
+        ));
+        let exp = l.expiring_cards((2030, 1), (2030, 12)).unwrap();
+        assert_eq!(exp.len(), 1);
+        assert!(l.expiring_cards((2031, 1), (2031, 12)).unwrap().is_empty());
+        assert!(
+            l.update_card_details("stripe", "pm_a", 1, 2031, "1111")
+                .unwrap()
+        );
+        assert_eq!(
+            l.expiring_cards((2031, 1), (2031, 1)).unwrap()[0].last4,
+            "1111"
+        );
+    }
+
+    #[test]
+    fn transactions_are_idempotent_and_compare_and_set() {
+        let l = ledger();
+        let (t, created) = l.insert_transaction(&new_txn("c1", 500, "k1")).unwrap();
+        assert!(created);
+        let (t2, created2) = l.insert_transaction(&new_txn("c1", 500, "k1")).unwrap();
+        assert!(!created2);
+        assert_eq!(t.id, t2.id);
+        let moved = l
+            .update_transaction(
+                t.id,
+                &[TxnStatus::Pending],
+                &TxnPatch {
+                    status: Some(TxnStatus::Unknown),
+                    last_error: Some(Some("timeout".into())),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(moved.unwrap().status, TxnStatus::Unknown);
+        // A stale writer expecting `pending` loses.
+        assert!(
+            l.update_transaction(
+                t.id,
+                &[TxnStatus::Pending],
+                &TxnPatch {
+                    status: Some(TxnStatus::Failed),
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+            .is_none()
+        );
+        l.insert_transaction(&new_txn("c2", 700, "k2")).unwrap();
+        let all = l.transactions(&TxnFilter::default()).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].crm_customer_id, "c2", "newest first");
+        let f = TxnFilter {
+            customer: Some("c1".into()),
+            statuses: vec![TxnStatus::Unknown],
+            ..Default::default()
+        };
+        assert_eq!(l.transactions(&f).unwrap().len(), 1);
+        let f = TxnFilter {
+            invoiced: Some(true),
+            ..Default::default()
+        };
+        assert!(l.transactions(&f).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refunds_never_exceed_what_remains_and_converge() {
+        let l = ledger();
+        let (t, _) = l.insert_transaction(&new_txn("c1", 1000, "k1")).unwrap();
+        assert!(matches!(
+            l.create_refund(t.id, Some(100), None, "r0"),
+            Err(LedgerError::Conflict { .. })
+        ));
+        succeed(&l, t.id, 1000);
+        let r1 = l.create_refund(t.id, Some(600), None, "r1").unwrap();
+        assert_eq!(r1.status, RefundStatus::Pending);
+        assert!(matches!(
+            l.create_refund(t.id, Some(500), None, "r2"),
+            Err(LedgerError::RefundExceeds {
+                requested: 500,
+                remaining: 400
+            })
+        ));
+        // The same key returns the same refund.
+        assert_eq!(
+            l.create_refund(t.id, Some(600), None, "r1").unwrap().id,
+            r1.id
+        );
+        // A webhook arrives first and claims the single matching refund ...
+        let seen = l
+            .observe_refund(t.id, "re_1", 600, RefundStatus::Succeeded)
+            .unwrap()
+            .unwrap();
+        assert_eq!(seen.id, r1.id);
+        let t1 = l.transaction(t.id).unwrap().unwrap();
+        assert_eq!(
+            (t1.amount_refunded, t1.status),
+            (600, TxnStatus::PartiallyRefunded)
+        );
+        // ... then the synchronous path settles the same outcome: no double counting.
+        assert!(
+            l.settle_refund(
+                r1.id,
+                &[RefundStatus::Pending, RefundStatus::Unknown],
+                RefundStatus::Succeeded,
+                Some("re_1"),
+                None
+            )
+            .unwrap()
+            .is_none()
+        );
+        assert_eq!(l.transaction(t.id).unwrap().unwrap().amount_refunded, 600);
+        // The rest, by omitting the amount.
+        let r2 = l
+            .create_refund(t.id, None, Some("requested_by_customer"), "r3")
+            .unwrap();
+        assert_eq!(r2.amount, 400);
+        l.settle_refund(
+            r2.id,
+            &[RefundStatus::Pending],
+            RefundStatus::Succeeded,
+            Some("re_2"),
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        let t2 = l.transaction(t.id).unwrap().unwrap();
+        assert_eq!((t2.amount_refunded, t2.status), (1000, TxnStatus::Refunded));
+        // A refund made outside the service is recorded once.
+        let (u, _) = l.insert_transaction(&new_txn("c1", 300, "k2")).unwrap();
+        succeed(&l, u.id, 300);
+        let ext = l
+            .observe_refund(u.id, "re_ext", 100, RefundStatus::Succeeded)
+            .unwrap()
+            .unwrap();
+        assert!(ext.idempotency_key.is_none());
+        l.observe_refund(u.id, "re_ext", 100, RefundStatus::Succeeded)
+            .unwrap();
+        assert_eq!(l.refunds(u.id).unwrap().len(), 1);
+        assert_eq!(l.transaction(u.id).unwrap().unwrap().amount_refunded, 100);
+    }
+
+    #[test]
+    fn invoices_take_uninvoiced_pending_transactions() {
+        let l = ledger();
+        let (a, _) = l.insert_transaction(&new_txn("c1", 1000, "k1")).unwrap();
+        let mut credit = new_txn("c1", 250, "k2");
+        credit.kind = TxnKind::Credit;
+        let (b, _) = l.insert_transaction(&credit).unwrap();
+        let mut eur = new_txn("c1", 999, "k3");
+        eur.currency = "EUR".into();
+        l.insert_transaction(&eur).unwrap();
+        let (paid, _) = l.insert_transaction(&new_txn("c1", 5, "k4")).unwrap();
+        succeed(&l, paid.id, 5);
+        let ts = 1_767_225_600; // 2026-01-01
+        let new = NewInvoice {
+            crm_customer_id: "c1".into(),
+            gateway: "stripe".into(),
+            currency: "USD".into(),
+            description: None,
+            period_start: None,
+            period_end: None,
+            due_date: None,
+            idempotency_key: "inv1".into(),
+            now: ts,
+        };
+        let inv = l.create_invoice(&new).unwrap().unwrap();
+        assert_eq!(inv.number, "INV-2026-000001");
+        assert_eq!(
+            (inv.subtotal, inv.total, inv.status),
+            (750, 750, InvoiceStatus::Draft)
+        );
+        let lines = l.invoice_lines(inv.id).unwrap();
+        assert_eq!(
+            lines.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![a.id, b.id]
+        );
+        // Same key: same invoice.
+        assert_eq!(l.create_invoice(&new).unwrap().unwrap().id, inv.id);
+        // Nothing left to invoice in USD.
+        let mut again = new.clone();
+        again.idempotency_key = "inv2".into();
+        assert!(l.create_invoice(&again).unwrap().is_none());
+        // Void releases the lines; a new invoice takes them and gets the next number.
+        l.update_invoice(
+            inv.id,
+            &[InvoiceStatus::Draft],
+            &InvoicePatch {
+                status: Some(InvoiceStatus::Void),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .unwrap();
+        let inv2 = l.create_invoice(&again).unwrap().unwrap();
+        assert_eq!(inv2.number, "INV-2026-000002");
+        // Paying marks the lines succeeded; paying twice is refused by compare-and-set.
+        let patch = InvoicePatch {
+            status: Some(InvoiceStatus::Paid),
+            amount_paid: Some(750),
+            ..Default::default()
+        };
+        assert!(
+            l.update_invoice(
+                inv2.id,
+                &[InvoiceStatus::Draft, InvoiceStatus::Open],
+                &patch
+            )
+            .unwrap()
+            .is_some()
+        );
+        assert!(
+            l.update_invoice(
+                inv2.id,
+                &[InvoiceStatus::Draft, InvoiceStatus::Open],
+                &patch
+            )
+            .unwrap()
+            .is_none()
+        );
+        let lines = l.invoice_lines(inv2.id).unwrap();
+        assert!(lines.iter().all(|t| t.status == TxnStatus::Succeeded));
+        assert_eq!(lines[0].amount_captured, 1000);
+        assert_eq!(lines[1].amount_captured, 0, "a credit captures nothing");
+        let open = l
+            .invoices(&InvoiceFilter {
+                statuses: vec![InvoiceStatus::Paid],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(open.len(), 1);
+    }
+
+    #[test]
+    fn disputes_only_move_forward() {
+        let l = ledger();
+        let (t, _) = l.insert_transaction(&new_txn("c1", 1000, "k1")).unwrap();
+        succeed(&l, t.id, 1000);
+        let mut u = DisputeUpdate {
+            gateway: "stripe".into(),
+            gateway_dispute_ref: "du_1".into(),
+            gateway_payment_ref: Some(format!("pi_{}", t.id)),
+            amount: 1000,
+            currency: "USD".into(),
+            reason: "fraudulent".into(),
+            status: DisputeStatus::Lost,
+        };
+        let d = l.upsert_dispute(&u).unwrap();
+        assert_eq!(
+            (d.status, d.transaction_id),
+            (DisputeStatus::Lost, Some(t.id))
+        );
+        u.status = DisputeStatus::Open; // a late "opened" event
+        assert_eq!(l.upsert_dispute(&u).unwrap().status, DisputeStatus::Lost);
+        assert_eq!(l.disputes(Some(t.id)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn operations_idempotency_and_webhooks() {
+        let l = ledger();
+        let op = NewOperation {
+            kind: OpKind::Charge,
+            gateway: "stripe".into(),
+            transaction_id: None,
+            refund_id: None,
+            invoice_id: None,
+            idempotency_key: "key-1".into(),
+            params: serde_json::json!({"amount": 5}),
+        };
+        let (o, created) = l.insert_operation(&op).unwrap();
+        assert!(created && o.state == OpState::Pending);
+        let (o2, created2) = l.insert_operation(&op).unwrap();
+        assert!(!created2 && o2.id == o.id);
+        assert_eq!(l.unsettled_operations(now() + 1, 10).unwrap().len(), 1);
+        l.set_operation_state(o.id, OpState::Done, None, true)
+            .unwrap();
+        assert!(l.unsettled_operations(now() + 1, 10).unwrap().is_empty());
+        assert_eq!(l.operation(o.id).unwrap().unwrap().attempts, 1);
+
+        assert_eq!(
+            l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+            IdemBegin::Run
+        );
+        assert_eq!(
+            l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+            IdemBegin::InProgress
+        );
+        assert_eq!(
+            l.idem_begin("crm", "a", "h2", "p1").unwrap(),
+            IdemBegin::Mismatch
+        );
+        l.idem_finish("crm", "a", 201, b"{}").unwrap();
+        assert_eq!(
+            l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+            IdemBegin::Replay {
+                status: 201,
+                body: b"{}".to_vec()
+            }
+        );
+        assert_eq!(
+            l.idem_begin("crm", "b", "h1", "p1").unwrap(),
+            IdemBegin::Run
+        );
+        assert_eq!(
+            l.idem_begin("crm", "b", "h1", "p2").unwrap(),
+            IdemBegin::Run,
+            "owner died"
+        );
+        assert_eq!(
+            l.idem_begin("other", "a", "h1", "p1").unwrap(),
+            IdemBegin::Run,
+            "scoped per key"
+        );
+
+        assert!(!l.webhook_seen("stripe", "evt_1").unwrap());
+        assert!(
+            l.record_webhook("stripe", "evt_1", "charge.refunded")
+                .unwrap()
+        );
+        assert!(
+            !l.record_webhook("stripe", "evt_1", "charge.refunded")
+                .unwrap()
+        );
+        assert!(l.webhook_seen("stripe", "evt_1").unwrap());
+    }
+}

@@ -1,0 +1,283 @@
+//! `invoicing`: Invoices and InvoiceItems.
+
+use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{
+    CollectionMethod, Guest, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
+    InvoiceStatus,
+};
+use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest};
+
+use crate::Stripe;
+use crate::client::{Client, check_id, step_key};
+use crate::errors::{Target, invalid};
+use crate::form::{Form, encode};
+use crate::json::Json;
+
+impl Guest for Stripe {
+    fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
+        let customer = check_id("customer", "customer", &request.customer)?;
+        let currency = crate::currency_to_stripe(&request.currency)?;
+        if request.items.is_empty() {
+            return Err(invalid("items", "an invoice needs at least one line"));
+        }
+        if request.items.iter().any(|i| i.quantity == 0) {
+            return Err(invalid("quantity", "must be at least 1"));
+        }
+        let client = Client::from_config()?;
+
+        // The draft, without the customer's pending items: only the lines given here.
+        let mut form = Form::new();
+        form.add("customer", customer)
+            .add("currency", &currency)
+            .add("pending_invoice_items_behavior", "exclude")
+            .add("auto_advance", "false")
+            .opt("description", request.description.as_ref())
+            .metadata(&request.metadata);
+        match request.collection {
+            CollectionMethod::ChargeAutomatically => {
+                form.add("collection_method", "charge_automatically");
+            }
+            CollectionMethod::SendInvoice => {
+                form.add("collection_method", "send_invoice")
+                    .add("days_until_due", request.days_until_due.unwrap_or(30));
+            }
+        }
+        let key = step_key(&request.idempotency_key, "invoice")?;
+        let invoice = client.post(
+            "/v1/invoices",
+            &form,
+            Some(&key),
+            Target {
+                kind: "invoice",
+                id: "",
+            },
+        )?;
+        let id = invoice.get("id").string().unwrap_or_default();
+        check_id("invoice", "invoice", &id)?;
+
+        for (n, item) in request.items.iter().enumerate() {
+            let mut form = Form::new();
+            form.add("customer", customer)
+                .add("invoice", &id)
+                .add("currency", &currency)
+                .add("description", &item.description)
+                .add("unit_amount_decimal", item.unit_amount)
+                .add("quantity", item.quantity)
+                .metadata(&item.metadata);
+            let key = step_key(&request.idempotency_key, &format!("item:{n}"))?;
+            client.post(
+                "/v1/invoiceitems",
+                &form,
+                Some(&key),
+                Target {
+                    kind: "invoice",
+                    id: &id,
+                },
+            )?;
+        }
+        fetch(&client, &id)
+    }
+
+    fn finalize_invoice(invoice: String, idempotency_key: String) -> Result<Invoice, GatewayError> {
+        let mut form = Form::new();
+        form.add("auto_advance", "false");
+        action(&invoice, "finalize", &form, &idempotency_key)
+    }
+
+    fn pay_invoice(
+        invoice: String,
+        card: Option<String>,
+        idempotency_key: String,
+    ) -> Result<Invoice, GatewayError> {
+        let mut form = Form::new();
+        if let Some(card) = &card {
+            form.add("payment_method", check_id("card", "card", card)?);
+        }
+        form.add("off_session", "true");
+        action(&invoice, "pay", &form, &idempotency_key)
+    }
+
+    fn void_invoice(invoice: String, idempotency_key: String) -> Result<Invoice, GatewayError> {
+        action(&invoice, "void", &Form::new(), &idempotency_key)
+    }
+
+    fn mark_uncollectible(
+        invoice: String,
+        idempotency_key: String,
+    ) -> Result<Invoice, GatewayError> {
+        action(
+            &invoice,
+            "mark_uncollectible",
+            &Form::new(),
+            &idempotency_key,
+        )
+    }
+
+    fn get_invoice(invoice: String) -> Result<Invoice, GatewayError> {
+        let id = check_id("invoice", "invoice", &invoice)?;
+        fetch(&Client::from_config()?, id)
+    }
+
+    fn list_invoices(
+        filter: InvoiceFilter,
+        page: PageRequest,
+    ) -> Result<InvoicePage, GatewayError> {
+        let client = Client::from_config()?;
+        let mut query = Form::new();
+        query.add("limit", page.limit.clamp(1, 100));
+        if let Some(cursor) = &page.cursor {
+            query.add("starting_after", check_id("cursor", "cursor", cursor)?);
+        }
+        if let Some(customer) = &filter.customer {
+            query.add("customer", check_id("customer", "customer", customer)?);
+        }
+        query.opt("status", filter.status.map(status_name));
+        if let Some(range) = filter.created {
+            query
+                .add("created[gte]", range.start)
+                .add("created[lt]", range.end);
+        }
+        let list = client.get(
+            "/v1/invoices",
+            &query,
+            Target {
+                kind: "invoice",
+                id: "",
+            },
+        )?;
+        let mut invoices = Vec::new();
+        for inv in list.get("data").arr() {
+            invoices.push(invoice_from(&client, inv)?);
+        }
+        let next_cursor = if list.get("has_more").bool() == Some(true) {
+            invoices.last().map(|i| i.id.clone())
+        } else {
+            None
+        };
+        Ok(InvoicePage {
+            invoices,
+            next_cursor,
+        })
+    }
+}
+
+/// `POST /v1/invoices/{id}/{verb}` with its own key step.
+fn action(invoice: &str, verb: &str, form: &Form, key: &str) -> Result<Invoice, GatewayError> {
+    let id = check_id("invoice", "invoice", invoice)?;
+    let key = step_key(key, verb)?;
+    let client = Client::from_config()?;
+    let path = format!("/v1/invoices/{}/{verb}", encode(id));
+    let inv = client.post(
+        &path,
+        form,
+        Some(&key),
+        Target {
+            kind: "invoice",
+            id,
+        },
+    )?;
+    invoice_from(&client, &inv)
+}
+
+fn fetch(client: &Client, id: &str) -> Result<Invoice, GatewayError> {
+    let path = format!("/v1/invoices/{}", encode(id));
+    let inv = client.get(
+        &path,
+        &Form::new(),
+        Target {
+            kind: "invoice",
+            id,
+        },
+    )?;
+    invoice_from(client, &inv)
+}
+
+fn status_name(status: InvoiceStatus) -> &'static str {
+    match status {
+        InvoiceStatus::Draft => "draft",
+        InvoiceStatus::Open => "open",
+        InvoiceStatus::Paid => "paid",
+        InvoiceStatus::Void => "void",
+        InvoiceStatus::Uncollectible => "uncollectible",
+    }
+}
+
+pub(crate) fn invoice_status(status: &str) -> InvoiceStatus {
+    match status {
+        "open" => InvoiceStatus::Open,
+        "paid" => InvoiceStatus::Paid,
+        "void" => InvoiceStatus::Void,
+        "uncollectible" => InvoiceStatus::Uncollectible,
+        _ => InvoiceStatus::Draft,
+    }
+}
+
+fn line(l: &Json) -> InvoiceLine {
+    InvoiceLine {
+        description: l.get("description").string().unwrap_or_default(),
+        amount: l.get("amount").i64().unwrap_or(0),
+        quantity: l
+            .get("quantity")
+            .i64()
+            .and_then(|q| u32::try_from(q).ok())
+            .unwrap_or(1),
+    }
+}
+
+/// Converts an invoice, fetching the rest of its lines when Stripe returned only the first page.
+fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
+    let id = inv.get("id").string().unwrap_or_default();
+    let mut lines: Vec<InvoiceLine> = inv.path("lines.data").arr().iter().map(line).collect();
+    let mut more = inv.path("lines.has_more").bool() == Some(true);
+    let mut cursor = inv
+        .path("lines.data")
+        .arr()
+        .last()
+        .and_then(|l| l.get("id").string());
+    while more && check_id("invoice", "invoice", &id).is_ok() {
+        let mut query = Form::new();
+        query
+            .add("limit", client.page_size)
+            .opt("starting_after", cursor.as_ref());
+        let path = format!("/v1/invoices/{}/lines", encode(&id));
+        let page = client.get(
+            &path,
+            &query,
+            Target {
+                kind: "invoice",
+                id: &id,
+            },
+        )?;
+        lines.extend(page.get("data").arr().iter().map(line));
+        cursor = page
+            .get("data")
+            .arr()
+            .last()
+            .and_then(|l| l.get("id").string());
+        more = page.get("has_more").bool() == Some(true) && cursor.is_some();
+    }
+    let total = inv.get("total").i64().unwrap_or(0);
+    let subtotal = inv.get("subtotal").i64().unwrap_or(0);
+    // 2025-03-31.basil replaced `tax` with `total_taxes[]`.
+    let tax = match inv.get("total_taxes") {
+        Json::Arr(taxes) => taxes.iter().filter_map(|t| t.get("amount").i64()).sum(),
+        _ => inv.get("tax").i64().unwrap_or(0),
+    };
+    Ok(Invoice {
+        customer: inv.get("customer").id().unwrap_or_default(),
+        status: invoice_status(inv.get("status").str().unwrap_or("")),
+        number: inv.get("number").string(),
+        currency: inv.get("currency").str().unwrap_or("").to_ascii_uppercase(),
+        lines,
+        subtotal,
+        tax,
+        total,
+        amount_paid: inv.get("amount_paid").i64().unwrap_or(0),
+        amount_remaining: inv.get("amount_remaining").i64().unwrap_or(0),
+        hosted_url: inv.get("hosted_invoice_url").string(),
+        pdf_url: inv.get("invoice_pdf").string(),
+        created: inv.get("created").i64().unwrap_or(0),
+        due_date: inv.get("due_date").i64(),
+        metadata: crate::metadata(inv.get("metadata")),
+        id,
+    })
+}

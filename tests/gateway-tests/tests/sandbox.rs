@@ -1,0 +1,527 @@
+//! The host's sandbox and runtime guarantees, with real components: refusing wrong components,
+//! traps, runaway loops and memory growth becoming typed errors (and the next call working),
+//! outbound HTTP restricted to allowed origins with host-injected credentials, the artifact
+//! cache, and secrets kept out of errors and Debug output.
+//!
+//! The misbehaving component (`tests/components/misbehaving`) misbehaves on request through the
+//! description of `charging.charge`: `trap`, `loop`, `grow-memory`, `fetch:<url>`.
+
+use gateway_tests::component_path;
+use omnicrm_host::contract::{CaptureMode, ChargeRequest, GatewayError, Money, Payment};
+use omnicrm_host::{
+    ArtifactSource, CallError, GatewayConfig, Limits, LoadError, OutboundAuth, Runtime,
+    RuntimeOptions, SecretSource,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// One runtime for the tests of this file; its artifact cache lives in a temp dir, so each
+/// component is compiled once.
+fn runtime() -> Runtime {
+    static RUNTIME: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let runtime = Runtime::new(RuntimeOptions {
+                cache_dir: Some(dir.path().to_path_buf()),
+                max_instances: 64,
+                ..RuntimeOptions::default()
+            })
+            .expect("runtime");
+            (runtime, dir)
+        })
+        .0
+        .clone()
+}
+
+fn misbehaving() -> PathBuf {
+    component_path("misbehaving_gateway")
+}
+
+fn request(description: &str) -> ChargeRequest {
+    ChargeRequest {
+        customer: "cus_1".into(),
+        card: "card_1".into(),
+        amount: Money {
+            amount: 1050,
+            currency: "USD".into(),
+        },
+        description: Some(description.into()),
+        metadata: vec![("crm_txn".into(), "t1".into())],
+        capture: CaptureMode::Automatic,
+        idempotency_key: "key-1".into(),
+    }
+}
+
+/// The message of the misbehaving component's `fetch:` answer.
+fn fetch_outcome(result: Result<Payment, CallError>) -> String {
+    match result {
+        Err(CallError::Gateway(GatewayError::NotAttempted(failure))) => failure.message,
+        other => panic!("expected a not-attempted answer carrying the fetch outcome, got {other:?}"),
+    }
+}
+
+async fn assert_healthy(gateway: &omnicrm_host::Gateway) {
+    let payment = gateway
+        .charge(request("fine"))
+        .await
+        .expect("the next call works");
+    assert_eq!(payment.id, "mis_pay_key-1");
+    assert_eq!(payment.amount.amount, 1050);
+}
+
+fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_component_without_the_contract_exports_is_refused_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(dir.path(), "empty.wat", "(component)");
+    let err = runtime()
+        .load("empty", &GatewayConfig::new(&path))
+        .await
+        .expect_err("an empty component must be refused");
+    let message = err.to_string();
+    assert!(matches!(err, LoadError::Incompatible { .. }), "{err:?}");
+    for interface in ["info", "tokens", "charging", "invoicing", "metrics", "webhooks"] {
+        assert!(
+            message.contains(&format!("missing export omnicrm:payments/{interface}@0.1.x")),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_component_of_another_contract_version_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wat = String::from("(component\n");
+    for interface in ["info", "tokens", "charging", "invoicing", "metrics", "webhooks"] {
+        wat.push_str(&format!(
+            "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@0.2.0\" (instance ${interface}))\n"
+        ));
+    }
+    wat.push(')');
+    let path = write_temp(dir.path(), "v2.wat", &wat);
+    let err = runtime()
+        .load("v2", &GatewayConfig::new(&path))
+        .await
+        .expect_err("a 0.2 component must be refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("exports omnicrm:payments/charging@0.2.0 but this host supports 0.1.x"),
+        "{message}"
+    );
+    assert!(!message.contains("missing export"), "{message}");
+}
+
+#[tokio::test]
+async fn a_component_importing_what_the_host_does_not_provide_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(
+        dir.path(),
+        "imports.wat",
+        r#"(component
+             (import "acme:backdoor/shell@1.0.0" (instance))
+             (import "wasi:http/incoming-handler@0.2.12" (instance)))"#,
+    );
+    let message = runtime()
+        .load("imports", &GatewayConfig::new(&path))
+        .await
+        .expect_err("must be refused")
+        .to_string();
+    assert!(
+        message.contains("imports acme:backdoor/shell@1.0.0, which this host does not provide"),
+        "{message}"
+    );
+    assert!(message.contains("imports wasi:http/incoming-handler@0.2.12"), "{message}");
+}
+
+#[tokio::test]
+async fn a_core_module_or_garbage_is_not_a_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let err = runtime()
+        .load("core", &GatewayConfig::new(&core))
+        .await
+        .expect_err("a core module must be refused");
+    assert!(matches!(err, LoadError::NotAComponent { .. }), "{err:?}");
+    assert!(err.to_string().contains("core WebAssembly module"), "{err}");
+
+    let junk = write_temp(dir.path(), "junk.wasm", "not wasm at all");
+    let err = runtime()
+        .load("junk", &GatewayConfig::new(&junk))
+        .await
+        .expect_err("garbage must be refused");
+    assert!(matches!(err, LoadError::NotAComponent { .. }), "{err:?}");
+
+    let missing = dir.path().join("missing.wasm");
+    let err = runtime()
+        .load("missing", &GatewayConfig::new(&missing))
+        .await
+        .expect_err("a missing file must be refused");
+    assert!(matches!(err, LoadError::Read { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn invalid_configurations_are_refused_before_loading() {
+    let runtime = runtime();
+    let plain_http = GatewayConfig::new(misbehaving()).allow_host("http://api.stripe.com");
+    let err = runtime.load("m", &plain_http).await.expect_err("plain http to a public host");
+    assert!(err.to_string().contains("only allowed for loopback"), "{err}");
+
+    let unknown_secret = GatewayConfig::new(misbehaving()).with_auth(OutboundAuth::Bearer {
+        secret: "api-key".into(),
+    });
+    let err = runtime.load("m", &unknown_secret).await.expect_err("auth without its secret");
+    assert!(err.to_string().contains("`api-key`"), "{err}");
+
+    let too_big = GatewayConfig::new(misbehaving()).with_limits(Limits {
+        memory_mib: 100_000,
+        call_timeout_ms: 1000,
+    });
+    assert!(matches!(
+        runtime.load("m", &too_big).await,
+        Err(LoadError::Config { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_trap_is_an_error_and_the_next_call_works() {
+    let gateway = runtime()
+        .load("misbehaving", &GatewayConfig::new(misbehaving()))
+        .await
+        .expect("loads");
+    assert_eq!(gateway.info().name, "misbehaving");
+    assert_eq!(gateway.name(), "misbehaving");
+    assert_eq!(gateway.contract_version(), "0.1.0");
+    let err = gateway.charge(request("trap")).await.expect_err("traps");
+    match &err {
+        CallError::Trap(message) => {
+            assert!(message.contains("trap requested"), "the panic message is reported: {message}")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert!(err.may_have_moved_money());
+    assert_healthy(&gateway).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_by_the_deadline() {
+    let config = GatewayConfig::new(misbehaving()).with_limits(Limits {
+        memory_mib: 32,
+        call_timeout_ms: 500,
+    });
+    let gateway = runtime().load("looping", &config).await.expect("loads");
+
+    // While one call spins, other calls on the same runtime are still served.
+    let spinning = tokio::spawn({
+        let gateway = gateway.clone();
+        async move {
+            let started = Instant::now();
+            (gateway.charge(request("loop")).await, started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let others_started = Instant::now();
+    for _ in 0..5 {
+        assert_healthy(&gateway).await;
+    }
+    let others = others_started.elapsed();
+
+    let (result, elapsed) = spinning.await.unwrap();
+    match result {
+        Err(CallError::Timeout { after }) => assert_eq!(after, Duration::from_millis(500)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(elapsed < Duration::from_secs(3), "stopped after {elapsed:?}");
+    assert!(
+        others < Duration::from_millis(450),
+        "other calls were served while the loop ran ({others:?})"
+    );
+    assert_healthy(&gateway).await;
+
+    // A loop is also stopped when the caller runs it on a current-thread executor.
+    let result = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async move { gateway.charge(request("loop")).await })
+    })
+    .await
+    .unwrap();
+    assert!(matches!(result, Err(CallError::Timeout { .. })), "{result:?}");
+}
+
+#[tokio::test]
+async fn growing_memory_past_the_limit_fails_cleanly() {
+    let config = GatewayConfig::new(misbehaving()).with_limits(Limits {
+        memory_mib: 16,
+        call_timeout_ms: 20_000,
+    });
+    let gateway = runtime().load("greedy", &config).await.expect("loads");
+    let err = gateway.charge(request("grow-memory")).await.expect_err("fails");
+    match &err {
+        CallError::Trap(message) => assert!(
+            message.contains("exceeded its memory limit of 16 MiB"),
+            "{message}"
+        ),
+        other => panic!("expected a trap naming the memory limit, got {other:?}"),
+    }
+    assert_healthy(&gateway).await;
+}
+
+/// A loopback HTTP/1.1 server that answers every request with
+/// `authorization=<the Authorization header it received, or <none>>`, counting requests.
+struct EchoServer {
+    origin: String,
+    requests: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+async fn echo_server() -> EchoServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (count, log) = (requests.clone(), seen.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (count, log) = (count.clone(), log.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let head = String::from_utf8_lossy(&buf).to_string();
+                log.lock().unwrap().push(head.clone());
+                let auth = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_string())
+                    })
+                    .unwrap_or_else(|| "<none>".into());
+                let body = format!("authorization={auth}");
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    EchoServer {
+        origin,
+        requests,
+        seen,
+    }
+}
+
+#[tokio::test]
+async fn requests_to_hosts_that_are_not_allowed_are_denied() {
+    let allowed = echo_server().await;
+    let other = echo_server().await;
+    let config = GatewayConfig::new(misbehaving()).allow_host(&allowed.origin);
+    let gateway = runtime().load("fetcher", &config).await.expect("loads");
+
+    for url in [
+        format!("{}/v1/charges", other.origin),
+        "http://192.0.2.1/v1".to_string(),
+        "https://example.com/".to_string(),
+        // Same host, other scheme; and userinfo tricks.
+        allowed.origin.replace("http://", "https://") + "/x",
+        format!("http://user@{}/x", allowed.origin.trim_start_matches("http://")),
+    ] {
+        let outcome = fetch_outcome(gateway.charge(request(&format!("fetch:{url}"))).await);
+        assert!(
+            outcome.starts_with("denied:") && outcome.contains("HttpRequestDenied"),
+            "{url}: {outcome}"
+        );
+    }
+    assert_eq!(other.requests.load(Ordering::SeqCst), 0, "nothing reached a denied host");
+    assert_eq!(allowed.requests.load(Ordering::SeqCst), 0);
+
+    let outcome = fetch_outcome(
+        gateway
+            .charge(request(&format!("fetch:{}/v1/ok", allowed.origin)))
+            .await,
+    );
+    assert_eq!(outcome, "status: 200, body: authorization=<none>");
+    assert_eq!(allowed.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
+    let api = echo_server().await;
+    let elsewhere = echo_server().await;
+    let secret = "sk_test_host_injected_4242";
+    let config = GatewayConfig::new(misbehaving())
+        .allow_host(&api.origin)
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value(secret));
+    let gateway = runtime().load("authed", &config).await.expect("loads");
+
+    let outcome = fetch_outcome(gateway.charge(request(&format!("fetch:{}/v1/customers", api.origin))).await);
+    assert_eq!(outcome, format!("status: 200, body: authorization=Bearer {secret}"));
+    let head = api.seen.lock().unwrap()[0].clone();
+    assert!(head.starts_with("GET /v1/customers HTTP/1.1"), "{head}");
+
+    let outcome = fetch_outcome(
+        gateway
+            .charge(request(&format!("fetch:{}/v1/customers", elsewhere.origin)))
+            .await,
+    );
+    assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
+    assert_eq!(elsewhere.requests.load(Ordering::SeqCst), 0);
+
+    // Basic auth: `user` alone means an empty password (base64 of "sk_basic:").
+    let config = GatewayConfig::new(misbehaving())
+        .allow_host(&api.origin)
+        .with_auth(OutboundAuth::Basic {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value("sk_basic"));
+    let basic = runtime().load("basic", &config).await.expect("loads");
+    let outcome = fetch_outcome(basic.charge(request(&format!("fetch:{}/v1/x", api.origin))).await);
+    assert_eq!(outcome, "status: 200, body: authorization=Basic c2tfYmFzaWM6");
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_errors_and_debug_output() {
+    let api = echo_server().await;
+    let secret = "sk_test_never_printed_31337";
+    let config = GatewayConfig::new(misbehaving())
+        .allow_host(&api.origin)
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value(secret))
+        .with_secret("webhook-secret", SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()));
+    assert!(!format!("{config:?}").contains(secret));
+
+    let gateway = runtime().load("secretive", &config).await.expect("loads");
+    assert!(!format!("{gateway:?}").contains(secret));
+
+    // Every failure mode's error text.
+    let mut texts = Vec::new();
+    for description in ["trap", "grow-memory", "fetch:https://example.com/"] {
+        let err = gateway.charge(request(description)).await.expect_err("fails");
+        texts.push(format!("{err} {err:?}"));
+    }
+    // An unavailable secret names the secret (and its variable), never a value.
+    let config = GatewayConfig::new(misbehaving())
+        .allow_host(&api.origin)
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()));
+    let unavailable = runtime().load("unavailable", &config).await.expect("loads");
+    let outcome = fetch_outcome(unavailable.charge(request(&format!("fetch:{}/x", api.origin))).await);
+    assert!(outcome.contains("secret `api-key` is not available"), "{outcome}");
+    assert_eq!(api.requests.load(Ordering::SeqCst), 0, "no unauthenticated request was sent");
+    texts.push(outcome);
+
+    for text in texts {
+        assert!(!text.contains(secret), "secret leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn the_artifact_cache_is_hit_on_a_second_load_and_recovers_from_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = || RuntimeOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        max_instances: 8,
+        ..RuntimeOptions::default()
+    };
+    let config = GatewayConfig::new(misbehaving());
+
+    // A fresh runtime per load: as after a restart of the host.
+    let cold = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+    let cold_info = cold.load_info().unwrap().clone();
+    assert_eq!(cold_info.artifact, ArtifactSource::Compiled);
+
+    let warm = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+    let warm_info = warm.load_info().unwrap().clone();
+    assert_eq!(warm_info.artifact, ArtifactSource::DiskCache);
+    assert_healthy(&warm).await;
+    println!(
+        "misbehaving component: cold load {:?} (compile {:?}), warm load {:?} (artifact {:?})",
+        cold_info.total_time, cold_info.compile_time, warm_info.total_time, warm_info.compile_time
+    );
+    assert!(warm_info.compile_time < cold_info.compile_time);
+
+    // The same runtime loading it again reuses the compiled component.
+    let runtime = Runtime::new(options()).unwrap();
+    runtime.load("a", &config).await.unwrap();
+    let again = runtime.load("b", &config).await.unwrap();
+    assert_eq!(again.load_info().unwrap().artifact, ArtifactSource::Memory);
+
+    // Corrupt every entry: truncate one way, flip bytes another.
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let bytes = std::fs::read(&entries[0]).unwrap();
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    for corrupt in [flipped, bytes[..bytes.len() / 3].to_vec(), b"garbage".to_vec()] {
+        std::fs::write(&entries[0], &corrupt).unwrap();
+        let recovered = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+        let info = recovered.load_info().unwrap();
+        assert_eq!(info.artifact, ArtifactSource::Compiled);
+        assert!(info.discarded_cache_entry.is_some());
+        assert_healthy(&recovered).await;
+        // The recompiled artifact replaced the corrupt entry.
+        let reloaded = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+        assert_eq!(reloaded.load_info().unwrap().artifact, ArtifactSource::DiskCache);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_each_get_their_own_instance() {
+    let gateway = runtime()
+        .load("concurrent", &GatewayConfig::new(misbehaving()))
+        .await
+        .expect("loads");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let gateway = gateway.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut req = request("fine");
+            req.idempotency_key = format!("key-{i}");
+            if i % 10 == 3 {
+                req.description = Some("trap".into());
+            }
+            (i, gateway.charge(req).await)
+        }));
+    }
+    for task in tasks {
+        let (i, result) = task.await.unwrap();
+        if i % 10 == 3 {
+            assert!(matches!(result, Err(CallError::Trap(_))), "{result:?}");
+        } else {
+            assert_eq!(result.unwrap().id, format!("mis_pay_key-{i}"));
+        }
+    }
+}

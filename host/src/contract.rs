@@ -17,7 +17,7 @@ pub mod bindings {
         imports: { default: async },
         exports: { default: async },
         require_store_data_send: true,
-        additional_derives: [serde::Serialize, serde::Deserialize],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,

@@ -64,7 +64,7 @@ pub enum LoadError {
         gateway: String,
         /// The call's error.
         #[source]
-        source: CallError,
+        source: Box<CallError>,
     },
 }
 

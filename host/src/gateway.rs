@@ -84,19 +84,28 @@ impl GatewayInner {
 macro_rules! guest_call {
     ($self:ident, $op:literal, |$b:ident, $store:ident| $call:expr) => {{
         let started = Instant::now();
-        let (mut store, diagnostics, deadline) = $self.new_store();
-        let pre = &$self.inner.pre;
-        let work = async {
-            let $b: Bindings = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| Failure::Instantiate(e))?;
-            let $store = &mut store;
-            $call.await.map_err(Failure::Guest)
-        };
-        let outcome = tokio::time::timeout_at(deadline.into(), work).await;
-        drop(store);
-        $self.finish($op, started, outcome, &diagnostics)
+        let deadline = started + $self.inner.limits.call_timeout();
+        // Wait (within the deadline) for a free instance slot of the pooling allocator.
+        match $self.acquire_slot(deadline).await {
+            Err(e) => Err(e),
+            Ok(permit) => {
+                let (mut store, diagnostics) = $self.new_store(deadline);
+                let pre = &$self.inner.pre;
+                let work = async {
+                    let $b: Bindings = pre
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(Failure::Instantiate)?;
+                    let $store = &mut store;
+                    $call.await.map_err(Failure::Guest)
+                };
+                let outcome = tokio::time::timeout_at(deadline.into(), work).await;
+                // The instance and its slot go with the store; then the permit.
+                drop(store);
+                drop(permit);
+                $self.finish($op, started, outcome, &diagnostics)
+            }
+        }
     }};
 }
 
@@ -159,11 +168,25 @@ impl Gateway {
         self.inner.load_info.as_ref()
     }
 
-    fn new_store(&self) -> (Store<HostState>, Arc<Diagnostics>, Instant) {
+    async fn acquire_slot(
+        &self,
+        deadline: Instant,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, CallError> {
+        let permits = self.inner.runtime.instance_permits.clone();
+        match tokio::time::timeout_at(deadline.into(), permits.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(CallError::Host("the runtime is shutting down".into())),
+            // The plugin did not run: not a timeout of the operation.
+            Err(_) => Err(CallError::Host(
+                "no instance slot became free before the call's deadline (max_instances reached)"
+                    .into(),
+            )),
+        }
+    }
+
+    fn new_store(&self, deadline: Instant) -> (Store<HostState>, Arc<Diagnostics>) {
         let inner = &self.inner;
         let runtime = &inner.runtime;
-        let timeout = inner.limits.call_timeout();
-        let deadline = Instant::now() + timeout;
         let diagnostics = Arc::new(Diagnostics::default());
         let name = inner.shared.name.clone();
 
@@ -226,7 +249,7 @@ impl Gateway {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        (store, diagnostics, deadline)
+        (store, diagnostics)
     }
 
     fn finish<T>(
@@ -314,7 +337,7 @@ impl Gateway {
             .call_store_card(
                 store,
                 &customer.to_owned(),
-                &token.to_owned(),
+                token,
                 make_default,
                 &idempotency_key.to_owned()
             )))
@@ -503,7 +526,7 @@ impl Gateway {
     ) -> Result<FinancialSummary, CallError> {
         flatten(guest_call!(self, "metrics.summarize", |b, store| b
             .omnicrm_payments_metrics()
-            .call_summarize(store, range, &currency.to_owned())))
+            .call_summarize(store, range, currency)))
     }
 
     /// Lists balance transactions, one page at a time.

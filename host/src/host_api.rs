@@ -186,7 +186,7 @@ struct GuestOutputWriter {
 impl GuestOutputWriter {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
-        let text = truncate(text.trim_end(), MAX_LOG_MESSAGE);
+        let text = sanitize(truncate(text.trim_end(), MAX_LOG_MESSAGE));
         if !text.is_empty() {
             tracing::info!(gateway = %self.output.gateway, stream = self.output.stream, "{text}");
         }
@@ -231,6 +231,13 @@ impl Drop for GuestOutputWriter {
     }
 }
 
+/// Control characters (newlines included) replaced, so a plugin cannot forge log lines.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+        .collect()
+}
+
 /// At most `max` bytes of `s`, cut at a character boundary.
 pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -262,7 +269,7 @@ impl config::Host for HostState {
 impl logging::Host for HostState {
     async fn log(&mut self, level: Level, message: String) {
         let gateway = &*self.shared.name;
-        let message = truncate(&message, MAX_LOG_MESSAGE);
+        let message = sanitize(truncate(&message, MAX_LOG_MESSAGE));
         match level {
             Level::Trace => tracing::trace!(gateway, "{message}"),
             Level::Debug => tracing::debug!(gateway, "{message}"),

@@ -411,7 +411,14 @@ fn map_client_error(err: hyper_util::client::legacy::Error) -> HttpError {
                 info_code: None,
             };
         }
-        source = e.source();
+        // `io::Error::source` skips the wrapped error itself: look inside it.
+        source = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     if is_connect {
         HttpError::DestinationUnavailable
@@ -486,5 +493,214 @@ mod tests {
         assert!(is_loopback("LOCALHOST"));
         assert!(!is_loopback("10.0.0.1"));
         assert!(!is_loopback("localhost.evil.com"));
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+    use crate::config::SecretSource;
+    use http_body_util::{BodyExt, Empty, Full};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An HTTPS server for `localhost` (certificate signed by a fresh CA), HTTP/1.1 and HTTP/2
+    /// by ALPN, answering `auth=<Authorization>;host=<Host or :authority>;version=<version>`.
+    /// Returns its port, the CA's PEM and a counter of accepted TCP connections.
+    async fn tls_echo_server() -> (u16, String, Arc<AtomicUsize>) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        |req: http::Request<hyper::body::Incoming>| async move {
+                            let auth = req
+                                .headers()
+                                .get(AUTHORIZATION)
+                                .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+                                .unwrap_or_else(|| "<none>".into());
+                            let host = req
+                                .headers()
+                                .get(HOST)
+                                .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+                                .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                                .unwrap_or_default();
+                            let body =
+                                format!("auth={auth};host={host};version={:?}", req.version());
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::from(body),
+                            )))
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        (port, ca.pem(), accepted)
+    }
+
+    fn hooks(client: OutboundClient, allowed: &str, secret: &str) -> OutboundHooks {
+        let mut secrets = BTreeMap::new();
+        secrets.insert("api-key".to_string(), SecretSource::value(secret));
+        OutboundHooks {
+            gateway: Arc::from("test"),
+            policy: Arc::new(OutboundPolicy::new(&[allowed.to_string()]).unwrap()),
+            auth: Arc::new(OutboundAuth::Bearer {
+                secret: "api-key".into(),
+            }),
+            secrets: Arc::new(SecretStore::new(secrets)),
+            client,
+        }
+    }
+
+    fn client(extra_ca: Option<&str>) -> OutboundClient {
+        OutboundClient::new(&ClientSettings {
+            extra_ca_pem: extra_ca.map(|pem| pem.as_bytes().to_vec()),
+            connect_timeout: Duration::from_secs(5),
+            max_idle_per_host: 4,
+            max_response_header_bytes: 64 * 1024,
+        })
+        .unwrap()
+    }
+
+    /// A request as `wasi:http` hands it to the hooks, with guest-chosen headers.
+    fn request(url: &str, headers: &[(&str, &str)]) -> http::Request<WasiBody> {
+        let mut builder = http::Request::builder().uri(url);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder
+            .body(
+                Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .unwrap()
+    }
+
+    async fn send(
+        hooks: &mut OutboundHooks,
+        request: http::Request<WasiBody>,
+    ) -> Result<String, HttpError> {
+        let future = hooks.send_request(request, None, Box::new(async { Ok(()) }));
+        let (response, _io) = Pin::from(future).await?;
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8_lossy(&body).to_string())
+    }
+
+    #[tokio::test]
+    async fn tls_with_extra_ca_http2_keep_alive_and_host_credentials() {
+        let (port, ca_pem, accepted) = tls_echo_server().await;
+        let origin = format!("https://localhost:{port}");
+        let mut hooks = hooks(client(Some(&ca_pem)), &origin, "sk_host_secret");
+
+        // The guest's own Authorization and Host headers are replaced: the URL decides.
+        let body = send(
+            &mut hooks,
+            request(
+                &format!("{origin}/v1/x"),
+                &[
+                    ("authorization", "Bearer guest-token"),
+                    ("host", "evil.example"),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            body,
+            format!("auth=Bearer sk_host_secret;host=localhost:{port};version=HTTP/2.0")
+        );
+        let body = send(&mut hooks, request(&format!("{origin}/v1/y"), &[]))
+            .await
+            .unwrap();
+        assert!(body.starts_with("auth=Bearer sk_host_secret;"), "{body}");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "the second request reused the connection"
+        );
+
+        // Same server by IP: not an allowed origin, whatever the Host header says.
+        let err = send(
+            &mut hooks,
+            request(
+                &format!("https://127.0.0.1:{port}/v1/x"),
+                &[("host", &format!("localhost:{port}"))],
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, HttpError::HttpRequestDenied), "{err:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn tls_without_the_extra_ca_is_a_certificate_error() {
+        let (port, _ca_pem, _) = tls_echo_server().await;
+        let origin = format!("https://localhost:{port}");
+        let mut hooks = hooks(client(None), &origin, "sk");
+        let err = send(&mut hooks, request(&format!("{origin}/"), &[]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::TlsCertificateError), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_reported_as_such() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let origin = format!("http://127.0.0.1:{port}");
+        let mut hooks = hooks(client(None), &origin, "sk");
+        let err = send(&mut hooks, request(&format!("{origin}/"), &[]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::ConnectionRefused), "{err:?}");
+    }
+
+    #[test]
+    fn an_invalid_extra_ca_is_refused() {
+        let err = OutboundClient::new(&ClientSettings {
+            extra_ca_pem: Some(b"not a pem".to_vec()),
+            connect_timeout: Duration::from_secs(1),
+            max_idle_per_host: 1,
+            max_response_header_bytes: 1024,
+        })
+        .err()
+        .unwrap();
+        assert!(err.contains("no certificate"), "{err}");
     }
 }

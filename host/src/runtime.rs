@@ -133,6 +133,9 @@ pub(crate) struct RuntimeInner {
     pub(crate) linker: Linker<HostState>,
     pub(crate) client: OutboundClient,
     pub(crate) clock: HostClock,
+    /// One permit per instance slot of the pooling allocator: calls beyond it wait (within
+    /// their deadline) instead of failing.
+    pub(crate) instance_permits: Arc<tokio::sync::Semaphore>,
     cache: Option<ArtifactCache>,
     components: Mutex<HashMap<[u8; 32], Component>>,
     max_memory_mib: u32,
@@ -178,6 +181,9 @@ impl Runtime {
                 clock: HostClock {
                     base: Instant::now(),
                 },
+                instance_permits: Arc::new(tokio::sync::Semaphore::new(
+                    options.max_instances.max(1) as usize,
+                )),
                 cache,
                 components: Mutex::new(HashMap::new()),
                 max_memory_mib: options.max_memory_mib,
@@ -266,7 +272,7 @@ impl Runtime {
             .await
             .map_err(|source| LoadError::Describe {
                 gateway: name.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         let load_info = LoadInfo {
             artifact,
@@ -302,14 +308,12 @@ impl Runtime {
         let inner = self.inner.clone();
         let path_owned = path.to_path_buf();
         // Hashing, deserializing and compiling are CPU work: keep them off the async workers.
-        let result =
-            tokio::task::spawn_blocking(move || inner.component_blocking(&path_owned, &bytes))
-                .await
-                .map_err(|e| LoadError::Setup {
-                    gateway: path.display().to_string(),
-                    reason: format!("compilation task failed: {e}"),
-                })?;
-        result
+        tokio::task::spawn_blocking(move || inner.component_blocking(&path_owned, &bytes))
+            .await
+            .map_err(|e| LoadError::Setup {
+                gateway: path.display().to_string(),
+                reason: format!("compilation task failed: {e}"),
+            })?
     }
 }
 
@@ -375,7 +379,7 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
         };
     }
     let text = bytes.iter().take(4096).copied().collect::<Vec<u8>>();
-    let looks_like_text = std::str::from_utf8(&text).is_ok() && text.iter().any(|b| *b == b'(');
+    let looks_like_text = std::str::from_utf8(&text).is_ok() && text.contains(&b'(');
     if looks_like_text {
         // WebAssembly text; the compiler tells whether it is a component.
         let trimmed = String::from_utf8_lossy(&text);

@@ -229,7 +229,11 @@ impl ServiceConfig {
             let default = match take("default") {
                 None => false,
                 Some(toml::Value::Boolean(b)) => b,
-                Some(_) => return Err(invalid(format!("gateways.{name}.default must be true or false"))),
+                Some(_) => {
+                    return Err(invalid(format!(
+                        "gateways.{name}.default must be true or false"
+                    )));
+                }
             };
             let max_concurrency = match take("max_concurrency") {
                 None => 8,
@@ -288,19 +292,32 @@ impl ServiceConfig {
     /// Checks names, keys and the default gateway.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, _) in &self.gateways {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            {
                 return Err(invalid(format!(
                     "gateway name {name:?}: use lower-case letters, digits, '-' and '_'"
                 )));
             }
         }
-        let flagged: Vec<&String> = self.gateways.iter().filter(|(_, g)| g.default).map(|(n, _)| n).collect();
+        let flagged: Vec<&String> = self
+            .gateways
+            .iter()
+            .filter(|(_, g)| g.default)
+            .map(|(n, _)| n)
+            .collect();
         if flagged.len() > 1 {
-            return Err(invalid(format!("several gateways are marked default: {flagged:?}")));
+            return Err(invalid(format!(
+                "several gateways are marked default: {flagged:?}"
+            )));
         }
         if let Some(d) = &self.service.default_gateway {
             if !self.gateways.contains_key(d) {
-                return Err(invalid(format!("service.default_gateway names {d:?}, which is not configured")));
+                return Err(invalid(format!(
+                    "service.default_gateway names {d:?}, which is not configured"
+                )));
             }
             if let Some(f) = flagged.first()
                 && *f != d
@@ -326,7 +343,9 @@ impl ServiceConfig {
             }
         }
         if self.service.reconcile_interval_secs == 0 || self.service.watch_interval_ms == 0 {
-            return Err(invalid("reconcile_interval_secs and watch_interval_ms must be positive".into()));
+            return Err(invalid(
+                "reconcile_interval_secs and watch_interval_ms must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -407,12 +426,18 @@ max_concurrency = 2
     fn parses_the_example() {
         let c = ServiceConfig::from_toml_str(EXAMPLE, Path::new("/etc/omnicrm")).unwrap();
         assert_eq!(c.service.listen.port(), 9090);
-        assert_eq!(c.service.database, PathBuf::from("/etc/omnicrm/data/ledger.db"));
+        assert_eq!(
+            c.service.database,
+            PathBuf::from("/etc/omnicrm/data/ledger.db")
+        );
         assert_eq!(c.service.api_keys.len(), 2);
         assert_eq!(c.default_gateway(), Some("stripe"));
         let s = &c.gateways["stripe"];
         assert_eq!((s.max_concurrency, s.requests_per_second), (4, Some(20.0)));
-        assert_eq!(s.config.component, PathBuf::from("/etc/omnicrm/plugins/stripe.wasm"));
+        assert_eq!(
+            s.config.component,
+            PathBuf::from("/etc/omnicrm/plugins/stripe.wasm")
+        );
         assert_eq!(s.config.limits.call_timeout_ms, 10_000);
         let o = &c.gateways["offline"];
         assert_eq!(o.max_concurrency, 2);
@@ -421,7 +446,11 @@ max_concurrency = 2
 
     #[test]
     fn rejects_mistakes() {
-        let bad = |text: &str| ServiceConfig::from_toml_str(text, Path::new(".")).unwrap_err().to_string();
+        let bad = |text: &str| {
+            ServiceConfig::from_toml_str(text, Path::new("."))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(bad("[service]\nlisten = 5").contains("listen"));
         assert!(bad("[service]\nlistn = \"x\"").contains("listn"));
         let e = bad("[[service.api_keys]]\nname = \"a\"\nsha256 = \"secret\"\nscopes = [\"read\"]");
@@ -432,16 +461,25 @@ max_concurrency = 2
             bad("[gateways.a]\ncomponent = \"a\"\ndefault = true\n[gateways.b]\ncomponent = \"b\"\ndefault = true")
                 .contains("several")
         );
-        assert!(bad("[gateways.a]\ncomponent = \"a\"\nmax_concurrency = 0").contains("max_concurrency"));
+        assert!(
+            bad("[gateways.a]\ncomponent = \"a\"\nmax_concurrency = 0").contains("max_concurrency")
+        );
         assert!(bad("[gateways.a]\ncomponent = \"a\"\nbogus = 1").contains("bogus"));
         assert!(bad("[gateways.A]\ncomponent = \"a\"").contains("lower-case"));
         // A secret value cannot be written in the file.
-        assert!(bad("[gateways.a]\ncomponent = \"a\"\n[gateways.a.secrets]\nk = { value = \"sk_live\" }").contains("gateways.a"));
+        assert!(
+            bad(
+                "[gateways.a]\ncomponent = \"a\"\n[gateways.a.secrets]\nk = { value = \"sk_live\" }"
+            )
+            .contains("gateways.a")
+        );
     }
 
     #[test]
     fn single_gateway_is_the_default_and_keys_hash() {
-        let c = ServiceConfig::from_toml_str("[gateways.only]\ncomponent = \"x.wasm\"", Path::new(".")).unwrap();
+        let c =
+            ServiceConfig::from_toml_str("[gateways.only]\ncomponent = \"x.wasm\"", Path::new("."))
+                .unwrap();
         assert_eq!(c.default_gateway(), Some("only"));
         assert_eq!(
             hash_api_key("password"),

@@ -27,7 +27,12 @@ pub struct ServiceError {
 }
 
 impl ServiceError {
-    fn new(status: u16, code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+    fn new(
+        status: u16,
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         ServiceError {
             status,
             code,
@@ -35,6 +40,16 @@ impl ServiceError {
             message: message.into(),
             details: None,
         }
+    }
+
+    /// Any status, code and field.
+    pub fn new_status(
+        status: u16,
+        code: &'static str,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(status, code, Some(field), message)
     }
 
     /// 400: a field of the request is wrong.
@@ -78,7 +93,12 @@ impl ServiceError {
         match e {
             CallError::Gateway(g) => match g {
                 GatewayError::Declined(d) => {
-                    let mut err = Self::new(402, "card_declined", Some("card_id"), d.customer_message.clone());
+                    let mut err = Self::new(
+                        402,
+                        "card_declined",
+                        Some("card_id"),
+                        d.customer_message.clone(),
+                    );
                     err.details = Some(serde_json::json!({
                         "decline_code": d.code, "decline_reason": d.decline_reason,
                     }));
@@ -90,9 +110,12 @@ impl ServiceError {
                     Some("card_id"),
                     a.customer_message.clone(),
                 ),
-                GatewayError::InvalidInput(i) => {
-                    Self::new(400, "invalid_request", Some(&map_field(&i.field)), i.message.clone())
-                }
+                GatewayError::InvalidInput(i) => Self::new(
+                    400,
+                    "invalid_request",
+                    Some(&map_field(&i.field)),
+                    i.message.clone(),
+                ),
                 GatewayError::NotFound(n) => Self::new(
                     404,
                     "not_found",
@@ -101,13 +124,19 @@ impl ServiceError {
                 ),
                 GatewayError::RateLimited(_) => Self::new(429, "rate_limited", None, g.summary()),
                 GatewayError::Unsupported(_) => Self::new(501, "unsupported", None, g.summary()),
-                GatewayError::Configuration(_) => Self::new(502, "gateway_configuration", None, g.summary()),
+                GatewayError::Configuration(_) => {
+                    Self::new(502, "gateway_configuration", None, g.summary())
+                }
                 GatewayError::NotAttempted(_) | GatewayError::IdempotencyConflict(_) => {
                     Self::new(503, "gateway_unavailable", None, g.summary())
                 }
-                GatewayError::OutcomeUnknown(_) => Self::new(504, "outcome_unknown", None, g.summary()),
+                GatewayError::OutcomeUnknown(_) => {
+                    Self::new(504, "outcome_unknown", None, g.summary())
+                }
             },
-            CallError::Timeout { .. } | CallError::Trap(_) => Self::new(504, "outcome_unknown", None, e.to_string()),
+            CallError::Timeout { .. } | CallError::Trap(_) => {
+                Self::new(504, "outcome_unknown", None, e.to_string())
+            }
             CallError::Host(_) => Self::new(503, "gateway_unavailable", None, e.to_string()),
         }
     }
@@ -131,7 +160,10 @@ impl From<LedgerError> for ServiceError {
                 ServiceError::not_found(&format!("{kind}_id"), format!("no {kind} {id}"))
             }
             LedgerError::Conflict { field, message } => ServiceError::conflict(field, message),
-            LedgerError::RefundExceeds { requested, remaining } => ServiceError::invalid(
+            LedgerError::RefundExceeds {
+                requested,
+                remaining,
+            } => ServiceError::invalid(
                 "amount",
                 format!("refund of {requested} exceeds the {remaining} that remains refundable"),
             ),

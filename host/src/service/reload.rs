@@ -97,7 +97,10 @@ impl RetryPolicy {
     };
 
     fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
-        let exp = self.initial.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
         let jitter = 0.5 + rand::random::<f64>() * 0.5;
         let d = exp.mul_f64(jitter).max(self.initial);
         match hint {
@@ -110,7 +113,9 @@ impl RetryPolicy {
 /// Whether a failed call did nothing at the gateway and may be repeated with the same key.
 pub fn retryable(e: &CallError) -> Option<Option<Duration>> {
     match e {
-        CallError::Gateway(GatewayError::RateLimited(r)) => Some(r.retry_after_ms.map(Duration::from_millis)),
+        CallError::Gateway(GatewayError::RateLimited(r)) => {
+            Some(r.retry_after_ms.map(Duration::from_millis))
+        }
         CallError::Gateway(GatewayError::NotAttempted(_)) => Some(None),
         CallError::Gateway(GatewayError::IdempotencyConflict(_)) => Some(None),
         CallError::Host(_) => Some(None),
@@ -133,7 +138,9 @@ impl Pacer {
     }
 
     async fn wait(&self) {
-        let Some(interval) = self.interval else { return };
+        let Some(interval) = self.interval else {
+            return;
+        };
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
@@ -175,7 +182,11 @@ impl GatewaySlot {
 
     /// The gateway loaded now (calls in flight keep their own clone).
     pub fn gateway(&self) -> Gateway {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).gateway.clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .gateway
+            .clone()
     }
 
     /// ISO currencies the plugin accepts (empty: any).
@@ -190,7 +201,11 @@ impl GatewaySlot {
 
     /// The status shown by `/gateways`.
     pub fn status(&self) -> GatewayStatus {
-        let l = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let l = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let info = l.gateway.info();
         GatewayStatus {
             name: self.name.clone(),
@@ -211,7 +226,12 @@ impl GatewaySlot {
     /// Runs one gateway call within the slot's limits, repeating it (with the same inputs,
     /// hence the same idempotency key) while the gateway says nothing happened, up to the
     /// policy's attempts. Each attempt runs on the gateway loaded when it starts.
-    pub async fn call<T, F, Fut>(&self, what: &str, policy: RetryPolicy, f: F) -> Result<T, CallError>
+    pub async fn call<T, F, Fut>(
+        &self,
+        what: &str,
+        policy: RetryPolicy,
+        f: F,
+    ) -> Result<T, CallError>
     where
         F: Fn(Gateway) -> Fut,
         Fut: std::future::Future<Output = Result<T, CallError>>,
@@ -266,19 +286,23 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 impl Gateways {
     /// Loads every configured gateway.
-    pub async fn load(runtime: Arc<Runtime>, config: &ServiceConfig) -> Result<Self, GatewayLoadError> {
+    pub async fn load(
+        runtime: Arc<Runtime>,
+        config: &ServiceConfig,
+    ) -> Result<Self, GatewayLoadError> {
         let default = config.default_gateway().map(str::to_string);
         let mut slots = BTreeMap::new();
         for (name, entry) in &config.gateways {
             let stamp = file_stamp(&entry.config.component);
             let sha256 = sha256_file(&entry.config.component).unwrap_or_default();
-            let gateway = runtime
-                .load(name, &entry.config)
-                .await
-                .map_err(|source| GatewayLoadError {
-                    name: name.clone(),
-                    source,
-                })?;
+            let gateway =
+                runtime
+                    .load(name, &entry.config)
+                    .await
+                    .map_err(|source| GatewayLoadError {
+                        name: name.clone(),
+                        source,
+                    })?;
             tracing::info!(
                 gateway = %name,
                 plugin = %gateway.info().name,
@@ -304,7 +328,11 @@ impl Gateways {
                 }),
             );
         }
-        Ok(Gateways { runtime, slots, default })
+        Ok(Gateways {
+            runtime,
+            slots,
+            default,
+        })
     }
 
     /// A gateway by name.
@@ -331,7 +359,9 @@ impl Gateways {
     /// whether it was swapped. A file that does not load (half-written, broken) leaves the
     /// running gateway in place; it is tried again at the next check.
     pub async fn reload_if_changed(&self, name: &str) -> Result<bool, GatewayLoadError> {
-        let Some(slot) = self.get(name) else { return Ok(false) };
+        let Some(slot) = self.get(name) else {
+            return Ok(false);
+        };
         let path = slot.entry.config.component.clone();
         let stamp = file_stamp(&path);
         let (old_stamp, old_sha) = {
@@ -346,7 +376,10 @@ impl Gateways {
             Err(_) => return Ok(false),
         };
         if sha == old_sha {
-            slot.current.write().unwrap_or_else(|p| p.into_inner()).file_stamp = stamp;
+            slot.current
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .file_stamp = stamp;
             return Ok(false);
         }
         let gateway = self
@@ -377,7 +410,11 @@ impl Gateways {
     }
 
     /// Checks every component file every `interval` until `shutdown` fires.
-    pub async fn watch(self: Arc<Self>, interval: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn watch(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut failed: BTreeMap<String, (SystemTime, u64)> = BTreeMap::new();
         loop {
             tokio::select! {

@@ -299,8 +299,8 @@ pub fn send_until(
     for (name, value) in &request.headers {
         entries.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
     }
-    let headers = Fields::from_list(&entries)
-        .map_err(|_| Error::not_sent("invalid or forbidden header"))?;
+    let headers =
+        Fields::from_list(&entries).map_err(|_| Error::not_sent("invalid or forbidden header"))?;
     let outgoing = OutgoingRequest::new(headers);
     let invalid = |what: &str| Error::not_sent(format!("invalid request {what}"));
     outgoing
@@ -332,15 +332,20 @@ pub fn send_until(
     let future =
         outgoing_handler::handle(outgoing, Some(options)).map_err(|c| Error::from_code(&c))?;
 
-    if let Err(write_error) = write_body(body, &request.body, deadline) {
-        // The future usually holds the reason (connection refused, denied, ...).
-        return Err(match future.get() {
-            Some(Ok(Err(code))) => Error::from_code(&code),
-            _ => write_error,
-        });
-    }
-
-    let response = wait_response(&future, deadline)?;
+    let written = write_body(body, &request.body, deadline);
+    // Even when writing failed, the response future holds what happened: a response the
+    // server sent early, or the reason the request failed (refused, denied, dropped...).
+    let response = match (wait_response(&future, deadline), written) {
+        (Ok(response), _) => response,
+        (Err(e), Ok(())) => return Err(e),
+        (
+            Err(Error::NoResponse {
+                timed_out: true, ..
+            }),
+            Err(write_error),
+        ) => return Err(write_error),
+        (Err(e), Err(_)) => return Err(e),
+    };
     drop(future);
     read_response(response, deadline)
 }
@@ -406,16 +411,12 @@ fn write_body(
                 .map_err(|_| failed("write failed"))?;
             rest = &rest[n..];
         }
-        stream.flush().map_err(|_| failed("flush failed"))?;
-        loop {
-            match stream.check_write() {
-                Ok(0) => {
-                    if !wait(&stream.subscribe(), deadline) {
-                        return Err(failed("flush timed out"));
-                    }
+        // Every byte is queued. If the stream closed meanwhile, the response future says why.
+        if stream.flush().is_ok() {
+            while let Ok(0) = stream.check_write() {
+                if !wait(&stream.subscribe(), deadline) {
+                    return Err(failed("flush timed out"));
                 }
-                Ok(_) => break,
-                Err(_) => return Err(failed("flush failed")),
             }
         }
     }
@@ -501,5 +502,29 @@ mod tests {
         let (_, a, p) = split_url("http://127.0.0.1:80").unwrap();
         assert_eq!((a, p), ("127.0.0.1:80", "/"));
         assert!(split_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn classifies_failures_by_whether_the_server_may_have_seen_the_request() {
+        for code in [
+            ErrorCode::ConnectionRefused,
+            ErrorCode::HttpRequestDenied,
+            ErrorCode::DnsTimeout,
+            ErrorCode::TlsCertificateError,
+            ErrorCode::ConnectionTimeout,
+        ] {
+            assert!(Error::from_code(&code).is_not_sent(), "{code:?}");
+        }
+        for code in [
+            ErrorCode::ConnectionTerminated,
+            ErrorCode::HttpResponseIncomplete,
+            ErrorCode::HttpProtocolError,
+            ErrorCode::InternalError(None),
+        ] {
+            let e = Error::from_code(&code);
+            assert!(!e.is_not_sent() && !e.is_timeout(), "{code:?}");
+        }
+        assert!(Error::from_code(&ErrorCode::HttpResponseTimeout).is_timeout());
+        assert!(!Error::from_code(&ErrorCode::ConnectionReadTimeout).is_not_sent());
     }
 }

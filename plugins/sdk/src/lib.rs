@@ -11,8 +11,13 @@
 //! ```
 //!
 //! The bindings are generated from the contract in `wit/` (package `omnicrm:payments`), including
-//! the WASI interfaces the world imports. [`http`] is a small blocking HTTP client over
-//! `wasi:http/outgoing-handler` for gateways that speak HTTP.
+//! the WASI interfaces the world imports. On top of them:
+//!
+//! - [`http`]: a small blocking HTTP client over `wasi:http/outgoing-handler` whose errors tell
+//!   "nothing was sent" from "sent, but no response" (outcome unknown);
+//! - [`settings`]: the plugin's settings from the host's configuration, parsed with defaults;
+//! - [`time`]: the call's deadline, the time left, sleeping, the wall clock;
+//! - [`log!`]: `format!`-style logging into the host's log.
 
 wit_bindgen::generate!({
     path: "../../wit",

@@ -26,9 +26,12 @@ pub fn sleep(duration: Duration) {
     monotonic_clock::subscribe_duration(nanos).block();
 }
 
-/// Seconds since the Unix epoch from the wall clock (0 if the clock is before the epoch).
+/// Seconds since the Unix epoch from `wasi:clocks/wall-clock`.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    i64::try_from(crate::wasi::clocks::wall_clock::now().seconds).unwrap_or(i64::MAX)
+}
+
+/// A random `u64` from the host (`wasi:random/random`).
+pub fn random_u64() -> u64 {
+    crate::wasi::random::random::get_random_u64()
 }

@@ -3,7 +3,6 @@
 //! the call's deadline.
 
 use core::time::Duration;
-use std::hash::{BuildHasher, RandomState};
 
 use omnicrm_gateway_sdk::http::{self, Method, Request, Response};
 use omnicrm_gateway_sdk::omnicrm::payments::types::GatewayError;
@@ -112,10 +111,13 @@ impl Client {
         loop {
             let left = time::remaining().saturating_sub(DEADLINE_MARGIN);
             if left < MIN_ATTEMPT {
-                return Err(GatewayError::NotAttempted(failure(
-                    "no time left before the call's deadline",
-                    None,
-                )));
+                let message = "no time left before the call's deadline";
+                // After a failed attempt of a POST, that attempt may have been processed.
+                return Err(if retries > 0 && method == Method::Post {
+                    GatewayError::OutcomeUnknown(failure(message, None))
+                } else {
+                    GatewayError::NotAttempted(failure(message, None))
+                });
             }
             let result = http::send(&request, self.timeout.min(left));
             let (retry, retry_after) = should_retry(method, &result);
@@ -172,17 +174,13 @@ impl Client {
             .backoff_initial
             .saturating_mul(1 << (n - 1).min(16))
             .min(self.backoff_max);
-        let jitter = 500 + random() % 501; // per mille
+        let jitter = 500 + time::random_u64() % 501; // per mille
         let delay = (base * u32::try_from(jitter).unwrap_or(1000) / 1000).max(self.backoff_initial);
         match retry_after {
             Some(wait) if wait <= MAX_RETRY_AFTER => delay.max(wait),
             _ => delay,
         }
     }
-}
-
-fn random() -> u64 {
-    RandomState::new().hash_one(time::now())
 }
 
 fn request_id(result: &Result<Response, http::Error>) -> Option<&str> {

@@ -139,7 +139,7 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
             },
             decline_reason: error.get("decline_code").string(),
             customer_message: message,
-            payment: intent.id(),
+            payment: error.get("payment_intent").id(),
             request_id,
         });
     }
@@ -175,7 +175,7 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
         };
         return not_found(kind, id);
     }
-    if status >= 500 || status == 424 || (kind == "api_error" && status >= 400 && status != 400) {
+    if status >= 500 || status == 424 || kind == "api_error" {
         let message = format!("Stripe API error (HTTP {status}): {message}");
         return if method == Method::Post {
             GatewayError::OutcomeUnknown(failure(message, request_id))

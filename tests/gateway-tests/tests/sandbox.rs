@@ -61,7 +61,9 @@ fn request(description: &str) -> ChargeRequest {
 fn fetch_outcome(result: Result<Payment, CallError>) -> String {
     match result {
         Err(CallError::Gateway(GatewayError::NotAttempted(failure))) => failure.message,
-        other => panic!("expected a not-attempted answer carrying the fetch outcome, got {other:?}"),
+        other => {
+            panic!("expected a not-attempted answer carrying the fetch outcome, got {other:?}")
+        }
     }
 }
 
@@ -90,9 +92,18 @@ async fn a_component_without_the_contract_exports_is_refused_naming_them() {
         .expect_err("an empty component must be refused");
     let message = err.to_string();
     assert!(matches!(err, LoadError::Incompatible { .. }), "{err:?}");
-    for interface in ["info", "tokens", "charging", "invoicing", "metrics", "webhooks"] {
+    for interface in [
+        "info",
+        "tokens",
+        "charging",
+        "invoicing",
+        "metrics",
+        "webhooks",
+    ] {
         assert!(
-            message.contains(&format!("missing export omnicrm:payments/{interface}@0.1.x")),
+            message.contains(&format!(
+                "missing export omnicrm:payments/{interface}@0.1.x"
+            )),
             "{message}"
         );
     }
@@ -102,7 +113,14 @@ async fn a_component_without_the_contract_exports_is_refused_naming_them() {
 async fn a_component_of_another_contract_version_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut wat = String::from("(component\n");
-    for interface in ["info", "tokens", "charging", "invoicing", "metrics", "webhooks"] {
+    for interface in [
+        "info",
+        "tokens",
+        "charging",
+        "invoicing",
+        "metrics",
+        "webhooks",
+    ] {
         wat.push_str(&format!(
             "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@0.2.0\" (instance ${interface}))\n"
         ));
@@ -140,7 +158,10 @@ async fn a_component_importing_what_the_host_does_not_provide_is_refused_naming_
         message.contains("imports acme:backdoor/shell@1.0.0, which this host does not provide"),
         "{message}"
     );
-    assert!(message.contains("imports wasi:http/incoming-handler@0.2.12"), "{message}");
+    assert!(
+        message.contains("imports wasi:http/incoming-handler@0.2.12"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -174,13 +195,22 @@ async fn a_core_module_or_garbage_is_not_a_component() {
 async fn invalid_configurations_are_refused_before_loading() {
     let runtime = runtime();
     let plain_http = GatewayConfig::new(misbehaving()).allow_host("http://api.stripe.com");
-    let err = runtime.load("m", &plain_http).await.expect_err("plain http to a public host");
-    assert!(err.to_string().contains("only allowed for loopback"), "{err}");
+    let err = runtime
+        .load("m", &plain_http)
+        .await
+        .expect_err("plain http to a public host");
+    assert!(
+        err.to_string().contains("only allowed for loopback"),
+        "{err}"
+    );
 
     let unknown_secret = GatewayConfig::new(misbehaving()).with_auth(OutboundAuth::Bearer {
         secret: "api-key".into(),
     });
-    let err = runtime.load("m", &unknown_secret).await.expect_err("auth without its secret");
+    let err = runtime
+        .load("m", &unknown_secret)
+        .await
+        .expect_err("auth without its secret");
     assert!(err.to_string().contains("`api-key`"), "{err}");
 
     let too_big = GatewayConfig::new(misbehaving()).with_limits(Limits {
@@ -205,7 +235,10 @@ async fn a_trap_is_an_error_and_the_next_call_works() {
     let err = gateway.charge(request("trap")).await.expect_err("traps");
     match &err {
         CallError::Trap(message) => {
-            assert!(message.contains("trap requested"), "the panic message is reported: {message}")
+            assert!(
+                message.contains("trap requested"),
+                "the panic message is reported: {message}"
+            )
         }
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -241,7 +274,10 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
         Err(CallError::Timeout { after }) => assert_eq!(after, Duration::from_millis(500)),
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert!(elapsed < Duration::from_secs(3), "stopped after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "stopped after {elapsed:?}"
+    );
     assert!(
         others < Duration::from_millis(450),
         "other calls were served while the loop ran ({others:?})"
@@ -258,7 +294,10 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
     })
     .await
     .unwrap();
-    assert!(matches!(result, Err(CallError::Timeout { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(CallError::Timeout { .. })),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -268,7 +307,10 @@ async fn growing_memory_past_the_limit_fails_cleanly() {
         call_timeout_ms: 20_000,
     });
     let gateway = runtime().load("greedy", &config).await.expect("loads");
-    let err = gateway.charge(request("grow-memory")).await.expect_err("fails");
+    let err = gateway
+        .charge(request("grow-memory"))
+        .await
+        .expect_err("fails");
     match &err {
         CallError::Trap(message) => assert!(
             message.contains("exceeded its memory limit of 16 MiB"),
@@ -312,7 +354,8 @@ async fn echo_server() -> EchoServer {
                     .lines()
                     .find_map(|l| {
                         let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("authorization").then(|| value.trim().to_string())
+                        name.eq_ignore_ascii_case("authorization")
+                            .then(|| value.trim().to_string())
                     })
                     .unwrap_or_else(|| "<none>".into());
                 let body = format!("authorization={auth}");
@@ -345,7 +388,10 @@ async fn requests_to_hosts_that_are_not_allowed_are_denied() {
         "https://example.com/".to_string(),
         // Same host, other scheme; and userinfo tricks.
         allowed.origin.replace("http://", "https://") + "/x",
-        format!("http://user@{}/x", allowed.origin.trim_start_matches("http://")),
+        format!(
+            "http://user@{}/x",
+            allowed.origin.trim_start_matches("http://")
+        ),
     ] {
         let outcome = fetch_outcome(gateway.charge(request(&format!("fetch:{url}"))).await);
         assert!(
@@ -353,7 +399,11 @@ async fn requests_to_hosts_that_are_not_allowed_are_denied() {
             "{url}: {outcome}"
         );
     }
-    assert_eq!(other.requests.load(Ordering::SeqCst), 0, "nothing reached a denied host");
+    assert_eq!(
+        other.requests.load(Ordering::SeqCst),
+        0,
+        "nothing reached a denied host"
+    );
     assert_eq!(allowed.requests.load(Ordering::SeqCst), 0);
 
     let outcome = fetch_outcome(
@@ -378,8 +428,15 @@ async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
         .with_secret("api-key", SecretSource::value(secret));
     let gateway = runtime().load("authed", &config).await.expect("loads");
 
-    let outcome = fetch_outcome(gateway.charge(request(&format!("fetch:{}/v1/customers", api.origin))).await);
-    assert_eq!(outcome, format!("status: 200, body: authorization=Bearer {secret}"));
+    let outcome = fetch_outcome(
+        gateway
+            .charge(request(&format!("fetch:{}/v1/customers", api.origin)))
+            .await,
+    );
+    assert_eq!(
+        outcome,
+        format!("status: 200, body: authorization=Bearer {secret}")
+    );
     let head = api.seen.lock().unwrap()[0].clone();
     assert!(head.starts_with("GET /v1/customers HTTP/1.1"), "{head}");
 
@@ -399,8 +456,15 @@ async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
         })
         .with_secret("api-key", SecretSource::value("sk_basic"));
     let basic = runtime().load("basic", &config).await.expect("loads");
-    let outcome = fetch_outcome(basic.charge(request(&format!("fetch:{}/v1/x", api.origin))).await);
-    assert_eq!(outcome, "status: 200, body: authorization=Basic c2tfYmFzaWM6");
+    let outcome = fetch_outcome(
+        basic
+            .charge(request(&format!("fetch:{}/v1/x", api.origin)))
+            .await,
+    );
+    assert_eq!(
+        outcome,
+        "status: 200, body: authorization=Basic c2tfYmFzaWM6"
+    );
 }
 
 #[tokio::test]
@@ -413,7 +477,10 @@ async fn secrets_stay_out_of_errors_and_debug_output() {
             secret: "api-key".into(),
         })
         .with_secret("api-key", SecretSource::value(secret))
-        .with_secret("webhook-secret", SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()));
+        .with_secret(
+            "webhook-secret",
+            SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
+        );
     assert!(!format!("{config:?}").contains(secret));
 
     let gateway = runtime().load("secretive", &config).await.expect("loads");
@@ -422,7 +489,10 @@ async fn secrets_stay_out_of_errors_and_debug_output() {
     // Every failure mode's error text.
     let mut texts = Vec::new();
     for description in ["trap", "grow-memory", "fetch:https://example.com/"] {
-        let err = gateway.charge(request(description)).await.expect_err("fails");
+        let err = gateway
+            .charge(request(description))
+            .await
+            .expect_err("fails");
         texts.push(format!("{err} {err:?}"));
     }
     // An unavailable secret names the secret (and its variable), never a value.
@@ -431,11 +501,25 @@ async fn secrets_stay_out_of_errors_and_debug_output() {
         .with_auth(OutboundAuth::Bearer {
             secret: "api-key".into(),
         })
-        .with_secret("api-key", SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()));
+        .with_secret(
+            "api-key",
+            SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
+        );
     let unavailable = runtime().load("unavailable", &config).await.expect("loads");
-    let outcome = fetch_outcome(unavailable.charge(request(&format!("fetch:{}/x", api.origin))).await);
-    assert!(outcome.contains("secret `api-key` is not available"), "{outcome}");
-    assert_eq!(api.requests.load(Ordering::SeqCst), 0, "no unauthenticated request was sent");
+    let outcome = fetch_outcome(
+        unavailable
+            .charge(request(&format!("fetch:{}/x", api.origin)))
+            .await,
+    );
+    assert!(
+        outcome.contains("secret `api-key` is not available"),
+        "{outcome}"
+    );
+    assert_eq!(
+        api.requests.load(Ordering::SeqCst),
+        0,
+        "no unauthenticated request was sent"
+    );
     texts.push(outcome);
 
     for text in texts {
@@ -454,11 +538,19 @@ async fn the_artifact_cache_is_hit_on_a_second_load_and_recovers_from_corruption
     let config = GatewayConfig::new(misbehaving());
 
     // A fresh runtime per load: as after a restart of the host.
-    let cold = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+    let cold = Runtime::new(options())
+        .unwrap()
+        .load("m", &config)
+        .await
+        .unwrap();
     let cold_info = cold.load_info().unwrap().clone();
     assert_eq!(cold_info.artifact, ArtifactSource::Compiled);
 
-    let warm = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+    let warm = Runtime::new(options())
+        .unwrap()
+        .load("m", &config)
+        .await
+        .unwrap();
     let warm_info = warm.load_info().unwrap().clone();
     assert_eq!(warm_info.artifact, ArtifactSource::DiskCache);
     assert_healthy(&warm).await;
@@ -485,16 +577,31 @@ async fn the_artifact_cache_is_hit_on_a_second_load_and_recovers_from_corruption
     let mut flipped = bytes.clone();
     let middle = flipped.len() / 2;
     flipped[middle] ^= 0xff;
-    for corrupt in [flipped, bytes[..bytes.len() / 3].to_vec(), b"garbage".to_vec()] {
+    for corrupt in [
+        flipped,
+        bytes[..bytes.len() / 3].to_vec(),
+        b"garbage".to_vec(),
+    ] {
         std::fs::write(&entries[0], &corrupt).unwrap();
-        let recovered = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
+        let recovered = Runtime::new(options())
+            .unwrap()
+            .load("m", &config)
+            .await
+            .unwrap();
         let info = recovered.load_info().unwrap();
         assert_eq!(info.artifact, ArtifactSource::Compiled);
         assert!(info.discarded_cache_entry.is_some());
         assert_healthy(&recovered).await;
         // The recompiled artifact replaced the corrupt entry.
-        let reloaded = Runtime::new(options()).unwrap().load("m", &config).await.unwrap();
-        assert_eq!(reloaded.load_info().unwrap().artifact, ArtifactSource::DiskCache);
+        let reloaded = Runtime::new(options())
+            .unwrap()
+            .load("m", &config)
+            .await
+            .unwrap();
+        assert_eq!(
+            reloaded.load_info().unwrap().artifact,
+            ArtifactSource::DiskCache
+        );
     }
 }
 
@@ -524,4 +631,104 @@ async fn concurrent_calls_each_get_their_own_instance() {
             assert_eq!(result.unwrap().id, format!("mis_pay_key-{i}"));
         }
     }
+}
+
+/// Cold (compile) and warm (artifact cache, as after a restart) load times of every built
+/// component; run with `--nocapture` to see them.
+#[tokio::test]
+async fn cold_and_warm_load_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = || RuntimeOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        max_instances: 8,
+        ..RuntimeOptions::default()
+    };
+    for name in [
+        "misbehaving_gateway",
+        "omnicrm_offline_gateway",
+        "omnicrm_stripe_gateway",
+    ] {
+        let path = gateway_tests::component_dir().join(format!("{name}.wasm"));
+        if !path.exists() {
+            println!("{name}: not built, skipped");
+            continue;
+        }
+        let size = std::fs::metadata(&path).unwrap().len();
+        let config = GatewayConfig::new(&path);
+        let cold = Runtime::new(options())
+            .unwrap()
+            .load(name, &config)
+            .await
+            .unwrap();
+        let warm = Runtime::new(options())
+            .unwrap()
+            .load(name, &config)
+            .await
+            .unwrap();
+        let (cold, warm) = (cold.load_info().unwrap(), warm.load_info().unwrap());
+        assert_eq!(cold.artifact, ArtifactSource::Compiled);
+        assert_eq!(warm.artifact, ArtifactSource::DiskCache);
+        println!(
+            "{name} ({} KB): cold load {:.1} ms (compile {:.1} ms), warm load {:.1} ms (cached artifact {:.1} ms)",
+            size / 1024,
+            cold.total_time.as_secs_f64() * 1e3,
+            cold.compile_time.as_secs_f64() * 1e3,
+            warm.total_time.as_secs_f64() * 1e3,
+            warm.compile_time.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_instance_pool_wait_for_a_slot() {
+    let runtime = Runtime::new(RuntimeOptions {
+        max_instances: 2,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let gateway = runtime
+        .load("small-pool", &GatewayConfig::new(misbehaving()))
+        .await
+        .unwrap();
+    let calls = (0..12).map(|i| {
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let mut req = request("fine");
+            req.idempotency_key = format!("key-{i}");
+            gateway.charge(req).await
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await
+            .unwrap()
+            .expect("waits for a slot instead of failing");
+    }
+}
+
+#[tokio::test]
+async fn a_component_whose_interfaces_lack_functions_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wat = String::from("(component\n");
+    for interface in [
+        "info",
+        "tokens",
+        "charging",
+        "invoicing",
+        "metrics",
+        "webhooks",
+    ] {
+        wat.push_str(&format!(
+            "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@0.1.0\" (instance ${interface}))\n"
+        ));
+    }
+    wat.push(')');
+    let path = write_temp(dir.path(), "hollow.wat", &wat);
+    let err = runtime()
+        .load("hollow", &GatewayConfig::new(&path))
+        .await
+        .expect_err("interfaces without their functions must be refused");
+    assert!(matches!(err, LoadError::Incompatible { .. }), "{err:?}");
+    let message = err.to_string();
+    println!("{message}");
+    assert!(message.contains("does not match the contract"), "{message}");
 }

@@ -74,7 +74,11 @@ const fn card(
     }
 }
 
-const fn decline(code: &'static str, decline_code: &'static str, message: &'static str) -> Behaviour {
+const fn decline(
+    code: &'static str,
+    decline_code: &'static str,
+    message: &'static str,
+) -> Behaviour {
     Behaviour::Decline(Decline {
         code,
         decline_code,
@@ -88,31 +92,93 @@ use Behaviour::*;
 pub const TEST_CARDS: &[TestCard] = &[
     card("visa", "4242424242424242", "visa", "credit", Succeed),
     card("visa_debit", "4000056655665556", "visa", "debit", Succeed),
-    card("mastercard", "5555555555554444", "mastercard", "credit", Succeed),
-    card("mastercard_debit", "5200828282828210", "mastercard", "debit", Succeed),
-    card("mastercard_prepaid", "5105105105105100", "mastercard", "prepaid", Succeed),
+    card(
+        "mastercard",
+        "5555555555554444",
+        "mastercard",
+        "credit",
+        Succeed,
+    ),
+    card(
+        "mastercard_debit",
+        "5200828282828210",
+        "mastercard",
+        "debit",
+        Succeed,
+    ),
+    card(
+        "mastercard_prepaid",
+        "5105105105105100",
+        "mastercard",
+        "prepaid",
+        Succeed,
+    ),
     card("amex", "378282246310005", "amex", "credit", Succeed),
-    card("discover", "6011111111111117", "discover", "credit", Succeed),
+    card(
+        "discover",
+        "6011111111111117",
+        "discover",
+        "credit",
+        Succeed,
+    ),
     card("diners", "3056930009020004", "diners", "credit", Succeed),
     card("jcb", "3566002020360505", "jcb", "credit", Succeed),
-    card("unionpay", "6200000000000005", "unionpay", "credit", Succeed),
-    card("chargeDeclined", "4000000000000002", "visa", "credit", decline("card_declined", "generic_decline", DECLINED)),
+    card(
+        "unionpay",
+        "6200000000000005",
+        "unionpay",
+        "credit",
+        Succeed,
+    ),
+    card(
+        "chargeDeclined",
+        "4000000000000002",
+        "visa",
+        "credit",
+        decline("card_declined", "generic_decline", DECLINED),
+    ),
     card(
         "chargeDeclinedInsufficientFunds",
         "4000000000009995",
         "visa",
         "credit",
-        decline("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+        decline(
+            "card_declined",
+            "insufficient_funds",
+            "Your card has insufficient funds.",
+        ),
     ),
-    card("chargeDeclinedLostCard", "4000000000009987", "visa", "credit", decline("card_declined", "lost_card", DECLINED)),
-    card("chargeDeclinedStolenCard", "4000000000009979", "visa", "credit", decline("card_declined", "stolen_card", DECLINED)),
-    card("chargeDeclinedExpiredCard", "4000000000000069", "visa", "credit", decline("expired_card", "expired_card", "Your card has expired.")),
+    card(
+        "chargeDeclinedLostCard",
+        "4000000000009987",
+        "visa",
+        "credit",
+        decline("card_declined", "lost_card", DECLINED),
+    ),
+    card(
+        "chargeDeclinedStolenCard",
+        "4000000000009979",
+        "visa",
+        "credit",
+        decline("card_declined", "stolen_card", DECLINED),
+    ),
+    card(
+        "chargeDeclinedExpiredCard",
+        "4000000000000069",
+        "visa",
+        "credit",
+        decline("expired_card", "expired_card", "Your card has expired."),
+    ),
     card(
         "chargeDeclinedIncorrectCvc",
         "4000000000000127",
         "visa",
         "credit",
-        decline("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
+        decline(
+            "incorrect_cvc",
+            "incorrect_cvc",
+            "Your card's security code is incorrect.",
+        ),
     ),
     card(
         "chargeDeclinedProcessingError",
@@ -125,11 +191,41 @@ pub const TEST_CARDS: &[TestCard] = &[
             "An error occurred while processing your card. Try again in a little bit.",
         ),
     ),
-    card("chargeDeclinedFraudulent", "4100000000000019", "visa", "credit", decline("card_declined", "fraudulent", DECLINED)),
-    card("chargeCustomerFail", "4000000000000341", "visa", "credit", ChargeCustomerFail),
-    card("authenticationRequired", "4000002760003184", "visa", "credit", AuthenticationAlways),
-    card("threeDSecure2Required", "4000000000003220", "visa", "credit", AuthenticationAlways),
-    card("authenticationRequiredOnSetup", "4000002500003155", "visa", "credit", AuthenticationUnlessSetUp),
+    card(
+        "chargeDeclinedFraudulent",
+        "4100000000000019",
+        "visa",
+        "credit",
+        decline("card_declined", "fraudulent", DECLINED),
+    ),
+    card(
+        "chargeCustomerFail",
+        "4000000000000341",
+        "visa",
+        "credit",
+        ChargeCustomerFail,
+    ),
+    card(
+        "authenticationRequired",
+        "4000002760003184",
+        "visa",
+        "credit",
+        AuthenticationAlways,
+    ),
+    card(
+        "threeDSecure2Required",
+        "4000000000003220",
+        "visa",
+        "credit",
+        AuthenticationAlways,
+    ),
+    card(
+        "authenticationRequiredOnSetup",
+        "4000002500003155",
+        "visa",
+        "credit",
+        AuthenticationUnlessSetUp,
+    ),
     card(
         "authenticationRequiredSetupForOffSession",
         "4000003800000446",
@@ -167,7 +263,13 @@ pub const TEST_CARDS: &[TestCard] = &[
             inquiry: true,
         },
     ),
-    card("bypassPending", "4000000000000077", "visa", "credit", BypassPending),
+    card(
+        "bypassPending",
+        "4000000000000077",
+        "visa",
+        "credit",
+        BypassPending,
+    ),
 ];
 
 /// The card behind a test value: `pm_card_<name>`, `tok_<name>` (and `tok_visa_<name>` spellings

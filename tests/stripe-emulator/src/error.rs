@@ -14,14 +14,35 @@ pub enum EmulatorError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The emulator's Tokio runtime could not be started.
+    #[error("cannot start the emulator's runtime: {0}")]
+    Runtime(std::io::Error),
     /// The TLS certificate or configuration could not be made.
     #[error("cannot set up TLS: {0}")]
     Tls(String),
 }
 
-/// A Stripe error response: status code plus the `{"error": {...}}` body.
+/// A Stripe error response: status code plus the `{"error": {...}}` body. Boxed so that the
+/// `Result`s carrying it stay small; its fields are reached through `Deref`.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorFields>);
+
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorFields;
+    fn deref(&self) -> &ApiErrorFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorFields {
+        &mut self.0
+    }
+}
+
+/// The fields of an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct ApiErrorFields {
     /// HTTP status.
     pub status: u16,
     /// `api_error`, `card_error`, `idempotency_error` or `invalid_request_error`.
@@ -44,7 +65,7 @@ pub struct ApiError {
 impl ApiError {
     /// A generic error with the given status and type.
     pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ApiErrorFields {
             status,
             kind,
             code: None,
@@ -53,7 +74,7 @@ impl ApiError {
             param: None,
             extra: Map::new(),
             saved: true,
-        }
+        }))
     }
 
     /// 400 `invalid_request_error` raised by parameter validation (never saved for replay).
@@ -112,7 +133,10 @@ impl ApiError {
             error.insert("code".into(), json!(code));
             error.insert(
                 "doc_url".into(),
-                json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
             );
         }
         if let Some(decline_code) = &self.decline_code {

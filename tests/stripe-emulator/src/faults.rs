@@ -95,7 +95,11 @@ impl Faults {
             latency: inner.latency,
             ..Decision::default()
         };
-        if let Some(i) = inner.fail.iter().position(|f| matches(&f.path_prefix, path)) {
+        if let Some(i) = inner
+            .fail
+            .iter()
+            .position(|f| matches(&f.path_prefix, path))
+        {
             let spec = inner.fail[i].clone();
             inner.fail[i].count -= 1;
             if inner.fail[i].count == 0 {

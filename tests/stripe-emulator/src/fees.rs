@@ -56,9 +56,19 @@ pub fn display_amount(amount: i64, currency: &str) -> String {
     } else if currency == "usd" {
         format!("${}.{:02}", amount / 100, amount % 100)
     } else if THREE_DECIMAL.contains(&currency) {
-        format!("{}.{:03} {}", amount / 1000, amount % 1000, currency.to_ascii_uppercase())
+        format!(
+            "{}.{:03} {}",
+            amount / 1000,
+            amount % 1000,
+            currency.to_ascii_uppercase()
+        )
     } else {
-        format!("{}.{:02} {}", amount / 100, amount % 100, currency.to_ascii_uppercase())
+        format!(
+            "{}.{:02} {}",
+            amount / 100,
+            amount % 100,
+            currency.to_ascii_uppercase()
+        )
     }
 }
 

@@ -113,7 +113,9 @@ impl Params {
             for (key, value) in form_urlencoded::parse(source) {
                 let segments = split_key(&key)?;
                 insert(&mut params.root, &segments, value.to_string(), &key)?;
-                params.sorted_pairs.push((key.into_owned(), value.into_owned()));
+                params
+                    .sorted_pairs
+                    .push((key.into_owned(), value.into_owned()));
             }
         }
         params.sorted_pairs.sort();
@@ -274,7 +276,10 @@ mod tests {
         assert_eq!(p.int("amount").unwrap(), Some(10));
         let created = p.map("created").unwrap().unwrap();
         assert_eq!(nested_str(created, "gte"), Some("5"));
-        assert_eq!(nested_str(p.map("metadata").unwrap().unwrap(), "k"), Some("v"));
+        assert_eq!(
+            nested_str(p.map("metadata").unwrap().unwrap(), "k"),
+            Some("v")
+        );
         assert!(matches!(p.get("items"), Some(Param::Map(m)) if m.len() == 2));
     }
 

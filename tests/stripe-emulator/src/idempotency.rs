@@ -66,43 +66,43 @@ impl IdempotencyStore {
         fingerprint: &[(String, String)],
         now: i64,
     ) -> Claim {
-        if let Some(entry) = self.entries.get(key) {
-            if now - entry.created < RETENTION_SECS {
-                if entry.endpoint != endpoint {
-                    return Claim::Reject(idempotency_error(format!(
-                        "Keys for idempotent requests can only be used for the same endpoint they were first used for ('{}' vs '{}'). Try using a key other than '{key}' if you meant to execute a different request.",
-                        entry.endpoint, endpoint
-                    )));
-                }
-                if entry.fingerprint != fingerprint {
-                    return Claim::Reject(idempotency_error(format!(
-                        "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
-                    )));
-                }
-                return match &entry.status {
-                    Status::InProgress => {
-                        let mut e = ApiError::new(
-                            409,
-                            "invalid_request_error",
-                            format!(
-                                "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."
-                            ),
-                        )
-                        .with_code("idempotency_key_in_use");
-                        e.saved = false;
-                        Claim::Reject(e)
-                    }
-                    Status::Done {
-                        status,
-                        body,
-                        request_id,
-                    } => Claim::Replay {
-                        status: *status,
-                        body: body.clone(),
-                        request_id: request_id.clone(),
-                    },
-                };
+        if let Some(entry) = self.entries.get(key)
+            && now - entry.created < RETENTION_SECS
+        {
+            if entry.endpoint != endpoint {
+                return Claim::Reject(idempotency_error(format!(
+                    "Keys for idempotent requests can only be used for the same endpoint they were first used for ('{}' vs '{}'). Try using a key other than '{key}' if you meant to execute a different request.",
+                    entry.endpoint, endpoint
+                )));
             }
+            if entry.fingerprint != fingerprint {
+                return Claim::Reject(idempotency_error(format!(
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."
+                )));
+            }
+            return match &entry.status {
+                Status::InProgress => {
+                    let mut e = ApiError::new(
+                        409,
+                        "invalid_request_error",
+                        format!(
+                            "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."
+                        ),
+                    )
+                    .with_code("idempotency_key_in_use");
+                    e.saved = false;
+                    Claim::Reject(e)
+                }
+                Status::Done {
+                    status,
+                    body,
+                    request_id,
+                } => Claim::Replay {
+                    status: *status,
+                    body: body.clone(),
+                    request_id: request_id.clone(),
+                },
+            };
         }
         self.entries.insert(
             key.to_string(),

@@ -1,1 +1,237 @@
+//! A stateful Stripe API emulator for tests, benchmarks and the demo.
+//!
+//! It speaks Stripe's wire protocol on loopback: form-encoded bodies with bracket nesting, Bearer
+//! `sk_test_` keys, `Request-Id` and `Stripe-Version` headers, Stripe's error bodies, idempotency
+//! keys exactly as Stripe keeps them, list pagination, and the test cards of Stripe's test mode
+//! (declines, 3-D Secure, disputes). It keeps customers, payment methods, setup and payment
+//! intents, charges, refunds, invoices, balance transactions with fees, disputes and events in
+//! memory; delivers signed webhooks; injects faults; and runs on a clock tests can move.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), stripe_emulator::EmulatorError> {
+//! use stripe_emulator::{Emulator, EmulatorOptions, FailSpec};
+//! let emulator = Emulator::start(EmulatorOptions::default()).await?;
+//! let base = emulator.base_url(); // "http://127.0.0.1:PORT", API under /v1
+//! let secret = emulator.add_webhook_endpoint("http://127.0.0.1:9999/hook");
+//! emulator.faults().fail_next(FailSpec { count: 2, status: 503, ..FailSpec::default() });
+//! emulator.clock().advance(std::time::Duration::from_secs(8 * 24 * 3600));
+//! # let _ = (base, secret); Ok(()) }
+//! ```
+//!
+//! Admin routes under `/_emulator/` mirror the library's controls (see [`admin`]).
 
+#![warn(missing_docs)]
+
+pub mod admin;
+mod auth;
+pub mod cards;
+mod clock;
+mod error;
+pub mod faults;
+pub mod fees;
+pub mod form;
+pub mod idempotency;
+pub mod resources;
+mod router;
+mod server;
+pub mod state;
+mod tls;
+pub mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+
+pub use clock::Clock;
+pub use error::{ApiError, EmulatorError};
+pub use faults::{FailSpec, Faults};
+pub use state::API_VERSION;
+pub use webhooks::{signature, signature_header};
+
+use server::Shared;
+use state::State;
+use webhooks::WebhookRegistry;
+
+/// How to start the emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Where the plain HTTP listener binds. Default `127.0.0.1:0` (an ephemeral port).
+    pub addr: SocketAddr,
+    /// Also serve HTTPS (certificate generated at start, see [`Emulator::ca_certificate_pem`]).
+    pub tls: bool,
+    /// Where the HTTPS listener binds. Default `127.0.0.1:0`.
+    pub tls_addr: SocketAddr,
+    /// Start the clock at this Unix time instead of now.
+    pub clock_start: Option<i64>,
+    /// Worker threads of the emulator's own Tokio runtime. Default 2.
+    pub worker_threads: usize,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            tls_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clock_start: None,
+            worker_threads: 2,
+        }
+    }
+}
+
+/// A running emulator. It serves from its own Tokio runtime (so a caller that blocks its own
+/// runtime's threads can't starve it) and shuts down (listeners, open connections, webhook
+/// deliveries) when dropped.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    base_url: String,
+    tls_base_url: Option<String>,
+    ca_pem: Option<String>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("base_url", &self.base_url)
+            .field("tls_base_url", &self.tls_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds a listener for the emulator's runtime (which must be entered).
+fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
+    let error = |source| EmulatorError::Bind { addr, source };
+    let listener = std::net::TcpListener::bind(addr).map_err(error)?;
+    listener.set_nonblocking(true).map_err(error)?;
+    TcpListener::from_std(listener).map_err(error)
+}
+
+/// Binds the listeners and spawns the server and webhook tasks on the (entered) runtime.
+fn launch(
+    runtime: &tokio::runtime::Runtime,
+    options: &EmulatorOptions,
+) -> Result<Emulator, EmulatorError> {
+    let clock = Clock::default();
+    if let Some(start) = options.clock_start {
+        clock.set(start);
+    }
+    let (queue, deliveries) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::new(clock.clone(), WebhookRegistry::new(queue))),
+        faults: Faults::default(),
+        clock: clock.clone(),
+    });
+    let listener = bind(options.addr)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            addr: options.addr,
+            source,
+        })?;
+    let base_url = format!("http://{addr}");
+    runtime.spawn(webhooks::run_dispatcher(deliveries, clock));
+    runtime.spawn(server::accept_loop(
+        listener,
+        shared.clone(),
+        base_url.as_str().into(),
+        None,
+    ));
+    let (mut tls_base_url, mut ca_pem) = (None, None);
+    if options.tls {
+        let tls = tls::setup()?;
+        let listener = bind(options.tls_addr)?;
+        let tls_addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: options.tls_addr,
+                source,
+            })?;
+        let url = format!("https://localhost:{}", tls_addr.port());
+        runtime.spawn(server::accept_loop(
+            listener,
+            shared.clone(),
+            url.as_str().into(),
+            Some(tls.acceptor),
+        ));
+        tls_base_url = Some(url);
+        ca_pem = Some(tls.ca_pem);
+    }
+    Ok(Emulator {
+        shared,
+        base_url,
+        tls_base_url,
+        ca_pem,
+        runtime: None,
+    })
+}
+
+impl Emulator {
+    /// Binds the listener(s) and starts serving on a runtime of its own.
+    pub async fn start(options: EmulatorOptions) -> Result<Emulator, EmulatorError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.worker_threads.max(1))
+            .thread_name("stripe-emulator")
+            .enable_all()
+            .build()
+            .map_err(EmulatorError::Runtime)?;
+        let launched = {
+            let _entered = runtime.enter();
+            launch(&runtime, &options)
+        };
+        match launched {
+            Ok(mut emulator) => {
+                emulator.runtime = Some(runtime);
+                Ok(emulator)
+            }
+            Err(error) => {
+                // Dropping a runtime may block, which is not allowed inside the caller's runtime.
+                runtime.shutdown_background();
+                Err(error)
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash; the API is under `/v1`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `https://localhost:PORT` when started with `tls: true`.
+    pub fn tls_base_url(&self) -> Option<&str> {
+        self.tls_base_url.as_deref()
+    }
+
+    /// PEM of the CA that signed the TLS certificate, to add to a client's trust store.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Registers a webhook endpoint receiving every event; returns its `whsec_...` signing secret.
+    pub fn add_webhook_endpoint(&self, url: &str) -> String {
+        let mut st = self.shared.lock();
+        let now = self.shared.clock.now();
+        st.webhooks.add(url, Vec::new(), now).secret
+    }
+
+    /// Fault injection controls.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.clone()
+    }
+
+    /// The emulator's clock.
+    pub fn clock(&self) -> Clock {
+        self.shared.clock.clone()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // Drops every task (listeners, connections, deliveries) without blocking the caller, which
+        // may itself be running on a Tokio runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}

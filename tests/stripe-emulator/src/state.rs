@@ -180,6 +180,12 @@ impl<T: Object> Store<T> {
         self.items.remove(id).map(|(_, t)| t)
     }
 
+    /// The creation sequence number of an object (0 if unknown): orders objects made in the
+    /// same second.
+    pub fn seq(&self, id: &str) -> u64 {
+        self.items.get(id).map_or(0, |(seq, _)| *seq)
+    }
+
     /// Every object, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.items.values().map(|(_, t)| t)
@@ -205,7 +211,11 @@ impl<T: Object> Store<T> {
 
     /// One page of the objects that pass `filter`, newest first (ties broken by creation order),
     /// and whether more remain in the direction of travel.
-    pub fn page(&self, page: &Page, filter: impl Fn(&T) -> bool) -> Result<(Vec<&T>, bool), ApiError> {
+    pub fn page(
+        &self,
+        page: &Page,
+        filter: impl Fn(&T) -> bool,
+    ) -> Result<(Vec<&T>, bool), ApiError> {
         let after = match &page.starting_after {
             Some(id) => Some(self.key(id, "starting_after")?),
             None => None,

@@ -38,7 +38,7 @@ pub struct Endpoint {
 impl Endpoint {
     fn wants(&self, kind: &str) -> bool {
         self.enabled_events.iter().any(|e| {
-            e == "*" || e == kind || e.strip_suffix(".*").is_some_and(|p| kind.starts_with(p))
+            e == "*" || e == kind || e.strip_suffix('*').is_some_and(|p| kind.starts_with(p))
         })
     }
 }
@@ -156,7 +156,10 @@ async fn deliver(
         let t = clock.now();
         let request = http::Request::post(&delivery.url)
             .header("content-type", "application/json; charset=utf-8")
-            .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+            .header(
+                "user-agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
             .header(
                 "stripe-signature",
                 signature_header(&delivery.secret, t, &delivery.body),
@@ -174,7 +177,9 @@ async fn deliver(
             Ok(Err(error)) => {
                 tracing::debug!(url = %delivery.url, %error, "webhook delivery failed; will retry")
             }
-            Err(_) => tracing::debug!(url = %delivery.url, "webhook delivery timed out; will retry"),
+            Err(_) => {
+                tracing::debug!(url = %delivery.url, "webhook delivery timed out; will retry")
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));

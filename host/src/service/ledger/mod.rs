@@ -615,6 +615,8 @@ pub struct DisputeUpdate {
     pub gateway_dispute_ref: String,
     /// The disputed payment.
     pub gateway_payment_ref: Option<String>,
+    /// The disputed transaction, when the caller resolved it (else found by payment).
+    pub transaction_id: Option<i64>,
     /// Amount.
     pub amount: i64,
     /// Currency.
@@ -818,6 +820,12 @@ pub trait Ledger: Send + Sync + 'static {
     fn operation(&self, id: i64) -> Result<Option<Operation>>;
     /// Operations still pending or unknown, oldest first, updated at or before `updated_before`.
     fn unsettled_operations(&self, updated_before: Ts, limit: u32) -> Result<Vec<Operation>>;
+    /// The operations of a transaction or an invoice (and its refunds), oldest first.
+    fn operations_for(
+        &self,
+        transaction_id: Option<i64>,
+        invoice_id: Option<i64>,
+    ) -> Result<Vec<Operation>>;
     /// Sets an operation's state and last error, counting an attempt when `attempted`.
     fn set_operation_state(
         &self,

@@ -1102,6 +1102,7 @@ impl Ledger for SqliteLedger {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ts = now();
         let txn_id: Option<i64> = match &u.gateway_payment_ref {
+            _ if u.transaction_id.is_some() => u.transaction_id,
             Some(p) => tx
                 .query_row(
                     "SELECT id FROM transactions WHERE gateway = ?1 AND gateway_payment_ref = ?2 ORDER BY id LIMIT 1",
@@ -1163,7 +1164,10 @@ impl Ledger for SqliteLedger {
         let (sql, args): (String, Vec<i64>) = match transaction_id {
             Some(t) => (
                 format!(
-                    "SELECT {DISPUTE_COLS} FROM disputes WHERE transaction_id = ?1 ORDER BY id DESC"
+                    "SELECT {DISPUTE_COLS} FROM disputes WHERE transaction_id = ?1
+                   OR (transaction_id IS NULL AND gateway_payment_ref IS NOT NULL AND gateway_payment_ref =
+                       (SELECT gateway_payment_ref FROM transactions WHERE id = ?1))
+                 ORDER BY id DESC"
                 ),
                 vec![t],
             ),
@@ -1225,6 +1229,22 @@ impl Ledger for SqliteLedger {
         ))?;
         let rows = st
             .query_map(params![updated_before, limit], op_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn operations_for(
+        &self,
+        transaction_id: Option<i64>,
+        invoice_id: Option<i64>,
+    ) -> Result<Vec<Operation>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {OP_COLS} FROM operations WHERE (?1 IS NOT NULL AND transaction_id = ?1)
+                OR (?2 IS NOT NULL AND invoice_id = ?2) ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map(params![transaction_id, invoice_id], op_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -1735,6 +1755,7 @@ mod tests {
             gateway: "stripe".into(),
             gateway_dispute_ref: "du_1".into(),
             gateway_payment_ref: Some(format!("pi_{}", t.id)),
+            transaction_id: None,
             amount: 1000,
             currency: "USD".into(),
             reason: "fraudulent".into(),

@@ -150,7 +150,16 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/balance_transactions` (filters: `created`, `type`, `currency`, `source`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "type", "currency", "source", "payout"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "type",
+        "currency",
+        "source",
+        "payout",
+    ])?;
     let page = Page::parse(p)?;
     let kind = p.non_empty("type")?;
     let currency = p.non_empty("currency")?.map(str::to_ascii_lowercase);

@@ -127,7 +127,10 @@ pub fn create_for_intent(st: &mut State, pi_id: &str, pm_id: &str, outcome: Outc
     let (details, available_now) = match st.payment_methods.get(pm_id) {
         Some(pm) => (
             pm.charge_details(),
-            matches!(pm.test_card().behaviour, crate::cards::Behaviour::BypassPending),
+            matches!(
+                pm.test_card().behaviour,
+                crate::cards::Behaviour::BypassPending
+            ),
         ),
         None => (Value::Null, false),
     };
@@ -244,13 +247,17 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `POST /v1/charges/{id}` (description, metadata, receipt_email).
 pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["description", "metadata", "receipt_email", "fraud_details", "shipping"])?;
+    p.only(&[
+        "description",
+        "metadata",
+        "receipt_email",
+        "fraud_details",
+        "shipping",
+    ])?;
     let ch = st.charges.find(id, "id")?;
     let mut metadata = ch.metadata.clone();
     update_metadata(&mut metadata, p)?;
-    let description = p.str(
-        "description",
-    )?;
+    let description = p.str("description")?;
     let description = description.map(|d| (!d.is_empty()).then(|| d.to_string()));
     let ch = st.charges.find_mut(id, "id")?;
     ch.metadata = metadata;
@@ -263,7 +270,15 @@ pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
 
 /// `GET /v1/charges` (filters: `customer`, `payment_intent`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "customer", "payment_intent", "transfer_group"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "customer",
+        "payment_intent",
+        "transfer_group",
+    ])?;
     super::payment_intents::expire_all_stale(st);
     let page = Page::parse(p)?;
     let customer = p.non_empty("customer")?;

@@ -111,8 +111,7 @@ pub fn find<'a>(st: &'a State, id: &str, param: &str) -> Result<&'a Customer, Ap
 
 fn opt(p: &Params, key: &str) -> Result<Option<Option<String>>, ApiError> {
     // Given and empty unsets the field; absent leaves it alone.
-    Ok(p.str(key)?
-        .map(|s| (!s.is_empty()).then(|| s.to_string())))
+    Ok(p.str(key)?.map(|s| (!s.is_empty()).then(|| s.to_string())))
 }
 
 /// `POST /v1/customers`
@@ -215,8 +214,12 @@ pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     let c = find(st, id, "id")?;
     let mut metadata = c.metadata.clone();
     update_metadata(&mut metadata, p)?;
-    let (email, name, phone, description) =
-        (opt(p, "email")?, opt(p, "name")?, opt(p, "phone")?, opt(p, "description")?);
+    let (email, name, phone, description) = (
+        opt(p, "email")?,
+        opt(p, "name")?,
+        opt(p, "phone")?,
+        opt(p, "description")?,
+    );
     let default_pm = p
         .map("invoice_settings")?
         .and_then(|m| nested_str(m, "default_payment_method"))
@@ -260,7 +263,14 @@ pub fn delete(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/customers` (filters: `email`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "email", "test_clock"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "email",
+        "test_clock",
+    ])?;
     let page = Page::parse(p)?;
     let email = p.non_empty("email")?;
     let (items, has_more) = st.customers.page(&page, |c| {
@@ -281,7 +291,9 @@ fn parse_query(query: &str) -> Result<Vec<Clause>, ApiError> {
     let invalid = || {
         ApiError::invalid_param(
             "query",
-            format!("Invalid search query: {query}. Supported: field:'value', field~'value', metadata['key']:'value', joined with AND."),
+            format!(
+                "Invalid search query: {query}. Supported: field:'value', field~'value', metadata['key']:'value', joined with AND."
+            ),
         )
     };
     let mut clauses = Vec::new();
@@ -301,7 +313,10 @@ fn parse_query(query: &str) -> Result<Vec<Clause>, ApiError> {
             let close = rest.find(']').ok_or_else(invalid)?;
             let key = unquote(&rest[..close]).ok_or_else(invalid)?;
             let value = rest[close + 1..].strip_prefix(':').ok_or_else(invalid)?;
-            clauses.push(Clause::MetadataEquals(key, unquote(value).ok_or_else(invalid)?));
+            clauses.push(Clause::MetadataEquals(
+                key,
+                unquote(value).ok_or_else(invalid)?,
+            ));
         } else if let Some(i) = part.find([':', '~']) {
             let field = part[..i].trim().to_string();
             let value = unquote(&part[i + 1..]).ok_or_else(invalid)?;
@@ -337,7 +352,12 @@ pub fn search(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let limit = match p.int("limit")? {
         None => 10,
         Some(l) if (1..=100).contains(&l) => l as usize,
-        Some(_) => return Err(ApiError::invalid_param("limit", "limit must be between 1 and 100")),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "limit",
+                "limit must be between 1 and 100",
+            ));
+        }
     };
     let offset = match p.non_empty("page")? {
         None => 0,
@@ -351,13 +371,15 @@ pub fn search(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             && clauses.iter().all(|clause| match clause {
                 Clause::Equals(f, v) if f == "created" => c.created.to_string() == *v,
                 Clause::Equals(f, v) => field(c, f).is_some_and(|x| x.eq_ignore_ascii_case(v)),
-                Clause::Contains(f, v) => field(c, f)
-                    .is_some_and(|x| x.to_lowercase().contains(&v.to_lowercase())),
+                Clause::Contains(f, v) => {
+                    field(c, f).is_some_and(|x| x.to_lowercase().contains(&v.to_lowercase()))
+                }
                 Clause::MetadataEquals(k, v) => c.metadata.get(k) == Some(v),
             })
     };
     let mut found: Vec<&Customer> = st.customers.iter().filter(|c| matches(c)).collect();
-    found.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+    // Newest first, like lists.
+    found.sort_by_key(|c| std::cmp::Reverse((c.created, st.customers.seq(&c.id))));
     let total = found.len();
     let data: Vec<Value> = found
         .iter()

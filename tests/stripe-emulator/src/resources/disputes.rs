@@ -90,7 +90,11 @@ pub fn open_if_test_card(st: &mut State, charge_id: &str) {
     else {
         return;
     };
-    let (amount, currency, payment_intent) = (ch.amount_captured, ch.currency.clone(), ch.payment_intent.clone());
+    let (amount, currency, payment_intent) = (
+        ch.amount_captured,
+        ch.currency.clone(),
+        ch.payment_intent.clone(),
+    );
     let id = new_id("du");
     let mut txns = Vec::new();
     if !inquiry {
@@ -123,7 +127,11 @@ pub fn open_if_test_card(st: &mut State, charge_id: &str) {
         metadata: BTreeMap::new(),
         payment_intent,
         reason: reason.to_string(),
-        status: if inquiry { "warning_needs_response" } else { "needs_response" },
+        status: if inquiry {
+            "warning_needs_response"
+        } else {
+            "needs_response"
+        },
     };
     let seq = st.next_seq();
     st.disputes.insert(seq, dispute);
@@ -144,19 +152,34 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/disputes` (filters: `charge`, `payment_intent`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "charge", "payment_intent"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "charge",
+        "payment_intent",
+    ])?;
     let page = Page::parse(p)?;
     let charge = p.non_empty("charge")?;
     let pi = p.non_empty("payment_intent")?;
     let (items, has_more) = st.disputes.page(&page, |d| {
-        charge.is_none_or(|c| d.charge == c) && pi.is_none_or(|x| d.payment_intent.as_deref() == Some(x))
+        charge.is_none_or(|c| d.charge == c)
+            && pi.is_none_or(|x| d.payment_intent.as_deref() == Some(x))
     })?;
     Ok(st.render_list("/v1/disputes", &items, has_more))
 }
 
 fn ensure_open<'a>(st: &'a State, id: &str) -> Result<&'a Dispute, ApiError> {
     let d = st.disputes.find(id, "dispute")?;
-    if !["needs_response", "warning_needs_response", "under_review", "warning_under_review"].contains(&d.status) {
+    if ![
+        "needs_response",
+        "warning_needs_response",
+        "under_review",
+        "warning_under_review",
+    ]
+    .contains(&d.status)
+    {
         return Err(ApiError::invalid_state(
             "dispute_already_closed",
             format!("This dispute is already closed (status {}).", d.status),
@@ -185,7 +208,11 @@ pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     }
     if submit {
         d.evidence_details["submission_count"] = json!(1);
-        d.status = if d.is_inquiry() { "warning_under_review" } else { "under_review" };
+        d.status = if d.is_inquiry() {
+            "warning_under_review"
+        } else {
+            "under_review"
+        };
     }
     st.emit_for("charge.dispute.updated", id);
     Ok(st.render_id(id).unwrap_or(Value::Null))
@@ -197,7 +224,11 @@ pub fn close(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     p.only(&[])?;
     ensure_open(st, id)?;
     let d = st.disputes.find_mut(id, "dispute")?;
-    d.status = if d.is_inquiry() { "warning_closed" } else { "lost" };
+    d.status = if d.is_inquiry() {
+        "warning_closed"
+    } else {
+        "lost"
+    };
     d.is_charge_refundable = false;
     st.emit_for("charge.dispute.closed", id);
     Ok(st.render_id(id).unwrap_or(Value::Null))
@@ -206,7 +237,12 @@ pub fn close(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
 /// Decides a dispute (admin route): `won` returns the disputed amount (fee kept), `lost` keeps it.
 pub fn resolve(st: &mut State, id: &str, won: bool) -> Result<Value, ApiError> {
     let d = ensure_open(st, id)?;
-    let (inquiry, amount, currency, charge) = (d.is_inquiry(), d.amount, d.currency.clone(), d.charge.clone());
+    let (inquiry, amount, currency, charge) = (
+        d.is_inquiry(),
+        d.amount,
+        d.currency.clone(),
+        d.charge.clone(),
+    );
     let status = match (inquiry, won) {
         (true, _) => "warning_closed",
         (false, true) => "won",

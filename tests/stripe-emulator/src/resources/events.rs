@@ -13,7 +13,15 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/events` (filters: `type` (with `*` wildcards like `invoice.*`), `types[]`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "type", "types", "delivery_success"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "type",
+        "types",
+        "delivery_success",
+    ])?;
     let page = Page::parse(p)?;
     let kind = p.non_empty("type")?.map(str::to_string);
     let types = p.str_list("types")?;

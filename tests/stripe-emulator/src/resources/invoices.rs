@@ -100,7 +100,11 @@ impl Object for Invoice {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         let lines = lines_of(state, &self.id);
         let total: i64 = lines.iter().map(|i| i.amount).sum();
-        let due = if self.status == "void" { 0 } else { total.max(0) };
+        let due = if self.status == "void" {
+            0
+        } else {
+            total.max(0)
+        };
         let data: Vec<Value> = lines.iter().map(|i| i.as_line()).collect();
         v["subtotal"] = json!(total);
         v["subtotal_excluding_tax"] = json!(total);
@@ -110,7 +114,11 @@ impl Object for Invoice {
         v["amount_remaining"] = json!((due - self.amount_paid).max(0));
         v["amount_overpaid"] = json!(0);
         v["starting_balance"] = json!(0);
-        v["ending_balance"] = if self.status == "draft" { Value::Null } else { json!(0) };
+        v["ending_balance"] = if self.status == "draft" {
+            Value::Null
+        } else {
+            json!(0)
+        };
         v["lines"] = json!({
             "object": "list",
             "data": data,
@@ -237,7 +245,7 @@ fn lines_of<'a>(st: &'a State, invoice: &str) -> Vec<&'a InvoiceItem> {
         .iter()
         .filter(|i| i.invoice.as_deref() == Some(invoice))
         .collect();
-    items.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
+    items.sort_by_key(|i| (i.date, st.invoice_items.seq(&i.id)));
     items
 }
 
@@ -248,17 +256,42 @@ fn total_of(st: &State, invoice: &str) -> i64 {
 fn not_editable(inv: &Invoice, action: &str) -> ApiError {
     ApiError::invalid_state(
         "invoice_not_editable",
-        format!("You can only {action} an invoice whose status allows it; {} has status {}.", inv.id, inv.status),
+        format!(
+            "You can only {action} an invoice whose status allows it; {} has status {}.",
+            inv.id, inv.status
+        ),
     )
 }
 
 /// `POST /v1/invoices`
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["customer", "currency", "collection_method", "days_until_due", "due_date", "description", "metadata", "auto_advance", "default_payment_method", "pending_invoice_items_behavior", "footer", "custom_fields", "statement_descriptor", "payment_settings", "automatic_tax"])?;
+    p.only(&[
+        "customer",
+        "currency",
+        "collection_method",
+        "days_until_due",
+        "due_date",
+        "description",
+        "metadata",
+        "auto_advance",
+        "default_payment_method",
+        "pending_invoice_items_behavior",
+        "footer",
+        "custom_fields",
+        "statement_descriptor",
+        "payment_settings",
+        "automatic_tax",
+    ])?;
     let customer_id = p.required("customer")?.to_string();
-    let collection_method = p.non_empty("collection_method")?.unwrap_or("charge_automatically").to_string();
+    let collection_method = p
+        .non_empty("collection_method")?
+        .unwrap_or("charge_automatically")
+        .to_string();
     if collection_method != "charge_automatically" && collection_method != "send_invoice" {
-        return Err(ApiError::invalid_param("collection_method", "Invalid collection_method: must be one of charge_automatically or send_invoice"));
+        return Err(ApiError::invalid_param(
+            "collection_method",
+            "Invalid collection_method: must be one of charge_automatically or send_invoice",
+        ));
     }
     let days_until_due = p.int("days_until_due")?;
     let due_date = p.int("due_date")?;
@@ -268,7 +301,9 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             "Invoices with `collection_method=send_invoice` must have either `days_until_due` or `due_date` set.",
         ));
     }
-    if collection_method == "charge_automatically" && (days_until_due.is_some() || due_date.is_some()) {
+    if collection_method == "charge_automatically"
+        && (days_until_due.is_some() || due_date.is_some())
+    {
         return Err(ApiError::invalid_param(
             "days_until_due",
             "Invoices with `collection_method=charge_automatically` cannot have `days_until_due` or `due_date` set.",
@@ -277,7 +312,12 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let include_pending = match p.non_empty("pending_invoice_items_behavior")? {
         None | Some("exclude") => false,
         Some("include") => true,
-        Some(_) => return Err(ApiError::invalid_param("pending_invoice_items_behavior", "Invalid pending_invoice_items_behavior: must be one of exclude or include")),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "pending_invoice_items_behavior",
+                "Invalid pending_invoice_items_behavior: must be one of exclude or include",
+            ));
+        }
     };
     let mut metadata = BTreeMap::new();
     update_metadata(&mut metadata, p)?;
@@ -348,16 +388,31 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `POST /v1/invoices/{id}` (metadata always; other fields on drafts).
 pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["description", "metadata", "default_payment_method", "days_until_due", "due_date", "auto_advance", "collection_method", "footer"])?;
+    p.only(&[
+        "description",
+        "metadata",
+        "default_payment_method",
+        "days_until_due",
+        "due_date",
+        "auto_advance",
+        "collection_method",
+        "footer",
+    ])?;
     let inv = st.invoices.find(id, "invoice")?;
     let mut metadata = inv.metadata.clone();
     update_metadata(&mut metadata, p)?;
-    let touches_draft_fields = p.keys().any(|k| k != "metadata" && k != "auto_advance" && k != "expand");
+    let touches_draft_fields = p
+        .keys()
+        .any(|k| k != "metadata" && k != "auto_advance" && k != "expand");
     if touches_draft_fields && inv.status != "draft" {
         return Err(not_editable(inv, "update"));
     }
-    let description = p.str("description")?.map(|d| (!d.is_empty()).then(|| d.to_string()));
-    let default_pm = p.str("default_payment_method")?.map(|d| (!d.is_empty()).then(|| d.to_string()));
+    let description = p
+        .str("description")?
+        .map(|d| (!d.is_empty()).then(|| d.to_string()));
+    let default_pm = p
+        .str("default_payment_method")?
+        .map(|d| (!d.is_empty()).then(|| d.to_string()));
     let days = p.int("days_until_due")?;
     let due = p.int("due_date")?;
     let auto_advance = p.bool("auto_advance")?;
@@ -389,7 +444,10 @@ pub fn finalize(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError>
     if inv.status != "draft" {
         return Err(ApiError::invalid_state(
             "invoice_not_editable",
-            format!("This invoice is already finalized, you can't re-finalize a non-draft invoice ({}).", inv.id),
+            format!(
+                "This invoice is already finalized, you can't re-finalize a non-draft invoice ({}).",
+                inv.id
+            ),
         ));
     }
     finalize_now(st, id);
@@ -441,14 +499,24 @@ fn mark_paid(st: &mut State, id: &str, amount: i64) {
 /// `POST /v1/invoices/{id}/pay` (`payment_method`, else the invoice's default, else the customer's
 /// `invoice_settings.default_payment_method`; `paid_out_of_band`; `off_session` defaults to true).
 pub fn pay(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["payment_method", "paid_out_of_band", "off_session", "forgive", "source", "mandate"])?;
+    p.only(&[
+        "payment_method",
+        "paid_out_of_band",
+        "off_session",
+        "forgive",
+        "source",
+        "mandate",
+    ])?;
     let out_of_band = p.bool("paid_out_of_band")?.unwrap_or(false);
     let off_session = p.bool("off_session")?.unwrap_or(true);
     let inv = st.invoices.find(id, "invoice")?;
     if !["draft", "open", "uncollectible"].contains(&inv.status) {
         return Err(ApiError::invalid_state(
             "invoice_unexpected_state",
-            format!("Invoice {} is already {}; only open or uncollectible invoices can be paid.", inv.id, inv.status),
+            format!(
+                "Invoice {} is already {}; only open or uncollectible invoices can be paid.",
+                inv.id, inv.status
+            ),
         ));
     }
     if inv.status == "draft" {
@@ -472,11 +540,13 @@ pub fn pay(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
         None => None,
     };
     let inv = st.invoices.find(id, "invoice")?;
-    let pm = pm_param.or_else(|| inv.default_payment_method.clone()).or_else(|| {
-        st.customers
-            .get(&customer)
-            .and_then(|c| c.invoice_settings.default_payment_method.clone())
-    });
+    let pm = pm_param
+        .or_else(|| inv.default_payment_method.clone())
+        .or_else(|| {
+            st.customers
+                .get(&customer)
+                .and_then(|c| c.invoice_settings.default_payment_method.clone())
+        });
     let Some(pm) = pm else {
         return Err(ApiError::invalid_state(
             "invoice_no_payment_method_types",
@@ -484,9 +554,14 @@ pub fn pay(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
         ));
     };
     let existing = inv.payment_intent.clone().filter(|pi| {
-        st.payment_intents
-            .get(pi)
-            .is_some_and(|pi| ["requires_payment_method", "requires_confirmation", "requires_action"].contains(&pi.status))
+        st.payment_intents.get(pi).is_some_and(|pi| {
+            [
+                "requires_payment_method",
+                "requires_confirmation",
+                "requires_action",
+            ]
+            .contains(&pi.status)
+        })
     });
     let pi_id = match existing {
         Some(pi) => pi,
@@ -557,11 +632,21 @@ pub fn pay(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
         inv.attempted = true;
     }
     let result = super::payment_intents::confirm_intent(st, &pi_id, off_session);
-    let status = st.payment_intents.get(&pi_id).map(|pi| pi.status).unwrap_or("");
+    let status = st
+        .payment_intents
+        .get(&pi_id)
+        .map(|pi| pi.status)
+        .unwrap_or("");
     match result {
         Ok(()) if status == "succeeded" => {
             let now = st.now;
-            for ip in st.invoice_payments.iter().filter(|ip| ip.payment["payment_intent"] == pi_id).map(|ip| ip.id.clone()).collect::<Vec<_>>() {
+            for ip in st
+                .invoice_payments
+                .iter()
+                .filter(|ip| ip.payment["payment_intent"] == pi_id)
+                .map(|ip| ip.id.clone())
+                .collect::<Vec<_>>()
+            {
                 if let Some(ip) = st.invoice_payments.get_mut(&ip) {
                     ip.status = "paid";
                     ip.amount_paid = Some(remaining);
@@ -595,7 +680,10 @@ pub fn void(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     if inv.status != "open" && inv.status != "uncollectible" {
         return Err(ApiError::invalid_state(
             "invoice_not_editable",
-            format!("You can only void an open or uncollectible invoice; {} is {}.", inv.id, inv.status),
+            format!(
+                "You can only void an open or uncollectible invoice; {} is {}.",
+                inv.id, inv.status
+            ),
         ));
     }
     let now = st.now;
@@ -603,7 +691,10 @@ pub fn void(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     inv.status = "void";
     inv.status_transitions.voided_at = Some(now);
     if let Some(pi) = inv.payment_intent.clone()
-        && st.payment_intents.get(&pi).is_some_and(|p| p.status != "succeeded" && p.status != "canceled")
+        && st
+            .payment_intents
+            .get(&pi)
+            .is_some_and(|p| p.status != "succeeded" && p.status != "canceled")
         && let Some(pi) = st.payment_intents.get_mut(&pi)
     {
         pi.status = "canceled";
@@ -621,7 +712,10 @@ pub fn mark_uncollectible(st: &mut State, id: &str, p: &Params) -> Result<Value,
     if inv.status != "open" {
         return Err(ApiError::invalid_state(
             "invoice_not_editable",
-            format!("You can only mark an open invoice as uncollectible; {} is {}.", inv.id, inv.status),
+            format!(
+                "You can only mark an open invoice as uncollectible; {} is {}.",
+                inv.id, inv.status
+            ),
         ));
     }
     let now = st.now;
@@ -638,7 +732,10 @@ pub fn delete(st: &mut State, id: &str) -> Result<Value, ApiError> {
     if inv.status != "draft" {
         return Err(ApiError::invalid_state(
             "invoice_not_editable",
-            format!("You can only delete draft invoices; {} is {}. Void it instead.", inv.id, inv.status),
+            format!(
+                "You can only delete draft invoices; {} is {}. Void it instead.",
+                inv.id, inv.status
+            ),
         ));
     }
     let object = inv.render(st);
@@ -653,14 +750,27 @@ pub fn delete(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/invoices` (filters: `customer`, `status`, `collection_method`, `created`, `due_date`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "customer", "status", "collection_method", "due_date", "subscription"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "customer",
+        "status",
+        "collection_method",
+        "due_date",
+        "subscription",
+    ])?;
     let page = Page::parse(p)?;
     let customer = p.non_empty("customer")?;
     let status = p.non_empty("status")?;
     if let Some(s) = status
         && !["draft", "open", "paid", "uncollectible", "void"].contains(&s)
     {
-        return Err(ApiError::invalid_param("status", "Invalid status: must be one of draft, open, paid, uncollectible, or void"));
+        return Err(ApiError::invalid_param(
+            "status",
+            "Invalid status: must be one of draft, open, paid, uncollectible, or void",
+        ));
     }
     let method = p.non_empty("collection_method")?;
     let due = range_filter(p, "due_date")?;
@@ -678,24 +788,55 @@ pub fn lines(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     p.only(&["limit", "starting_after", "ending_before"])?;
     st.invoices.find(id, "invoice")?;
     let data: Vec<Value> = lines_of(st, id).iter().map(|i| i.as_line()).collect();
-    Ok(json!({"object": "list", "url": format!("/v1/invoices/{id}/lines"), "has_more": false, "data": data}))
+    Ok(
+        json!({"object": "list", "url": format!("/v1/invoices/{id}/lines"), "has_more": false, "data": data}),
+    )
 }
 
 /// `POST /v1/invoiceitems` (`customer`; `invoice`; `amount`, or `unit_amount_decimal` /
 /// `unit_amount` with `quantity`; `currency`; `description`; `metadata`).
 pub fn create_item(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["customer", "invoice", "amount", "unit_amount", "unit_amount_decimal", "quantity", "currency", "description", "metadata", "period", "discountable", "tax_behavior", "price_data", "pricing"])?;
+    p.only(&[
+        "customer",
+        "invoice",
+        "amount",
+        "unit_amount",
+        "unit_amount_decimal",
+        "quantity",
+        "currency",
+        "description",
+        "metadata",
+        "period",
+        "discountable",
+        "tax_behavior",
+        "price_data",
+        "pricing",
+    ])?;
     let customer = p.required("customer")?.to_string();
     let quantity = p.int("quantity")?.unwrap_or(1);
     if quantity < 0 {
-        return Err(ApiError::invalid_param("quantity", "This value must be greater than or equal to 0."));
+        return Err(ApiError::invalid_param(
+            "quantity",
+            "This value must be greater than or equal to 0.",
+        ));
     }
-    let (amount, unit_decimal) = match (p.int("amount")?, p.non_empty("unit_amount_decimal")?, p.int("unit_amount")?) {
-        (Some(a), None, None) => (a, if quantity > 0 { (a / quantity.max(1)).to_string() } else { "0".into() }),
+    let (amount, unit_decimal) = match (
+        p.int("amount")?,
+        p.non_empty("unit_amount_decimal")?,
+        p.int("unit_amount")?,
+    ) {
+        (Some(a), None, None) => (
+            a,
+            if quantity > 0 {
+                (a / quantity.max(1)).to_string()
+            } else {
+                "0".into()
+            },
+        ),
         (None, Some(d), None) => {
-            let unit: f64 = d
-                .parse()
-                .map_err(|_| ApiError::invalid_param("unit_amount_decimal", format!("Invalid decimal: {d}")))?;
+            let unit: f64 = d.parse().map_err(|_| {
+                ApiError::invalid_param("unit_amount_decimal", format!("Invalid decimal: {d}"))
+            })?;
             ((unit * quantity as f64).round() as i64, d.to_string())
         }
         (None, None, Some(u)) => (u * quantity, u.to_string()),
@@ -716,7 +857,11 @@ pub fn create_item(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         Some(inv_id) => {
             let inv = st.invoices.find(inv_id, "invoice")?;
             if inv.customer != customer {
-                return Err(ApiError::invalid_state("invoice_not_editable", format!("Invoice {inv_id} belongs to another customer.")).with_param("invoice"));
+                return Err(ApiError::invalid_state(
+                    "invoice_not_editable",
+                    format!("Invoice {inv_id} belongs to another customer."),
+                )
+                .with_param("invoice"));
             }
             if inv.status != "draft" {
                 return Err(not_editable(inv, "add items to").with_param("invoice"));
@@ -777,7 +922,15 @@ pub fn delete_item(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/invoiceitems` (filters: `customer`, `invoice`, `pending`, `created`).
 pub fn list_items(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "customer", "invoice", "pending"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "customer",
+        "invoice",
+        "pending",
+    ])?;
     let page = Page::parse(p)?;
     let customer = p.non_empty("customer")?;
     let invoice = p.non_empty("invoice")?;
@@ -792,7 +945,15 @@ pub fn list_items(st: &mut State, p: &Params) -> Result<Value, ApiError> {
 
 /// `GET /v1/invoice_payments?invoice=in_...`
 pub fn list_payments(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "invoice", "payment", "status", "created"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "invoice",
+        "payment",
+        "status",
+        "created",
+    ])?;
     let page = Page::parse(p)?;
     let invoice = p.non_empty("invoice")?;
     let status = p.non_empty("status")?;
@@ -812,7 +973,14 @@ pub fn hosted_page(st: &State, id: &str) -> Option<String> {
     let inv = st.invoices.get(id)?;
     let lines: String = lines_of(st, id)
         .iter()
-        .map(|i| format!("<tr><td>{}</td><td>{}</td><td>{}</td></tr>", html_escape(i.description.as_deref().unwrap_or("")), i.quantity, i.amount))
+        .map(|i| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                html_escape(i.description.as_deref().unwrap_or("")),
+                i.quantity,
+                i.amount
+            )
+        })
         .collect();
     Some(format!(
         "<!doctype html><html><head><title>Invoice {num}</title></head><body><h1>Invoice {num}</h1><p>Status: {status}</p><p>Currency: {cur}</p><table>{lines}</table><p>Total: {total}</p></body></html>",
@@ -824,5 +992,7 @@ pub fn hosted_page(st: &State, id: &str) -> Option<String> {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -121,11 +121,10 @@ fn parse_amount(p: &Params, key: &str) -> Result<i64, ApiError> {
         ));
     }
     if amount > 99_999_999 {
-        return Err(ApiError::invalid_param(
-            key,
-            "Amount must be no more than 99999999.",
-        )
-        .with_code("amount_too_large"));
+        return Err(
+            ApiError::invalid_param(key, "Amount must be no more than 99999999.")
+                .with_code("amount_too_large"),
+        );
     }
     Ok(amount)
 }
@@ -134,12 +133,16 @@ fn parse_amount(p: &Params, key: &str) -> Result<i64, ApiError> {
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     p.only(CREATE_FIELDS)?;
     let amount = parse_amount(p, "amount")?;
-    let currency = currency_param(p, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
-    let capture_method = p.non_empty("capture_method")?.unwrap_or("automatic").to_string();
+    let currency =
+        currency_param(p, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
+    let capture_method = p
+        .non_empty("capture_method")?
+        .unwrap_or("automatic")
+        .to_string();
     if !["automatic", "automatic_async", "manual"].contains(&capture_method.as_str()) {
         return Err(ApiError::invalid_param(
             "capture_method",
-            format!("Invalid capture_method: must be one of automatic, automatic_async, or manual"),
+            "Invalid capture_method: must be one of automatic, automatic_async, or manual",
         ));
     }
     let setup_future_usage = p.non_empty("setup_future_usage")?.map(str::to_string);
@@ -266,8 +269,18 @@ fn attempt_for(st: &State, pm_id: &str, off_session: bool) -> Attempt {
 /// failures leave it in `requires_payment_method` and return the 402 (saved for replay).
 pub fn confirm_intent(st: &mut State, pi_id: &str, off_session: bool) -> Result<(), ApiError> {
     let pi = st.payment_intents.find(pi_id, "intent")?;
-    if !["requires_payment_method", "requires_confirmation", "requires_action"].contains(&pi.status) {
-        return Err(unexpected_state(pi, "confirmed", "requires_payment_method, requires_confirmation, requires_action"));
+    if ![
+        "requires_payment_method",
+        "requires_confirmation",
+        "requires_action",
+    ]
+    .contains(&pi.status)
+    {
+        return Err(unexpected_state(
+            pi,
+            "confirmed",
+            "requires_payment_method, requires_confirmation, requires_action",
+        ));
     }
     let Some(pm_id) = pi.payment_method.clone() else {
         return Err(ApiError::invalid_state(
@@ -318,7 +331,10 @@ fn unexpected_state(pi: &PaymentIntent, done: &str, allowed: &str) -> ApiError {
             pi.status
         ),
     );
-    e.extra.insert("payment_intent".into(), serde_json::to_value(pi).unwrap_or(Value::Null));
+    e.extra.insert(
+        "payment_intent".into(),
+        serde_json::to_value(pi).unwrap_or(Value::Null),
+    );
     e
 }
 
@@ -434,7 +450,11 @@ fn fail(st: &mut State, pi_id: &str, pm_id: &str, outcome: Outcome) -> ApiError 
 }
 
 /// Ends a pending 3-D Secure authentication (the emulator's stand-in for the customer's browser).
-pub fn complete_authentication(st: &mut State, pi_id: &str, succeeded: bool) -> Result<Value, ApiError> {
+pub fn complete_authentication(
+    st: &mut State,
+    pi_id: &str,
+    succeeded: bool,
+) -> Result<Value, ApiError> {
     let pi = st.payment_intents.find(pi_id, "intent")?;
     if pi.status != "requires_action" {
         return Err(unexpected_state(pi, "authenticated", "requires_action"));
@@ -467,7 +487,11 @@ pub fn expire_if_stale(st: &mut State, pi_id: &str) {
     });
     if stale {
         cancel_now(st, pi_id, Some("automatic".to_string()));
-        if let Some(ch) = st.payment_intents.get(pi_id).and_then(|pi| pi.latest_charge.clone()) {
+        if let Some(ch) = st
+            .payment_intents
+            .get(pi_id)
+            .and_then(|pi| pi.latest_charge.clone())
+        {
             st.emit_for("charge.expired", &ch);
         }
     }
@@ -491,7 +515,9 @@ fn cancel_now(st: &mut State, pi_id: &str, reason: Option<String>) {
     let Some(pi) = st.payment_intents.get_mut(pi_id) else {
         return;
     };
-    let released_charge = (pi.status == "requires_capture").then(|| pi.latest_charge.clone()).flatten();
+    let released_charge = (pi.status == "requires_capture")
+        .then(|| pi.latest_charge.clone())
+        .flatten();
     pi.status = "canceled";
     pi.canceled_at = Some(now);
     pi.cancellation_reason = reason;
@@ -508,7 +534,18 @@ fn cancel_now(st: &mut State, pi_id: &str, reason: Option<String>) {
 
 /// `POST /v1/payment_intents/{id}/confirm`
 pub fn confirm(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["payment_method", "off_session", "return_url", "setup_future_usage", "error_on_requires_action", "use_stripe_sdk", "payment_method_options", "receipt_email", "capture_method", "mandate_data"])?;
+    p.only(&[
+        "payment_method",
+        "off_session",
+        "return_url",
+        "setup_future_usage",
+        "error_on_requires_action",
+        "use_stripe_sdk",
+        "payment_method_options",
+        "receipt_email",
+        "capture_method",
+        "mandate_data",
+    ])?;
     let off_session = parse_off_session(p)?;
     st.payment_intents.find(id, "intent")?;
     expire_if_stale(st, id);
@@ -520,7 +557,14 @@ pub fn confirm(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
     let setup_future_usage = p.non_empty("setup_future_usage")?.map(str::to_string);
     let capture_method = p.non_empty("capture_method")?.map(str::to_string);
     let pi = st.payment_intents.find_mut(id, "intent")?;
-    if pm.is_some() && ["requires_payment_method", "requires_confirmation", "requires_action"].contains(&pi.status) {
+    if pm.is_some()
+        && [
+            "requires_payment_method",
+            "requires_confirmation",
+            "requires_action",
+        ]
+        .contains(&pi.status)
+    {
         pi.payment_method = pm;
     }
     if return_url.is_some() {
@@ -539,7 +583,14 @@ pub fn confirm(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
 /// `POST /v1/payment_intents/{id}/capture` (`amount_to_capture` for a partial capture; the rest
 /// is released).
 pub fn capture(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["amount_to_capture", "metadata", "statement_descriptor", "statement_descriptor_suffix", "final_capture", "application_fee_amount"])?;
+    p.only(&[
+        "amount_to_capture",
+        "metadata",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "final_capture",
+        "application_fee_amount",
+    ])?;
     let requested = match p.int("amount_to_capture")? {
         Some(a) if a < 1 => {
             return Err(ApiError::invalid_param(
@@ -591,7 +642,13 @@ pub fn cancel(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     p.only(&["cancellation_reason"])?;
     let reason = p.non_empty("cancellation_reason")?.map(str::to_string);
     if let Some(r) = &reason
-        && !["duplicate", "fraudulent", "requested_by_customer", "abandoned"].contains(&r.as_str())
+        && ![
+            "duplicate",
+            "fraudulent",
+            "requested_by_customer",
+            "abandoned",
+        ]
+        .contains(&r.as_str())
     {
         return Err(ApiError::invalid_param(
             "cancellation_reason",
@@ -600,7 +657,14 @@ pub fn cancel(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     }
     expire_if_stale(st, id);
     let pi = st.payment_intents.find(id, "intent")?;
-    if !["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"].contains(&pi.status) {
+    if ![
+        "requires_payment_method",
+        "requires_capture",
+        "requires_confirmation",
+        "requires_action",
+    ]
+    .contains(&pi.status)
+    {
         return Err(unexpected_state(
             pi,
             "canceled",
@@ -621,16 +685,47 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 /// `POST /v1/payment_intents/{id}` (amount, currency, customer, payment_method, description,
 /// metadata, receipt_email before confirmation).
 pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["amount", "currency", "customer", "payment_method", "description", "metadata", "receipt_email", "setup_future_usage", "capture_method", "statement_descriptor"])?;
+    p.only(&[
+        "amount",
+        "currency",
+        "customer",
+        "payment_method",
+        "description",
+        "metadata",
+        "receipt_email",
+        "setup_future_usage",
+        "capture_method",
+        "statement_descriptor",
+    ])?;
     let pi = st.payment_intents.find(id, "intent")?;
     let mut metadata = pi.metadata.clone();
     update_metadata(&mut metadata, p)?;
-    let amount = if p.get("amount").is_some() { Some(parse_amount(p, "amount")?) } else { None };
+    let amount = if p.get("amount").is_some() {
+        Some(parse_amount(p, "amount")?)
+    } else {
+        None
+    };
     let currency = currency_param(p, "currency")?;
-    let description = p.str("description")?.map(|d| (!d.is_empty()).then(|| d.to_string()));
-    let changes_payment = amount.is_some() || currency.is_some() || p.get("payment_method").is_some() || p.get("customer").is_some();
-    if changes_payment && !["requires_payment_method", "requires_confirmation", "requires_action"].contains(&pi.status) {
-        return Err(unexpected_state(pi, "updated", "requires_payment_method, requires_confirmation, requires_action"));
+    let description = p
+        .str("description")?
+        .map(|d| (!d.is_empty()).then(|| d.to_string()));
+    let changes_payment = amount.is_some()
+        || currency.is_some()
+        || p.get("payment_method").is_some()
+        || p.get("customer").is_some();
+    if changes_payment
+        && ![
+            "requires_payment_method",
+            "requires_confirmation",
+            "requires_action",
+        ]
+        .contains(&pi.status)
+    {
+        return Err(unexpected_state(
+            pi,
+            "updated",
+            "requires_payment_method, requires_confirmation, requires_action",
+        ));
     }
     let customer = p.non_empty("customer")?.map(str::to_string);
     if let Some(c) = &customer {
@@ -665,12 +760,18 @@ pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
 
 /// `GET /v1/payment_intents` (filters: `customer`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "customer"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "customer",
+    ])?;
     expire_all_stale(st);
     let page = Page::parse(p)?;
     let customer = p.non_empty("customer")?;
-    let (items, has_more) = st
-        .payment_intents
-        .page(&page, |pi| customer.is_none_or(|c| pi.customer.as_deref() == Some(c)))?;
+    let (items, has_more) = st.payment_intents.page(&page, |pi| {
+        customer.is_none_or(|c| pi.customer.as_deref() == Some(c))
+    })?;
     Ok(st.render_list("/v1/payment_intents", &items, has_more))
 }

@@ -189,7 +189,12 @@ pub fn verification_decline(st: &State, pm_id: &str) -> Option<ApiError> {
 /// Attaches a payment method (or test value) to a customer and returns its id. Cards that fail
 /// verification are declined (402), except `chargeCustomerFail`, which attaches and then fails
 /// every charge.
-pub fn attach_to(st: &mut State, value: &str, customer: &str, param: &str) -> Result<String, ApiError> {
+pub fn attach_to(
+    st: &mut State,
+    value: &str,
+    customer: &str,
+    param: &str,
+) -> Result<String, ApiError> {
     super::customers::find(st, customer, "customer")?;
     let id = resolve(st, value, param)?;
     let pm = st.payment_methods.find(&id, param)?;
@@ -215,14 +220,27 @@ pub fn attach_to(st: &mut State, value: &str, customer: &str, param: &str) -> Re
 
 /// `POST /v1/payment_methods` (`type=card` with `card[token]=tok_...` or a test `card[number]`).
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["type", "card", "billing_details", "metadata", "customer", "payment_method", "allow_redisplay"])?;
+    p.only(&[
+        "type",
+        "card",
+        "billing_details",
+        "metadata",
+        "customer",
+        "payment_method",
+        "allow_redisplay",
+    ])?;
     let kind = p.required("type")?;
     if kind != "card" {
-        return Err(ApiError::invalid_param("type", format!("The emulator only supports type=card, not {kind}.")));
+        return Err(ApiError::invalid_param(
+            "type",
+            format!("The emulator only supports type=card, not {kind}."),
+        ));
     }
     let mut metadata = BTreeMap::new();
     update_metadata(&mut metadata, p)?;
-    let card_params = p.map("card")?.ok_or_else(|| ApiError::missing_param("card"))?;
+    let card_params = p
+        .map("card")?
+        .ok_or_else(|| ApiError::missing_param("card"))?;
     let value = nested_str(card_params, "token")
         .or_else(|| nested_str(card_params, "number"))
         .ok_or_else(|| ApiError::missing_param("card[token]"))?;
@@ -301,15 +319,32 @@ pub fn detach(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
 
 /// `GET /v1/payment_methods?customer=...&type=card`
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["customer", "type", "limit", "starting_after", "ending_before"])?;
+    p.only(&[
+        "customer",
+        "type",
+        "limit",
+        "starting_after",
+        "ending_before",
+    ])?;
     let customer = p.required("customer")?.to_string();
     list_for(st, &customer, p, "/v1/payment_methods")
 }
 
 /// `GET /v1/customers/{id}/payment_methods`
 pub fn list_for_customer(st: &mut State, customer: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["type", "limit", "starting_after", "ending_before", "allow_redisplay"])?;
-    list_for(st, customer, p, &format!("/v1/customers/{customer}/payment_methods"))
+    p.only(&[
+        "type",
+        "limit",
+        "starting_after",
+        "ending_before",
+        "allow_redisplay",
+    ])?;
+    list_for(
+        st,
+        customer,
+        p,
+        &format!("/v1/customers/{customer}/payment_methods"),
+    )
 }
 
 fn list_for(st: &mut State, customer: &str, p: &Params, url: &str) -> Result<Value, ApiError> {

@@ -54,10 +54,23 @@ impl Object for Refund {
 
 /// `POST /v1/refunds` (`payment_intent` or `charge`, optional `amount` and `reason`).
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["payment_intent", "charge", "amount", "reason", "metadata", "refund_application_fee", "reverse_transfer", "instructions_email", "origin"])?;
+    p.only(&[
+        "payment_intent",
+        "charge",
+        "amount",
+        "reason",
+        "metadata",
+        "refund_application_fee",
+        "reverse_transfer",
+        "instructions_email",
+        "origin",
+    ])?;
     let amount = p.int("amount")?;
     if amount.is_some_and(|a| a < 1) {
-        return Err(ApiError::invalid_param("amount", "This value must be greater than or equal to 1."));
+        return Err(ApiError::invalid_param(
+            "amount",
+            "This value must be greater than or equal to 1.",
+        ));
     }
     let reason = p.non_empty("reason")?.map(str::to_string);
     if let Some(r) = &reason
@@ -103,7 +116,9 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     if ch.status != "succeeded" || !ch.captured {
         return Err(ApiError::invalid_state(
             "charge_not_refundable",
-            format!("Charge {charge_id} has not been captured or did not succeed, so it cannot be refunded."),
+            format!(
+                "Charge {charge_id} has not been captured or did not succeed, so it cannot be refunded."
+            ),
         ));
     }
     if let Some(du) = ch.dispute.as_deref().and_then(|d| st.disputes.get(d))
@@ -183,12 +198,20 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/refunds` (filters: `charge`, `payment_intent`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "charge", "payment_intent"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "charge",
+        "payment_intent",
+    ])?;
     let page = Page::parse(p)?;
     let charge = p.non_empty("charge")?;
     let pi = p.non_empty("payment_intent")?;
     let (items, has_more) = st.refunds.page(&page, |r| {
-        charge.is_none_or(|c| r.charge == c) && pi.is_none_or(|x| r.payment_intent.as_deref() == Some(x))
+        charge.is_none_or(|c| r.charge == c)
+            && pi.is_none_or(|x| r.payment_intent.as_deref() == Some(x))
     })?;
     Ok(st.render_list("/v1/refunds", &items, has_more))
 }

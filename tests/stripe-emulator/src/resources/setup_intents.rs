@@ -62,10 +62,27 @@ impl Object for SetupIntent {
 
 /// `POST /v1/setup_intents`
 pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["customer", "payment_method", "usage", "confirm", "payment_method_types", "metadata", "description", "return_url", "automatic_payment_methods", "payment_method_options", "use_stripe_sdk", "mandate_data", "single_use"])?;
+    p.only(&[
+        "customer",
+        "payment_method",
+        "usage",
+        "confirm",
+        "payment_method_types",
+        "metadata",
+        "description",
+        "return_url",
+        "automatic_payment_methods",
+        "payment_method_options",
+        "use_stripe_sdk",
+        "mandate_data",
+        "single_use",
+    ])?;
     let usage = p.non_empty("usage")?.unwrap_or("off_session").to_string();
     if usage != "off_session" && usage != "on_session" {
-        return Err(ApiError::invalid_param("usage", "Invalid usage: must be one of off_session or on_session"));
+        return Err(ApiError::invalid_param(
+            "usage",
+            "Invalid usage: must be one of off_session or on_session",
+        ));
     }
     let confirm = p.bool("confirm")?.unwrap_or(false);
     let mut metadata = BTreeMap::new();
@@ -94,7 +111,11 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         livemode: false,
         metadata,
         next_action: None,
-        status: if payment_method.is_some() { "requires_confirmation" } else { "requires_payment_method" },
+        status: if payment_method.is_some() {
+            "requires_confirmation"
+        } else {
+            "requires_payment_method"
+        },
         payment_method,
         payment_method_types: vec!["card".to_string()],
         usage,
@@ -111,13 +132,25 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
 
 fn confirm_intent(st: &mut State, id: &str) -> Result<(), ApiError> {
     let seti = st.setup_intents.find(id, "intent")?;
-    if !["requires_payment_method", "requires_confirmation", "requires_action"].contains(&seti.status) {
+    if ![
+        "requires_payment_method",
+        "requires_confirmation",
+        "requires_action",
+    ]
+    .contains(&seti.status)
+    {
         return Err(ApiError::invalid_state(
             "setup_intent_unexpected_state",
-            format!("You cannot confirm this SetupIntent because it has a status of {}.", seti.status),
+            format!(
+                "You cannot confirm this SetupIntent because it has a status of {}.",
+                seti.status
+            ),
         ));
     }
-    let pm_id = seti.payment_method.clone().ok_or_else(|| ApiError::missing_param("payment_method"))?;
+    let pm_id = seti
+        .payment_method
+        .clone()
+        .ok_or_else(|| ApiError::missing_param("payment_method"))?;
     let customer = seti.customer.clone();
     let pm = st.payment_methods.find(&pm_id, "payment_method")?;
     if pm.detached {
@@ -139,7 +172,10 @@ fn confirm_intent(st: &mut State, id: &str) -> Result<(), ApiError> {
         let mut last_error = error.body(&st.request.id)["error"].take();
         if let Some(obj) = last_error.as_object_mut() {
             obj.remove("request_log_url");
-            obj.insert("payment_method".into(), st.render_id(&pm_id).unwrap_or(Value::Null));
+            obj.insert(
+                "payment_method".into(),
+                st.render_id(&pm_id).unwrap_or(Value::Null),
+            );
         }
         if let Some(seti) = st.setup_intents.get_mut(id) {
             seti.status = "requires_payment_method";
@@ -147,21 +183,33 @@ fn confirm_intent(st: &mut State, id: &str) -> Result<(), ApiError> {
             seti.next_action = None;
         }
         st.emit_for("setup_intent.setup_failed", id);
-        error.extra.insert("setup_intent".into(), st.render_id(id).unwrap_or(Value::Null));
-        error.extra.insert("payment_method".into(), st.render_id(&pm_id).unwrap_or(Value::Null));
+        error.extra.insert(
+            "setup_intent".into(),
+            st.render_id(id).unwrap_or(Value::Null),
+        );
+        error.extra.insert(
+            "payment_method".into(),
+            st.render_id(&pm_id).unwrap_or(Value::Null),
+        );
         return Err(error);
     }
     let needs_action = matches!(
         behaviour,
-        Behaviour::AuthenticationAlways | Behaviour::AuthenticationUnlessSetUp | Behaviour::AuthenticationOnSession
+        Behaviour::AuthenticationAlways
+            | Behaviour::AuthenticationUnlessSetUp
+            | Behaviour::AuthenticationOnSession
     );
     if needs_action {
         let url = format!("{}/_emulator/authenticate/{id}", st.request.base_url);
         if let Some(seti) = st.setup_intents.get_mut(id) {
             seti.status = "requires_action";
             seti.next_action = Some(match &seti.return_url {
-                Some(r) => json!({"type": "redirect_to_url", "redirect_to_url": {"return_url": r, "url": url}}),
-                None => json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src")}}),
+                Some(r) => {
+                    json!({"type": "redirect_to_url", "redirect_to_url": {"return_url": r, "url": url}})
+                }
+                None => {
+                    json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src")}})
+                }
             });
         }
         st.emit_for("setup_intent.requires_action", id);
@@ -200,12 +248,19 @@ fn succeed(st: &mut State, id: &str) {
 }
 
 /// Ends a pending authentication of a setup intent (admin route).
-pub fn complete_authentication(st: &mut State, id: &str, succeeded: bool) -> Result<Value, ApiError> {
+pub fn complete_authentication(
+    st: &mut State,
+    id: &str,
+    succeeded: bool,
+) -> Result<Value, ApiError> {
     let seti = st.setup_intents.find(id, "intent")?;
     if seti.status != "requires_action" {
         return Err(ApiError::invalid_state(
             "setup_intent_unexpected_state",
-            format!("This SetupIntent has a status of {}; there is nothing to authenticate.", seti.status),
+            format!(
+                "This SetupIntent has a status of {}; there is nothing to authenticate.",
+                seti.status
+            ),
         ));
     }
     if succeeded {
@@ -225,7 +280,13 @@ pub fn complete_authentication(st: &mut State, id: &str, succeeded: bool) -> Res
 
 /// `POST /v1/setup_intents/{id}/confirm`
 pub fn confirm(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["payment_method", "return_url", "payment_method_options", "use_stripe_sdk", "mandate_data"])?;
+    p.only(&[
+        "payment_method",
+        "return_url",
+        "payment_method_options",
+        "use_stripe_sdk",
+        "mandate_data",
+    ])?;
     st.setup_intents.find(id, "intent")?;
     let pm = match p.non_empty("payment_method")? {
         Some(pm) => Some(super::payment_methods::resolve(st, pm, "payment_method")?),
@@ -251,7 +312,10 @@ pub fn cancel(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     if seti.status == "succeeded" || seti.status == "canceled" {
         return Err(ApiError::invalid_state(
             "setup_intent_unexpected_state",
-            format!("You cannot cancel this SetupIntent because it has a status of {}.", seti.status),
+            format!(
+                "You cannot cancel this SetupIntent because it has a status of {}.",
+                seti.status
+            ),
         ));
     }
     seti.status = "canceled";
@@ -268,7 +332,15 @@ pub fn retrieve(st: &mut State, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/setup_intents` (filters: `customer`, `payment_method`, `created`).
 pub fn list(st: &mut State, p: &Params) -> Result<Value, ApiError> {
-    p.only(&["limit", "starting_after", "ending_before", "created", "customer", "payment_method", "attach_to_self"])?;
+    p.only(&[
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "customer",
+        "payment_method",
+        "attach_to_self",
+    ])?;
     let page = Page::parse(p)?;
     let customer = p.non_empty("customer")?;
     let pm = p.non_empty("payment_method")?;

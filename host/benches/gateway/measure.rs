@@ -1,0 +1,970 @@
+//! The measurements 1 to 4 and 6 of issue 6 (5 and 7 are in `service.rs`), run in one process
+//! against one emulator child.
+
+use crate::Options;
+use crate::emulator::EmulatorProcess;
+use crate::native::{API_KEY, Connections, NativeClient};
+use crate::stats::{Row, Samples, Verdict, fmt_duration, render};
+use anyhow::{Context as _, Result, bail};
+use omnicrm_host::contract::{CaptureMode, ChargeRequest, CustomerRequest, Money};
+use omnicrm_host::{
+    ArtifactSource, Gateway, GatewayConfig, OutboundAuth, Runtime, RuntimeOptions, SecretSource,
+};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const STRIPE_WASM: &str = "omnicrm_stripe_gateway.wasm";
+pub const OFFLINE_WASM: &str = "omnicrm_offline_gateway.wasm";
+
+/// Everything the measurements share.
+pub struct Bench {
+    pub options: Options,
+    pub emulator: EmulatorProcess,
+    pub cache_dir: tempfile::TempDir,
+    pub runtime: Runtime,
+    /// The Stripe component against the emulator over plain HTTP (loopback).
+    pub stripe: Gateway,
+    /// The customer and card every charge uses.
+    pub customer: String,
+    pub card: String,
+    /// Native keep-alive client over plain HTTP.
+    pub native: NativeClient,
+    pub rows: Vec<Row>,
+    pub verdicts: Vec<Verdict>,
+    keys: AtomicUsize,
+    run_id: u64,
+}
+
+/// A Stripe gateway configuration for an emulator origin.
+pub fn stripe_config(component: &Path, base: &str) -> GatewayConfig {
+    GatewayConfig::new(component)
+        .allow_host(base)
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value(API_KEY))
+        .with_setting("base-url", base)
+}
+
+impl Bench {
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.options.plugin_dir.join(file)
+    }
+
+    /// A fresh idempotency key.
+    pub fn key(&self) -> String {
+        let n = self.keys.fetch_add(1, Ordering::Relaxed);
+        format!("bench-{:x}-{n}", self.run_id)
+    }
+
+    pub fn charge_request(&self, key: String) -> ChargeRequest {
+        ChargeRequest {
+            customer: self.customer.clone(),
+            card: self.card.clone(),
+            amount: Money {
+                amount: 1999,
+                currency: "USD".into(),
+            },
+            description: Some("bench charge".into()),
+            metadata: vec![("crm_transaction_id".into(), key.clone())],
+            capture: CaptureMode::Automatic,
+            idempotency_key: key,
+        }
+    }
+
+    /// One charge through the component.
+    pub async fn component_charge(&self, gateway: &Gateway) -> Result<()> {
+        let payment = gateway
+            .charge(self.charge_request(self.key()))
+            .await
+            .map_err(|e| anyhow::anyhow!("component charge: {e}"))?;
+        if payment.status != omnicrm_host::contract::PaymentStatus::Succeeded {
+            bail!("component charge: status {:?}", payment.status);
+        }
+        Ok(())
+    }
+
+    /// One charge through a native client.
+    pub async fn native_charge(&self, client: &NativeClient) -> Result<http::Version> {
+        let key = self.key();
+        client.charge(&self.customer, &self.card, 1999, &key).await
+    }
+}
+
+/// Runs every selected measurement and renders the report.
+pub async fn run(options: Options) -> Result<String> {
+    let started = Instant::now();
+    let emulator = EmulatorProcess::spawn()?;
+    let cache_dir = tempfile::tempdir()?;
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.path().join("artifacts")),
+        extra_ca_pem: Some(emulator.ca_pem.as_bytes().to_vec()),
+        ..Default::default()
+    })?;
+    let stripe_path = options.plugin_dir.join(STRIPE_WASM);
+    let stripe = runtime
+        .load("stripe", &stripe_config(&stripe_path, &emulator.base_url))
+        .await
+        .with_context(|| format!("loading {}", stripe_path.display()))?;
+    let native = NativeClient::new(&emulator.base_url, None, Connections::KeepAlive)?;
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let customer = stripe
+        .ensure_customer(
+            CustomerRequest {
+                crm_customer_id: format!("bench-customer-{run_id}"),
+                email: Some("bench@example.com".into()),
+                name: Some("Bench Customer".into()),
+                phone: None,
+                metadata: Vec::new(),
+            },
+            &format!("bench-{run_id}-customer"),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("ensure_customer: {e}"))?;
+    let card = stripe
+        .store_card(
+            &customer.id,
+            "tok_visa",
+            true,
+            &format!("bench-{run_id}-card"),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("store_card: {e}"))?;
+    let mut bench = Bench {
+        options,
+        emulator,
+        cache_dir,
+        runtime,
+        stripe,
+        customer: customer.id,
+        card: card.id,
+        native,
+        rows: Vec::new(),
+        verdicts: Vec::new(),
+        keys: AtomicUsize::new(0),
+        run_id,
+    };
+    // Check both paths once before measuring anything.
+    bench.component_charge(&bench.stripe).await?;
+    bench.native_charge(&bench.native).await?;
+
+    // Memory first, while the process is as small as it gets.
+    if bench.options.runs(6) {
+        memory(&mut bench).await?;
+    }
+    if bench.options.runs(2) {
+        instantiation(&mut bench).await?;
+    }
+    if bench.options.runs(3) {
+        loading(&mut bench).await?;
+    }
+    if bench.options.runs(1) {
+        charge_vs_native(&mut bench).await?;
+    }
+    if bench.options.runs(4) {
+        tls(&mut bench).await?;
+    }
+    if bench.options.runs(5) {
+        crate::service::serve(&mut bench).await?;
+    }
+    if bench.options.runs(7) {
+        crate::service::billing_run(&mut bench).await?;
+    }
+
+    bench.rows.sort_by_key(|r| r.section);
+    bench.verdicts.sort_by_key(|v| v.section);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\nOmniCRM Payments gateway benchmarks{} ({} s, {} CPUs, {})\n\n",
+        if bench.options.quick {
+            " --quick (indicative figures)"
+        } else {
+            ""
+        },
+        started.elapsed().as_secs(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_model()
+    ));
+    out.push_str(&render(&bench.rows, &bench.verdicts));
+    Ok(out)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+// ---- helpers ----
+
+/// Runs `total` operations on `concurrency` tasks; returns the latencies, the wall time, the
+/// number of errors and the first error.
+pub async fn concurrent<F, Fut>(
+    total: usize,
+    concurrency: usize,
+    op: F,
+) -> (Samples, Duration, usize, Option<String>)
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let next = next.clone();
+        let op = op.clone();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut first_error = None;
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                match op().await {
+                    Ok(()) => latencies.push(t.elapsed()),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| format!("{e:#}"));
+                    }
+                }
+            }
+            (latencies, errors, first_error)
+        });
+    }
+    let mut all = Vec::with_capacity(total);
+    let mut errors = 0;
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((latencies, e, first)) => {
+                all.extend(latencies);
+                errors += e;
+                if first_error.is_none() {
+                    first_error = first;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| format!("task: {e}"));
+            }
+        }
+    }
+    (Samples::new(all), started.elapsed(), errors, first_error)
+}
+
+pub fn ratio(a: Option<Duration>, b: Option<Duration>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if !b.is_zero() => Some(a.as_secs_f64() / b.as_secs_f64()),
+        _ => None,
+    }
+}
+
+pub fn errors_note(errors: usize, first: &Option<String>) -> String {
+    match first {
+        Some(e) if errors > 0 => format!("{errors} errors, first: {}", shorten(e, 120)),
+        _ => String::new(),
+    }
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(max).collect::<String>())
+    }
+}
+
+fn join_notes(parts: &[String]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Resident set size of this process, in bytes.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+// ---- 1: one charge, component vs native ----
+
+async fn charge_vs_native(bench: &mut Bench) -> Result<()> {
+    let o = &bench.options;
+    let (warmup, sequential, total16) = (o.count(100, 10), o.count(2000, 60), o.count(4000, 200));
+    for _ in 0..warmup {
+        bench.component_charge(&bench.stripe).await?;
+        bench.native_charge(&bench.native).await?;
+    }
+    // Sequential, interleaved so both see the same emulator state.
+    let mut component = Vec::with_capacity(sequential);
+    let mut native = Vec::with_capacity(sequential);
+    for _ in 0..sequential {
+        let t = Instant::now();
+        bench.component_charge(&bench.stripe).await?;
+        component.push(t.elapsed());
+        let t = Instant::now();
+        bench.native_charge(&bench.native).await?;
+        native.push(t.elapsed());
+    }
+    let (component, native) = (Samples::new(component), Samples::new(native));
+    let seq_ratio = ratio(component.median(), native.median());
+    let seq_ratio_p99 = ratio(component.p99(), native.p99());
+    bench.rows.push(
+        Row::new(
+            1,
+            "charge, component (host + Stripe plugin), c=1",
+            component,
+        )
+        .note(format!(
+            "ratio to native: median {}, p99 {}",
+            fx(seq_ratio),
+            fx(seq_ratio_p99)
+        )),
+    );
+    bench
+        .rows
+        .push(Row::new(1, "charge, native hyper keep-alive, c=1", native));
+
+    // Concurrency 16.
+    let shared = Arc::new(BenchRef::new(bench));
+    let gateway = bench.stripe.clone();
+    let s = shared.clone();
+    let (c_samples, c_wall, c_err, c_first) = concurrent(total16, 16, move || {
+        let s = s.clone();
+        let g = gateway.clone();
+        async move { s.component_charge(&g).await }
+    })
+    .await;
+    let client = bench.native.clone();
+    let s = shared.clone();
+    let (n_samples, n_wall, n_err, n_first) = concurrent(total16, 16, move || {
+        let s = s.clone();
+        let c = client.clone();
+        async move { s.native_charge(&c).await.map(|_| ()) }
+    })
+    .await;
+    let c_rate = c_samples.len() as f64 / c_wall.as_secs_f64();
+    let n_rate = n_samples.len() as f64 / n_wall.as_secs_f64();
+    let c16_ratio = ratio(c_samples.median(), n_samples.median());
+    let c16_ratio_p99 = ratio(c_samples.p99(), n_samples.p99());
+    bench.rows.push(
+        Row::new(1, "charge, component, c=16", c_samples)
+            .rate(c_rate)
+            .note(join_notes(&[
+                format!(
+                    "ratio to native: median {}, p99 {}, throughput {}",
+                    fx(c16_ratio),
+                    fx(c16_ratio_p99),
+                    fx(Some(n_rate / c_rate))
+                ),
+                errors_note(c_err, &c_first),
+            ])),
+    );
+    bench.rows.push(
+        Row::new(1, "charge, native hyper keep-alive, c=16", n_samples)
+            .rate(n_rate)
+            .note(errors_note(n_err, &n_first)),
+    );
+    for (label, r) in [("c=1", seq_ratio), ("c=16", c16_ratio)] {
+        bench.verdicts.push(Verdict {
+            section: 1,
+            target: format!("charge component/native median <= 1.5 ({label}; stretch 1.2)"),
+            met: r.map(|r| r <= 1.5),
+            figure: match r {
+                Some(r) if r <= 1.2 => format!("{r:.2} (stretch met)"),
+                other => fx(other),
+            },
+        });
+    }
+    Ok(())
+}
+
+fn fx(r: Option<f64>) -> String {
+    r.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
+}
+
+/// The parts of [`Bench`] that concurrent tasks need (it is not `Sync` as a whole because of
+/// the child process handle).
+pub struct BenchRef {
+    customer: String,
+    card: String,
+    run_id: u64,
+    keys: AtomicUsize,
+}
+
+impl BenchRef {
+    pub fn new(bench: &Bench) -> Self {
+        BenchRef {
+            customer: bench.customer.clone(),
+            card: bench.card.clone(),
+            run_id: bench.run_id,
+            // Continue the bench's key space without colliding: a separate prefix.
+            keys: AtomicUsize::new(bench.keys.fetch_add(1, Ordering::Relaxed) * 1_000_000),
+        }
+    }
+
+    fn key(&self) -> String {
+        let n = self.keys.fetch_add(1, Ordering::Relaxed);
+        format!("bench-{:x}-c{n}", self.run_id)
+    }
+
+    pub fn charge_request(&self) -> ChargeRequest {
+        let key = self.key();
+        ChargeRequest {
+            customer: self.customer.clone(),
+            card: self.card.clone(),
+            amount: Money {
+                amount: 1999,
+                currency: "USD".into(),
+            },
+            description: Some("bench charge".into()),
+            metadata: vec![("crm_transaction_id".into(), key.clone())],
+            capture: CaptureMode::Automatic,
+            idempotency_key: key,
+        }
+    }
+
+    pub async fn component_charge(&self, gateway: &Gateway) -> Result<()> {
+        let payment = gateway
+            .charge(self.charge_request())
+            .await
+            .map_err(|e| anyhow::anyhow!("component charge: {e}"))?;
+        if payment.status != omnicrm_host::contract::PaymentStatus::Succeeded {
+            bail!("component charge: status {:?}", payment.status);
+        }
+        Ok(())
+    }
+
+    pub async fn native_charge(&self, client: &NativeClient) -> Result<http::Version> {
+        let key = self.key();
+        client.charge(&self.customer, &self.card, 1999, &key).await
+    }
+}
+
+// ---- 2: instantiation + one trivial call ----
+
+async fn instantiation(bench: &mut Bench) -> Result<()> {
+    let o = &bench.options;
+    let n = o.count(20_000, 2_000);
+    let offline = bench
+        .runtime
+        .load("offline", &GatewayConfig::new(bench.path(OFFLINE_WASM)))
+        .await
+        .context("loading the offline component")?;
+    // `tokens.list-cards` of the offline gateway: no I/O, an empty list.
+    let customer = "off_cus_0123456789abcdef";
+    for _ in 0..n / 10 {
+        offline
+            .list_cards(customer)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut samples = Vec::with_capacity(n);
+    let started = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        offline
+            .list_cards(customer)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        samples.push(t.elapsed());
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let samples = Samples::new(samples);
+    let median = samples.median();
+    bench.rows.push(
+        Row::new(
+            2,
+            "instantiate + list-cards (offline component, Gateway API), c=1",
+            samples,
+        )
+        .rate(rate),
+    );
+
+    // Same at concurrency 2 (the machine's cores): throughput of the per-call machinery.
+    let g = offline.clone();
+    let (samples2, wall2, err2, first2) = concurrent(n, 2, move || {
+        let g = g.clone();
+        async move {
+            g.list_cards(customer)
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    })
+    .await;
+    let rate2 = samples2.len() as f64 / wall2.as_secs_f64();
+    bench.rows.push(
+        Row::new(2, "instantiate + list-cards, c=2", samples2)
+            .rate(rate2)
+            .note(errors_note(err2, &first2)),
+    );
+
+    // The wasmtime floor: the same component and call with the same engine settings, but no
+    // WASI/HTTP context, no limiter, imports defined as traps.
+    let floor = raw_floor(&bench.path(OFFLINE_WASM), n).await?;
+    let floor_median = floor.median();
+    bench.rows.push(
+        Row::new(
+            2,
+            "floor: raw wasmtime instantiate_pre + call (same engine config, no host state)",
+            floor,
+        )
+        .note(format!(
+            "host per-call overhead above the floor: {}",
+            match (median, floor_median) {
+                (Some(a), Some(b)) => fmt_duration(a.saturating_sub(b)),
+                _ => "-".into(),
+            }
+        )),
+    );
+    bench.verdicts.push(Verdict {
+        section: 2,
+        target: "instantiation + trivial call <= 20 us (median, c=1)".into(),
+        met: median.map(|m| m <= Duration::from_micros(20)),
+        figure: median.map(fmt_duration).unwrap_or_else(|| "-".into()),
+    });
+    Ok(())
+}
+
+/// Instantiates the component from an `InstancePre` in a fresh `Store` and calls
+/// `tokens.list-cards`, `n` times, with an engine configured like the host's.
+async fn raw_floor(path: &Path, n: usize) -> Result<Samples> {
+    use wasmtime::component::{Component, Linker, Val};
+    use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+    let max_memory = 256usize << 20;
+    let instances = 1000u32;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 8)
+        .max_core_instances_per_component(32)
+        .total_memories(instances * 2)
+        .max_memories_per_component(4)
+        .total_tables(instances * 4)
+        .max_tables_per_component(16)
+        .total_stacks(instances)
+        .max_memory_size(max_memory)
+        .table_elements(100_000)
+        .max_unused_warm_slots(64);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .memory_reservation(max_memory as u64)
+        .memory_reservation_for_growth(0)
+        .max_wasm_stack(1024 * 1024)
+        .async_stack_size(2 * 1024 * 1024);
+    let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let component = Component::from_file(&engine, path).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let mut linker: Linker<()> = Linker::new(&engine);
+    linker
+        .define_unknown_imports_as_traps(&component)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let interface = component
+        .get_export_index(None, "omnicrm:payments/tokens@0.1.0")
+        .context("no tokens export")?;
+    let func_index = component
+        .get_export_index(Some(&interface), "list-cards")
+        .context("no list-cards export")?;
+    let arg = [Val::String("off_cus_0123456789abcdef".into())];
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + n / 10 {
+        let t = Instant::now();
+        let mut store = Store::new(&engine, ());
+        store.set_epoch_deadline(1_000_000);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let func = instance
+            .get_func(&mut store, &func_index)
+            .context("list-cards is not a function")?;
+        let mut results = [Val::Bool(false)];
+        func.call_async(&mut store, &arg, &mut results)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        drop(store);
+        if i >= n / 10 {
+            samples.push(t.elapsed());
+        }
+    }
+    Ok(Samples::new(samples))
+}
+
+// ---- 3: loading the Stripe component cold and warm ----
+
+async fn loading(bench: &mut Bench) -> Result<()> {
+    let o = &bench.options;
+    let (cold_n, warm_n) = (o.count(3, 1), o.count(20, 5));
+    let path = bench.path(STRIPE_WASM);
+    let base = bench.emulator.base_url.clone();
+    let config = stripe_config(&path, &base);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+
+    let mut cold = Vec::new();
+    let mut cold_compile = Vec::new();
+    let warm_dir = tempfile::tempdir()?;
+    for i in 0..cold_n {
+        // Each cold load gets an empty cache; the last one fills the warm cache.
+        let dir = if i + 1 == cold_n {
+            warm_dir.path().to_path_buf()
+        } else {
+            bench.cache_dir.path().join(format!("cold-{i}"))
+        };
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: Some(dir),
+            ..Default::default()
+        })?;
+        let t = Instant::now();
+        let gateway = runtime.load("stripe", &config).await?;
+        cold.push(t.elapsed());
+        let info = gateway.load_info().context("no load info")?;
+        if info.artifact != ArtifactSource::Compiled {
+            bail!("cold load came from {:?}", info.artifact);
+        }
+        cold_compile.push(info.compile_time);
+    }
+    let mut warm = Vec::new();
+    let mut warm_deserialize = Vec::new();
+    for _ in 0..warm_n {
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: Some(warm_dir.path().to_path_buf()),
+            ..Default::default()
+        })?;
+        let t = Instant::now();
+        let gateway = runtime.load("stripe", &config).await?;
+        warm.push(t.elapsed());
+        let info = gateway.load_info().context("no load info")?;
+        if info.artifact != ArtifactSource::DiskCache {
+            bail!("warm load came from {:?}", info.artifact);
+        }
+        warm_deserialize.push(info.compile_time);
+    }
+    let mut memory = Vec::new();
+    for _ in 0..warm_n {
+        let t = Instant::now();
+        let gateway = bench.runtime.load("stripe-again", &config).await?;
+        memory.push(t.elapsed());
+        if gateway.load_info().map(|i| i.artifact) != Some(ArtifactSource::Memory) {
+            bail!("in-memory load was not served from memory");
+        }
+    }
+    let cold_compile = Samples::new(cold_compile);
+    let warm_deserialize = Samples::new(warm_deserialize);
+    bench.rows.push(
+        Row::new(
+            3,
+            "load Stripe component, cold (compile)",
+            Samples::new(cold),
+        )
+        .note(format!(
+            "{} KiB component; compile part {}",
+            size / 1024,
+            cold_compile.median().map(fmt_duration).unwrap_or_default()
+        )),
+    );
+    let warm = Samples::new(warm);
+    let warm_median = warm.median();
+    bench.rows.push(
+        Row::new(3, "load Stripe component, warm (artifact cache)", warm).note(format!(
+            "read + checksum + deserialize part {}; rest: validate, link, describe",
+            warm_deserialize
+                .median()
+                .map(fmt_duration)
+                .unwrap_or_default()
+        )),
+    );
+    bench.rows.push(Row::new(
+        3,
+        "load Stripe component again in the same runtime (memory)",
+        Samples::new(memory),
+    ));
+    bench.verdicts.push(Verdict {
+        section: 3,
+        target: "warm load of the Stripe component <= 10 ms (median)".into(),
+        met: warm_median.map(|m| m <= Duration::from_millis(10)),
+        figure: warm_median.map(fmt_duration).unwrap_or_else(|| "-".into()),
+    });
+    Ok(())
+}
+
+// ---- 4: TLS: pooled host client vs fresh connections vs native keep-alive ----
+
+async fn tls(bench: &mut Bench) -> Result<()> {
+    let o = &bench.options;
+    let (warmup, n) = (o.count(50, 5), o.count(1000, 40));
+    let tls_base = bench.emulator.tls_base_url.clone();
+    let gateway = bench
+        .runtime
+        .load(
+            "stripe-tls",
+            &stripe_config(&bench.path(STRIPE_WASM), &tls_base),
+        )
+        .await?;
+    let ca = bench.emulator.ca_pem.clone();
+    let keep_alive = NativeClient::new(&tls_base, Some(&ca), Connections::KeepAlive)?;
+    let fresh = NativeClient::new(&tls_base, Some(&ca), Connections::Fresh)?;
+    let mut versions = (None, None);
+    for _ in 0..warmup {
+        bench.component_charge(&gateway).await?;
+        versions.0 = Some(bench.native_charge(&keep_alive).await?);
+        versions.1 = Some(bench.native_charge(&fresh).await?);
+    }
+    let (mut c, mut k, mut f) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = Instant::now();
+        bench.component_charge(&gateway).await?;
+        c.push(t.elapsed());
+        let t = Instant::now();
+        bench.native_charge(&keep_alive).await?;
+        k.push(t.elapsed());
+        let t = Instant::now();
+        bench.native_charge(&fresh).await?;
+        f.push(t.elapsed());
+    }
+    let (c, k, f) = (Samples::new(c), Samples::new(k), Samples::new(f));
+    let pooled_ratio = ratio(c.median(), k.median());
+    let speedup = ratio(f.median(), c.median());
+    // What the component would cost with the stock hook: its pooled figure plus what a fresh
+    // TLS connection costs over a pooled one.
+    let stock_estimate = match (c.median(), f.median(), k.median()) {
+        (Some(c), Some(f), Some(k)) => Some(c + f.saturating_sub(k)),
+        _ => None,
+    };
+    let fresh_over_keep = ratio(f.median(), k.median());
+    bench.rows.push(
+        Row::new(4, "charge over TLS, component (host pooled client), c=1", c).note(format!(
+            "ratio to native keep-alive {}; speed-up over native fresh-connection {}; est. component with stock per-request connections {}",
+            fx(pooled_ratio),
+            fx(speedup),
+            stock_estimate.map(fmt_duration).unwrap_or_default()
+        )),
+    );
+    bench.rows.push(
+        Row::new(4, "charge over TLS, native keep-alive, c=1", k)
+            .note(format!("{:?}", versions.0.unwrap_or_default())),
+    );
+    bench.rows.push(
+        Row::new(
+            4,
+            "charge over TLS, native fresh TCP+TLS connection per request (stock behaviour), c=1",
+            f,
+        )
+        .note(format!(
+            "{:?}; {} of keep-alive",
+            versions.1.unwrap_or_default(),
+            fx(fresh_over_keep)
+        )),
+    );
+    bench.verdicts.push(Verdict {
+        section: 4,
+        target: "pooled TLS component <= 1.2x native keep-alive TLS (median)".into(),
+        met: pooled_ratio.map(|r| r <= 1.2),
+        figure: format!(
+            "{} (speed-up over fresh connections {})",
+            fx(pooled_ratio),
+            fx(speedup)
+        ),
+    });
+    Ok(())
+}
+
+// ---- 6: memory with 1,000 calls in flight ----
+
+async fn memory(bench: &mut Bench) -> Result<()> {
+    let in_flight = bench.options.count(1000, 200);
+    let latency_ms = bench.options.count(3000, 1500);
+    let admin = NativeClient::new(&bench.emulator.base_url, None, Connections::KeepAlive)?;
+    admin
+        .admin_post("/_emulator/faults/latency", &format!("ms={latency_ms}"))
+        .await
+        .context("setting the emulator's latency")?;
+    let shared = Arc::new(BenchRef::new(bench));
+    let mut waves = Vec::new();
+    for wave in 0..2 {
+        let (per_call, peak_in_flight, errors) =
+            memory_wave(&shared, &bench.stripe, in_flight, latency_ms as u64).await?;
+        waves.push((wave, per_call, peak_in_flight, errors));
+    }
+    // The same with native requests: what the HTTP client and tokio alone cost per request.
+    let native = NativeClient::new(&bench.emulator.base_url, None, Connections::KeepAlive)?;
+    let native_per_call = native_wave(&shared, &native, in_flight, latency_ms as u64).await?;
+    admin
+        .admin_post("/_emulator/faults/latency", "ms=0")
+        .await
+        .context("clearing the emulator's latency")?;
+
+    let first = waves[0].1;
+    for (wave, per_call, peak, errors) in &waves {
+        bench.rows.push(
+            Row::new(
+                6,
+                format!(
+                    "RSS per component call in flight ({in_flight} at once, {})",
+                    if *wave == 0 {
+                        "first wave"
+                    } else {
+                        "second wave"
+                    }
+                ),
+                Samples::default(),
+            )
+            .note(join_notes(&[
+                format!(
+                    "{:.0} KiB per call; {peak} in flight at the sample",
+                    per_call / 1024.0
+                ),
+                if *errors > 0 {
+                    format!("{errors} errors")
+                } else {
+                    String::new()
+                },
+            ])),
+        );
+    }
+    bench.rows.push(
+        Row::new(
+            6,
+            format!("RSS per native request in flight ({in_flight} at once)"),
+            Samples::default(),
+        )
+        .note(format!("{:.0} KiB per request", native_per_call / 1024.0)),
+    );
+    bench.verdicts.push(Verdict {
+        section: 6,
+        target: "resident memory <= 1 MiB per call in flight".into(),
+        met: Some(first <= MIB),
+        figure: format!("{:.0} KiB per call (first wave)", first / 1024.0),
+    });
+    Ok(())
+}
+
+/// Starts `n` charges at once while the emulator holds each for `latency_ms`, samples RSS while
+/// all are in flight. Returns bytes per call, calls in flight at the peak sample, errors.
+async fn memory_wave(
+    shared: &Arc<BenchRef>,
+    gateway: &Gateway,
+    n: usize,
+    latency_ms: u64,
+) -> Result<(f64, usize, usize)> {
+    let before = rss_bytes();
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (s, g, st, fin) = (
+            shared.clone(),
+            gateway.clone(),
+            started.clone(),
+            finished.clone(),
+        );
+        tasks.spawn(async move {
+            st.fetch_add(1, Ordering::SeqCst);
+            let r = s.component_charge(&g).await;
+            fin.fetch_add(1, Ordering::SeqCst);
+            r
+        });
+    }
+    let (peak, in_flight) = sample_peak(&started, &finished, n, latency_ms).await;
+    let mut errors = 0;
+    while let Some(r) = tasks.join_next().await {
+        if !matches!(r, Ok(Ok(()))) {
+            errors += 1;
+        }
+    }
+    Ok((
+        peak.saturating_sub(before) as f64 / n as f64,
+        in_flight,
+        errors,
+    ))
+}
+
+async fn native_wave(
+    shared: &Arc<BenchRef>,
+    client: &NativeClient,
+    n: usize,
+    latency_ms: u64,
+) -> Result<f64> {
+    let before = rss_bytes();
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (s, c, st, fin) = (
+            shared.clone(),
+            client.clone(),
+            started.clone(),
+            finished.clone(),
+        );
+        tasks.spawn(async move {
+            st.fetch_add(1, Ordering::SeqCst);
+            let r = s.native_charge(&c).await;
+            fin.fetch_add(1, Ordering::SeqCst);
+            r
+        });
+    }
+    let (peak, _) = sample_peak(&started, &finished, n, latency_ms).await;
+    while tasks.join_next().await.is_some() {}
+    Ok(peak.saturating_sub(before) as f64 / n as f64)
+}
+
+/// Samples RSS every 20 ms during the middle of the latency window; returns the highest RSS
+/// seen while every call had started and none had finished, and how many were in flight.
+async fn sample_peak(
+    started: &AtomicUsize,
+    finished: &AtomicUsize,
+    n: usize,
+    latency_ms: u64,
+) -> (u64, usize) {
+    let begin = Instant::now();
+    let window = Duration::from_millis(latency_ms);
+    let mut peak = 0;
+    let mut in_flight = 0;
+    while begin.elapsed() < window {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let s = started.load(Ordering::SeqCst);
+        let f = finished.load(Ordering::SeqCst);
+        if s == n && f == 0 {
+            let rss = rss_bytes();
+            if rss > peak {
+                peak = rss;
+                in_flight = s - f;
+            }
+        } else if f > 0 {
+            break;
+        }
+    }
+    (peak, in_flight)
+}

@@ -1,0 +1,1780 @@
+//! Exactly-once money movement.
+//!
+//! Every gateway call that moves money or changes an invoice follows the same steps:
+//! 1. the intent is written to the ledger's operation log with its idempotency key (a fresh
+//!    random key, stored) and the exact inputs of the call, before the gateway is called;
+//! 2. the call is made with that key;
+//! 3. the outcome is applied to the transaction, refund or invoice with a compare-and-set that
+//!    only moves its state forward, then the operation is settled.
+//!
+//! A call whose outcome is unknown (timeout, trap, dropped connection: see
+//! [`CallError::may_have_moved_money`]) leaves the operation `unknown` (the transaction's status
+//! too); a crash leaves it `pending`. The reconciler ([`crate::service::reconcile`]) repeats such
+//! operations with the same key and the same inputs: the gateway answers with the original
+//! outcome without moving money twice. Webhooks apply the same compare-and-set updates, so the
+//! synchronous path, the reconciler and webhooks converge in any order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{
+    self, CaptureMode, ChargeRequest, CollectionMethod, CustomerRequest, GatewayError,
+    InvoiceRequest, LineItem, Money, PaymentStatus, RefundReason, RefundRequest,
+};
+use crate::error::CallError;
+use crate::service::Service;
+use crate::service::error::ServiceError;
+use crate::service::ledger::*;
+use crate::service::reload::RetryPolicy;
+
+/// The inputs of a charge, stored with its operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChargeParams {
+    /// Gateway customer.
+    pub customer: String,
+    /// Gateway card.
+    pub card: String,
+    /// Amount.
+    pub amount: i64,
+    /// Currency.
+    pub currency: String,
+    /// Description.
+    pub description: Option<String>,
+    /// automatic or manual.
+    pub capture: Capture,
+    /// Metadata.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// The inputs of a capture or cancel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentParams {
+    /// Gateway payment.
+    pub payment: String,
+    /// Amount to capture (none: all).
+    #[serde(default)]
+    pub amount: Option<i64>,
+}
+
+/// The inputs of a refund.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefundParams {
+    /// Gateway payment.
+    pub payment: String,
+    /// Amount.
+    pub amount: i64,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Ledger transaction.
+    pub transaction_id: i64,
+}
+
+/// One line of an invoice creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LineParams {
+    /// Description.
+    pub description: String,
+    /// Signed amount.
+    pub unit_amount: i64,
+    /// Ledger transaction.
+    pub transaction_id: i64,
+}
+
+/// The inputs of an invoice creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvoiceCreateParams {
+    /// Gateway customer.
+    pub customer: String,
+    /// Currency.
+    pub currency: String,
+    /// Lines.
+    pub items: Vec<LineParams>,
+    /// Note.
+    pub description: Option<String>,
+    /// Days until due.
+    pub days_until_due: u32,
+    /// Our number.
+    pub number: String,
+}
+
+/// The inputs of an invoice finalize, pay or void.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvoiceParams {
+    /// Gateway invoice.
+    pub invoice: String,
+    /// Card to pay with (none: the default).
+    #[serde(default)]
+    pub card: Option<String>,
+}
+
+/// How an operation ended this time.
+#[derive(Debug, Clone)]
+pub struct Exec {
+    /// The operation's state now.
+    pub state: OpState,
+    /// The gateway's error, when the call failed.
+    pub error: Option<CallError>,
+    /// Whether another task of this process is running the operation now.
+    pub in_flight: bool,
+}
+
+impl Exec {
+    fn in_flight() -> Self {
+        Exec {
+            state: OpState::Pending,
+            error: None,
+            in_flight: true,
+        }
+    }
+}
+
+/// What a failed call means for the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Nothing moved and nothing will: settle as failed.
+    Final,
+    /// Nothing happened: repeat later with the same key.
+    Retry,
+    /// Money may have moved: reconcile with the same key.
+    Unknown,
+}
+
+/// Classifies a failed call.
+pub fn classify(e: &CallError) -> ErrorClass {
+    if e.may_have_moved_money() {
+        return ErrorClass::Unknown;
+    }
+    match e {
+        CallError::Gateway(GatewayError::IdempotencyConflict(_)) => ErrorClass::Unknown,
+        CallError::Gateway(
+            GatewayError::RateLimited(_)
+            | GatewayError::NotAttempted(_)
+            | GatewayError::Configuration(_),
+        )
+        | CallError::Host(_) => ErrorClass::Retry,
+        _ => ErrorClass::Final,
+    }
+}
+
+/// Order of transaction statuses: updates only move forward in it.
+pub fn txn_rank(s: TxnStatus) -> u8 {
+    match s {
+        TxnStatus::Pending => 0,
+        TxnStatus::Unknown => 1,
+        TxnStatus::Processing | TxnStatus::RequiresAction => 2,
+        TxnStatus::Authorized => 3,
+        TxnStatus::Succeeded | TxnStatus::Failed | TxnStatus::Canceled => 4,
+        TxnStatus::PartiallyRefunded | TxnStatus::Refunded => 5,
+    }
+}
+
+/// The statuses a transaction may move to `new` from.
+pub fn txn_from(new: TxnStatus) -> Vec<TxnStatus> {
+    if new == TxnStatus::Unknown {
+        return vec![TxnStatus::Pending, TxnStatus::Unknown];
+    }
+    TxnStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| txn_rank(*s) < txn_rank(new))
+        .collect()
+}
+
+fn invoice_rank(s: InvoiceStatus) -> u8 {
+    match s {
+        InvoiceStatus::Draft => 0,
+        InvoiceStatus::Open => 1,
+        InvoiceStatus::Uncollectible => 2,
+        InvoiceStatus::Paid | InvoiceStatus::Void => 3,
+    }
+}
+
+/// The statuses an invoice may move to `new` from (or stay in, for updates of the same status).
+pub fn invoice_from(new: InvoiceStatus) -> Vec<InvoiceStatus> {
+    InvoiceStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| invoice_rank(*s) < invoice_rank(new) || (*s == new && invoice_rank(new) < 3))
+        .collect()
+}
+
+/// The ledger status of a gateway payment status.
+pub fn txn_status_of(p: PaymentStatus) -> TxnStatus {
+    match p {
+        PaymentStatus::Succeeded => TxnStatus::Succeeded,
+        PaymentStatus::Processing => TxnStatus::Processing,
+        PaymentStatus::RequiresAction => TxnStatus::RequiresAction,
+        PaymentStatus::RequiresCapture => TxnStatus::Authorized,
+        PaymentStatus::Failed => TxnStatus::Failed,
+        PaymentStatus::Canceled => TxnStatus::Canceled,
+    }
+}
+
+/// The ledger status of a gateway refund status.
+pub fn refund_status_of(s: contract::RefundStatus) -> RefundStatus {
+    match s {
+        contract::RefundStatus::Pending => RefundStatus::Pending,
+        contract::RefundStatus::RequiresAction => RefundStatus::RequiresAction,
+        contract::RefundStatus::Succeeded => RefundStatus::Succeeded,
+        contract::RefundStatus::Failed => RefundStatus::Failed,
+        contract::RefundStatus::Canceled => RefundStatus::Canceled,
+    }
+}
+
+/// The ledger status of a gateway invoice status.
+pub fn invoice_status_of(s: contract::InvoiceStatus) -> InvoiceStatus {
+    match s {
+        contract::InvoiceStatus::Draft => InvoiceStatus::Draft,
+        contract::InvoiceStatus::Open => InvoiceStatus::Open,
+        contract::InvoiceStatus::Paid => InvoiceStatus::Paid,
+        contract::InvoiceStatus::Void => InvoiceStatus::Void,
+        contract::InvoiceStatus::Uncollectible => InvoiceStatus::Uncollectible,
+    }
+}
+
+fn reason_of(s: &str) -> Option<RefundReason> {
+    match s {
+        "duplicate" => Some(RefundReason::Duplicate),
+        "fraudulent" => Some(RefundReason::Fraudulent),
+        "requested_by_customer" => Some(RefundReason::RequestedByCustomer),
+        _ => None,
+    }
+}
+
+/// A hex digest usable inside idempotency keys.
+pub fn digest(parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// A transaction to create, as the API receives it.
+#[derive(Debug, Clone)]
+pub struct TxnRequest {
+    /// CRM customer.
+    pub customer_id: String,
+    /// Amount (positive).
+    pub amount: i64,
+    /// Currency (upper case).
+    pub currency: String,
+    /// Description.
+    pub description: Option<String>,
+    /// charge or credit.
+    pub kind: TxnKind,
+    /// The card (none: the default at charge time).
+    pub card_id: Option<i64>,
+    /// automatic or manual capture.
+    pub capture: Capture,
+    /// Charge now (true) or leave pending for a billing run or an invoice.
+    pub charge_now: bool,
+    /// A key derived from the client's `Idempotency-Key`, when it sent one.
+    pub client_key: Option<String>,
+}
+
+/// An invoice to create, as the API receives it.
+#[derive(Debug, Clone)]
+pub struct InvoiceRequestIn {
+    /// CRM customer.
+    pub customer_id: String,
+    /// Gateway (none: the gateway of the customer's default card, or the default gateway).
+    pub gateway: Option<String>,
+    /// Currency.
+    pub currency: String,
+    /// Note.
+    pub description: Option<String>,
+    /// Period start filter.
+    pub period_start: Option<Ts>,
+    /// Period end filter.
+    pub period_end: Option<Ts>,
+    /// Days until due.
+    pub days_until_due: u32,
+    /// Key derived from the client's `Idempotency-Key`.
+    pub client_key: Option<String>,
+}
+
+impl Service {
+    fn slot(
+        &self,
+        gateway: &str,
+    ) -> Result<std::sync::Arc<crate::service::reload::GatewaySlot>, ServiceError> {
+        self.gateways.get(gateway).ok_or_else(|| {
+            ServiceError::invalid(
+                "gateway",
+                format!("no gateway named {gateway:?} is configured"),
+            )
+        })
+    }
+
+    /// The gateway to use when a request names `requested` (or none).
+    pub fn gateway_name(&self, requested: Option<&str>) -> Result<String, ServiceError> {
+        match requested {
+            Some(g) => self.slot(g).map(|s| s.name().to_string()),
+            None => self
+                .gateways
+                .default_name()
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ServiceError::invalid("gateway", "no default gateway is configured: name one")
+                }),
+        }
+    }
+
+    /// Checks a currency against ISO 4217 and the gateway's own list.
+    pub fn check_currency(
+        &self,
+        currency: &str,
+        gateway: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        if !crate::service::currency::is_iso4217(currency) {
+            return Err(ServiceError::invalid(
+                "currency",
+                format!("{currency:?} is not an ISO 4217 currency code (upper case, e.g. USD)"),
+            ));
+        }
+        if let Some(g) = gateway {
+            let accepted = self.slot(g)?.currencies();
+            if !accepted.is_empty() && !accepted.iter().any(|c| c == currency) {
+                return Err(ServiceError::invalid(
+                    "currency",
+                    format!(
+                        "gateway {g} does not accept {currency} (it accepts {})",
+                        accepted.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Links a CRM customer to a gateway customer (creating it there, or finding the one created
+    /// before).
+    pub async fn link_customer(
+        &self,
+        crm_customer_id: &str,
+        gateway: Option<&str>,
+        email: Option<String>,
+        name: Option<String>,
+        phone: Option<String>,
+    ) -> Result<(CustomerLink, bool), ServiceError> {
+        let gateway = self.gateway_name(gateway)?;
+        let slot = self.slot(&gateway)?;
+        let key = new_key("cust");
+        let request = CustomerRequest {
+            crm_customer_id: crm_customer_id.to_string(),
+            email: email.clone(),
+            name: name.clone(),
+            phone,
+            metadata: vec![("crm_customer_id".into(), crm_customer_id.to_string())],
+        };
+        let customer = slot
+            .call("ensure-customer", RetryPolicy::INTERACTIVE, |g| {
+                let request = request.clone();
+                let key = key.clone();
+                async move { g.ensure_customer(request, &key).await }
+            })
+            .await
+            .map_err(|e| ServiceError::from_call(&e))?;
+        let link = CustomerLink {
+            crm_customer_id: crm_customer_id.to_string(),
+            gateway,
+            gateway_customer_ref: customer.id,
+            email,
+            name,
+            created_at: now(),
+        };
+        let link = self.db.run(move |l| l.upsert_customer(&link)).await?;
+        Ok((link, customer.created))
+    }
+
+    /// The customer's link on a gateway; 404 naming `customer_id` when there is none.
+    pub async fn customer_link(
+        &self,
+        crm_customer_id: &str,
+        gateway: &str,
+    ) -> Result<CustomerLink, ServiceError> {
+        let id = crm_customer_id.to_string();
+        let links = self.db.run(move |l| l.customer_links(&id)).await?;
+        if links.is_empty() {
+            return Err(ServiceError::not_found(
+                "customer_id",
+                format!("customer {crm_customer_id:?} is not linked: POST /v1/customers first"),
+            ));
+        }
+        links
+            .into_iter()
+            .find(|l| l.gateway == gateway)
+            .ok_or_else(|| {
+                ServiceError::not_found(
+                    "customer_id",
+                    format!("customer {crm_customer_id:?} is not linked to gateway {gateway}"),
+                )
+            })
+    }
+
+    /// Whether the CRM customer is linked to any gateway; 404 naming `customer_id` if not.
+    pub async fn require_customer(
+        &self,
+        crm_customer_id: &str,
+    ) -> Result<Vec<CustomerLink>, ServiceError> {
+        let id = crm_customer_id.to_string();
+        let links = self.db.run(move |l| l.customer_links(&id)).await?;
+        if links.is_empty() {
+            return Err(ServiceError::not_found(
+                "customer_id",
+                format!("no customer {crm_customer_id:?}: link it with POST /v1/customers first"),
+            ));
+        }
+        Ok(links)
+    }
+
+    /// A card of the customer; 404 naming `card_id` when it is not theirs or was removed.
+    pub async fn customer_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: i64,
+    ) -> Result<Card, ServiceError> {
+        let card = self.db.run(move |l| l.card(card_id)).await?;
+        match card {
+            Some(c) if c.crm_customer_id == crm_customer_id => Ok(c),
+            _ => Err(ServiceError::not_found(
+                "card_id",
+                format!("customer {crm_customer_id:?} has no card {card_id}"),
+            )),
+        }
+    }
+
+    /// Stores a card from a client-side token.
+    pub async fn add_card(
+        &self,
+        crm_customer_id: &str,
+        gateway: Option<&str>,
+        token: &str,
+        nickname: Option<String>,
+        make_default: bool,
+        client_key: Option<String>,
+    ) -> Result<Card, ServiceError> {
+        let links = self.require_customer(crm_customer_id).await?;
+        let gateway = match gateway {
+            Some(g) => self.gateway_name(Some(g))?,
+            None => {
+                let d = self.gateways.default_name();
+                match links.iter().find(|l| Some(l.gateway.as_str()) == d) {
+                    Some(l) => l.gateway.clone(),
+                    None => links[0].gateway.clone(),
+                }
+            }
+        };
+        let link = self.customer_link(crm_customer_id, &gateway).await?;
+        let slot = self.slot(&gateway)?;
+        let key = client_key
+            .map(|k| format!("card-{k}"))
+            .unwrap_or_else(|| new_key("card"));
+        let has_cards = {
+            let id = crm_customer_id.to_string();
+            !self.db.run(move |l| l.cards(&id)).await?.is_empty()
+        };
+        // The gateway's default follows the ledger's: the first card becomes the default.
+        let make_default = make_default || !has_cards;
+        let stored = slot
+            .call("store-card", RetryPolicy::INTERACTIVE, |g| {
+                let (c, t, k) = (
+                    link.gateway_customer_ref.clone(),
+                    token.to_string(),
+                    key.clone(),
+                );
+                async move { g.store_card(&c, &t, make_default, &k).await }
+            })
+            .await
+            .map_err(|e| match &e {
+                CallError::Gateway(GatewayError::InvalidInput(i)) => {
+                    ServiceError::invalid("token", i.message.clone())
+                }
+                CallError::Gateway(GatewayError::NotFound(_)) => {
+                    ServiceError::invalid("token", "the gateway does not know this token")
+                }
+                CallError::Gateway(GatewayError::Declined(d)) => ServiceError::invalid(
+                    "token",
+                    format!("the card was declined: {}", d.customer_message),
+                ),
+                _ => ServiceError::from_call(&e),
+            })?;
+        let new = NewCard {
+            crm_customer_id: crm_customer_id.to_string(),
+            gateway,
+            gateway_card_ref: stored.id,
+            brand: stored.brand,
+            last4: stored.last4,
+            exp_month: stored.exp_month,
+            exp_year: stored.exp_year,
+            funding: format!("{:?}", stored.funding).to_lowercase(),
+            fingerprint: stored.fingerprint,
+            nickname,
+            make_default,
+        };
+        Ok(self.db.run(move |l| l.insert_card(&new)).await?)
+    }
+
+    /// Makes a card the customer's default, at its gateway and in the ledger.
+    pub async fn set_default_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: i64,
+    ) -> Result<Card, ServiceError> {
+        let card = self.customer_card(crm_customer_id, card_id).await?;
+        let link = self.customer_link(crm_customer_id, &card.gateway).await?;
+        let slot = self.slot(&card.gateway)?;
+        slot.call("set-default-card", RetryPolicy::INTERACTIVE, |g| {
+            let (c, r) = (
+                link.gateway_customer_ref.clone(),
+                card.gateway_card_ref.clone(),
+            );
+            async move { g.set_default_card(&c, &r).await }
+        })
+        .await
+        .map_err(|e| ServiceError::from_call(&e))?;
+        let id = crm_customer_id.to_string();
+        self.db
+            .run(move |l| l.set_default_card(&id, card_id))
+            .await?;
+        self.customer_card(crm_customer_id, card_id).await
+    }
+
+    /// Removes a card at its gateway and in the ledger.
+    pub async fn remove_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: i64,
+    ) -> Result<(), ServiceError> {
+        let card = self.customer_card(crm_customer_id, card_id).await?;
+        let link = self.customer_link(crm_customer_id, &card.gateway).await?;
+        let slot = self.slot(&card.gateway)?;
+        let result = slot
+            .call("remove-card", RetryPolicy::INTERACTIVE, |g| {
+                let (c, r) = (
+                    link.gateway_customer_ref.clone(),
+                    card.gateway_card_ref.clone(),
+                );
+                async move { g.remove_card(&c, &r).await }
+            })
+            .await;
+        match result {
+            Ok(()) | Err(CallError::Gateway(GatewayError::NotFound(_))) => {}
+            Err(e) => return Err(ServiceError::from_call(&e)),
+        }
+        let id = crm_customer_id.to_string();
+        self.db.run(move |l| l.remove_card(&id, card_id)).await?;
+        Ok(())
+    }
+
+    /// Validates and records a transaction; charges it at once when asked. Returns the
+    /// transaction and, when the charge failed in a way the client must hear about as an error
+    /// (invalid input, gateway unavailable), that error; a decline is a `failed` transaction.
+    pub async fn create_transaction(
+        &self,
+        req: TxnRequest,
+    ) -> Result<(Transaction, Option<ServiceError>, bool), ServiceError> {
+        if req.amount <= 0 {
+            return Err(ServiceError::invalid(
+                "amount",
+                "must be a positive integer of minor units",
+            ));
+        }
+        self.require_customer(&req.customer_id).await?;
+        let card = match req.card_id {
+            Some(id) => Some(self.customer_card(&req.customer_id, id).await?),
+            None => None,
+        };
+        let charge_now = req.charge_now && req.kind == TxnKind::Charge;
+        let card = match (card, charge_now) {
+            (Some(c), _) => Some(c),
+            (None, true) => Some(self.default_card(&req.customer_id).await?),
+            (None, false) => None,
+        };
+        let gateway = card
+            .as_ref()
+            .map(|c| c.gateway.clone())
+            .or_else(|| self.gateways.default_name().map(str::to_string));
+        self.check_currency(&req.currency, gateway.as_deref())?;
+        if req.kind == TxnKind::Credit && req.capture == Capture::Manual {
+            return Err(ServiceError::invalid(
+                "capture",
+                "a credit is not charged: capture does not apply",
+            ));
+        }
+        let key = match &req.client_key {
+            Some(k) => format!("txn-{k}"),
+            None => new_key("txn"),
+        };
+        let new = NewTransaction {
+            crm_customer_id: req.customer_id.clone(),
+            card_id: card.as_ref().map(|c| c.id),
+            gateway: card.as_ref().map(|c| c.gateway.clone()),
+            amount: req.amount,
+            currency: req.currency.clone(),
+            description: req.description.clone(),
+            kind: req.kind,
+            capture: req.capture,
+            status: TxnStatus::Pending,
+            idempotency_key: key,
+        };
+        let (txn, created) = self.db.run(move |l| l.insert_transaction(&new)).await?;
+        if !charge_now {
+            return Ok((txn, None, created));
+        }
+        let (txn, err) = self
+            .charge_transaction(txn.id, RetryPolicy::INTERACTIVE)
+            .await?;
+        Ok((txn, err, created))
+    }
+
+    /// The customer's default card; 400 naming `card_id` when there is none.
+    pub async fn default_card(&self, crm_customer_id: &str) -> Result<Card, ServiceError> {
+        let id = crm_customer_id.to_string();
+        let cards = self.db.run(move |l| l.cards(&id)).await?;
+        cards.into_iter().find(|c| c.is_default).ok_or_else(|| {
+            ServiceError::invalid(
+                "card_id",
+                format!(
+                    "customer {crm_customer_id:?} has no default card: add one or name a card_id"
+                ),
+            )
+        })
+    }
+
+    /// Charges a pending transaction (or settles one whose charge is unsettled): writes the
+    /// charge operation with the transaction's key, then runs it.
+    pub async fn charge_transaction(
+        &self,
+        txn_id: i64,
+        policy: RetryPolicy,
+    ) -> Result<(Transaction, Option<ServiceError>), ServiceError> {
+        let txn = self
+            .db
+            .run(move |l| l.transaction(txn_id))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found("transaction_id", format!("no transaction {txn_id}"))
+            })?;
+        if txn.kind != TxnKind::Charge {
+            return Err(ServiceError::conflict(
+                "transaction_id",
+                "a credit is not charged",
+            ));
+        }
+        let key = txn.idempotency_key.clone();
+        let existing = self
+            .db
+            .run(move |l| l.operations_for(Some(txn_id), None))
+            .await?;
+        let op = match existing.into_iter().find(|o| o.kind == OpKind::Charge) {
+            Some(op) => op,
+            None => {
+                if txn.status != TxnStatus::Pending {
+                    return Ok((txn, None));
+                }
+                if txn.invoice_id.is_some() {
+                    return Err(ServiceError::conflict(
+                        "transaction_id",
+                        "the transaction is on an invoice: pay the invoice instead",
+                    ));
+                }
+                let card = match txn.card_id {
+                    Some(id) => self.customer_card(&txn.crm_customer_id, id).await?,
+                    None => self.default_card(&txn.crm_customer_id).await?,
+                };
+                let link = self
+                    .customer_link(&txn.crm_customer_id, &card.gateway)
+                    .await?;
+                let params = ChargeParams {
+                    customer: link.gateway_customer_ref,
+                    card: card.gateway_card_ref.clone(),
+                    amount: txn.amount,
+                    currency: txn.currency.clone(),
+                    description: txn.description.clone(),
+                    capture: txn.capture,
+                    metadata: vec![
+                        ("crm_transaction_id".into(), txn.id.to_string()),
+                        ("crm_customer_id".into(), txn.crm_customer_id.clone()),
+                    ],
+                };
+                let new = NewOperation {
+                    kind: OpKind::Charge,
+                    gateway: card.gateway.clone(),
+                    transaction_id: Some(txn.id),
+                    refund_id: None,
+                    invoice_id: None,
+                    idempotency_key: key,
+                    params: serde_json::to_value(&params)
+                        .map_err(|e| ServiceError::internal(e.to_string()))?,
+                };
+                let patch = TxnPatch {
+                    card_id: Some(card.id),
+                    gateway: Some(card.gateway.clone()),
+                    attempted_at: Some(now()),
+                    ..Default::default()
+                };
+                // The intent: the operation (with its key and inputs) and the transaction's card,
+                // written before the gateway is called.
+                let (op, _) = self
+                    .db
+                    .run(move |l| {
+                        let op = l.insert_operation(&new)?;
+                        l.update_transaction(txn_id, &[TxnStatus::Pending], &patch)?;
+                        Ok(op)
+                    })
+                    .await?;
+                op
+            }
+        };
+        let exec = if matches!(op.state, OpState::Pending | OpState::Unknown) {
+            Some(self.execute(op, policy).await?)
+        } else {
+            None
+        };
+        let txn = self
+            .db
+            .run(move |l| l.transaction(txn_id))
+            .await?
+            .ok_or_else(|| ServiceError::internal("transaction vanished"))?;
+        let err = exec.and_then(|e| {
+            if e.in_flight {
+                return Some(ServiceError::conflict(
+                    "transaction_id",
+                    "the charge is in progress; look the transaction up later",
+                ));
+            }
+            e.error.and_then(|err| match &err {
+                CallError::Gateway(GatewayError::Declined(_) | GatewayError::ActionRequired(_)) => {
+                    None
+                }
+                _ => Some(ServiceError::from_call(&err)),
+            })
+        });
+        Ok((txn, err))
+    }
+
+    /// Runs an operation of the intent log with its stored key and inputs, applies the outcome
+    /// and settles the operation. Returns at once when the operation is running in this process.
+    pub async fn execute(&self, op: Operation, policy: RetryPolicy) -> Result<Exec, ServiceError> {
+        let Some(_guard) = self.claim(op.id) else {
+            return Ok(Exec::in_flight());
+        };
+        // Settled meanwhile by another task?
+        let op_id = op.id;
+        let op = match self.db.run(move |l| l.operation(op_id)).await? {
+            Some(o) if matches!(o.state, OpState::Pending | OpState::Unknown) => o,
+            Some(o) => {
+                return Ok(Exec {
+                    state: o.state,
+                    error: None,
+                    in_flight: false,
+                });
+            }
+            None => return Err(ServiceError::internal("operation vanished")),
+        };
+        let slot = self.slot(&op.gateway)?;
+        let bad_params =
+            |e: serde_json::Error| ServiceError::internal(format!("operation {}: {e}", op.id));
+        let key = op.idempotency_key.clone();
+        tracing::debug!(op = op.id, kind = %op.kind, gateway = %op.gateway, attempt = op.attempts + 1, "calling the gateway");
+        let (state, error) = match op.kind {
+            OpKind::Charge => {
+                let p: ChargeParams =
+                    serde_json::from_value(op.params.clone()).map_err(bad_params)?;
+                let request = ChargeRequest {
+                    customer: p.customer.clone(),
+                    card: p.card.clone(),
+                    amount: Money {
+                        amount: p.amount,
+                        currency: p.currency.clone(),
+                    },
+                    description: p.description.clone(),
+                    metadata: p.metadata.clone(),
+                    capture: match p.capture {
+                        Capture::Automatic => CaptureMode::Automatic,
+                        Capture::Manual => CaptureMode::Manual,
+                    },
+                    idempotency_key: key.clone(),
+                };
+                let result = slot
+                    .call("charge", policy, |g| {
+                        let r = request.clone();
+                        async move { g.charge(r).await }
+                    })
+                    .await;
+                self.apply_charge(op.transaction_id.unwrap_or_default(), result)
+                    .await?
+            }
+            OpKind::Capture | OpKind::Cancel => {
+                let p: PaymentParams =
+                    serde_json::from_value(op.params.clone()).map_err(bad_params)?;
+                let capture = op.kind == OpKind::Capture;
+                let result = slot
+                    .call(op.kind.as_str(), policy, |g| {
+                        let (pay, k) = (p.payment.clone(), key.clone());
+                        async move {
+                            if capture {
+                                g.capture(&pay, p.amount, &k).await
+                            } else {
+                                g.cancel(&pay, &k).await
+                            }
+                        }
+                    })
+                    .await;
+                self.apply_payment_change(op.transaction_id.unwrap_or_default(), result)
+                    .await?
+            }
+            OpKind::Refund => {
+                let p: RefundParams =
+                    serde_json::from_value(op.params.clone()).map_err(bad_params)?;
+                let request = RefundRequest {
+                    payment: p.payment.clone(),
+                    amount: Some(p.amount),
+                    reason: p.reason.as_deref().and_then(reason_of),
+                    metadata: vec![("crm_transaction_id".into(), p.transaction_id.to_string())],
+                    idempotency_key: key.clone(),
+                };
+                let result = slot
+                    .call("refund", policy, |g| {
+                        let r = request.clone();
+                        async move { g.refund_payment(r).await }
+                    })
+                    .await;
+                self.apply_refund(op.refund_id.unwrap_or_default(), result)
+                    .await?
+            }
+            OpKind::InvoiceCreate => {
+                let p: InvoiceCreateParams =
+                    serde_json::from_value(op.params.clone()).map_err(bad_params)?;
+                let request = InvoiceRequest {
+                    customer: p.customer.clone(),
+                    currency: p.currency.clone(),
+                    items: p
+                        .items
+                        .iter()
+                        .map(|i| LineItem {
+                            description: i.description.clone(),
+                            unit_amount: i.unit_amount,
+                            quantity: 1,
+                            metadata: vec![(
+                                "crm_transaction_id".into(),
+                                i.transaction_id.to_string(),
+                            )],
+                        })
+                        .collect(),
+                    description: p.description.clone(),
+                    collection: CollectionMethod::SendInvoice,
+                    days_until_due: Some(p.days_until_due),
+                    metadata: vec![
+                        (
+                            "crm_invoice_id".into(),
+                            op.invoice_id.unwrap_or_default().to_string(),
+                        ),
+                        ("crm_invoice_number".into(), p.number.clone()),
+                    ],
+                    idempotency_key: key.clone(),
+                };
+                let result = slot
+                    .call("create-invoice", policy, |g| {
+                        let r = request.clone();
+                        async move { g.create_invoice(r).await }
+                    })
+                    .await;
+                self.apply_invoice(op.invoice_id.unwrap_or_default(), result)
+                    .await?
+            }
+            OpKind::InvoiceFinalize | OpKind::InvoicePay | OpKind::InvoiceVoid => {
+                let p: InvoiceParams =
+                    serde_json::from_value(op.params.clone()).map_err(bad_params)?;
+                let kind = op.kind;
+                let result = slot
+                    .call(kind.as_str(), policy, |g| {
+                        let (inv, card, k) = (p.invoice.clone(), p.card.clone(), key.clone());
+                        async move {
+                            match kind {
+                                OpKind::InvoiceFinalize => g.finalize_invoice(&inv, &k).await,
+                                OpKind::InvoicePay => {
+                                    g.pay_invoice(&inv, card.as_deref(), &k).await
+                                }
+                                _ => g.void_invoice(&inv, &k).await,
+                            }
+                        }
+                    })
+                    .await;
+                self.apply_invoice(op.invoice_id.unwrap_or_default(), result)
+                    .await?
+            }
+        };
+        let message = error.as_ref().map(|e| e.to_string());
+        if let Some(e) = &error {
+            tracing::info!(op = op.id, kind = %op.kind, state = %state, error = %e, "gateway call failed");
+        }
+        self.db
+            .run(move |l| l.set_operation_state(op_id, state, message.as_deref(), true))
+            .await?;
+        Ok(Exec {
+            state,
+            error,
+            in_flight: false,
+        })
+    }
+
+    /// The next state of an operation whose call failed, and the transaction error to record.
+    fn failed_state(prev: OpState, e: &CallError) -> OpState {
+        match classify(e) {
+            ErrorClass::Final => OpState::Failed,
+            ErrorClass::Retry => prev,
+            ErrorClass::Unknown => OpState::Unknown,
+        }
+    }
+
+    async fn apply_charge(
+        &self,
+        txn_id: i64,
+        result: Result<contract::Payment, CallError>,
+    ) -> Result<(OpState, Option<CallError>), ServiceError> {
+        let (patch, state, error) = match result {
+            Ok(p) => {
+                let status = txn_status_of(p.status);
+                let decline = p.last_decline.clone();
+                let patch = TxnPatch {
+                    status: Some(status),
+                    gateway_payment_ref: Some(p.id.clone()),
+                    amount_captured: Some(p.amount_captured),
+                    decline_code: Some(decline.as_ref().map(|d| d.code.clone())),
+                    decline_reason: Some(decline.as_ref().and_then(|d| d.decline_reason.clone())),
+                    last_error: Some(None),
+                    ..Default::default()
+                };
+                let state = if status == TxnStatus::Failed {
+                    OpState::Failed
+                } else {
+                    OpState::Done
+                };
+                (Some(patch), state, None)
+            }
+            Err(e) => {
+                let patch = match &e {
+                    CallError::Gateway(GatewayError::Declined(d)) => Some(TxnPatch {
+                        status: Some(TxnStatus::Failed),
+                        gateway_payment_ref: d.payment.clone(),
+                        decline_code: Some(Some(d.code.clone())),
+                        decline_reason: Some(d.decline_reason.clone()),
+                        last_error: Some(Some(d.customer_message.clone())),
+                        ..Default::default()
+                    }),
+                    CallError::Gateway(GatewayError::ActionRequired(a)) => Some(TxnPatch {
+                        status: Some(TxnStatus::RequiresAction),
+                        gateway_payment_ref: Some(a.payment.clone()),
+                        last_error: Some(Some(a.customer_message.clone())),
+                        ..Default::default()
+                    }),
+                    _ => match classify(&e) {
+                        ErrorClass::Final => Some(TxnPatch {
+                            status: Some(TxnStatus::Failed),
+                            last_error: Some(Some(e.to_string())),
+                            ..Default::default()
+                        }),
+                        ErrorClass::Unknown => Some(TxnPatch {
+                            status: Some(TxnStatus::Unknown),
+                            last_error: Some(Some(e.to_string())),
+                            ..Default::default()
+                        }),
+                        ErrorClass::Retry => Some(TxnPatch {
+                            last_error: Some(Some(e.to_string())),
+                            ..Default::default()
+                        }),
+                    },
+                };
+                let state = match &e {
+                    CallError::Gateway(GatewayError::ActionRequired(_)) => OpState::Done,
+                    _ => Self::failed_state(OpState::Pending, &e),
+                };
+                (patch, state, Some(e))
+            }
+        };
+        if let Some(patch) = patch {
+            let from = match patch.status {
+                Some(s) => txn_from(s),
+                None => vec![TxnStatus::Pending, TxnStatus::Unknown],
+            };
+            self.db
+                .run(move |l| l.update_transaction(txn_id, &from, &patch))
+                .await?;
+        }
+        // A retry-class failure of an operation that was unknown stays unknown.
+        let state = if state == OpState::Pending && error.is_some() {
+            let txn = self.db.run(move |l| l.transaction(txn_id)).await?;
+            if txn.map(|t| t.status == TxnStatus::Unknown).unwrap_or(false) {
+                OpState::Unknown
+            } else {
+                OpState::Pending
+            }
+        } else {
+            state
+        };
+        Ok((state, error))
+    }
+
+    async fn apply_payment_change(
+        &self,
+        txn_id: i64,
+        result: Result<contract::Payment, CallError>,
+    ) -> Result<(OpState, Option<CallError>), ServiceError> {
+        match result {
+            Ok(p) => {
+                let status = txn_status_of(p.status);
+                // Stateless gateways (offline) answer with a new reference for the new state.
+                let patch = TxnPatch {
+                    status: Some(status),
+                    gateway_payment_ref: Some(p.id.clone()),
+                    amount_captured: Some(p.amount_captured),
+                    last_error: Some(None),
+                    ..Default::default()
+                };
+                let from = txn_from(status);
+                self.db
+                    .run(move |l| l.update_transaction(txn_id, &from, &patch))
+                    .await?;
+                Ok((OpState::Done, None))
+            }
+            Err(e) => {
+                let patch = TxnPatch {
+                    last_error: Some(Some(e.to_string())),
+                    ..Default::default()
+                };
+                self.db
+                    .run(move |l| l.update_transaction(txn_id, &[], &patch))
+                    .await?;
+                Ok((Self::failed_state(OpState::Pending, &e), Some(e)))
+            }
+        }
+    }
+
+    async fn apply_refund(
+        &self,
+        refund_id: i64,
+        result: Result<contract::Refund, CallError>,
+    ) -> Result<(OpState, Option<CallError>), ServiceError> {
+        let open = [
+            RefundStatus::Pending,
+            RefundStatus::Unknown,
+            RefundStatus::RequiresAction,
+        ];
+        match result {
+            Ok(r) => {
+                let status = refund_status_of(r.status);
+                let state = if matches!(status, RefundStatus::Failed | RefundStatus::Canceled) {
+                    OpState::Failed
+                } else {
+                    OpState::Done
+                };
+                self.db
+                    .run(move |l| l.settle_refund(refund_id, &open, status, Some(&r.id), None))
+                    .await?;
+                Ok((state, None))
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let state = Self::failed_state(OpState::Pending, &e);
+                let status = match state {
+                    OpState::Failed => Some(RefundStatus::Failed),
+                    OpState::Unknown => Some(RefundStatus::Unknown),
+                    _ => None,
+                };
+                if let Some(status) = status {
+                    self.db
+                        .run(move |l| {
+                            l.settle_refund(
+                                refund_id,
+                                &[RefundStatus::Pending, RefundStatus::Unknown],
+                                status,
+                                None,
+                                Some(&msg),
+                            )
+                        })
+                        .await?;
+                }
+                let prev = self.db.run(move |l| l.refund(refund_id)).await?;
+                let state = match (state, prev.map(|r| r.status)) {
+                    (OpState::Pending, Some(RefundStatus::Unknown)) => OpState::Unknown,
+                    (s, _) => s,
+                };
+                Ok((state, Some(e)))
+            }
+        }
+    }
+
+    async fn apply_invoice(
+        &self,
+        invoice_id: i64,
+        result: Result<contract::Invoice, CallError>,
+    ) -> Result<(OpState, Option<CallError>), ServiceError> {
+        match result {
+            Ok(inv) => {
+                let status = invoice_status_of(inv.status);
+                let patch = InvoicePatch {
+                    status: Some(status),
+                    gateway_invoice_ref: Some(inv.id.clone()),
+                    gateway_number: inv.number.clone(),
+                    hosted_url: inv.hosted_url.clone(),
+                    pdf_url: inv.pdf_url.clone(),
+                    amount_paid: Some(inv.amount_paid),
+                    tax: Some(inv.tax),
+                    total: Some(inv.total),
+                    due_date: inv.due_date,
+                    last_error: Some(None),
+                    bump_pay_attempts: false,
+                };
+                let from = invoice_from(status);
+                self.db
+                    .run(move |l| l.update_invoice(invoice_id, &from, &patch))
+                    .await?;
+                Ok((OpState::Done, None))
+            }
+            Err(e) => {
+                let patch = InvoicePatch {
+                    last_error: Some(Some(e.to_string())),
+                    ..Default::default()
+                };
+                self.db
+                    .run(move |l| l.update_invoice(invoice_id, &[], &patch))
+                    .await?;
+                Ok((Self::failed_state(OpState::Pending, &e), Some(e)))
+            }
+        }
+    }
+
+    async fn unsettled_op(
+        &self,
+        txn: Option<i64>,
+        invoice: Option<i64>,
+        kinds: &[OpKind],
+    ) -> Result<Option<Operation>, ServiceError> {
+        let ops = self.db.run(move |l| l.operations_for(txn, invoice)).await?;
+        Ok(ops.into_iter().find(|o| {
+            kinds.contains(&o.kind) && matches!(o.state, OpState::Pending | OpState::Unknown)
+        }))
+    }
+
+    async fn run_new_op(
+        &self,
+        new: NewOperation,
+        policy: RetryPolicy,
+    ) -> Result<Exec, ServiceError> {
+        let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
+        self.execute(op, policy).await
+    }
+
+    fn exec_result(exec: Exec) -> Result<(), ServiceError> {
+        if exec.in_flight {
+            return Err(ServiceError::conflict(
+                "status",
+                "another request is changing this object now",
+            ));
+        }
+        match exec.error {
+            Some(e) => Err(ServiceError::from_call(&e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Captures an authorized transaction (all of it, or `amount`).
+    pub async fn capture(
+        &self,
+        txn_id: i64,
+        amount: Option<i64>,
+    ) -> Result<Transaction, ServiceError> {
+        self.payment_change(txn_id, OpKind::Capture, amount).await
+    }
+
+    /// Voids a transaction: cancels an authorization at the gateway, or cancels a pending
+    /// transaction that was never charged.
+    pub async fn void(&self, txn_id: i64) -> Result<Transaction, ServiceError> {
+        let txn = self.txn(txn_id).await?;
+        if txn.status == TxnStatus::Pending && txn.attempted_at.is_none() {
+            if txn.invoice_id.is_some() {
+                return Err(ServiceError::conflict(
+                    "transaction_id",
+                    "the transaction is on an invoice: void the invoice first",
+                ));
+            }
+            let patch = TxnPatch {
+                status: Some(TxnStatus::Canceled),
+                ..Default::default()
+            };
+            // Compare-and-set: only while nobody started charging it.
+            let done = self
+                .db
+                .run(move |l| l.update_transaction(txn_id, &[TxnStatus::Pending], &patch))
+                .await?;
+            if let Some(t) = done
+                && t.attempted_at.is_none()
+            {
+                return Ok(t);
+            }
+            return Err(ServiceError::conflict(
+                "transaction_id",
+                "the transaction is being charged",
+            ));
+        }
+        self.payment_change(txn_id, OpKind::Cancel, None).await
+    }
+
+    async fn txn(&self, txn_id: i64) -> Result<Transaction, ServiceError> {
+        self.db
+            .run(move |l| l.transaction(txn_id))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found("transaction_id", format!("no transaction {txn_id}"))
+            })
+    }
+
+    async fn payment_change(
+        &self,
+        txn_id: i64,
+        kind: OpKind,
+        amount: Option<i64>,
+    ) -> Result<Transaction, ServiceError> {
+        let txn = self.txn(txn_id).await?;
+        let op = match self
+            .unsettled_op(Some(txn_id), None, &[OpKind::Capture, OpKind::Cancel])
+            .await?
+        {
+            Some(op) => op,
+            None => {
+                if txn.status != TxnStatus::Authorized {
+                    let what = if kind == OpKind::Capture {
+                        "captured"
+                    } else {
+                        "voided"
+                    };
+                    return Err(ServiceError::conflict(
+                        "transaction_id",
+                        format!(
+                            "a {} transaction cannot be {what}; only authorized ones",
+                            txn.status
+                        ),
+                    ));
+                }
+                if let Some(a) = amount
+                    && (a <= 0 || a > txn.amount)
+                {
+                    return Err(ServiceError::invalid(
+                        "amount",
+                        format!("must be between 1 and the authorized {}", txn.amount),
+                    ));
+                }
+                let payment = txn.gateway_payment_ref.clone().ok_or_else(|| {
+                    ServiceError::conflict("transaction_id", "no payment at the gateway")
+                })?;
+                let new = NewOperation {
+                    kind,
+                    gateway: txn.gateway.clone().unwrap_or_default(),
+                    transaction_id: Some(txn_id),
+                    refund_id: None,
+                    invoice_id: None,
+                    idempotency_key: format!(
+                        "{}:{}:{}",
+                        txn.idempotency_key,
+                        kind.as_str(),
+                        digest(&[&new_key("x")])
+                    ),
+                    params: serde_json::to_value(PaymentParams { payment, amount })
+                        .map_err(|e| ServiceError::internal(e.to_string()))?,
+                };
+                let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
+                op
+            }
+        };
+        let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
+        Self::exec_result(exec)?;
+        self.txn(txn_id).await
+    }
+
+    /// Refunds a transaction, in full (amount none) or in part.
+    pub async fn refund(
+        &self,
+        txn_id: i64,
+        amount: Option<i64>,
+        reason: Option<String>,
+        client_key: Option<String>,
+    ) -> Result<Refund, ServiceError> {
+        if let Some(a) = amount
+            && a <= 0
+        {
+            return Err(ServiceError::invalid(
+                "amount",
+                "must be a positive integer of minor units",
+            ));
+        }
+        if let Some(r) = &reason
+            && reason_of(r).is_none()
+        {
+            return Err(ServiceError::invalid(
+                "reason",
+                "must be duplicate, fraudulent or requested_by_customer",
+            ));
+        }
+        let txn = self.txn(txn_id).await?;
+        let key = match client_key {
+            Some(k) => format!("refund-{k}"),
+            None => new_key("refund"),
+        };
+        let k2 = key.clone();
+        let reason2 = reason.clone();
+        let refund = self
+            .db
+            .run(move |l| l.create_refund(txn_id, amount, reason2.as_deref(), &k2))
+            .await?;
+        let new = NewOperation {
+            kind: OpKind::Refund,
+            gateway: txn.gateway.clone().unwrap_or_default(),
+            transaction_id: Some(txn_id),
+            refund_id: Some(refund.id),
+            invoice_id: None,
+            idempotency_key: key,
+            params: serde_json::to_value(RefundParams {
+                payment: txn.gateway_payment_ref.clone().unwrap_or_default(),
+                amount: refund.amount,
+                reason,
+                transaction_id: txn_id,
+            })
+            .map_err(|e| ServiceError::internal(e.to_string()))?,
+        };
+        let exec = self.run_new_op(new, RetryPolicy::INTERACTIVE).await?;
+        let refund_id = refund.id;
+        let refund = self
+            .db
+            .run(move |l| l.refund(refund_id))
+            .await?
+            .ok_or_else(|| ServiceError::internal("refund vanished"))?;
+        match exec.error {
+            Some(e) if classify(&e) == ErrorClass::Final => Err(ServiceError::from_call(&e)),
+            _ => Ok(refund),
+        }
+    }
+
+    async fn invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+        self.db
+            .run(move |l| l.invoice(id))
+            .await?
+            .ok_or_else(|| ServiceError::not_found("invoice_id", format!("no invoice {id}")))
+    }
+
+    /// Creates an invoice from the customer's uninvoiced pending transactions, in the ledger
+    /// and (as a draft) at the gateway.
+    pub async fn create_invoice(&self, req: InvoiceRequestIn) -> Result<Invoice, ServiceError> {
+        let links = self.require_customer(&req.customer_id).await?;
+        let gateway = match &req.gateway {
+            Some(g) => self.gateway_name(Some(g))?,
+            None => match self.default_card(&req.customer_id).await {
+                Ok(c) => c.gateway,
+                Err(_) => self
+                    .gateways
+                    .default_name()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| links[0].gateway.clone()),
+            },
+        };
+        self.check_currency(&req.currency, Some(&gateway))?;
+        let link = self.customer_link(&req.customer_id, &gateway).await?;
+        let ts = now();
+        let new = NewInvoice {
+            crm_customer_id: req.customer_id.clone(),
+            gateway: gateway.clone(),
+            currency: req.currency.clone(),
+            description: req.description.clone(),
+            period_start: req.period_start,
+            period_end: req.period_end,
+            due_date: Some(ts + req.days_until_due as i64 * 86_400),
+            idempotency_key: match &req.client_key {
+                Some(k) => format!("inv-{k}"),
+                None => new_key("inv"),
+            },
+            now: ts,
+        };
+        let invoice = self
+            .db
+            .run(move |l| l.create_invoice(&new))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::conflict(
+                    "customer_id",
+                    format!(
+                        "customer {:?} has no uninvoiced pending {} transactions{}",
+                        req.customer_id,
+                        req.currency,
+                        if req.period_start.is_some() || req.period_end.is_some() {
+                            " in that period"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+            })?;
+        let id = invoice.id;
+        let lines = self.db.run(move |l| l.invoice_lines(id)).await?;
+        let params = InvoiceCreateParams {
+            customer: link.gateway_customer_ref,
+            currency: invoice.currency.clone(),
+            items: lines
+                .iter()
+                .map(|t| LineParams {
+                    description: t
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("Transaction {}", t.id)),
+                    unit_amount: if t.kind == TxnKind::Credit {
+                        -t.amount
+                    } else {
+                        t.amount
+                    },
+                    transaction_id: t.id,
+                })
+                .collect(),
+            description: invoice.description.clone(),
+            days_until_due: req.days_until_due,
+            number: invoice.number.clone(),
+        };
+        let new = NewOperation {
+            kind: OpKind::InvoiceCreate,
+            gateway,
+            transaction_id: None,
+            refund_id: None,
+            invoice_id: Some(id),
+            idempotency_key: format!("{}:create", invoice.idempotency_key),
+            params: serde_json::to_value(params)
+                .map_err(|e| ServiceError::internal(e.to_string()))?,
+        };
+        let exec = self.run_new_op(new, RetryPolicy::INTERACTIVE).await?;
+        if let Some(e) = &exec.error
+            && classify(e) == ErrorClass::Final
+        {
+            // Nothing was created at the gateway: void the draft so its lines can be invoiced again.
+            let patch = InvoicePatch {
+                status: Some(InvoiceStatus::Void),
+                ..Default::default()
+            };
+            self.db
+                .run(move |l| l.update_invoice(id, &[InvoiceStatus::Draft], &patch))
+                .await?;
+            return Err(ServiceError::from_call(e));
+        }
+        self.invoice(id).await
+    }
+
+    /// Makes sure the invoice exists at the gateway (settling its creation if needed).
+    async fn gateway_invoice(&self, inv: &Invoice) -> Result<String, ServiceError> {
+        if let Some(r) = &inv.gateway_invoice_ref {
+            return Ok(r.clone());
+        }
+        if let Some(op) = self
+            .unsettled_op(None, Some(inv.id), &[OpKind::InvoiceCreate])
+            .await?
+        {
+            let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
+            Self::exec_result(exec)?;
+        }
+        let fresh = self.invoice(inv.id).await?;
+        fresh.gateway_invoice_ref.ok_or_else(|| {
+            ServiceError::conflict("invoice_id", "the invoice was not created at the gateway")
+        })
+    }
+
+    async fn invoice_op(
+        &self,
+        id: i64,
+        kind: OpKind,
+        allowed: &[InvoiceStatus],
+        card: Option<String>,
+        policy: RetryPolicy,
+    ) -> Result<(Invoice, Option<CallError>), ServiceError> {
+        let inv = self.invoice(id).await?;
+        let op = match self.unsettled_op(None, Some(id), &[kind]).await? {
+            Some(op) => op,
+            None => {
+                if !allowed.contains(&inv.status) {
+                    return Err(ServiceError::conflict(
+                        "invoice_id",
+                        format!(
+                            "invoice {} is {}: it cannot be {}",
+                            inv.number,
+                            inv.status,
+                            match kind {
+                                OpKind::InvoiceFinalize => "finalized",
+                                OpKind::InvoicePay => "paid",
+                                _ => "voided",
+                            }
+                        ),
+                    ));
+                }
+                // A draft is voided in the ledger only: the contract voids open invoices, and a draft
+                // at the gateway (collected by `send-invoice`, never finalized) is never collected.
+                if kind == OpKind::InvoiceVoid
+                    && (inv.gateway_invoice_ref.is_none() || inv.status == InvoiceStatus::Draft)
+                {
+                    let patch = InvoicePatch {
+                        status: Some(InvoiceStatus::Void),
+                        ..Default::default()
+                    };
+                    let from = allowed.to_vec();
+                    self.db
+                        .run(move |l| l.update_invoice(id, &from, &patch))
+                        .await?;
+                    return Ok((self.invoice(id).await?, None));
+                }
+                let gref = self.gateway_invoice(&inv).await?;
+                let suffix = match kind {
+                    OpKind::InvoicePay => {
+                        let patch = InvoicePatch {
+                            bump_pay_attempts: true,
+                            ..Default::default()
+                        };
+                        let after = self
+                            .db
+                            .run(move |l| l.update_invoice(id, &[], &patch))
+                            .await?
+                            .ok_or_else(|| ServiceError::internal("invoice vanished"))?;
+                        format!("pay:{}", after.pay_attempts)
+                    }
+                    OpKind::InvoiceFinalize => "finalize".into(),
+                    _ => "void".into(),
+                };
+                let new = NewOperation {
+                    kind,
+                    gateway: inv.gateway.clone(),
+                    transaction_id: None,
+                    refund_id: None,
+                    invoice_id: Some(id),
+                    idempotency_key: format!("{}:{suffix}", inv.idempotency_key),
+                    params: serde_json::to_value(InvoiceParams {
+                        invoice: gref,
+                        card,
+                    })
+                    .map_err(|e| ServiceError::internal(e.to_string()))?,
+                };
+                let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
+                op
+            }
+        };
+        let exec = self.execute(op, policy).await?;
+        if exec.in_flight {
+            return Err(ServiceError::conflict(
+                "invoice_id",
+                "another request is changing this invoice now",
+            ));
+        }
+        Ok((self.invoice(id).await?, exec.error))
+    }
+
+    /// Finalizes a draft invoice.
+    pub async fn finalize_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+        let (inv, err) = self
+            .invoice_op(
+                id,
+                OpKind::InvoiceFinalize,
+                &[InvoiceStatus::Draft],
+                None,
+                RetryPolicy::INTERACTIVE,
+            )
+            .await?;
+        match err {
+            Some(e) => Err(ServiceError::from_call(&e)),
+            None => Ok(inv),
+        }
+    }
+
+    /// Pays an open invoice with a stored card (the default when none is named); finalizes a
+    /// draft first.
+    pub async fn pay_invoice(
+        &self,
+        id: i64,
+        card_id: Option<i64>,
+        policy: RetryPolicy,
+    ) -> Result<Invoice, ServiceError> {
+        let inv = self.invoice(id).await?;
+        let card = match card_id {
+            Some(c) => {
+                let card = self.customer_card(&inv.crm_customer_id, c).await?;
+                if card.gateway != inv.gateway {
+                    return Err(ServiceError::invalid(
+                        "card_id",
+                        format!(
+                            "card {c} is kept by gateway {}, the invoice by {}",
+                            card.gateway, inv.gateway
+                        ),
+                    ));
+                }
+                Some(card.gateway_card_ref)
+            }
+            None => None,
+        };
+        if matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Paid) {
+            return Err(ServiceError::conflict(
+                "invoice_id",
+                format!(
+                    "invoice {} is {}: it cannot be paid",
+                    inv.number, inv.status
+                ),
+            ));
+        }
+        if inv.status == InvoiceStatus::Draft {
+            self.finalize_invoice(id).await?;
+        }
+        let (inv, err) = self
+            .invoice_op(
+                id,
+                OpKind::InvoicePay,
+                &[InvoiceStatus::Open, InvoiceStatus::Uncollectible],
+                card,
+                policy,
+            )
+            .await?;
+        match err {
+            Some(e) => Err(ServiceError::from_call(&e).with_details(serde_json::json!({
+                "invoice_id": inv.id, "status": inv.status,
+            }))),
+            None => Ok(inv),
+        }
+    }
+
+    /// Voids an invoice; its pending transactions become uninvoiced again.
+    pub async fn void_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+        let (inv, err) = self
+            .invoice_op(
+                id,
+                OpKind::InvoiceVoid,
+                &[
+                    InvoiceStatus::Draft,
+                    InvoiceStatus::Open,
+                    InvoiceStatus::Uncollectible,
+                ],
+                None,
+                RetryPolicy::INTERACTIVE,
+            )
+            .await?;
+        match err {
+            Some(e) => Err(ServiceError::from_call(&e)),
+            None => Ok(inv),
+        }
+    }
+
+    /// The gateway's financial summary for `[from, to)` in `currency`.
+    pub async fn summary(
+        &self,
+        gateway: Option<&str>,
+        from: Ts,
+        to: Ts,
+        currency: &str,
+    ) -> Result<contract::FinancialSummary, ServiceError> {
+        let gateway = self.gateway_name(gateway)?;
+        self.check_currency(currency, Some(&gateway))?;
+        if from >= to {
+            return Err(ServiceError::invalid("to", "must be after `from`"));
+        }
+        let slot = self.slot(&gateway)?;
+        slot.call("summarize", RetryPolicy::INTERACTIVE, |g| {
+            let c = currency.to_string();
+            async move {
+                g.summarize(
+                    contract::TimeRange {
+                        start: from,
+                        end: to,
+                    },
+                    &c,
+                )
+                .await
+            }
+        })
+        .await
+        .map_err(|e| ServiceError::from_call(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_only_move_forward() {
+        assert_eq!(
+            txn_from(TxnStatus::Unknown),
+            vec![TxnStatus::Pending, TxnStatus::Unknown]
+        );
+        let to_succeeded = txn_from(TxnStatus::Succeeded);
+        for s in [
+            TxnStatus::Pending,
+            TxnStatus::Unknown,
+            TxnStatus::Processing,
+            TxnStatus::RequiresAction,
+            TxnStatus::Authorized,
+        ] {
+            assert!(to_succeeded.contains(&s), "{s}");
+        }
+        for s in [
+            TxnStatus::Succeeded,
+            TxnStatus::Failed,
+            TxnStatus::Canceled,
+            TxnStatus::Refunded,
+        ] {
+            assert!(!to_succeeded.contains(&s), "{s}");
+        }
+        // A late `processing` never overwrites a settled payment.
+        assert!(!txn_from(TxnStatus::Processing).contains(&TxnStatus::Succeeded));
+        assert!(invoice_from(InvoiceStatus::Paid).contains(&InvoiceStatus::Open));
+        assert!(!invoice_from(InvoiceStatus::Paid).contains(&InvoiceStatus::Void));
+        assert!(!invoice_from(InvoiceStatus::Open).contains(&InvoiceStatus::Paid));
+        assert!(invoice_from(InvoiceStatus::Open).contains(&InvoiceStatus::Open));
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        use crate::contract::{Decline, Failure, RateLimited};
+        let f = || Failure {
+            message: "x".into(),
+            request_id: None,
+        };
+        assert_eq!(
+            classify(&CallError::Gateway(GatewayError::OutcomeUnknown(f()))),
+            ErrorClass::Unknown
+        );
+        assert_eq!(
+            classify(&CallError::Timeout {
+                after: std::time::Duration::from_secs(1)
+            }),
+            ErrorClass::Unknown
+        );
+        assert_eq!(
+            classify(&CallError::Trap("boom".into())),
+            ErrorClass::Unknown
+        );
+        assert_eq!(
+            classify(&CallError::Gateway(GatewayError::NotAttempted(f()))),
+            ErrorClass::Retry
+        );
+        assert_eq!(
+            classify(&CallError::Gateway(GatewayError::RateLimited(
+                RateLimited {
+                    retry_after_ms: None,
+                    message: "slow down".into(),
+                    request_id: None
+                }
+            ))),
+            ErrorClass::Retry
+        );
+        assert_eq!(
+            classify(&CallError::Gateway(GatewayError::Declined(Decline {
+                code: "card_declined".into(),
+                decline_reason: None,
+                customer_message: "no".into(),
+                payment: None,
+                request_id: None
+            }))),
+            ErrorClass::Final
+        );
+    }
+}

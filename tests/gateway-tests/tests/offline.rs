@@ -1,0 +1,606 @@
+//! The offline gateway component, loaded by the host at run time, with every export of the
+//! contract exercised through `omnicrm_host::Gateway`: the host's typed calls, its `config` and
+//! `credentials` imports (webhook verification) and the JSON form of the contract types.
+
+use gateway_tests::component_path;
+use hmac::{Hmac, Mac};
+use omnicrm_host::contract::{
+    BalanceFilter, CaptureMode, ChargeRequest, CollectionMethod, CustomerRequest, EventKind,
+    GatewayError, InvoiceFilter, InvoiceRequest, InvoiceStatus, LineItem, Money, PageRequest,
+    PaymentStatus, RefundReason, RefundRequest, RefundStatus, Rejection, TimeRange,
+};
+use omnicrm_host::{CallError, Gateway, GatewayConfig, Runtime, RuntimeOptions, SecretSource};
+use std::sync::OnceLock;
+
+const WEBHOOK_SECRET: &str = "whsec_offline_test_secret";
+
+fn runtime() -> Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            Runtime::new(RuntimeOptions {
+                max_instances: 32,
+                ..RuntimeOptions::default()
+            })
+            .expect("runtime")
+        })
+        .clone()
+}
+
+async fn offline_with(settings: &[(&str, &str)]) -> Gateway {
+    let mut config = GatewayConfig::new(component_path("omnicrm_offline_gateway"))
+        .with_secret("webhook-secret", SecretSource::value(WEBHOOK_SECRET));
+    for (k, v) in settings {
+        config = config.with_setting(*k, *v);
+    }
+    runtime()
+        .load("offline", &config)
+        .await
+        .expect("the offline gateway loads")
+}
+
+async fn offline() -> Gateway {
+    offline_with(&[]).await
+}
+
+fn usd(amount: i64) -> Money {
+    Money {
+        amount,
+        currency: "USD".into(),
+    }
+}
+
+fn charge_request(
+    customer: &str,
+    card: &str,
+    amount: i64,
+    capture: CaptureMode,
+    key: &str,
+) -> ChargeRequest {
+    ChargeRequest {
+        customer: customer.into(),
+        card: card.into(),
+        amount: usd(amount),
+        description: Some("Order 42".into()),
+        metadata: vec![("crm_txn".into(), "txn_42".into())],
+        capture,
+        idempotency_key: key.into(),
+    }
+}
+
+fn expect_gateway_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> GatewayError {
+    match result {
+        Err(CallError::Gateway(e)) => e,
+        other => panic!("expected a gateway error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn describes_itself() {
+    let gateway = offline().await;
+    let info = gateway.info();
+    assert_eq!(info.name, "offline");
+    assert_eq!(info.display_name, "Offline (no network)");
+    assert!(!info.version.is_empty());
+    assert!(info.currencies.is_empty());
+}
+
+#[tokio::test]
+async fn customers_and_cards() {
+    let gateway = offline().await;
+    let request = CustomerRequest {
+        crm_customer_id: "crm-1".into(),
+        email: Some("ada@example.com".into()),
+        name: Some("Ada".into()),
+        phone: None,
+        metadata: vec![],
+    };
+    let customer = gateway
+        .ensure_customer(request.clone(), "cus-key-1")
+        .await
+        .unwrap();
+    assert!(customer.id.starts_with("off_cus_"), "{customer:?}");
+    assert_eq!(customer.crm_customer_id, "crm-1");
+    let again = gateway.ensure_customer(request, "cus-key-1").await.unwrap();
+    assert_eq!(again.id, customer.id, "deterministic");
+
+    let empty = CustomerRequest {
+        crm_customer_id: String::new(),
+        email: None,
+        name: None,
+        phone: None,
+        metadata: vec![],
+    };
+    match expect_gateway_error(gateway.ensure_customer(empty, "k").await) {
+        GatewayError::InvalidInput(i) => assert_eq!(i.field, "crm-customer-id"),
+        other => panic!("{other:?}"),
+    }
+
+    let card = gateway
+        .store_card(&customer.id, "tok_visa", true, "card-key-1")
+        .await
+        .unwrap();
+    assert_eq!((card.brand.as_str(), card.last4.as_str()), ("visa", "4242"));
+    assert_eq!((card.exp_month, card.exp_year), (12, 2034));
+    assert!(card.is_default);
+    assert_eq!(card.customer, customer.id);
+
+    match expect_gateway_error(
+        gateway
+            .store_card(&customer.id, "4242424242424242", false, "k")
+            .await,
+    ) {
+        GatewayError::InvalidInput(i) => assert_eq!(i.field, "token"),
+        other => panic!("{other:?}"),
+    }
+
+    assert!(gateway.list_cards(&customer.id).await.unwrap().is_empty());
+    gateway
+        .set_default_card(&customer.id, &card.id)
+        .await
+        .unwrap();
+    gateway.remove_card(&customer.id, &card.id).await.unwrap();
+    let err = expect_gateway_error(gateway.remove_card(&customer.id, "off_card_nonsense").await);
+    assert_eq!(err.kind(), "not-found", "{err:?}");
+}
+
+#[tokio::test]
+async fn charging_capture_cancel_refund_and_lookup() {
+    let gateway = offline().await;
+    let customer = gateway
+        .ensure_customer(
+            CustomerRequest {
+                crm_customer_id: "crm-2".into(),
+                email: None,
+                name: None,
+                phone: None,
+                metadata: vec![],
+            },
+            "cus-2",
+        )
+        .await
+        .unwrap();
+    let visa = gateway
+        .store_card(&customer.id, "pm_card_visa", false, "c1")
+        .await
+        .unwrap();
+
+    // Charge now.
+    let payment = gateway
+        .charge(charge_request(
+            &customer.id,
+            &visa.id,
+            1050,
+            CaptureMode::Automatic,
+            "pay-1",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(payment.status, PaymentStatus::Succeeded);
+    assert_eq!(payment.amount, usd(1050));
+    assert_eq!(payment.amount_captured, 1050);
+    assert_eq!(payment.description.as_deref(), Some("Order 42"));
+    assert_eq!(
+        payment.metadata,
+        vec![("crm_txn".to_string(), "txn_42".to_string())]
+    );
+    assert_eq!(payment.fee, Some(usd(30 + (1050 * 29 + 500) / 1000)));
+    let repeat = gateway
+        .charge(charge_request(
+            &customer.id,
+            &visa.id,
+            1050,
+            CaptureMode::Automatic,
+            "pay-1",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(repeat.id, payment.id, "same key, same outcome");
+
+    // The contract types serialize to JSON for the service.
+    let json = serde_json::to_value(&payment).unwrap();
+    assert_eq!(json["id"], payment.id.as_str());
+    assert_eq!(json["amount"]["amount"], 1050);
+    let back: omnicrm_host::contract::Payment = serde_json::from_value(json).unwrap();
+    assert_eq!(back.id, payment.id);
+
+    let looked_up = gateway.get_payment(&payment.id).await.unwrap();
+    assert_eq!(looked_up.status, PaymentStatus::Succeeded);
+    assert_eq!(looked_up.amount, usd(1050));
+
+    // Refund part of it.
+    let refund = gateway
+        .refund_payment(RefundRequest {
+            payment: payment.id.clone(),
+            amount: Some(300),
+            reason: Some(RefundReason::RequestedByCustomer),
+            metadata: vec![],
+            idempotency_key: "re-1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(refund.status, RefundStatus::Succeeded);
+    assert_eq!(refund.amount, usd(300));
+    assert_eq!(refund.payment, payment.id);
+    let too_much = gateway
+        .refund_payment(RefundRequest {
+            payment: payment.id.clone(),
+            amount: Some(5000),
+            reason: None,
+            metadata: vec![],
+            idempotency_key: "re-2".into(),
+        })
+        .await;
+    match expect_gateway_error(too_much) {
+        GatewayError::InvalidInput(i) => assert_eq!(i.field, "amount"),
+        other => panic!("{other:?}"),
+    }
+
+    // Authorize, capture part.
+    let auth = gateway
+        .charge(charge_request(
+            &customer.id,
+            &visa.id,
+            2000,
+            CaptureMode::Manual,
+            "pay-2",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(auth.status, PaymentStatus::RequiresCapture);
+    assert_eq!(auth.amount_captured, 0);
+    let captured = gateway
+        .capture(&auth.id, Some(1500), "cap-1")
+        .await
+        .unwrap();
+    assert_eq!(captured.status, PaymentStatus::Succeeded);
+    assert_eq!(captured.amount_captured, 1500);
+
+    // Authorize, cancel.
+    let auth = gateway
+        .charge(charge_request(
+            &customer.id,
+            &visa.id,
+            700,
+            CaptureMode::Manual,
+            "pay-3",
+        ))
+        .await
+        .unwrap();
+    let canceled = gateway.cancel(&auth.id, "can-1").await.unwrap();
+    assert_eq!(canceled.status, PaymentStatus::Canceled);
+    let err = expect_gateway_error(gateway.cancel(&captured.id, "can-2").await);
+    assert_eq!(err.kind(), "invalid-input");
+
+    // Declines and authentication.
+    let declining = gateway
+        .store_card(
+            &customer.id,
+            "tok_chargeDeclinedInsufficientFunds",
+            false,
+            "c2",
+        )
+        .await
+        .unwrap();
+    match expect_gateway_error(
+        gateway
+            .charge(charge_request(
+                &customer.id,
+                &declining.id,
+                1000,
+                CaptureMode::Automatic,
+                "pay-4",
+            ))
+            .await,
+    ) {
+        GatewayError::Declined(d) => {
+            assert_eq!(d.code, "card_declined");
+            assert_eq!(d.decline_reason.as_deref(), Some("insufficient_funds"));
+            assert!(d.payment.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    let sca = gateway
+        .store_card(&customer.id, "tok_authenticationRequired", false, "c3")
+        .await
+        .unwrap();
+    let err = expect_gateway_error(
+        gateway
+            .charge(charge_request(
+                &customer.id,
+                &sca.id,
+                1000,
+                CaptureMode::Automatic,
+                "pay-5",
+            ))
+            .await,
+    );
+    assert_eq!(err.kind(), "action-required", "{err:?}");
+    assert!(!CallError::Gateway(err).may_have_moved_money());
+
+    // Unknown payment.
+    let err = expect_gateway_error(gateway.get_payment("pi_not_ours").await);
+    assert_eq!(err.kind(), "not-found");
+}
+
+#[tokio::test]
+async fn invoices_through_their_lifecycle() {
+    let gateway = offline().await;
+    let customer = gateway
+        .ensure_customer(
+            CustomerRequest {
+                crm_customer_id: "crm-3".into(),
+                email: None,
+                name: None,
+                phone: None,
+                metadata: vec![],
+            },
+            "cus-3",
+        )
+        .await
+        .unwrap();
+    let card = gateway
+        .store_card(&customer.id, "tok_mastercard", true, "c")
+        .await
+        .unwrap();
+    let request = |key: &str| InvoiceRequest {
+        customer: customer.id.clone(),
+        currency: "EUR".into(),
+        items: vec![
+            LineItem {
+                description: "Seats".into(),
+                unit_amount: 1200,
+                quantity: 3,
+                metadata: vec![],
+            },
+            LineItem {
+                description: "Setup".into(),
+                unit_amount: 500,
+                quantity: 1,
+                metadata: vec![],
+            },
+        ],
+        description: Some("March".into()),
+        collection: CollectionMethod::SendInvoice,
+        days_until_due: Some(30),
+        metadata: vec![],
+        idempotency_key: key.into(),
+    };
+
+    let draft = gateway.create_invoice(request("inv-1")).await.unwrap();
+    assert_eq!(draft.status, InvoiceStatus::Draft);
+    assert_eq!(draft.total, 4100);
+    assert_eq!(draft.lines.len(), 2);
+    let open = gateway.finalize_invoice(&draft.id, "fin-1").await.unwrap();
+    assert_eq!(open.status, InvoiceStatus::Open);
+    assert!(open.number.is_some());
+    let fetched = gateway.get_invoice(&open.id).await.unwrap();
+    assert_eq!(fetched.status, InvoiceStatus::Open);
+    let paid = gateway
+        .pay_invoice(&open.id, Some(&card.id), "pay-1")
+        .await
+        .unwrap();
+    assert_eq!(paid.status, InvoiceStatus::Paid);
+    assert_eq!(paid.amount_paid, 4100);
+    let err = expect_gateway_error(gateway.void_invoice(&paid.id, "void-0").await);
+    assert_eq!(err.kind(), "invalid-input");
+
+    let open2 = gateway
+        .finalize_invoice(
+            &gateway.create_invoice(request("inv-2")).await.unwrap().id,
+            "fin-2",
+        )
+        .await
+        .unwrap();
+    let uncollectible = gateway
+        .mark_uncollectible(&open2.id, "unc-1")
+        .await
+        .unwrap();
+    assert_eq!(uncollectible.status, InvoiceStatus::Uncollectible);
+    let void = gateway
+        .void_invoice(&uncollectible.id, "void-1")
+        .await
+        .unwrap();
+    assert_eq!(void.status, InvoiceStatus::Void);
+    let paid_default = gateway
+        .pay_invoice(
+            &gateway
+                .finalize_invoice(
+                    &gateway.create_invoice(request("inv-3")).await.unwrap().id,
+                    "fin-3",
+                )
+                .await
+                .unwrap()
+                .id,
+            None,
+            "pay-3",
+        )
+        .await
+        .unwrap();
+    assert_eq!(paid_default.status, InvoiceStatus::Paid);
+
+    let page = gateway
+        .list_invoices(
+            InvoiceFilter {
+                customer: Some(customer.id.clone()),
+                status: Some(InvoiceStatus::Open),
+                created: None,
+            },
+            PageRequest {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(page.invoices.is_empty());
+    assert!(page.next_cursor.is_none());
+    let err = expect_gateway_error(
+        gateway
+            .list_invoices(
+                InvoiceFilter {
+                    customer: None,
+                    status: None,
+                    created: None,
+                },
+                PageRequest {
+                    limit: 0,
+                    cursor: None,
+                },
+            )
+            .await,
+    );
+    assert_eq!(err.kind(), "invalid-input");
+}
+
+#[tokio::test]
+async fn metrics_summary_and_balance_transactions() {
+    let gateway = offline().await;
+    // 2024-01-01 .. 2024-01-31 UTC.
+    let range = TimeRange {
+        start: 1_704_067_200,
+        end: 1_704_067_200 + 30 * 86_400,
+    };
+    let summary = gateway.summarize(range, "USD").await.unwrap();
+    assert_eq!(summary.currency, "USD");
+    assert_eq!(summary.successful_payments, 30);
+    assert!(summary.gross_volume > 0);
+    assert!(summary.fees > 0);
+    let none = gateway.summarize(range, "EUR").await.unwrap();
+    assert_eq!((none.successful_payments, none.gross_volume), (0, 0));
+    let err = expect_gateway_error(
+        gateway
+            .summarize(TimeRange { start: 10, end: 5 }, "USD")
+            .await,
+    );
+    assert_eq!(err.kind(), "invalid-input");
+
+    let filter = BalanceFilter {
+        range,
+        currency: Some("USD".into()),
+    };
+    let first = gateway
+        .list_balance_transactions(
+            filter.clone(),
+            PageRequest {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.transactions.len(), 10);
+    assert!(
+        first
+            .transactions
+            .windows(2)
+            .all(|w| w[0].created >= w[1].created),
+        "newest first"
+    );
+    let cursor = first.next_cursor.clone().expect("more pages");
+    let second = gateway
+        .list_balance_transactions(
+            filter,
+            PageRequest {
+                limit: 10,
+                cursor: Some(cursor),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!second.transactions.is_empty());
+    assert!(second.transactions[0].created < first.transactions[9].created);
+}
+
+fn signed_headers(secret: &str, timestamp: i64, body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    let signature = hex::encode(mac.finalize().into_bytes());
+    vec![
+        ("content-type".into(), b"application/json".to_vec()),
+        (
+            "offline-signature".into(),
+            format!("t={timestamp},v1={signature}").into_bytes(),
+        ),
+    ]
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn webhooks_are_verified_with_the_host_held_secret() {
+    let gateway = offline().await;
+    let body = br#"{"id":"evt_1","created":1700000000,"type":"payment.succeeded","data":{"payment":"off_pay_x","amount":1050,"currency":"USD"}}"#;
+
+    // Signed with the configured secret: the plugin verified it through credentials.compute-mac.
+    let event = gateway
+        .verify_event(signed_headers(WEBHOOK_SECRET, now(), body), body.to_vec())
+        .await
+        .unwrap()
+        .expect("verified");
+    assert_eq!(event.id, "evt_1");
+    assert_eq!(event.gateway_type, "payment.succeeded");
+    match &event.kind {
+        EventKind::PaymentSucceeded(update) => {
+            assert_eq!(update.payment, "off_pay_x");
+            assert_eq!(update.amount, usd(1050));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(serde_json::to_string(&event).unwrap().contains("evt_1"));
+
+    let rejection = |r: Result<Result<_, Rejection>, CallError>| r.unwrap().expect_err("rejected");
+    assert!(matches!(
+        rejection(gateway.verify_event(vec![], body.to_vec()).await),
+        Rejection::MissingSignature
+    ));
+    assert!(matches!(
+        rejection(
+            gateway
+                .verify_event(signed_headers("whsec_wrong", now(), body), body.to_vec())
+                .await
+        ),
+        Rejection::BadSignature
+    ));
+    let old = now() - 3600;
+    assert!(matches!(
+        rejection(
+            gateway
+                .verify_event(signed_headers(WEBHOOK_SECRET, old, body), body.to_vec())
+                .await
+        ),
+        Rejection::OutsideTolerance
+    ));
+
+    // The plugin reads its settings through the host's config interface.
+    let lenient = offline_with(&[("webhook-tolerance-secs", "0")]).await;
+    let event = lenient
+        .verify_event(signed_headers(WEBHOOK_SECRET, old, body), body.to_vec())
+        .await
+        .unwrap()
+        .expect("tolerance disabled by the setting");
+    assert_eq!(event.id, "evt_1");
+
+    // Without the secret configured, the plugin reports it is not configured.
+    let unconfigured = runtime()
+        .load(
+            "offline-no-secret",
+            &GatewayConfig::new(component_path("omnicrm_offline_gateway")),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        rejection(
+            unconfigured
+                .verify_event(signed_headers(WEBHOOK_SECRET, now(), body), body.to_vec())
+                .await
+        ),
+        Rejection::NotConfigured(_)
+    ));
+}

@@ -633,6 +633,21 @@ async fn concurrent_calls_each_get_their_own_instance() {
     }
 }
 
+#[tokio::test]
+async fn no_state_survives_from_one_call_to_the_next() {
+    let gateway = runtime()
+        .load("isolated", &GatewayConfig::new(misbehaving()))
+        .await
+        .expect("loads");
+    for _ in 0..3 {
+        let payment = gateway.charge(request("count")).await.expect("counts");
+        assert_eq!(
+            payment.amount_captured, 1,
+            "a fresh instance serves every call, so its counter starts from zero"
+        );
+    }
+}
+
 /// Cold (compile) and warm (artifact cache, as after a restart) load times of every built
 /// component; run with `--nocapture` to see them.
 #[tokio::test]

@@ -10,6 +10,7 @@
 //! | `loop`         | loops forever in pure computation (a volatile counter the optimizer cannot remove); no host calls. The host's deadline must stop it. |
 //! | `grow-memory`  | allocates 1 MiB chunks, writing one byte per 4 KiB page of each, and keeps them all until allocation fails; the allocation failure aborts, i.e. traps. |
 //! | `fetch:<url>`  | sends `GET <url>` through `wasi:http/outgoing-handler` (no headers of its own, no body, no options) and returns `Err(gateway-error::not-attempted(failure))`, `failure.request-id` none, `failure.message` = `"denied: <code>"` when the host refuses the request or it fails (`<code>` is the `Debug` form of the `wasi:http` `error-code`, e.g. `denied: ErrorCode::HttpRequestDenied`), or `"status: <N>, body: <body>"` when a response arrived (`<body>` is the response body decoded as UTF-8, lossily). A URL it cannot split into scheme, authority and path gives `"denied: invalid url"`. |
+//! | `count`        | adds one to a counter in the instance's memory and returns `Ok(payment)` (as below) whose `amount-captured` is the counter's new value: 1 on every call when each call gets a fresh instance. |
 //! | anything else, or none | `Ok(payment)`: status `succeeded`, id `mis_pay_<idempotency-key>`, the request's amount, `amount-captured` = the amount, `amount-refunded` 0, customer, card, description and metadata echoed, `created` 0, no decline, next action or fee. |
 //!
 //! Every other export returns a simple valid value and never fails:
@@ -27,6 +28,8 @@
 //!   `list-balance-transactions` -> empty page.
 //! - `webhooks.verify-event` -> `Err(rejection::missing-signature)`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use omnicrm_gateway_sdk::exports::omnicrm::payments::{
     charging::{self, ChargeRequest, Payment, PaymentStatus, Refund, RefundRequest, RefundStatus},
     info::{self, GatewayInfo},
@@ -42,6 +45,28 @@ use omnicrm_gateway_sdk::wasi::http::{outgoing_handler, types as http};
 
 /// The component's implementation of every exported interface.
 struct Misbehaving;
+
+/// State that would leak from one call to the next if the host reused instances.
+static CALLS_IN_THIS_INSTANCE: AtomicI64 = AtomicI64::new(0);
+
+/// A succeeded payment echoing the request.
+fn echo(request: ChargeRequest) -> Payment {
+    Payment {
+        id: format!("mis_pay_{}", request.idempotency_key),
+        status: PaymentStatus::Succeeded,
+        amount_captured: request.amount.amount,
+        amount: request.amount,
+        amount_refunded: 0,
+        customer: Some(request.customer),
+        card: Some(request.card),
+        description: request.description,
+        metadata: request.metadata,
+        created: 0,
+        last_decline: None,
+        next_action: None,
+        fee: None,
+    }
+}
 
 omnicrm_gateway_sdk::export_gateway!(Misbehaving with_types_in omnicrm_gateway_sdk);
 
@@ -62,25 +87,17 @@ impl charging::Guest for Misbehaving {
             Some("trap") => panic!("misbehaving: trap requested"),
             Some("loop") => spin_forever(),
             Some("grow-memory") => grow_memory_until_failure(),
+            Some("count") => {
+                let calls = CALLS_IN_THIS_INSTANCE.fetch_add(1, Ordering::Relaxed) + 1;
+                let mut payment = echo(request);
+                payment.amount_captured = calls;
+                Ok(payment)
+            }
             Some(d) if d.starts_with("fetch:") => Err(GatewayError::NotAttempted(Failure {
                 message: fetch(&d["fetch:".len()..]),
                 request_id: None,
             })),
-            _ => Ok(Payment {
-                id: format!("mis_pay_{}", request.idempotency_key),
-                status: PaymentStatus::Succeeded,
-                amount_captured: request.amount.amount,
-                amount: request.amount,
-                amount_refunded: 0,
-                customer: Some(request.customer),
-                card: Some(request.card),
-                description: request.description,
-                metadata: request.metadata,
-                created: 0,
-                last_decline: None,
-                next_action: None,
-                fee: None,
-            }),
+            _ => Ok(echo(request)),
         }
     }
 

@@ -1563,7 +1563,9 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(t: Transport) -> Resu
             })
     })
     .await?;
-    let (customer, card) = env.customer_with_card("crm-deadline", "pm_card_visa").await?;
+    let (customer, card) = env
+        .customer_with_card("crm-deadline", "pm_card_visa")
+        .await?;
     env.emulator.faults().fail_next(FailSpec {
         count: 1_000,
         status: 503,
@@ -1572,16 +1574,30 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(t: Transport) -> Resu
         lock_timeout: false,
     });
     let started = std::time::Instant::now();
-    let err = gateway_error(env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-1").await)?;
+    let err = gateway_error(
+        env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-1")
+            .await,
+    )?;
     ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
-    ensure!(started.elapsed() < Duration::from_millis(2_000), "{:?}", started.elapsed());
+    ensure!(
+        started.elapsed() < Duration::from_millis(2_000),
+        "{:?}",
+        started.elapsed()
+    );
     env.emulator.faults().clear();
 
     env.emulator.faults().set_latency(Duration::from_secs(5));
     let started = std::time::Instant::now();
-    let err = gateway_error(env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-2").await)?;
+    let err = gateway_error(
+        env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-2")
+            .await,
+    )?;
     ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
-    ensure!(started.elapsed() < Duration::from_millis(2_000), "{:?}", started.elapsed());
+    ensure!(
+        started.elapsed() < Duration::from_millis(2_000),
+        "{:?}",
+        started.elapsed()
+    );
     env.emulator.faults().set_latency(Duration::ZERO);
     Ok(())
 }

@@ -1028,12 +1028,18 @@ async fn a_webhook_settles_an_unknown_outcome_and_the_reconciler_agrees() {
         .charge(json!({ "customer_id": "c-1", "amount": 3333, "currency": "USD" }))
         .await;
     assert_eq!(r.status / 100, 5, "{}", r.json);
-    let txn = r.json["error"]["details"]["transaction"]["id"].as_i64().unwrap();
+    let txn = r.json["error"]["details"]["transaction"]["id"]
+        .as_i64()
+        .unwrap();
     // payment_intent.succeeded arrives (signed) and moves the transaction forward, although
     // the synchronous path never learnt the payment's reference.
     let mut status = String::new();
     for _ in 0..100 {
-        let r = env.api.get(&format!("/v1/transactions/{txn}")).await.unwrap();
+        let r = env
+            .api
+            .get(&format!("/v1/transactions/{txn}"))
+            .await
+            .unwrap();
         status = r.json["status"].as_str().unwrap().to_string();
         if status == "succeeded" {
             assert_eq!(r.json["amount_captured"], 3333);
@@ -1045,13 +1051,22 @@ async fn a_webhook_settles_an_unknown_outcome_and_the_reconciler_agrees() {
     // The reconciler repeats the call, gets the same payment, and changes nothing.
     let report = reconcile_once(&env.service, Duration::ZERO).await.unwrap();
     assert_eq!((report.examined, report.done), (1, 1), "{report:?}");
-    let r = env.api.get(&format!("/v1/transactions/{txn}")).await.unwrap();
+    let r = env
+        .api
+        .get(&format!("/v1/transactions/{txn}"))
+        .await
+        .unwrap();
     assert_eq!(
-        (r.json["status"].as_str(), r.json["amount_captured"].as_i64()),
+        (
+            r.json["status"].as_str(),
+            r.json["amount_captured"].as_i64()
+        ),
         (Some("succeeded"), Some(3333))
     );
     assert_eq!(
-        emulator_list(env.emulator.base_url(), "payment_intents").await.len(),
+        emulator_list(env.emulator.base_url(), "payment_intents")
+            .await
+            .len(),
         1
     );
     env.stop().await;

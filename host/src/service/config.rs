@@ -291,7 +291,7 @@ impl ServiceConfig {
 
     /// Checks names, keys and the default gateway.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, _) in &self.gateways {
+        for name in self.gateways.keys() {
             if name.is_empty()
                 || !name
                     .chars()

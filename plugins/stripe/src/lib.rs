@@ -7,7 +7,27 @@
 //! - Settings: `base-url` (default `https://api.stripe.com`), `timeout-ms` (per attempt, default
 //!   30000), `max-retries` (default 2), `retry-backoff-ms` (default 500), `retry-backoff-max-ms`
 //!   (default 5000), `page-size` (default 100), `webhook-tolerance-secs` (default 300).
-//! - Idempotency: every request of an operation carries `<caller key>:<step>`.
+//! - Idempotency: every request of an operation carries `<caller key>:<step>` (`:customer`,
+//!   `:payment_method`, `:attach`, `:setup_intent`, `:payment_intent`, `:capture`, `:cancel`,
+//!   `:refund`, `:invoice`, `:item:<n>`, `:finalize`, `:pay`, `:void`, `:mark_uncollectible`);
+//!   a detach uses `omnicrm-detach-<card>`; setting the default card needs none.
+//! - Retries (same key): `Stripe-Should-Retry` first, then 409, 429 with `lock_timeout`, 503,
+//!   500 on GET, transport failures; exponential backoff with jitter, never past the deadline.
+//!
+//! Mapping choices worth knowing:
+//! - `store-card` always confirms an off-session SetupIntent; when the bank wants the customer to
+//!   authenticate, the card stays attached and the error is `action-required` whose `payment` is
+//!   the SetupIntent (`seti_...`).
+//! - An off-session charge that needs authentication is `action-required` with
+//!   `confirm-with-client-sdk(<client_secret>)` (the customer confirms the same PaymentIntent
+//!   on-session), or `bring-customer-on-session` when Stripe gives no secret.
+//! - No response to a POST (or a 5xx after the retries) is `outcome-unknown`; to a GET it is
+//!   `not-attempted` (nothing can have changed).
+//! - Webhooks: `payment_intent.canceled` is `payment-failed` with status `canceled`;
+//!   `refund.*`/`charge.refund.updated` are `refund`; `charge.dispute.created`/`closed` are
+//!   dispute events; other types are `other`.
+//! - Metrics: disputes count chargebacks only (inquiries, `warning_*`, are left out); `net` sums
+//!   every balance transaction of the range except payouts.
 
 mod charging;
 mod client;

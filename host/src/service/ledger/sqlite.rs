@@ -128,6 +128,9 @@ impl SqliteLedger {
     }
 }
 
+/// A row of `api_idempotency`: request hash, state, owner, status, response.
+type IdemRow = (String, String, String, Option<u16>, Option<Vec<u8>>);
+
 const CARD_COLS: &str = "id, crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month, exp_year, \
      funding, fingerprint, nickname, is_default, created_at";
 
@@ -1274,7 +1277,7 @@ impl Ledger for SqliteLedger {
     ) -> Result<IdemBegin> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<(String, String, String, Option<u16>, Option<Vec<u8>>)> = tx
+        let existing: Option<IdemRow> = tx
             .query_row(
                 "SELECT request_hash, state, owner, status_code, response FROM api_idempotency
                  WHERE scope = ?1 AND key = ?2",

@@ -183,7 +183,12 @@ pub struct Secret(Box<str>);
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into().into_boxed_str())
+        // Copy into an exact-size box and wipe the original: `into_boxed_str` would reallocate
+        // (leaving the old buffer unwiped) whenever the string has spare capacity.
+        let mut value = value.into();
+        let boxed = Box::from(value.as_str());
+        value.zeroize();
+        Secret(boxed)
     }
 
     /// The value. Never log or format it.

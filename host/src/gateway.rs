@@ -10,14 +10,15 @@ use crate::contract::{
     Payment, Refund, RefundRequest, Rejection, StoredCard, TimeRange,
 };
 use crate::error::CallError;
-use crate::host_api::{Diagnostics, GatewayShared, GuestLimiter, GuestOutput, HostState, truncate};
+use crate::host_api::{
+    Diagnostics, GatewayShared, GuestLimiter, HostState, sandboxed_wasi, truncate,
+};
 use crate::outbound::{OutboundHooks, OutboundPolicy};
 use crate::runtime::{LoadInfo, RuntimeInner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimitsBuilder, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
+use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 /// Most resources (HTTP requests, streams, fields, ...) a guest may hold at once in one call.
@@ -190,34 +191,11 @@ impl Gateway {
         let diagnostics = Arc::new(Diagnostics::default());
         let name = inner.shared.name.clone();
 
-        let wasi = WasiCtx::builder()
-            .stdout(GuestOutput {
-                gateway: name.clone(),
-                stream: "stdout",
-                diagnostics: None,
-            })
-            .stderr(GuestOutput {
-                gateway: name.clone(),
-                stream: "stderr",
-                diagnostics: Some(diagnostics.clone()),
-            })
-            .monotonic_clock(runtime.clock)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+        let wasi = sandboxed_wasi(&name, runtime.clock, &diagnostics);
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(MAX_FIELD_BYTES);
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_RESOURCES);
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(inner.limits.memory_bytes())
-            .instances(64)
-            .memories(8)
-            .tables(64)
-            .table_elements(100_000)
-            .trap_on_grow_failure(false)
-            .build();
         let state = HostState {
             wasi,
             http,
@@ -229,10 +207,7 @@ impl Gateway {
                 secrets: inner.shared.secrets.clone(),
                 client: runtime.client.clone(),
             },
-            limiter: GuestLimiter {
-                limits,
-                diagnostics: diagnostics.clone(),
-            },
+            limiter: GuestLimiter::new(inner.limits.memory_bytes(), diagnostics.clone()),
             shared: inner.shared.clone(),
             deadline: runtime.clock.instant_of(deadline),
         };
@@ -264,10 +239,18 @@ impl Gateway {
         let result = match outcome {
             Ok(Ok(value)) => Ok(value),
             Err(_elapsed) => Err(CallError::Timeout { after: timeout }),
-            Ok(Err(Failure::Instantiate(e))) => Err(CallError::Host(format!(
-                "cannot instantiate the plugin: {}",
-                truncate(&format!("{e:#}"), MAX_TRAP_MESSAGE)
-            ))),
+            Ok(Err(Failure::Instantiate(e))) => {
+                let detail = format!("{e:#}");
+                let detail = truncate(&detail, MAX_TRAP_MESSAGE);
+                Err(CallError::Host(if diagnostics.memory_limit_hit() {
+                    format!(
+                        "cannot instantiate the plugin: its initial memory exceeds its memory limit of {} MiB ({detail})",
+                        self.inner.limits.memory_mib
+                    )
+                } else {
+                    format!("cannot instantiate the plugin: {detail}")
+                }))
+            }
             Ok(Err(Failure::Guest(e))) => Err(self.trap_error(e, diagnostics, timeout)),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -289,10 +272,7 @@ impl Gateway {
         }
         let detail = format!("{e:#}");
         let stderr = diagnostics.stderr_tail();
-        let mut message = if diagnostics
-            .memory_limit_hit
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        let mut message = if diagnostics.memory_limit_hit() {
             format!(
                 "the plugin exceeded its memory limit of {} MiB ({detail})",
                 self.inner.limits.memory_mib

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{HostMonotonicClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -50,7 +50,7 @@ impl HostMonotonicClock for HostClock {
 /// What a call leaves behind for the host to explain a failure, shared outside the store.
 #[derive(Default)]
 pub(crate) struct Diagnostics {
-    pub(crate) memory_limit_hit: AtomicBool,
+    memory_limit_hit: AtomicBool,
     stderr_tail: Mutex<Vec<u8>>,
 }
 
@@ -62,6 +62,11 @@ impl Diagnostics {
             let cut = tail.len() - STDERR_TAIL;
             tail.drain(..cut);
         }
+    }
+
+    /// Whether a memory growth was refused because of the memory limit.
+    pub(crate) fn memory_limit_hit(&self) -> bool {
+        self.memory_limit_hit.load(Ordering::Relaxed)
     }
 
     /// The last lines the guest wrote to stderr (a panic message, typically).
@@ -109,11 +114,36 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// The store's resource limiter: `StoreLimits`, recording when a memory grow was refused so a
-/// resulting trap can be reported as the memory limit.
+/// The store's resource limiter. The memory limit applies to the sum of every linear memory of
+/// the instance (`StoreLimits::memory_size` bounds each memory alone, and a component may hold
+/// one per core module); a refused growth is recorded so the resulting trap can be reported as
+/// the memory limit. Counts of instances, tables and memories, and table sizes, are
+/// `StoreLimits`'.
 pub(crate) struct GuestLimiter {
-    pub(crate) limits: StoreLimits,
-    pub(crate) diagnostics: Arc<Diagnostics>,
+    limits: StoreLimits,
+    memory_limit: usize,
+    /// Bytes granted so far across every memory of the store. A growth that fails after it was
+    /// granted (the OS refusing pages) stays counted: conservative, and rare.
+    memory_granted: usize,
+    diagnostics: Arc<Diagnostics>,
+}
+
+impl GuestLimiter {
+    /// A limiter allowing `memory_limit` bytes of linear memory in total.
+    pub(crate) fn new(memory_limit: usize, diagnostics: Arc<Diagnostics>) -> Self {
+        GuestLimiter {
+            limits: StoreLimitsBuilder::new()
+                .instances(64)
+                .memories(8)
+                .tables(64)
+                .table_elements(100_000)
+                .trap_on_grow_failure(false)
+                .build(),
+            memory_limit,
+            memory_granted: 0,
+            diagnostics,
+        }
+    }
 }
 
 impl ResourceLimiter for GuestLimiter {
@@ -123,8 +153,13 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if !allowed {
+        let total = self
+            .memory_granted
+            .saturating_add(desired.saturating_sub(current));
+        let allowed = total <= self.memory_limit && maximum.is_none_or(|max| desired <= max);
+        if allowed {
+            self.memory_granted = total;
+        } else {
             self.diagnostics
                 .memory_limit_hit
                 .store(true, Ordering::Relaxed);
@@ -154,13 +189,44 @@ impl ResourceLimiter for GuestLimiter {
     }
 }
 
+/// The WASI context of one call. It grants no environment variables, arguments, working
+/// directory, preopened directories, sockets or name lookups, and an empty stdin; the guest's
+/// stdout and stderr go to the host's log (never the host's own stdout/stderr), and stderr's
+/// tail to `diagnostics`. Wall clock and random numbers are WASI's defaults; the monotonic
+/// clock is the runtime's (`call-context.deadline` is expressed in it). The only way out of
+/// the sandbox is `wasi:http`, through [`OutboundHooks`].
+pub(crate) fn sandboxed_wasi(
+    gateway: &Arc<str>,
+    clock: HostClock,
+    diagnostics: &Arc<Diagnostics>,
+) -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(GuestOutput {
+            gateway: gateway.clone(),
+            stream: "stdout",
+            diagnostics: None,
+        })
+        .stderr(GuestOutput {
+            gateway: gateway.clone(),
+            stream: "stderr",
+            diagnostics: Some(diagnostics.clone()),
+        })
+        .monotonic_clock(clock)
+        // The builder allows TCP and UDP (while its address check denies every address):
+        // refuse the sockets themselves too.
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
 /// Guest stdout/stderr: lines go to tracing (attributed to the gateway); stderr's tail is kept
 /// to explain traps. Nothing reaches the host's own stdout/stderr.
 #[derive(Clone)]
-pub(crate) struct GuestOutput {
-    pub(crate) gateway: Arc<str>,
-    pub(crate) stream: &'static str,
-    pub(crate) diagnostics: Option<Arc<Diagnostics>>,
+struct GuestOutput {
+    gateway: Arc<str>,
+    stream: &'static str,
+    diagnostics: Option<Arc<Diagnostics>>,
 }
 
 impl IsTerminal for GuestOutput {
@@ -310,5 +376,75 @@ impl credentials::Host for HostState {
 impl call_context::Host for HostState {
     async fn deadline(&mut self) -> u64 {
         self.deadline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime_wasi::cli::WasiCliCtxView;
+    use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
+    use wasmtime_wasi::p2::bindings::cli::environment::Host as _;
+    use wasmtime_wasi::p2::bindings::filesystem::preopens::Host as _;
+    use wasmtime_wasi::p2::bindings::sockets::network::IpAddressFamily;
+    use wasmtime_wasi::p2::bindings::sockets::tcp_create_socket::Host as _;
+    use wasmtime_wasi::p2::bindings::sockets::udp_create_socket::Host as _;
+    use wasmtime_wasi::sockets::WasiSocketsCtxView;
+
+    #[tokio::test]
+    async fn the_wasi_context_grants_no_environment_files_or_sockets() {
+        let diagnostics = Arc::new(Diagnostics::default());
+        let clock = HostClock {
+            base: Instant::now(),
+        };
+        let mut wasi = sandboxed_wasi(&Arc::from("test"), clock, &diagnostics);
+        let mut table = ResourceTable::new();
+
+        let mut cli = WasiCliCtxView {
+            ctx: wasi.cli(),
+            table: &mut table,
+        };
+        // The test process has an environment (PATH, ...) and arguments: none are passed on.
+        assert!(cli.get_environment().unwrap().is_empty());
+        assert!(cli.get_arguments().unwrap().is_empty());
+        assert_eq!(cli.initial_cwd().unwrap(), None);
+
+        let mut fs = WasiFilesystemCtxView {
+            ctx: wasi.filesystem(),
+            table: &mut table,
+        };
+        assert!(fs.get_directories().unwrap().is_empty());
+
+        let mut sockets = WasiSocketsCtxView {
+            ctx: wasi.sockets(),
+            table: &mut table,
+        };
+        assert!(sockets.create_tcp_socket(IpAddressFamily::Ipv4).is_err());
+        assert!(sockets.create_tcp_socket(IpAddressFamily::Ipv6).is_err());
+        assert!(
+            sockets
+                .create_udp_socket(IpAddressFamily::Ipv4)
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_memory_limit_bounds_all_memories_together() {
+        const MIB: usize = 1 << 20;
+        let diagnostics = Arc::new(Diagnostics::default());
+        let mut limiter = GuestLimiter::new(16 * MIB, diagnostics.clone());
+        // Two memories created with 6 MiB each, then grown.
+        assert!(limiter.memory_growing(0, 6 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(0, 6 * MIB, None).unwrap());
+        assert!(limiter.memory_growing(6 * MIB, 9 * MIB, None).unwrap());
+        assert!(!diagnostics.memory_limit_hit());
+        // 9 + 6 = 15 MiB in use: the second memory may not reach 8 MiB.
+        assert!(!limiter.memory_growing(6 * MIB, 8 * MIB, None).unwrap());
+        assert!(diagnostics.memory_limit_hit());
+        assert!(limiter.memory_growing(6 * MIB, 7 * MIB, None).unwrap());
+        // A memory's own declared maximum holds as well.
+        let mut limiter = GuestLimiter::new(16 * MIB, Arc::new(Diagnostics::default()));
+        assert!(!limiter.memory_growing(0, 2 * MIB, Some(MIB)).unwrap());
     }
 }

@@ -11,12 +11,13 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use zeroize::Zeroizing;
 
 /// One allowed origin: scheme, lower-case host (IPv6 without brackets) and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,20 +38,32 @@ impl std::fmt::Display for Origin {
     }
 }
 
-fn normalize_host(host: &str) -> String {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
+/// The form of a URL host that origins are compared in: lower case, without one trailing dot,
+/// IP addresses in their standard text form (IPv6 without brackets). `None` for a host that
+/// cannot be compared safely: empty, or brackets around something that is not an IPv6 address
+/// (connectors strip brackets, so `[api.example.com]` would reach `api.example.com`).
+fn canonical_host(host: &str) -> Option<String> {
+    if let Some(bracketed) = host.strip_prefix('[') {
+        let ip = bracketed.strip_suffix(']')?.parse::<Ipv6Addr>().ok()?;
+        return Some(ip.to_string());
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.is_empty() {
+        return None;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(ip) => Some(ip.to_string()),
+        Err(_) => Some(host.to_ascii_lowercase()),
+    }
 }
 
 /// Whether a host is a loopback address or `localhost`.
 pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = normalize_host(host);
-    if host == "localhost" {
-        return true;
+    match canonical_host(host) {
+        Some(host) if host == "localhost" => true,
+        Some(host) => host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
     }
-    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Origin {
@@ -69,8 +82,8 @@ impl Origin {
         };
         let host = url
             .host_str()
-            .ok_or_else(|| format!("`{text}` has no host"))?
-            .to_string();
+            .and_then(canonical_host)
+            .ok_or_else(|| format!("`{text}` has no host"))?;
         if !https && !is_loopback(&host) {
             return Err(format!(
                 "`{text}`: plain http is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost); use https"
@@ -90,11 +103,7 @@ impl Origin {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| format!("`{text}` has no port"))?;
-        Ok(Origin {
-            https,
-            host: normalize_host(&host),
-            port,
-        })
+        Ok(Origin { https, host, port })
     }
 
     /// The origin a request goes to, from its URL.
@@ -108,10 +117,7 @@ impl Origin {
         if authority.as_str().contains('@') {
             return None;
         }
-        let host = normalize_host(authority.host());
-        if host.is_empty() {
-            return None;
-        }
+        let host = canonical_host(authority.host())?;
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         Some(Origin { https, host, port })
     }
@@ -224,12 +230,14 @@ type ResponseFuture = Box<
 >;
 
 impl OutboundHooks {
-    /// The `Authorization` value for an allowed request, if the gateway authenticates.
+    /// The `Authorization` value for an allowed request, if the gateway authenticates. The
+    /// temporary copies of the secret are wiped when dropped; the header value is marked
+    /// sensitive (never printed by `Debug`, never indexed by HTTP/2 HPACK).
     fn authorization(&self) -> Result<Option<HeaderValue>, HttpError> {
-        let (scheme, name) = match &*self.auth {
+        let (name, basic) = match &*self.auth {
             OutboundAuth::None => return Ok(None),
-            OutboundAuth::Bearer { secret } => ("Bearer", secret),
-            OutboundAuth::Basic { secret } => ("Basic", secret),
+            OutboundAuth::Bearer { secret } => (secret, false),
+            OutboundAuth::Basic { secret } => (secret, true),
         };
         let secret = self.secrets.resolve(name).map_err(|e| {
             tracing::warn!(gateway = %self.gateway, "cannot authenticate an outbound request: {e:?}");
@@ -237,18 +245,20 @@ impl OutboundHooks {
                 "the host cannot authenticate this request: secret `{name}` is not available"
             )))
         })?;
-        let value = if scheme == "Basic" {
-            let raw = secret.expose_secret();
-            let pair = if raw.contains(':') {
-                raw.to_string()
+        let raw = secret.expose_secret();
+        let value = Zeroizing::new(if basic {
+            // `user` alone is a user name with an empty password (Stripe's convention).
+            let pair = Zeroizing::new(if raw.contains(':') {
+                raw.to_owned()
             } else {
                 format!("{raw}:")
-            };
-            let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
-            format!("Basic {encoded}")
+            });
+            let encoded =
+                Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+            format!("Basic {}", encoded.as_str())
         } else {
-            format!("Bearer {}", secret.expose_secret())
-        };
+            format!("Bearer {raw}")
+        });
         let mut value = HeaderValue::from_str(&value).map_err(|_| {
             HttpError::InternalError(Some(format!(
                 "secret `{name}` cannot be used in an Authorization header"
@@ -486,6 +496,31 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_compared_in_canonical_form() {
+        let p = policy(&["https://api.stripe.com", "http://[0:0::1]:9000"]);
+        // A URL that `http::Uri` refuses never reaches the hook: count it as denied.
+        let allows = |u: &str| u.parse::<http::Uri>().is_ok_and(|u| p.allows(&u));
+        assert!(allows("http://[::1]:9000/x"), "IPv6 in any text form");
+        assert!(allows("http://[0:0:0:0:0:0:0:1]:9000/x"));
+        assert!(
+            allows("https://api.stripe.com:/v1"),
+            "empty port is the default"
+        );
+        // Brackets around a name: connectors strip them, so it must not pass as the name.
+        assert!(!allows("https://[api.stripe.com]/v1"));
+        assert!(
+            !allows("https://api.stripe.com../v1"),
+            "one trailing dot only"
+        );
+        assert!(!allows("https://api.stripe.com%2e/v1"));
+        // Another spelling of an allowed IP is denied rather than guessed at.
+        let p = policy(&["http://127.0.0.1:8080"]);
+        assert!(!p.allows(&"http://127.1:8080/".parse().unwrap()));
+        assert!(!p.allows(&"http://[::ffff:127.0.0.1]:8080/".parse().unwrap()));
+        assert!(p.allows(&"http://127.0.0.1.:8080/".parse().unwrap()));
+    }
+
+    #[test]
     fn loopback() {
         assert!(is_loopback("127.0.0.1"));
         assert!(is_loopback("127.1.2.3"));
@@ -493,6 +528,8 @@ mod tests {
         assert!(is_loopback("LOCALHOST"));
         assert!(!is_loopback("10.0.0.1"));
         assert!(!is_loopback("localhost.evil.com"));
+        assert!(!is_loopback("[localhost]"));
+        assert!(!is_loopback("[127.0.0.1]"));
     }
 }
 
@@ -689,6 +726,64 @@ mod client_tests {
             .await
             .unwrap_err();
         assert!(matches!(err, HttpError::ConnectionRefused), "{err:?}");
+    }
+
+    /// A plain-HTTP loopback server answering every request with `response` (raw bytes),
+    /// counting accepted connections.
+    async fn raw_http_server(response: String) -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let response = response.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tcp.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let _ = tcp.write_all(response.as_bytes()).await;
+                    let _ = tcp.shutdown().await;
+                });
+            }
+        });
+        (origin, accepted)
+    }
+
+    #[tokio::test]
+    async fn redirects_are_returned_to_the_plugin_not_followed() {
+        let (elsewhere, elsewhere_hits) =
+            raw_http_server("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into()).await;
+        let (allowed, _) = raw_http_server(format!(
+            "HTTP/1.1 302 Found\r\nlocation: {elsewhere}/steal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ))
+        .await;
+        let mut hooks = hooks(client(None), &allowed, "sk_never_forwarded");
+        let future = hooks.send_request(
+            request(&format!("{allowed}/v1/x"), &[]),
+            None,
+            Box::new(async { Ok(()) }),
+        );
+        let (response, _io) = Pin::from(future).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::FOUND);
+        assert_eq!(
+            elsewhere_hits.load(Ordering::SeqCst),
+            0,
+            "the client did not follow the redirect (with or without credentials)"
+        );
+        // Following it is the plugin's decision, and goes through the allow-list again.
+        let err = send(&mut hooks, request(&format!("{elsewhere}/steal"), &[]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HttpError::HttpRequestDenied), "{err:?}");
+        assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -31,10 +31,13 @@ pub struct RuntimeOptions {
     /// trusted.
     pub extra_ca_pem: Option<Vec<u8>>,
     /// How many gateway instances may exist at once across all gateways (each call uses one
-    /// for its duration). Sizes the pooling allocator.
+    /// for its duration; further calls wait for a slot). Sizes the pooling allocator, which
+    /// reserves address space for `2 * max_instances` memories of `max_memory_mib` (plus guard
+    /// pages) up front: the default, 256 with 256 MiB, reserves about 145 GiB of address space
+    /// (not memory), and 256 calls at the default 64 MiB limit use at most 16 GiB of memory.
     pub max_instances: u32,
     /// The largest per-instance memory limit a gateway may configure, in MiB. Sizes the
-    /// pooling allocator's memory slots.
+    /// pooling allocator's memory slots (see `max_instances`).
     pub max_memory_mib: u32,
     /// How often the engine's epoch advances: the granularity at which a guest running pure
     /// computation yields and is stopped at its deadline.
@@ -50,7 +53,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             cache_dir: None,
             extra_ca_pem: None,
-            max_instances: 1000,
+            max_instances: 256,
             max_memory_mib: 256,
             epoch_tick: Duration::from_millis(10),
             connect_timeout: Duration::from_secs(10),
@@ -230,7 +233,8 @@ impl Runtime {
             }
         }
 
-        let (component, artifact, discarded, digest) = self.component(&config.component).await?;
+        let (component, artifact, discarded, digest) =
+            self.component(name, &config.component).await?;
         let compile_time = started.elapsed();
         let path = &config.component;
 
@@ -296,6 +300,7 @@ impl Runtime {
     /// The compiled component for a file: from memory, the disk cache, or compiled now.
     async fn component(
         &self,
+        name: &str,
         path: &Path,
     ) -> Result<(Component, ArtifactSource, Option<String>, [u8; 32]), LoadError> {
         let bytes = tokio::fs::read(path)
@@ -311,8 +316,8 @@ impl Runtime {
         tokio::task::spawn_blocking(move || inner.component_blocking(&path_owned, &bytes))
             .await
             .map_err(|e| LoadError::Setup {
-                gateway: path.display().to_string(),
-                reason: format!("compilation task failed: {e}"),
+                gateway: name.to_string(),
+                reason: format!("compiling {} failed: {e}", path.display()),
             })?
     }
 }

@@ -75,6 +75,7 @@ async fn every_endpoint_end_to_end() {
     );
     assert_eq!(r.json["default"], true, "the first card is the default");
     assert_eq!(r.json["gateway"], "stripe");
+    assert_eq!(r.json["funding"], "credit");
     let visa = r.json["id"].as_i64().unwrap();
     let r = api
         .post(
@@ -1068,6 +1069,124 @@ async fn a_webhook_settles_an_unknown_outcome_and_the_reconciler_agrees() {
             .await
             .len(),
         1
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_gateways_at_once_and_cards_remember_theirs() {
+    let mut env = start(EnvOptions {
+        with_offline: true,
+        ..Default::default()
+    })
+    .await;
+    let r = env.api.get("/v1/gateways").await.unwrap();
+    let names: Vec<&str> = r.json["gateways"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["offline", "stripe"]);
+    let stripe_card = env.customer_with_card("c-1", "pm_card_visa").await;
+    let r = env
+        .api
+        .post(
+            "/v1/customers",
+            json!({ "customer_id": "c-1", "gateway": "offline" }),
+        )
+        .await
+        .unwrap();
+    assert!(
+        r.json["gateway_customer_ref"]
+            .as_str()
+            .unwrap()
+            .starts_with("off_cus_")
+    );
+    let r = env
+        .api
+        .post(
+            "/v1/customers/c-1/cards",
+            json!({ "token": "pm_card_mastercard", "gateway": "offline", "nickname": "Offline MC" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["gateway"].as_str()),
+        (201, Some("offline")),
+        "{}",
+        r.json
+    );
+    let offline_card = r.json["id"].as_i64().unwrap();
+    let r = env
+        .charge(json!({ "customer_id": "c-1", "amount": 1500, "currency": "EUR", "card_id": offline_card }))
+        .await;
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (201, Some("succeeded")),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["gateway"], "offline");
+    assert!(
+        r.json["gateway_payment_ref"]
+            .as_str()
+            .unwrap()
+            .starts_with("off_pay_")
+    );
+    let r = env
+        .charge(json!({ "customer_id": "c-1", "amount": 1500, "currency": "EUR" }))
+        .await;
+    assert_eq!(
+        r.json["gateway"], "stripe",
+        "the default card is the Stripe one"
+    );
+    assert_eq!(r.json["card_id"], stripe_card);
+    let r = env
+        .api
+        .post(
+            "/v1/customers",
+            json!({ "customer_id": "c-1", "gateway": "paypal" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (400, Some("gateway"))
+    );
+    // Offline webhooks go to their own endpoint, verified by the offline plugin.
+    let body = json!({ "id": "evt_off_1", "created": 0, "type": "something.else", "data": {} })
+        .to_string();
+    let header = omnicrm_host::service::demo::offline_signature("whsec_offline", &body);
+    let r = env
+        .anonymous
+        .send(
+            "POST",
+            "/webhooks/offline",
+            Some(body.clone().into_bytes()),
+            &[("offline-signature", &header)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["action"].as_str()),
+        (200, Some("ignored")),
+        "{}",
+        r.json
+    );
+    let r = env
+        .anonymous
+        .send(
+            "POST",
+            "/webhooks/stripe",
+            Some(body.into_bytes()),
+            &[("offline-signature", &header)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status, 400,
+        "a Stripe endpoint does not accept an offline signature"
     );
     env.stop().await;
 }

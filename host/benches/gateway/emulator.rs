@@ -53,11 +53,6 @@ impl EmulatorProcess {
             ca_pem: handshake.ca_pem,
         })
     }
-
-    /// Process id of the child (for its RSS).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for EmulatorProcess {

@@ -168,16 +168,3 @@ fn table<const N: usize>(out: &mut String, header: &[&str; N], body: &[[String; 
         line(out, &cells);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles() {
-        let s = Samples::new((1..=100).rev().map(Duration::from_micros).collect());
-        assert_eq!(s.median(), Some(Duration::from_micros(50)));
-        assert_eq!(s.p99(), Some(Duration::from_micros(99)));
-        assert_eq!(Samples::default().median(), None);
-    }
-}

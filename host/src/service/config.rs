@@ -476,6 +476,24 @@ max_concurrency = 2
     }
 
     #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../tests/fixtures/omnicrm-pay.example.toml");
+        let c = ServiceConfig::from_toml_str(text, Path::new("/repo")).unwrap();
+        assert_eq!(c.default_gateway(), Some("stripe"));
+        assert_eq!(c.gateways.len(), 2);
+        assert_eq!(c.service.api_keys.len(), 2);
+        assert_eq!(
+            c.service.api_keys[0].sha256,
+            hash_api_key("crm-demo-key"),
+            "the comment names the key"
+        );
+        assert_eq!(
+            c.gateways["stripe"].config.component,
+            PathBuf::from("/repo/target/wasm32-wasip2/plugin/omnicrm_stripe_gateway.wasm")
+        );
+    }
+
+    #[test]
     fn single_gateway_is_the_default_and_keys_hash() {
         let c =
             ServiceConfig::from_toml_str("[gateways.only]\ncomponent = \"x.wasm\"", Path::new("."))

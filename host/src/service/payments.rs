@@ -509,7 +509,13 @@ impl Service {
             last4: stored.last4,
             exp_month: stored.exp_month,
             exp_year: stored.exp_year,
-            funding: format!("{:?}", stored.funding).to_lowercase(),
+            funding: match stored.funding {
+                contract::CardFunding::Credit => "credit",
+                contract::CardFunding::Debit => "debit",
+                contract::CardFunding::Prepaid => "prepaid",
+                contract::CardFunding::Unknown => "unknown",
+            }
+            .to_string(),
             fingerprint: stored.fingerprint,
             nickname,
             make_default,
@@ -1035,7 +1041,10 @@ impl Service {
                     last_error: Some(None),
                     ..Default::default()
                 };
-                let from = txn_from(status);
+                // The gateway's answer to our own call is authoritative: it may also refresh a
+                // status a webhook set first (with the captured amount).
+                let mut from = txn_from(status);
+                from.push(status);
                 self.db
                     .run(move |l| l.update_transaction(txn_id, &from, &patch))
                     .await?;
@@ -1180,6 +1189,36 @@ impl Service {
             Some(e) => Err(ServiceError::from_call(&e)),
             None => Ok(()),
         }
+    }
+
+    /// Looks a transaction's payment up at the gateway and moves its status forward to what the
+    /// gateway says (for payments left `processing`). Returns whether it moved.
+    pub async fn refresh_payment(&self, txn: &Transaction) -> Result<bool, ServiceError> {
+        let (Some(gateway), Some(payment)) = (&txn.gateway, &txn.gateway_payment_ref) else {
+            return Ok(false);
+        };
+        let slot = self.slot(gateway)?;
+        let p = slot
+            .call("get-payment", RetryPolicy::BATCH, |g| {
+                let payment = payment.clone();
+                async move { g.get_payment(&payment).await }
+            })
+            .await
+            .map_err(|e| ServiceError::from_call(&e))?;
+        let status = txn_status_of(p.status);
+        let patch = TxnPatch {
+            status: Some(status),
+            amount_captured: Some(p.amount_captured),
+            decline_code: p.last_decline.as_ref().map(|d| Some(d.code.clone())),
+            decline_reason: p.last_decline.as_ref().map(|d| d.decline_reason.clone()),
+            ..Default::default()
+        };
+        let (id, from) = (txn.id, txn_from(status));
+        Ok(self
+            .db
+            .run(move |l| l.update_transaction(id, &from, &patch))
+            .await?
+            .is_some())
     }
 
     /// Captures an authorized transaction (all of it, or `amount`).

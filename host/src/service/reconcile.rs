@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::service::Service;
 use crate::service::error::ServiceError;
-use crate::service::ledger::{OpState, now};
+use crate::service::ledger::{OpState, TxnFilter, TxnStatus, now};
 use crate::service::reload::RetryPolicy;
 
 /// What one pass did.
@@ -29,6 +29,8 @@ pub struct ReconcileReport {
     pub unsettled: u64,
     /// Running in this process at the time (skipped).
     pub in_flight: u64,
+    /// Payments the gateway was still processing, looked up and moved on.
+    pub refreshed: u64,
 }
 
 /// Repeats every unsettled operation last touched at least `grace` ago.
@@ -66,7 +68,24 @@ pub async fn reconcile_once(
             }
         }
     }
-    if report.examined > 0 {
+    // Payments the gateway was still working on: look them up (a webhook usually tells first).
+    let processing = service
+        .db
+        .run(|l| {
+            l.transactions(&TxnFilter {
+                statuses: vec![TxnStatus::Processing],
+                ..Default::default()
+            })
+        })
+        .await?;
+    for t in processing.into_iter().filter(|t| t.updated_at <= cutoff) {
+        match service.refresh_payment(&t).await {
+            Ok(true) => report.refreshed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(transaction = t.id, error = %e, "looking a payment up failed"),
+        }
+    }
+    if report.examined > 0 || report.refreshed > 0 {
         tracing::info!(?report, "reconciled operations with an unsettled outcome");
     }
     Ok(report)

@@ -150,12 +150,28 @@ pub async fn handle_event(
         EventKind::PaymentSucceeded(u) | EventKind::PaymentFailed(u) => {
             match txn_of_payment(service, gateway, &u.payment).await? {
                 Some(t) => {
+                    // The event's amount is the payment's, not what was captured: ask the
+                    // gateway (a partial capture captures less); fall back on the event.
+                    let fresh = match service.gateways.get(gateway) {
+                        Some(slot) => slot
+                            .call("get-payment", RetryPolicy::INTERACTIVE, |g| {
+                                let p = u.payment.clone();
+                                async move { g.get_payment(&p).await }
+                            })
+                            .await
+                            .ok(),
+                        None => None,
+                    };
                     let status = txn_status_of(u.status);
+                    let captured = match &fresh {
+                        Some(p) => Some(p.amount_captured),
+                        None if t.capture == Capture::Automatic => Some(u.amount.amount),
+                        None => None,
+                    };
                     let patch = TxnPatch {
                         status: Some(status),
                         gateway_payment_ref: Some(u.payment.clone()),
-                        amount_captured: (status == TxnStatus::Succeeded)
-                            .then_some(u.amount.amount),
+                        amount_captured: captured.filter(|_| status == TxnStatus::Succeeded),
                         decline_code: u.decline.as_ref().map(|d| Some(d.code.clone())),
                         decline_reason: u.decline.as_ref().map(|d| d.decline_reason.clone()),
                         ..Default::default()

@@ -112,6 +112,10 @@ pub struct EnvOptions {
     pub watch: bool,
     /// Do not register the service as the emulator's webhook endpoint.
     pub no_webhooks: bool,
+    /// Pace the Stripe gateway's calls.
+    pub requests_per_second: Option<f64>,
+    /// Also configure the offline plugin as gateway `offline` (webhook secret `whsec_offline`).
+    pub with_offline: bool,
 }
 
 /// Starts the emulator and the service with the Stripe plugin.
@@ -144,7 +148,15 @@ pub async fn start(opts: EnvOptions) -> Env {
     config.service.reconcile_interval_secs = 3600;
     let mut entry = GatewayEntry::new(gc);
     entry.default = true;
+    entry.requests_per_second = opts.requests_per_second;
     config.gateways.insert("stripe".into(), entry);
+    if opts.with_offline {
+        let offline = GatewayConfig::new(self::component("omnicrm_offline_gateway"))
+            .with_secret("webhook-secret", SecretSource::value("whsec_offline"));
+        config
+            .gateways
+            .insert("offline".into(), GatewayEntry::new(offline));
+    }
     config.validate().expect("valid config");
     let options = RuntimeOptions {
         cache_dir: Some(cache_dir()),

@@ -144,6 +144,8 @@ pub enum Error {
     NotSent {
         /// What happened (no secrets, no bodies).
         reason: String,
+        /// Whether a timeout ran out (connecting, resolving, or before anything was sent).
+        timed_out: bool,
     },
     /// The request was sent, or may have been, but no complete response came back: the
     /// connection was closed or reset, or the timeout ran out while waiting for or reading the
@@ -165,21 +167,28 @@ impl Error {
     /// True when the timeout ran out.
     pub fn is_timeout(&self) -> bool {
         match self {
-            Error::NotSent { reason } => reason.contains("timeout"),
-            Error::NoResponse { timed_out, .. } => *timed_out,
+            Error::NotSent { timed_out, .. } | Error::NoResponse { timed_out, .. } => *timed_out,
         }
     }
 
     /// What happened.
     pub fn reason(&self) -> &str {
         match self {
-            Error::NotSent { reason } | Error::NoResponse { reason, .. } => reason,
+            Error::NotSent { reason, .. } | Error::NoResponse { reason, .. } => reason,
         }
     }
 
     fn not_sent(reason: impl Into<String>) -> Self {
         Error::NotSent {
             reason: reason.into(),
+            timed_out: false,
+        }
+    }
+
+    fn not_sent_in_time(reason: impl Into<String>) -> Self {
+        Error::NotSent {
+            reason: reason.into(),
+            timed_out: true,
         }
     }
 
@@ -195,14 +204,12 @@ impl Error {
         let reason = describe(code);
         match code {
             // Before the request could be written: nothing reached the server.
-            ErrorCode::DnsTimeout
-            | ErrorCode::DnsError(_)
+            ErrorCode::DnsError(_)
             | ErrorCode::DestinationNotFound
             | ErrorCode::DestinationUnavailable
             | ErrorCode::DestinationIpProhibited
             | ErrorCode::DestinationIpUnroutable
             | ErrorCode::ConnectionRefused
-            | ErrorCode::ConnectionTimeout
             | ErrorCode::ConnectionLimitReached
             | ErrorCode::TlsProtocolError
             | ErrorCode::TlsCertificateError
@@ -219,6 +226,7 @@ impl Error {
             | ErrorCode::HttpRequestTrailerSize(_)
             | ErrorCode::LoopDetected
             | ErrorCode::ConfigurationError => Error::not_sent(reason),
+            ErrorCode::DnsTimeout | ErrorCode::ConnectionTimeout => Error::not_sent_in_time(reason),
             // Waiting for the response ran out of time.
             ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
                 Error::no_response(reason, true)
@@ -232,7 +240,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotSent { reason } => write!(f, "request not sent: {reason}"),
+            Error::NotSent { reason, .. } => write!(f, "request not sent: {reason}"),
             Error::NoResponse { reason, .. } => write!(f, "no response to the request: {reason}"),
         }
     }
@@ -318,7 +326,7 @@ pub fn send_until(
 
     let remaining = remaining_until(deadline);
     if remaining == 0 {
-        return Err(Error::not_sent("timeout before sending"));
+        return Err(Error::not_sent_in_time("timeout before sending"));
     }
     let options = RequestOptions::new();
     // Errors only mean the host does not support that timeout; the deadline still applies.
@@ -386,6 +394,9 @@ fn wait(pollable: &Pollable, deadline: monotonic_clock::Instant) -> bool {
     ready.contains(&0)
 }
 
+/// Writes the request body. A failure before every byte is handed to the host is "not sent"
+/// (the server can't have a complete request); once every byte is queued, the request may be
+/// complete at the server, so running out of time while flushing is "no response".
 fn write_body(
     body: OutgoingBody,
     bytes: &[u8],
@@ -399,7 +410,7 @@ fn write_body(
             let permitted = stream.check_write().map_err(|_| failed("write failed"))?;
             if permitted == 0 {
                 if !wait(&stream.subscribe(), deadline) {
-                    return Err(failed("write timed out"));
+                    return Err(Error::not_sent_in_time("request body write timed out"));
                 }
                 continue;
             }
@@ -415,11 +426,12 @@ fn write_body(
         if stream.flush().is_ok() {
             while let Ok(0) = stream.check_write() {
                 if !wait(&stream.subscribe(), deadline) {
-                    return Err(failed("flush timed out"));
+                    return Err(Error::no_response("request body flush timed out", true));
                 }
             }
         }
     }
+    // A finish error says what went wrong (a body-size mismatch means the request is incomplete).
     OutgoingBody::finish(body, None).map_err(|c| Error::from_code(&c))
 }
 
@@ -526,5 +538,10 @@ mod tests {
         }
         assert!(Error::from_code(&ErrorCode::HttpResponseTimeout).is_timeout());
         assert!(!Error::from_code(&ErrorCode::ConnectionReadTimeout).is_not_sent());
+        for code in [ErrorCode::DnsTimeout, ErrorCode::ConnectionTimeout] {
+            let e = Error::from_code(&code);
+            assert!(e.is_not_sent() && e.is_timeout(), "{code:?}");
+        }
+        assert!(!Error::from_code(&ErrorCode::ConnectionRefused).is_timeout());
     }
 }

@@ -1,23 +1,68 @@
 //! Rust SDK for OmniCRM payment gateway components.
 //!
-//! A gateway is a `cdylib` crate built for `wasm32-wasip2` that implements the `Guest` traits of
-//! the contract's exported interfaces and registers them with [`export_gateway!`]:
+//! A gateway is a `cdylib` crate built for `wasm32-wasip2` (`crate-type = ["cdylib"]`) that
+//! implements the `Guest` traits of the contract's six exported interfaces (`info`, `tokens`,
+//! `charging`, `invoicing`, `metrics`, `webhooks`) on one type and registers it with
+//! [`export_gateway!`]:
 //!
 //! ```ignore
+//! use omnicrm_gateway_sdk::exports::omnicrm::payments::info::{self, GatewayInfo};
+//! use omnicrm_gateway_sdk::exports::omnicrm::payments::charging;
+//! use omnicrm_gateway_sdk::omnicrm::payments::types::{Failure, GatewayError};
+//! use omnicrm_gateway_sdk::{http, log, settings, time};
+//!
 //! struct MyGateway;
-//! impl omnicrm_gateway_sdk::exports::omnicrm::payments::info::Guest for MyGateway { /* ... */ }
-//! // ... tokens, charging, invoicing, metrics, webhooks ...
+//!
+//! impl info::Guest for MyGateway {
+//!     fn describe() -> GatewayInfo {
+//!         GatewayInfo {
+//!             name: "mygateway".into(),
+//!             display_name: "My Gateway".into(),
+//!             version: env!("CARGO_PKG_VERSION").into(),
+//!             currencies: vec![],
+//!         }
+//!     }
+//! }
+//!
+//! impl charging::Guest for MyGateway {
+//!     fn get_payment(payment: String) -> Result<charging::Payment, GatewayError> {
+//!         let base = settings::get("base-url").unwrap_or_else(|| "https://api.example.com".into());
+//!         // The host adds the credentials; the whole exchange ends before the call's deadline.
+//!         let request = http::Request::new(http::Method::Get, format!("{base}/payments/{payment}"));
+//!         match http::send_until(&request, time::deadline()) {
+//!             Ok(response) => todo!("parse {} bytes", response.body.len()),
+//!             // Nothing reached the server: the caller may simply retry.
+//!             Err(e) if e.is_not_sent() => Err(GatewayError::NotAttempted(Failure {
+//!                 message: e.to_string(),
+//!                 request_id: None,
+//!             })),
+//!             // The server may have acted: for a request that moves money, say so.
+//!             Err(e) => {
+//!                 log!(warn, "GET payment {payment}: {e}");
+//!                 Err(GatewayError::OutcomeUnknown(Failure { message: e.to_string(), request_id: None }))
+//!             }
+//!         }
+//!     }
+//!     // ... charge, capture, cancel, refund_payment ...
+//! }
+//!
+//! // ... tokens, invoicing, metrics, webhooks ...
+//!
 //! omnicrm_gateway_sdk::export_gateway!(MyGateway with_types_in omnicrm_gateway_sdk);
 //! ```
 //!
 //! The bindings are generated from the contract in `wit/` (package `omnicrm:payments`), including
-//! the WASI interfaces the world imports. On top of them:
+//! the WASI interfaces the world imports: contract types are under [`omnicrm::payments`], the
+//! traits to implement under [`exports::omnicrm::payments`]. On top of them:
 //!
 //! - [`http`]: a small blocking HTTP client over `wasi:http/outgoing-handler` whose errors tell
-//!   "nothing was sent" from "sent, but no response" (outcome unknown);
+//!   "nothing was sent" (safe to retry) from "sent, but no response" (outcome unknown);
 //! - [`settings`]: the plugin's settings from the host's configuration, parsed with defaults;
-//! - [`time`]: the call's deadline, the time left, sleeping, the wall clock;
-//! - [`log!`]: `format!`-style logging into the host's log.
+//! - [`time`]: the call's deadline, the time left, sleeping, the wall clock, random numbers;
+//! - [`log!`]: `format!`-style logging into the host's log (never card data or secrets).
+//!
+//! Secrets never enter the component: the host authenticates outbound requests to the allowed
+//! hosts and computes MACs with named secrets (`omnicrm::payments::credentials`).
 
 wit_bindgen::generate!({
     path: "../../wit",

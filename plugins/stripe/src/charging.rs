@@ -49,10 +49,7 @@ impl Guest for Stripe {
             "/v1/payment_intents",
             &form,
             Some(&key),
-            Target {
-                kind: "payment",
-                id: "",
-            },
+            Target::any("payment"),
         )?;
         outcome(&intent)
     }
@@ -78,10 +75,7 @@ impl Guest for Stripe {
             &path,
             &form,
             Some(&key),
-            Target {
-                kind: "payment",
-                id,
-            },
+            Target::new("payment", id),
         )?;
         Ok(payment_from(&intent))
     }
@@ -97,10 +91,7 @@ impl Guest for Stripe {
             &path,
             &form,
             Some(&key),
-            Target {
-                kind: "payment",
-                id,
-            },
+            Target::new("payment", id),
         )?;
         Ok(payment_from(&intent))
     }
@@ -131,10 +122,7 @@ impl Guest for Stripe {
                 "/v1/refunds",
                 &form,
                 Some(&key),
-                Target {
-                    kind: "payment",
-                    id,
-                },
+                Target::new("payment", id),
             )
             .map_err(|e| match e {
                 // Stripe names no parameter for "amount greater than unrefunded amount".
@@ -158,10 +146,7 @@ impl Guest for Stripe {
         let intent = client.get(
             &path,
             &query,
-            Target {
-                kind: "payment",
-                id,
-            },
+            Target::new("payment", id),
         )?;
         Ok(payment_from(&intent))
     }

@@ -44,6 +44,7 @@ fn setting<T: core::str::FromStr>(key: &str, default: T) -> Result<T, GatewayErr
 }
 
 impl Client {
+    /// The client configured by the plugin's settings; `configuration` when one doesn't parse.
     pub fn from_config() -> Result<Client, GatewayError> {
         let base = settings::get("base-url")
             .filter(|b| !b.is_empty())
@@ -70,7 +71,9 @@ impl Client {
         self.call(Method::Get, path, query, None, target)
     }
 
-    /// `POST path` with a form body and an idempotency key.
+    /// `POST path` with a form body and the step's idempotency key. Without one (an update that
+    /// is harmless to repeat, like setting the default card), a random key is made for this call,
+    /// so that its own retries are still applied at most once, as Stripe's libraries do.
     pub fn post(
         &self,
         path: &str,
@@ -78,7 +81,45 @@ impl Client {
         idempotency_key: Option<&str>,
         target: Target<'_>,
     ) -> Result<Json, GatewayError> {
-        self.call(Method::Post, path, form, idempotency_key, target)
+        let generated;
+        let key = match idempotency_key {
+            Some(key) => key,
+            None => {
+                generated = format!(
+                    "omnicrm-{:016x}{:016x}",
+                    time::random_u64(),
+                    time::random_u64()
+                );
+                &generated
+            }
+        };
+        self.call(Method::Post, path, form, Some(key), target)
+    }
+
+    /// Calls `each` for every object of a list, page after page (`limit` is `page-size`), starting
+    /// after the object `after` when given.
+    pub fn walk(
+        &self,
+        path: &str,
+        query: &Form,
+        after: Option<String>,
+        target: Target<'_>,
+        mut each: impl FnMut(&Json),
+    ) -> Result<(), GatewayError> {
+        let mut cursor = after;
+        loop {
+            let mut page_query = query.clone();
+            page_query
+                .add("limit", self.page_size)
+                .opt("starting_after", cursor.as_ref());
+            let page = self.get(path, &page_query, target)?;
+            let data = page.get("data").arr();
+            data.iter().for_each(&mut each);
+            cursor = data.last().and_then(|x| x.get("id").string());
+            if page.get("has_more").bool() != Some(true) || cursor.is_none() {
+                return Ok(());
+            }
+        }
     }
 
     fn call(
@@ -108,23 +149,26 @@ impl Client {
         }
 
         let mut retries = 0;
+        // Whether an attempt of this call may have been processed by Stripe: then a later "not
+        // sent", rate limit or key-in-use answer doesn't mean that nothing happened.
+        let mut maybe_processed = false;
         loop {
             let left = time::remaining().saturating_sub(DEADLINE_MARGIN);
             if left < MIN_ATTEMPT {
                 let message = "no time left before the call's deadline";
-                // After a failed attempt of a POST, that attempt may have been processed.
-                return Err(if retries > 0 && method == Method::Post {
+                return Err(if maybe_processed {
                     GatewayError::OutcomeUnknown(failure(message, None))
                 } else {
                     GatewayError::NotAttempted(failure(message, None))
                 });
             }
             let result = http::send(&request, self.timeout.min(left));
+            maybe_processed |= method == Method::Post && may_have_been_processed(&result);
             let (retry, retry_after) = should_retry(method, &result);
             if retry && retries < self.max_retries {
                 let delay = self.backoff(retries + 1, retry_after);
                 let left = time::remaining().saturating_sub(DEADLINE_MARGIN);
-                if delay + MIN_ATTEMPT <= left {
+                if delay.saturating_add(MIN_ATTEMPT) <= left {
                     retries += 1;
                     log!(
                         warn,
@@ -138,7 +182,7 @@ impl Client {
                     continue;
                 }
             }
-            return match result {
+            let outcome = match result {
                 Ok(response) if response.is_success() => Json::parse(&response.body).map_err(|e| {
                     let message = format!("unreadable Stripe response: {e}");
                     let request_id = response.header("request-id").map(str::to_owned);
@@ -149,7 +193,6 @@ impl Client {
                     }
                 }),
                 Ok(response) => {
-                    let error = errors::from_response(method, &response, target);
                     log!(
                         info,
                         "{} {path}: HTTP {} (request-id {})",
@@ -157,30 +200,72 @@ impl Client {
                         response.status,
                         response.header("request-id").unwrap_or("-")
                     );
-                    Err(error)
+                    Err(errors::from_response(method, &response, target))
                 }
                 Err(e) => {
                     log!(warn, "{} {path}: {e}", method.as_str());
                     Err(errors::from_transport(method, &e))
                 }
             };
+            return outcome.map_err(|e| if maybe_processed { unknown_after(e) } else { e });
         }
     }
 
-    /// `initial * 2^(n-1)`, capped, jittered into `[0.5, 1]x`, never below `initial`; at least
-    /// `Retry-After` when the server asks for a wait no longer than a minute.
+    /// The wait before retry `n` (see [`backoff`]), with the host's randomness.
     fn backoff(&self, n: u32, retry_after: Option<Duration>) -> Duration {
-        let base = self
-            .backoff_initial
-            .saturating_mul(1 << (n - 1).min(16))
-            .min(self.backoff_max);
-        let jitter = 500 + time::random_u64() % 501; // per mille
-        let delay = (base * u32::try_from(jitter).unwrap_or(1000) / 1000).max(self.backoff_initial);
-        match retry_after {
-            Some(wait) if wait <= MAX_RETRY_AFTER => delay.max(wait),
-            _ => delay,
-        }
+        let jitter = 500 + u32::try_from(time::random_u64() % 501).unwrap_or(500);
+        backoff(
+            self.backoff_initial,
+            self.backoff_max,
+            n,
+            retry_after,
+            jitter,
+        )
     }
+}
+
+/// `initial * 2^(n-1)`, capped at `max`, times `jitter` per mille (500 to 1000), never below
+/// `initial`; at least `Retry-After` when the server asks for a wait no longer than a minute.
+fn backoff(
+    initial: Duration,
+    max: Duration,
+    n: u32,
+    retry_after: Option<Duration>,
+    jitter: u32,
+) -> Duration {
+    let base = initial
+        .saturating_mul(1 << n.saturating_sub(1).min(16))
+        .min(max);
+    let delay = (base.saturating_mul(jitter) / 1000).max(initial);
+    match retry_after {
+        Some(wait) if wait <= MAX_RETRY_AFTER => delay.max(wait),
+        _ => delay,
+    }
+}
+
+/// Whether Stripe may have acted on an attempt: no (complete) response after the request went
+/// out, or a server error (a 5xx to a POST is not known to be harmless).
+fn may_have_been_processed(result: &Result<Response, http::Error>) -> bool {
+    match result {
+        Ok(response) => response.status >= 500,
+        Err(e) => !e.is_not_sent(),
+    }
+}
+
+/// The final error of a POST an earlier attempt of which may have been processed: answers that
+/// say "nothing happened" only speak for the last attempt.
+fn unknown_after(error: GatewayError) -> GatewayError {
+    let (message, request_id) = match error {
+        GatewayError::NotAttempted(f) | GatewayError::IdempotencyConflict(f) => {
+            (f.message, f.request_id)
+        }
+        GatewayError::RateLimited(r) => (r.message, r.request_id),
+        other => return other,
+    };
+    GatewayError::OutcomeUnknown(failure(
+        format!("an earlier attempt may have been processed; the last one failed: {message}"),
+        request_id,
+    ))
 }
 
 fn request_id(result: &Result<Response, http::Error>) -> Option<&str> {
@@ -195,8 +280,9 @@ fn describe(result: &Result<Response, http::Error>) -> String {
 }
 
 /// Stripe's libraries' rules: `Stripe-Should-Retry` first; then 409, 429 only for
-/// `lock_timeout`, 503, 500 only for non-POST; connection failures and timeouts. Returns the
-/// decision and the `Retry-After` the response asks for.
+/// `lock_timeout`, 503, 500 only for non-POST; connection failures and timeouts (every POST
+/// carries an idempotency key, so a retry of a request that did reach Stripe is applied at most
+/// once). Returns the decision and the `Retry-After` the response asks for.
 fn should_retry(
     method: Method,
     result: &Result<Response, http::Error>,
@@ -256,4 +342,118 @@ pub fn check_id<'a>(kind: &'static str, field: &str, id: &'a str) -> Result<&'a 
         ));
     }
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn retries_as_stripe_libraries_do() {
+        let retry = |method, status, headers: &[(&str, &str)], body: &str| {
+            should_retry(method, &Ok(response(status, headers, body))).0
+        };
+        assert!(retry(Method::Post, 409, &[], ""));
+        assert!(retry(Method::Post, 503, &[], ""));
+        assert!(!retry(Method::Post, 500, &[], ""));
+        assert!(retry(Method::Get, 500, &[], ""));
+        assert!(!retry(Method::Post, 502, &[], ""));
+        assert!(!retry(Method::Post, 429, &[], r#"{"error":{"code":"rate_limit"}}"#));
+        assert!(retry(Method::Post, 429, &[], r#"{"error":{"code":"lock_timeout"}}"#));
+        assert!(!retry(Method::Post, 503, &[("stripe-should-retry", "false")], ""));
+        assert!(retry(Method::Post, 400, &[("stripe-should-retry", "true")], ""));
+        assert!(!retry(Method::Post, 402, &[], ""));
+        let (_, after) = should_retry(
+            Method::Post,
+            &Ok(response(503, &[("retry-after", " 3 ")], "")),
+        );
+        assert_eq!(after, Some(Duration::from_secs(3)));
+        for error in [
+            http::Error::NotSent {
+                reason: "refused".into(),
+                timed_out: false,
+            },
+            http::Error::NoResponse {
+                reason: "dropped".into(),
+                timed_out: false,
+            },
+        ] {
+            assert!(should_retry(Method::Post, &Err(error)).0);
+        }
+    }
+
+    #[test]
+    fn knows_which_attempts_may_have_been_processed() {
+        let not_sent = http::Error::NotSent {
+            reason: "refused".into(),
+            timed_out: false,
+        };
+        let dropped = http::Error::NoResponse {
+            reason: "dropped".into(),
+            timed_out: false,
+        };
+        assert!(!may_have_been_processed(&Err(not_sent)));
+        assert!(may_have_been_processed(&Err(dropped)));
+        assert!(may_have_been_processed(&Ok(response(503, &[], ""))));
+        assert!(!may_have_been_processed(&Ok(response(429, &[], ""))));
+        assert!(!may_have_been_processed(&Ok(response(409, &[], ""))));
+
+        // After such an attempt, "nothing happened" answers become "outcome unknown".
+        let not_attempted = GatewayError::NotAttempted(failure("refused", None));
+        assert!(matches!(
+            unknown_after(not_attempted),
+            GatewayError::OutcomeUnknown(_)
+        ));
+        let in_use = GatewayError::IdempotencyConflict(failure("in use", Some("req_1".into())));
+        assert!(matches!(
+            unknown_after(in_use),
+            GatewayError::OutcomeUnknown(f) if f.request_id.as_deref() == Some("req_1")
+        ));
+        let declined = errors::invalid("amount", "too much");
+        assert!(matches!(
+            unknown_after(declined),
+            GatewayError::InvalidInput(_)
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_caps_jitters_and_honours_retry_after() {
+        let ms = Duration::from_millis;
+        let (initial, max) = (ms(500), ms(5_000));
+        assert_eq!(backoff(initial, max, 1, None, 1000), ms(500));
+        assert_eq!(backoff(initial, max, 1, None, 500), ms(500), "never below initial");
+        assert_eq!(backoff(initial, max, 3, None, 1000), ms(2_000));
+        assert_eq!(backoff(initial, max, 3, None, 500), ms(1_000));
+        assert_eq!(backoff(initial, max, 30, None, 1000), ms(5_000));
+        assert_eq!(backoff(initial, max, 1, Some(ms(3_000)), 1000), ms(3_000));
+        assert_eq!(backoff(initial, max, 1, Some(Duration::from_secs(3_600)), 1000), ms(500));
+        // Absurd settings saturate instead of overflowing.
+        let huge = Duration::from_millis(u64::MAX);
+        assert_eq!(backoff(huge, huge, 40, None, 1000), huge.saturating_mul(1000) / 1000);
+        assert_eq!(backoff(ms(0), ms(0), 0, None, 500), ms(0));
+    }
+
+    #[test]
+    fn step_keys_and_ids_are_checked() {
+        assert_eq!(step_key("order-1", "capture").unwrap(), "order-1:capture");
+        assert!(step_key("", "x").is_err());
+        assert!(step_key("bad key", "x").is_err());
+        assert!(step_key(&"k".repeat(201), "x").is_err());
+        assert!(step_key(&"k".repeat(200), "mark_uncollectible").unwrap().len() <= 255);
+        assert!(check_id("payment", "payment", "pi_123").is_ok());
+        for bad in ["", "pi_1/../x", "pi 1", "pi_1?x=1", "pi_é"] {
+            assert!(check_id("payment", "payment", bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -12,10 +12,23 @@ use crate::json::Json;
 pub struct Target<'a> {
     /// Contract kind: `customer`, `card`, `payment`, `refund`, `invoice`, `dispute`, or `` for lists.
     pub kind: &'static str,
-    /// The identifier looked up.
+    /// The identifier looked up; empty when the request creates or lists objects.
     pub id: &'a str,
 }
 
+impl<'a> Target<'a> {
+    /// A request about the object `id` of contract kind `kind`.
+    pub const fn new(kind: &'static str, id: &'a str) -> Self {
+        Target { kind, id }
+    }
+
+    /// A request that creates or lists objects of contract kind `kind`.
+    pub const fn any(kind: &'static str) -> Self {
+        Target { kind, id: "" }
+    }
+}
+
+/// A `failure` record.
 pub fn failure(message: impl Into<String>, request_id: Option<String>) -> Failure {
     Failure {
         message: message.into(),
@@ -23,6 +36,7 @@ pub fn failure(message: impl Into<String>, request_id: Option<String>) -> Failur
     }
 }
 
+/// An `invalid-input` error found by the plugin (no request was made).
 pub fn invalid(field: &str, message: impl Into<String>) -> GatewayError {
     GatewayError::InvalidInput(InvalidInput {
         field: field.to_owned(),
@@ -31,6 +45,7 @@ pub fn invalid(field: &str, message: impl Into<String>) -> GatewayError {
     })
 }
 
+/// A `not-found` error.
 pub fn not_found(kind: &str, id: &str) -> GatewayError {
     GatewayError::NotFound(NotFound {
         kind: kind.to_owned(),
@@ -39,7 +54,8 @@ pub fn not_found(kind: &str, id: &str) -> GatewayError {
 }
 
 /// A transport failure after the retries: nothing sent means nothing happened; no response to a
-/// POST means Stripe may have acted on it.
+/// POST means Stripe may have acted on it. (The client upgrades `not-attempted` to
+/// `outcome-unknown` when an earlier attempt of the same call may have been processed.)
 pub fn from_transport(method: Method, error: &http::Error) -> GatewayError {
     let message = format!("Stripe API: {error}");
     if error.is_not_sent() || method != Method::Post {
@@ -49,7 +65,8 @@ pub fn from_transport(method: Method, error: &http::Error) -> GatewayError {
     }
 }
 
-/// Maps Stripe's parameter names onto the contract's field names.
+/// Maps Stripe's parameter names onto the contract's field names; a parameter with no contract
+/// counterpart keeps Stripe's name, as the contract asks.
 pub fn contract_field(param: &str) -> String {
     let base = param.split('[').next().unwrap_or(param);
     let field = match param {
@@ -64,10 +81,35 @@ pub fn contract_field(param: &str) -> String {
             "collection_method" => "collection",
             "starting_after" | "ending_before" => "cursor",
             "created" => "range",
-            _ => return base.replace('_', "-"),
+            "currency" | "customer" | "description" | "metadata" | "quantity" | "reason"
+            | "invoice" | "email" | "name" | "phone" => base,
+            _ => param,
         },
     };
     field.to_owned()
+}
+
+/// Masks anything in a Stripe message that looks like an API key or a webhook secret (Stripe
+/// echoes masked keys in some messages; nothing key-like leaves the plugin).
+pub fn redact(message: &str) -> String {
+    const PREFIXES: [&str; 5] = ["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some((at, prefix)) = PREFIXES
+        .iter()
+        .filter_map(|p| rest.find(p).map(|at| (at, p)))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        out.push_str("[redacted]");
+        let tail = &rest[at + prefix.len()..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '*'))
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The contract kind of the object a Stripe parameter refers to.
@@ -111,8 +153,8 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
     let param = error.get("param").str().unwrap_or("");
     let message = error
         .get("message")
-        .string()
-        .unwrap_or_else(|| format!("Stripe answered HTTP {}", response.status));
+        .str()
+        .map_or_else(|| format!("Stripe answered HTTP {}", response.status), redact);
     let status = response.status;
 
     if kind == "card_error" || (status == 402 && !code.is_empty()) {
@@ -170,7 +212,9 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
     }
     if status == 404 || code == "resource_missing" {
         let (kind, id) = match kind_of_param(param) {
-            Some(k) if k != target.kind => (k, quoted(&message).unwrap_or("")),
+            Some(k) if k != target.kind || target.id.is_empty() => {
+                (k, quoted(&message).unwrap_or(""))
+            }
             _ => (target.kind, target.id),
         };
         return not_found(kind, id);
@@ -204,6 +248,89 @@ mod tests {
         assert_eq!(contract_field("metadata[order]"), "metadata");
         assert_eq!(contract_field("card[token]"), "token");
         assert_eq!(contract_field("days_until_due"), "days-until-due");
+        assert_eq!(contract_field("payment_method_types[0]"), "payment_method_types[0]");
+        assert_eq!(contract_field("off_session"), "off_session");
         assert_eq!(quoted("No such customer: 'cus_1'"), Some("cus_1"));
+        assert_eq!(quoted("no quotes"), None);
+        assert_eq!(quoted("one ' quote"), None);
+    }
+
+    #[test]
+    fn redacts_keys_in_messages() {
+        assert_eq!(
+            redact("Invalid API Key provided: sk_test_********1234, or rk_live_abc."),
+            "Invalid API Key provided: [redacted], or [redacted]."
+        );
+        assert_eq!(redact("whsec_abc"), "[redacted]");
+        assert_eq!(redact("No such customer: 'cus_1'"), "No such customer: 'cus_1'");
+        assert_eq!(redact("été sk_test_"), "été [redacted]");
+    }
+
+    fn response(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            headers: vec![("request-id".into(), b"req_1".to_vec())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn maps_stripe_errors() {
+        let target = Target::new("payment", "pi_1");
+        let decline = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","payment_intent":{"id":"pi_9","status":"requires_payment_method"}}}"#;
+        match from_response(Method::Post, &response(402, decline), Target::any("payment")) {
+            GatewayError::Declined(d) => {
+                assert_eq!(d.code, "card_declined");
+                assert_eq!(d.decline_reason.as_deref(), Some("insufficient_funds"));
+                assert_eq!(d.payment.as_deref(), Some("pi_9"));
+                assert_eq!(d.request_id.as_deref(), Some("req_1"));
+                assert!(!d.customer_message.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let auth = r#"{"error":{"type":"card_error","code":"authentication_required","message":"m","payment_intent":{"id":"pi_2","client_secret":"pi_2_secret_x"}}}"#;
+        assert!(matches!(
+            from_response(Method::Post, &response(402, auth), target),
+            GatewayError::ActionRequired(a) if a.payment == "pi_2"
+                && matches!(&a.next_action, NextAction::ConfirmWithClientSdk(s) if s == "pi_2_secret_x")
+        ));
+        let unauthorized = r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****1234"}}"#;
+        assert!(matches!(
+            from_response(Method::Get, &response(401, unauthorized), target),
+            GatewayError::Configuration(f) if !f.message.contains("sk_")
+        ));
+        let missing = r#"{"error":{"type":"invalid_request_error","code":"resource_missing","param":"payment_method","message":"No such PaymentMethod: 'pm_x'"}}"#;
+        assert!(matches!(
+            from_response(Method::Post, &response(400, missing), Target::any("payment")),
+            GatewayError::NotFound(n) if n.kind == "card" && n.id == "pm_x"
+        ));
+        assert!(matches!(
+            from_response(Method::Get, &response(404, "{}"), target),
+            GatewayError::NotFound(n) if n.kind == "payment" && n.id == "pi_1"
+        ));
+        let mut limited = response(429, r#"{"error":{"type":"invalid_request_error","message":"Too many"}}"#);
+        limited.headers.push(("retry-after".into(), b"2".to_vec()));
+        assert!(matches!(
+            from_response(Method::Post, &limited, target),
+            GatewayError::RateLimited(r) if r.retry_after_ms == Some(2000)
+        ));
+        let invalid = r#"{"error":{"type":"invalid_request_error","param":"amount_to_capture","message":"too much"}}"#;
+        assert!(matches!(
+            from_response(Method::Post, &response(400, invalid), target),
+            GatewayError::InvalidInput(i) if i.field == "amount" && i.request_id.is_some()
+        ));
+        let conflict = r#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}"#;
+        assert!(matches!(
+            from_response(Method::Post, &response(400, conflict), target),
+            GatewayError::IdempotencyConflict(_)
+        ));
+        assert!(matches!(
+            from_response(Method::Post, &response(500, "not json"), target),
+            GatewayError::OutcomeUnknown(f) if f.request_id.is_some()
+        ));
+        assert!(matches!(
+            from_response(Method::Get, &response(502, ""), target),
+            GatewayError::NotAttempted(_)
+        ));
     }
 }

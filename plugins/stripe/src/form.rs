@@ -9,6 +9,7 @@ pub struct Form {
 }
 
 impl Form {
+    /// An empty form.
     pub fn new() -> Self {
         Form::default()
     }
@@ -47,6 +48,7 @@ impl Form {
         self.add("expand[]", path)
     }
 
+    /// Whether no parameter was added.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
@@ -103,5 +105,16 @@ mod tests {
             "amount=1050&metadata%5Bcrm%20id%5D=a%26b%3Dc%2F%C3%A9\
              &expand%5B%5D=latest_charge.balance_transaction&card%5Btoken%5D=tok_visa"
         );
+    }
+
+    #[test]
+    fn encodes_every_reserved_byte() {
+        assert_eq!(encode("AZaz09-._~"), "AZaz09-._~");
+        assert_eq!(encode(" +&=?#/%[]'\""), "%20%2B%26%3D%3F%23%2F%25%5B%5D%27%22");
+        assert_eq!(encode("€\n\u{0}"), "%E2%82%AC%0A%00");
+        let mut f = Form::new();
+        f.add("metadata[]", "").opt("skipped", None::<&str>).add("k", -5);
+        assert_eq!(f.encode(), "metadata%5B%5D=&k=-5");
+        assert!(Form::new().encode().is_empty());
     }
 }

@@ -46,10 +46,7 @@ impl Guest for Stripe {
             "/v1/invoices",
             &form,
             Some(&key),
-            Target {
-                kind: "invoice",
-                id: "",
-            },
+            Target::any("invoice"),
         )?;
         let id = invoice.get("id").string().unwrap_or_default();
         check_id("invoice", "invoice", &id)?;
@@ -68,10 +65,7 @@ impl Guest for Stripe {
                 "/v1/invoiceitems",
                 &form,
                 Some(&key),
-                Target {
-                    kind: "invoice",
-                    id: &id,
-                },
+                Target::new("invoice", &id),
             )?;
         }
         fetch(&client, &id)
@@ -139,10 +133,7 @@ impl Guest for Stripe {
         let list = client.get(
             "/v1/invoices",
             &query,
-            Target {
-                kind: "invoice",
-                id: "",
-            },
+            Target::any("invoice"),
         )?;
         let mut invoices = Vec::new();
         for inv in list.get("data").arr() {
@@ -170,10 +161,7 @@ fn action(invoice: &str, verb: &str, form: &Form, key: &str) -> Result<Invoice, 
         &path,
         form,
         Some(&key),
-        Target {
-            kind: "invoice",
-            id,
-        },
+        Target::new("invoice", id),
     )?;
     invoice_from(&client, &inv)
 }
@@ -183,10 +171,7 @@ fn fetch(client: &Client, id: &str) -> Result<Invoice, GatewayError> {
     let inv = client.get(
         &path,
         &Form::new(),
-        Target {
-            kind: "invoice",
-            id,
-        },
+        Target::new("invoice", id),
     )?;
     invoice_from(client, &inv)
 }
@@ -215,45 +200,22 @@ fn line(l: &Json) -> InvoiceLine {
     InvoiceLine {
         description: l.get("description").string().unwrap_or_default(),
         amount: l.get("amount").i64().unwrap_or(0),
-        quantity: l
-            .get("quantity")
-            .i64()
-            .and_then(|q| u32::try_from(q).ok())
-            .unwrap_or(1),
+        quantity: l.get("quantity").int().unwrap_or(1),
     }
 }
 
 /// Converts an invoice, fetching the rest of its lines when Stripe returned only the first page.
 fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
     let id = inv.get("id").string().unwrap_or_default();
-    let mut lines: Vec<InvoiceLine> = inv.path("lines.data").arr().iter().map(line).collect();
-    let mut more = inv.path("lines.has_more").bool() == Some(true);
-    let mut cursor = inv
-        .path("lines.data")
-        .arr()
-        .last()
-        .and_then(|l| l.get("id").string());
-    while more && check_id("invoice", "invoice", &id).is_ok() {
-        let mut query = Form::new();
-        query
-            .add("limit", client.page_size)
-            .opt("starting_after", cursor.as_ref());
+    let embedded = inv.get("lines");
+    let mut lines: Vec<InvoiceLine> = embedded.get("data").arr().iter().map(line).collect();
+    if embedded.get("has_more").bool() == Some(true) && check_id("invoice", "invoice", &id).is_ok()
+    {
+        let after = embedded.get("data").arr().last().and_then(|l| l.get("id").string());
         let path = format!("/v1/invoices/{}/lines", encode(&id));
-        let page = client.get(
-            &path,
-            &query,
-            Target {
-                kind: "invoice",
-                id: &id,
-            },
-        )?;
-        lines.extend(page.get("data").arr().iter().map(line));
-        cursor = page
-            .get("data")
-            .arr()
-            .last()
-            .and_then(|l| l.get("id").string());
-        more = page.get("has_more").bool() == Some(true) && cursor.is_some();
+        client.walk(&path, &Form::new(), after, Target::new("invoice", &id), |l| {
+            lines.push(line(l));
+        })?;
     }
     let total = inv.get("total").i64().unwrap_or(0);
     let subtotal = inv.get("subtotal").i64().unwrap_or(0);

@@ -11,7 +11,8 @@ use crate::errors::{Target, invalid};
 use crate::form::Form;
 use crate::json::Json;
 
-const LIST: Target<'static> = Target { kind: "", id: "" };
+/// Lists name no object.
+const LIST: Target<'static> = Target::any("");
 
 impl Guest for Stripe {
     fn summarize(range: TimeRange, currency: String) -> Result<FinancialSummary, GatewayError> {
@@ -168,25 +169,14 @@ fn walk(
     filter_at_stripe: bool,
     mut each: impl FnMut(&Json),
 ) -> Result<(), GatewayError> {
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut query = Form::new();
-        query
-            .add("limit", client.page_size)
-            .add("created[gte]", range.start)
-            .add("created[lt]", range.end)
-            .opt("currency", filter_at_stripe.then_some(currency))
-            .opt("starting_after", cursor.as_ref());
-        let page = client.get(path, &query, LIST)?;
-        let data = page.get("data").arr();
-        for item in data {
-            if item.get("currency").str() == Some(currency) {
-                each(item);
-            }
+    let mut query = Form::new();
+    query
+        .add("created[gte]", range.start)
+        .add("created[lt]", range.end)
+        .opt("currency", filter_at_stripe.then_some(currency));
+    client.walk(path, &query, None, LIST, |item| {
+        if item.get("currency").str() == Some(currency) {
+            each(item);
         }
-        cursor = data.last().and_then(|x| x.get("id").string());
-        if page.get("has_more").bool() != Some(true) || cursor.is_none() {
-            return Ok(());
-        }
-    }
+    })
 }

@@ -32,10 +32,7 @@ impl Guest for Stripe {
         let found = client.get(
             "/v1/customers/search",
             &query,
-            Target {
-                kind: "customer",
-                id: "",
-            },
+            Target::any("customer"),
         )?;
         if let Some(existing) = found.get("data").arr().first() {
             return Ok(customer(existing, crm_id, false));
@@ -51,10 +48,7 @@ impl Guest for Stripe {
             "/v1/customers",
             &form,
             Some(&key),
-            Target {
-                kind: "customer",
-                id: "",
-            },
+            Target::any("customer"),
         )?;
         Ok(customer(&created, crm_id, true))
     }
@@ -78,10 +72,7 @@ impl Guest for Stripe {
                 "/v1/payment_methods",
                 &form,
                 Some(&key),
-                Target {
-                    kind: "card",
-                    id: token,
-                },
+                Target::new("card", token),
             )?;
             pm.get("id")
                 .string()
@@ -100,10 +91,7 @@ impl Guest for Stripe {
             &path,
             &form,
             Some(&key),
-            Target {
-                kind: "card",
-                id: &pm_id,
-            },
+            Target::new("card", &pm_id),
         )?;
         // A test value (`pm_card_visa`) attaches as a fresh method: use the id Stripe returns.
         let pm_id = pm.get("id").string().unwrap_or(pm_id);
@@ -120,10 +108,7 @@ impl Guest for Stripe {
             "/v1/setup_intents",
             &form,
             Some(&key),
-            Target {
-                kind: "card",
-                id: &pm_id,
-            },
+            Target::new("card", &pm_id),
         )?;
         match setup.get("status").str() {
             Some("succeeded") | Some("processing") => {}
@@ -153,10 +138,7 @@ impl Guest for Stripe {
     fn list_cards(customer: String) -> Result<Vec<StoredCard>, GatewayError> {
         let customer = check_id("customer", "customer", &customer)?;
         let client = Client::from_config()?;
-        let target = Target {
-            kind: "customer",
-            id: customer,
-        };
+        let target = Target::new("customer", customer);
         let cus = client.get(
             &format!("/v1/customers/{}", encode(customer)),
             &Form::new(),
@@ -168,28 +150,13 @@ impl Guest for Stripe {
         let default = cus.path("invoice_settings.default_payment_method").id();
 
         let mut cards = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut query = Form::new();
-            query
-                .add("type", "card")
-                .add("limit", client.page_size)
-                .opt("starting_after", cursor.as_ref());
-            let path = format!("/v1/customers/{}/payment_methods", encode(customer));
-            let page = client.get(&path, &query, target)?;
-            for pm in page.get("data").arr() {
-                let is_default = default.is_some() && pm.get("id").id() == default;
-                cards.push(stored_card(pm, customer, is_default));
-            }
-            cursor = page
-                .get("data")
-                .arr()
-                .last()
-                .and_then(|pm| pm.get("id").string());
-            if page.get("has_more").bool() != Some(true) || cursor.is_none() {
-                break;
-            }
-        }
+        let mut query = Form::new();
+        query.add("type", "card");
+        let path = format!("/v1/customers/{}/payment_methods", encode(customer));
+        client.walk(&path, &query, None, target, |pm| {
+            let is_default = default.is_some() && pm.get("id").id() == default;
+            cards.push(stored_card(pm, customer, is_default));
+        })?;
         // Default first, then newest first (Stripe lists newest first; the sort is stable).
         cards.sort_by_key(|c| !c.is_default);
         Ok(cards)
@@ -209,18 +176,9 @@ impl Guest for Stripe {
         let client = Client::from_config()?;
         owned_card(&client, customer, card)?;
         let path = format!("/v1/payment_methods/{}/detach", encode(card));
-        // A card is detached once and for good, so a key derived from it makes retries of a
-        // detach whose response was lost replay the original answer.
-        let key = format!("omnicrm-detach-{card}");
-        client.post(
-            &path,
-            &Form::new(),
-            Some(&key),
-            Target {
-                kind: "card",
-                id: card,
-            },
-        )?;
+        // No caller key: the client's per-call key covers this call's retries, and a repeated
+        // call finds the card no longer attached (`not-found`) before detaching anything.
+        client.post(&path, &Form::new(), None, Target::new("card", card))?;
         Ok(())
     }
 }
@@ -231,10 +189,7 @@ fn owned_card(client: &Client, customer: &str, card: &str) -> Result<Json, Gatew
     let pm = client.get(
         &path,
         &Form::new(),
-        Target {
-            kind: "card",
-            id: card,
-        },
+        Target::new("card", card),
     )?;
     if pm.get("customer").id().as_deref() != Some(customer) {
         return Err(not_found("card", card));
@@ -245,16 +200,14 @@ fn owned_card(client: &Client, customer: &str, card: &str) -> Result<Json, Gatew
 fn set_default(client: &Client, customer: &str, card: &str) -> Result<(), GatewayError> {
     let mut form = Form::new();
     form.nested("invoice_settings", "default_payment_method", card);
-    // Setting the same default again is harmless, so no idempotency key is needed.
+    // Setting the same default again is harmless: no caller key (a derived one would replay an
+    // old answer after the default changed in between); the client keys this call's retries.
     let path = format!("/v1/customers/{}", encode(customer));
     client.post(
         &path,
         &form,
         None,
-        Target {
-            kind: "customer",
-            id: customer,
-        },
+        Target::new("customer", customer),
     )?;
     Ok(())
 }
@@ -289,16 +242,8 @@ pub(crate) fn stored_card(pm: &Json, customer: &str, is_default: bool) -> Stored
             .unwrap_or_else(|| customer.to_owned()),
         brand: brand.to_owned(),
         last4: card.get("last4").string().unwrap_or_default(),
-        exp_month: card
-            .get("exp_month")
-            .i64()
-            .and_then(|m| u8::try_from(m).ok())
-            .unwrap_or(0),
-        exp_year: card
-            .get("exp_year")
-            .i64()
-            .and_then(|y| u16::try_from(y).ok())
-            .unwrap_or(0),
+        exp_month: card.get("exp_month").int().unwrap_or(0),
+        exp_year: card.get("exp_year").int().unwrap_or(0),
         fingerprint: card.get("fingerprint").string(),
         funding: match card.get("funding").str() {
             Some("credit") => CardFunding::Credit,

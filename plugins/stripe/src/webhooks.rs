@@ -16,7 +16,7 @@ use crate::signature;
 /// The secret's name in the host's configuration.
 const SECRET: &str = "webhook-secret";
 /// Default tolerance in seconds (`webhook-tolerance-secs`), as in Stripe's libraries.
-const DEFAULT_TOLERANCE: i64 = 300;
+const DEFAULT_TOLERANCE: u64 = 300;
 
 impl Guest for Stripe {
     fn verify_event(
@@ -91,16 +91,8 @@ fn normalize(ty: &str, o: &Json) -> EventKind {
             EventKind::CardUpdated(CardUpdate {
                 card: o.get("id").string().unwrap_or_default(),
                 customer: o.get("customer").id(),
-                exp_month: card
-                    .get("exp_month")
-                    .i64()
-                    .and_then(|m| u8::try_from(m).ok())
-                    .unwrap_or(0),
-                exp_year: card
-                    .get("exp_year")
-                    .i64()
-                    .and_then(|y| u16::try_from(y).ok())
-                    .unwrap_or(0),
+                exp_month: card.get("exp_month").int().unwrap_or(0),
+                exp_year: card.get("exp_year").int().unwrap_or(0),
                 last4: card.get("last4").string().unwrap_or_default(),
             })
         }

@@ -76,6 +76,18 @@ async fn assert_healthy(gateway: &omnicrm_host::Gateway) {
     assert_eq!(payment.amount.amount, 1050);
 }
 
+/// The call ended in a timeout of its 500 ms deadline, promptly.
+fn assert_stopped_by_the_deadline(result: Result<Payment, CallError>, elapsed: Duration) {
+    match result {
+        Err(CallError::Timeout { after }) => assert_eq!(after, Duration::from_millis(500)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "stopped after {elapsed:?}"
+    );
+}
+
 fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -270,14 +282,7 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
     let others = others_started.elapsed();
 
     let (result, elapsed) = spinning.await.unwrap();
-    match result {
-        Err(CallError::Timeout { after }) => assert_eq!(after, Duration::from_millis(500)),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "stopped after {elapsed:?}"
-    );
+    assert_stopped_by_the_deadline(result, elapsed);
     assert!(
         others < Duration::from_millis(450),
         "other calls were served while the loop ran ({others:?})"
@@ -298,6 +303,61 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
         matches!(result, Err(CallError::Timeout { .. })),
         "{result:?}"
     );
+}
+
+/// A call whose plugin waits in a host HTTP call (epochs do not stop a guest that is not
+/// running) is stopped by the deadline all the same, and its request is abandoned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_blocked_in_a_host_http_request_is_stopped_by_the_deadline() {
+    // Accepts connections, reads the request, never answers; counts closed connections.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let (accepted, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    tokio::spawn({
+        let (accepted, closed) = (accepted.clone(), closed.clone());
+        async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let closed = closed.clone();
+                tokio::spawn(async move {
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut chunk).await {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    closed.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        }
+    });
+    let config = GatewayConfig::new(misbehaving())
+        .allow_host(&origin)
+        .with_limits(Limits {
+            memory_mib: 32,
+            call_timeout_ms: 500,
+        });
+    let gateway = runtime().load("tarpit", &config).await.expect("loads");
+
+    let started = Instant::now();
+    let result = gateway
+        .charge(request(&format!("fetch:{origin}/v1/never")))
+        .await;
+    let elapsed = started.elapsed();
+    assert_stopped_by_the_deadline(result, elapsed);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the request was sent");
+    // Dropping the call's store aborted the request: the connection is closed, not left to
+    // the guest's 600 s default timeouts.
+    let waited = Instant::now();
+    while closed.load(Ordering::SeqCst) == 0 && waited.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        closed.load(Ordering::SeqCst),
+        1,
+        "the abandoned request's connection was closed"
+    );
+    assert_healthy(&gateway).await;
 }
 
 #[tokio::test]

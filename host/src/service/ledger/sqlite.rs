@@ -723,12 +723,20 @@ impl Ledger for SqliteLedger {
         ) || txn.kind != TxnKind::Charge
             || txn.gateway_payment_ref.is_none()
         {
+            let message = match (txn.kind, txn.invoice_id, txn.gateway_payment_ref.is_none()) {
+                (TxnKind::Credit, ..) => "a credit cannot be refunded".to_string(),
+                (_, Some(inv), true) => format!(
+                    "the transaction was paid through invoice {inv}, not by a payment of its own: \
+                     record a credit instead"
+                ),
+                _ => format!(
+                    "a {} transaction cannot be refunded; only succeeded charges",
+                    txn.status
+                ),
+            };
             return Err(LedgerError::Conflict {
                 field: "transaction_id",
-                message: format!(
-                    "a {} {} transaction cannot be refunded",
-                    txn.status, txn.kind
-                ),
+                message,
             });
         }
         let committed: i64 = tx.query_row(

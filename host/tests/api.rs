@@ -900,10 +900,15 @@ async fn idempotency_key_replays_the_first_response() {
         (other.status, other.json["error"]["field"].as_str()),
         (422, Some("Idempotency-Key"))
     );
+    // Refused input is not saved: the corrected request may use the same key.
+    let bad = send("order-44", body.replace("1234", "-1")).await;
+    assert_eq!(bad.status, 400);
+    let fixed = send("order-44", body.replace("1234", "1235")).await;
+    assert_eq!(fixed.status, 201, "{}", fixed.json);
     let second = send("order-43", body.clone()).await;
     assert_ne!(second.json["id"], first.json["id"]);
     let pis = emulator_list(env.emulator.base_url(), "payment_intents").await;
-    assert_eq!(pis.len(), 2, "one payment per distinct key");
+    assert_eq!(pis.len(), 3, "one payment per distinct key");
     env.stop().await;
 }
 
@@ -1187,6 +1192,80 @@ async fn several_gateways_at_once_and_cards_remember_theirs() {
     assert_eq!(
         r.status, 400,
         "a Stripe endpoint does not accept an offline signature"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_invoice_payment_leaves_it_open_and_another_card_pays_it() {
+    let mut env = start(EnvOptions::default()).await;
+    let bad = env
+        .customer_with_card("c-1", "pm_card_chargeCustomerFail")
+        .await;
+    let r = env
+        .charge(
+            json!({ "customer_id": "c-1", "amount": 4200, "currency": "USD", "charge": "later" }),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = env
+        .api
+        .post(
+            "/v1/invoices",
+            json!({ "customer_id": "c-1", "currency": "USD" }),
+        )
+        .await
+        .unwrap();
+    let inv = r.json["id"].as_i64().unwrap();
+    // Paying a draft finalizes it first; the card declines; the invoice stays open.
+    let r = env
+        .api
+        .post(
+            &format!("/v1/invoices/{inv}/pay"),
+            json!({ "card_id": bad }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (402, Some("card_declined")),
+        "{}",
+        r.json
+    );
+    let r = env.api.get(&format!("/v1/invoices/{inv}")).await.unwrap();
+    assert_eq!(
+        (r.json["status"].as_str(), r.json["pay_attempts"].as_i64()),
+        (Some("open"), Some(1))
+    );
+    // A good card, with a new key (a key reused after a decline would decline again).
+    let good = env.add_card("c-1", "pm_card_visa").await;
+    let r = env
+        .api
+        .post(
+            &format!("/v1/invoices/{inv}/pay"),
+            json!({ "card_id": good }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("paid")),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["pay_attempts"], 2);
+    let r = env.api.get(&format!("/v1/invoices/{inv}")).await.unwrap();
+    assert_eq!(r.json["lines"][0]["status"], "succeeded");
+    // An invoice-paid transaction is not refunded on its own.
+    let line = r.json["lines"][0]["id"].as_i64().unwrap();
+    let r = env
+        .api
+        .post(&format!("/v1/transactions/{line}/refunds"), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (409, Some("transaction_id"))
     );
     env.stop().await;
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::{cache_dir, component, emulator_list};
 use omnicrm_host::config::SecretSource;
-use omnicrm_host::runtime::RuntimeOptions;
 use omnicrm_host::service::config::ServiceConfig;
 use omnicrm_host::service::ledger::{Capture, TxnKind};
 use omnicrm_host::service::payments::TxnRequest;
@@ -82,10 +81,8 @@ async fn sigkill_in_the_middle_of_a_billing_run_charges_each_transaction_exactly
                 .secrets
                 .insert("api-key".into(), SecretSource::value("sk_test_crash_test"));
         }
-        let opts = RuntimeOptions {
-            cache_dir: Some(cache_dir()),
-            ..Default::default()
-        };
+        let mut opts = server::runtime_options(&config).unwrap();
+        opts.cache_dir = Some(cache_dir());
         let service = server::build(&config, opts).await.unwrap();
         for c in 0..CUSTOMERS {
             let id = format!("crm-{c}");

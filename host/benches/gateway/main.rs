@@ -6,6 +6,7 @@
 //!
 //! - `--quick`: a smoke run of a few seconds (small sample counts; figures are indicative).
 //! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 7).
+//! - `--scale X`: multiply the sample counts by X (e.g. 5, to profile a measurement with perf).
 //! - `OMNICRM_PLUGIN_DIR`: where the `*.wasm` components are (default
 //!   `target/wasm32-wasip2/plugin` of the workspace).
 //!
@@ -29,6 +30,8 @@ pub struct Options {
     pub quick: bool,
     /// The measurements to run (all when empty).
     pub only: BTreeSet<u8>,
+    /// Multiplies the sample counts.
+    pub scale: f64,
     /// Directory of the plugin components.
     pub plugin_dir: PathBuf,
 }
@@ -37,6 +40,7 @@ impl Options {
     fn parse(args: &[String]) -> Result<Options> {
         let mut quick = false;
         let mut only = BTreeSet::new();
+        let mut scale = 1.0;
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
             match arg.as_str() {
@@ -47,6 +51,10 @@ impl Options {
                         only.insert(part.trim().parse().context("--only: numbers 1 to 7")?);
                     }
                 }
+                "--scale" => {
+                    let x = iter.next().context("--scale needs a number")?;
+                    scale = x.parse().context("--scale: a positive number")?;
+                }
                 // `cargo bench` passes `--bench`; libtest-style filters are ignored.
                 _ => {}
             }
@@ -54,6 +62,7 @@ impl Options {
         Ok(Options {
             quick,
             only,
+            scale,
             plugin_dir: plugin_dir(),
         })
     }
@@ -65,7 +74,8 @@ impl Options {
 
     /// `full` samples normally, `quick` with `--quick`.
     pub fn count(&self, full: usize, quick: usize) -> usize {
-        if self.quick { quick } else { full }
+        let n = if self.quick { quick } else { full };
+        ((n as f64 * self.scale).round() as usize).max(1)
     }
 }
 

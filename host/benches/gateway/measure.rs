@@ -311,6 +311,22 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// RSS after giving the allocator's free memory back to the system, so that a following
+/// measurement does not reuse memory freed by an earlier one without it being counted.
+pub fn trimmed_rss_bytes() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim has no preconditions; it only releases free memory.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+    rss_bytes()
+}
+
 const MIB: f64 = 1024.0 * 1024.0;
 
 // ---- 1: one charge, component vs native ----
@@ -804,8 +820,11 @@ async fn tls(bench: &mut Bench) -> Result<()> {
 // ---- 6: memory with 1,000 calls in flight ----
 
 async fn memory(bench: &mut Bench) -> Result<()> {
-    let in_flight = bench.options.count(1000, 200);
-    let latency_ms = bench.options.count(3000, 1500);
+    let (in_flight, latency_ms) = if bench.options.quick {
+        (200, 1500)
+    } else {
+        (1000, 3000)
+    };
     let admin = NativeClient::new(&bench.emulator.base_url, None, Connections::KeepAlive)?;
     admin
         .admin_post("/_emulator/faults/latency", &format!("ms={latency_ms}"))
@@ -879,7 +898,7 @@ async fn memory_wave(
     n: usize,
     latency_ms: u64,
 ) -> Result<(f64, usize, usize)> {
-    let before = rss_bytes();
+    let before = trimmed_rss_bytes();
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -917,7 +936,7 @@ async fn native_wave(
     n: usize,
     latency_ms: u64,
 ) -> Result<f64> {
-    let before = rss_bytes();
+    let before = trimmed_rss_bytes();
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();

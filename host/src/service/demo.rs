@@ -146,6 +146,14 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
             .default_gateway()
             .map(str::to_string)
             .ok_or_else(|| err("the configuration names no default gateway"))?;
+        // An offline gateway's webhook secret, to sign its (simulated) dispute event.
+        if let Some(SecretSource::Env(var)) = file
+            .gateways
+            .get(&name)
+            .and_then(|g| g.config.secrets.get("webhook-secret"))
+        {
+            offline_secret = std::env::var(var).ok();
+        }
         config.gateways = file.gateways;
         config.service.default_gateway = Some(name.clone());
         (
@@ -232,6 +240,15 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
     let service = server::build(&config, runtime_opts)
         .await
         .map_err(|e| err(e.to_string()))?;
+    // Only the offline plugin gets a self-signed dispute event (the others simulate their own).
+    let is_offline = service
+        .gateways
+        .get(&gateway)
+        .map(|g| g.gateway().info().name == "offline")
+        .unwrap_or(false);
+    if !is_offline {
+        offline_secret = None;
+    }
     let running = server::start(&config, service, Some(listener))
         .await
         .map_err(|e| err(e.to_string()))?;

@@ -104,7 +104,8 @@ impl RetryPolicy {
         let jitter = 0.5 + rand::random::<f64>() * 0.5;
         let d = exp.mul_f64(jitter).max(self.initial);
         match hint {
-            Some(h) => d.max(h.min(Duration::from_secs(60))),
+            // The gateway's own hint, within the policy's longest back-off.
+            Some(h) => d.max(h.min(self.max)),
             None => d,
         }
     }

@@ -40,9 +40,19 @@ pub enum StartError {
 
 /// Runtime options from the configuration.
 pub fn runtime_options(config: &ServiceConfig) -> Result<RuntimeOptions, StartError> {
+    // Instance slots: the gateways' call limits plus room for webhook verification; each slot
+    // reserves address space, so no more than needed (and never more than the runtime default).
+    let wanted: usize = config
+        .gateways
+        .values()
+        .map(|g| g.max_concurrency)
+        .sum::<usize>()
+        + 32;
+    let defaults = RuntimeOptions::default();
     let mut opts = RuntimeOptions {
         cache_dir: config.service.cache_dir.clone(),
-        ..Default::default()
+        max_instances: (wanted as u32).min(defaults.max_instances),
+        ..defaults
     };
     if let Some(pem) = &config.service.extra_ca_pem {
         opts.extra_ca_pem = Some(

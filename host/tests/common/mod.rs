@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
-use omnicrm_host::runtime::RuntimeOptions;
 use omnicrm_host::service::Service;
 use omnicrm_host::service::client::ApiClient;
 use omnicrm_host::service::config::{
@@ -158,10 +157,8 @@ pub async fn start(opts: EnvOptions) -> Env {
             .insert("offline".into(), GatewayEntry::new(offline));
     }
     config.validate().expect("valid config");
-    let options = RuntimeOptions {
-        cache_dir: Some(cache_dir()),
-        ..Default::default()
-    };
+    let mut options = server::runtime_options(&config).unwrap();
+    options.cache_dir = Some(cache_dir());
     let service = server::build(&config, options).await.expect("service");
     let running = server::start(&config, service.clone(), Some(listener))
         .await

@@ -71,12 +71,7 @@ impl Guest for Stripe {
         }
         form.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}/capture", encode(id));
-        let intent = client.post(
-            &path,
-            &form,
-            Some(&key),
-            Target::new("payment", id),
-        )?;
+        let intent = client.post(&path, &form, Some(&key), Target::new("payment", id))?;
         Ok(payment_from(&intent))
     }
 
@@ -87,12 +82,7 @@ impl Guest for Stripe {
         let mut form = Form::new();
         form.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}/cancel", encode(id));
-        let intent = client.post(
-            &path,
-            &form,
-            Some(&key),
-            Target::new("payment", id),
-        )?;
+        let intent = client.post(&path, &form, Some(&key), Target::new("payment", id))?;
         Ok(payment_from(&intent))
     }
 
@@ -118,12 +108,7 @@ impl Guest for Stripe {
         )
         .metadata(&request.metadata);
         let refund = client
-            .post(
-                "/v1/refunds",
-                &form,
-                Some(&key),
-                Target::new("payment", id),
-            )
+            .post("/v1/refunds", &form, Some(&key), Target::new("payment", id))
             .map_err(|e| match e {
                 // Stripe names no parameter for "amount greater than unrefunded amount".
                 GatewayError::InvalidInput(mut i)
@@ -143,11 +128,7 @@ impl Guest for Stripe {
         let mut query = Form::new();
         query.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}", encode(id));
-        let intent = client.get(
-            &path,
-            &query,
-            Target::new("payment", id),
-        )?;
+        let intent = client.get(&path, &query, Target::new("payment", id))?;
         Ok(payment_from(&intent))
     }
 }

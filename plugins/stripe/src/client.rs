@@ -369,10 +369,30 @@ mod tests {
         assert!(!retry(Method::Post, 500, &[], ""));
         assert!(retry(Method::Get, 500, &[], ""));
         assert!(!retry(Method::Post, 502, &[], ""));
-        assert!(!retry(Method::Post, 429, &[], r#"{"error":{"code":"rate_limit"}}"#));
-        assert!(retry(Method::Post, 429, &[], r#"{"error":{"code":"lock_timeout"}}"#));
-        assert!(!retry(Method::Post, 503, &[("stripe-should-retry", "false")], ""));
-        assert!(retry(Method::Post, 400, &[("stripe-should-retry", "true")], ""));
+        assert!(!retry(
+            Method::Post,
+            429,
+            &[],
+            r#"{"error":{"code":"rate_limit"}}"#
+        ));
+        assert!(retry(
+            Method::Post,
+            429,
+            &[],
+            r#"{"error":{"code":"lock_timeout"}}"#
+        ));
+        assert!(!retry(
+            Method::Post,
+            503,
+            &[("stripe-should-retry", "false")],
+            ""
+        ));
+        assert!(retry(
+            Method::Post,
+            400,
+            &[("stripe-should-retry", "true")],
+            ""
+        ));
         assert!(!retry(Method::Post, 402, &[], ""));
         let (_, after) = should_retry(
             Method::Post,
@@ -432,15 +452,25 @@ mod tests {
         let ms = Duration::from_millis;
         let (initial, max) = (ms(500), ms(5_000));
         assert_eq!(backoff(initial, max, 1, None, 1000), ms(500));
-        assert_eq!(backoff(initial, max, 1, None, 500), ms(500), "never below initial");
+        assert_eq!(
+            backoff(initial, max, 1, None, 500),
+            ms(500),
+            "never below initial"
+        );
         assert_eq!(backoff(initial, max, 3, None, 1000), ms(2_000));
         assert_eq!(backoff(initial, max, 3, None, 500), ms(1_000));
         assert_eq!(backoff(initial, max, 30, None, 1000), ms(5_000));
         assert_eq!(backoff(initial, max, 1, Some(ms(3_000)), 1000), ms(3_000));
-        assert_eq!(backoff(initial, max, 1, Some(Duration::from_secs(3_600)), 1000), ms(500));
+        assert_eq!(
+            backoff(initial, max, 1, Some(Duration::from_secs(3_600)), 1000),
+            ms(500)
+        );
         // Absurd settings saturate instead of overflowing.
         let huge = Duration::from_millis(u64::MAX);
-        assert_eq!(backoff(huge, huge, 40, None, 1000), huge.saturating_mul(1000) / 1000);
+        assert_eq!(
+            backoff(huge, huge, 40, None, 1000),
+            huge.saturating_mul(1000) / 1000
+        );
         assert_eq!(backoff(ms(0), ms(0), 0, None, 500), ms(0));
     }
 
@@ -450,7 +480,12 @@ mod tests {
         assert!(step_key("", "x").is_err());
         assert!(step_key("bad key", "x").is_err());
         assert!(step_key(&"k".repeat(201), "x").is_err());
-        assert!(step_key(&"k".repeat(200), "mark_uncollectible").unwrap().len() <= 255);
+        assert!(
+            step_key(&"k".repeat(200), "mark_uncollectible")
+                .unwrap()
+                .len()
+                <= 255
+        );
         assert!(check_id("payment", "payment", "pi_123").is_ok());
         for bad in ["", "pi_1/../x", "pi 1", "pi_1?x=1", "pi_é"] {
             assert!(check_id("payment", "payment", bad).is_err(), "{bad}");

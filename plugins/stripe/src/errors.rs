@@ -151,10 +151,10 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
     let kind = error.get("type").str().unwrap_or("");
     let code = error.get("code").str().unwrap_or("");
     let param = error.get("param").str().unwrap_or("");
-    let message = error
-        .get("message")
-        .str()
-        .map_or_else(|| format!("Stripe answered HTTP {}", response.status), redact);
+    let message = error.get("message").str().map_or_else(
+        || format!("Stripe answered HTTP {}", response.status),
+        redact,
+    );
     let status = response.status;
 
     if kind == "card_error" || (status == 402 && !code.is_empty()) {
@@ -248,7 +248,10 @@ mod tests {
         assert_eq!(contract_field("metadata[order]"), "metadata");
         assert_eq!(contract_field("card[token]"), "token");
         assert_eq!(contract_field("days_until_due"), "days-until-due");
-        assert_eq!(contract_field("payment_method_types[0]"), "payment_method_types[0]");
+        assert_eq!(
+            contract_field("payment_method_types[0]"),
+            "payment_method_types[0]"
+        );
         assert_eq!(contract_field("off_session"), "off_session");
         assert_eq!(quoted("No such customer: 'cus_1'"), Some("cus_1"));
         assert_eq!(quoted("no quotes"), None);
@@ -262,7 +265,10 @@ mod tests {
             "Invalid API Key provided: [redacted], or [redacted]."
         );
         assert_eq!(redact("whsec_abc"), "[redacted]");
-        assert_eq!(redact("No such customer: 'cus_1'"), "No such customer: 'cus_1'");
+        assert_eq!(
+            redact("No such customer: 'cus_1'"),
+            "No such customer: 'cus_1'"
+        );
         assert_eq!(redact("été sk_test_"), "été [redacted]");
     }
 
@@ -278,7 +284,11 @@ mod tests {
     fn maps_stripe_errors() {
         let target = Target::new("payment", "pi_1");
         let decline = r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","payment_intent":{"id":"pi_9","status":"requires_payment_method"}}}"#;
-        match from_response(Method::Post, &response(402, decline), Target::any("payment")) {
+        match from_response(
+            Method::Post,
+            &response(402, decline),
+            Target::any("payment"),
+        ) {
             GatewayError::Declined(d) => {
                 assert_eq!(d.code, "card_declined");
                 assert_eq!(d.decline_reason.as_deref(), Some("insufficient_funds"));
@@ -308,7 +318,10 @@ mod tests {
             from_response(Method::Get, &response(404, "{}"), target),
             GatewayError::NotFound(n) if n.kind == "payment" && n.id == "pi_1"
         ));
-        let mut limited = response(429, r#"{"error":{"type":"invalid_request_error","message":"Too many"}}"#);
+        let mut limited = response(
+            429,
+            r#"{"error":{"type":"invalid_request_error","message":"Too many"}}"#,
+        );
         limited.headers.push(("retry-after".into(), b"2".to_vec()));
         assert!(matches!(
             from_response(Method::Post, &limited, target),

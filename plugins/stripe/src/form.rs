@@ -110,10 +110,15 @@ mod tests {
     #[test]
     fn encodes_every_reserved_byte() {
         assert_eq!(encode("AZaz09-._~"), "AZaz09-._~");
-        assert_eq!(encode(" +&=?#/%[]'\""), "%20%2B%26%3D%3F%23%2F%25%5B%5D%27%22");
+        assert_eq!(
+            encode(" +&=?#/%[]'\""),
+            "%20%2B%26%3D%3F%23%2F%25%5B%5D%27%22"
+        );
         assert_eq!(encode("€\n\u{0}"), "%E2%82%AC%0A%00");
         let mut f = Form::new();
-        f.add("metadata[]", "").opt("skipped", None::<&str>).add("k", -5);
+        f.add("metadata[]", "")
+            .opt("skipped", None::<&str>)
+            .add("k", -5);
         assert_eq!(f.encode(), "metadata%5B%5D=&k=-5");
         assert!(Form::new().encode().is_empty());
     }

@@ -42,12 +42,7 @@ impl Guest for Stripe {
             }
         }
         let key = step_key(&request.idempotency_key, "invoice")?;
-        let invoice = client.post(
-            "/v1/invoices",
-            &form,
-            Some(&key),
-            Target::any("invoice"),
-        )?;
+        let invoice = client.post("/v1/invoices", &form, Some(&key), Target::any("invoice"))?;
         let id = invoice.get("id").string().unwrap_or_default();
         check_id("invoice", "invoice", &id)?;
 
@@ -130,11 +125,7 @@ impl Guest for Stripe {
                 .add("created[gte]", range.start)
                 .add("created[lt]", range.end);
         }
-        let list = client.get(
-            "/v1/invoices",
-            &query,
-            Target::any("invoice"),
-        )?;
+        let list = client.get("/v1/invoices", &query, Target::any("invoice"))?;
         let mut invoices = Vec::new();
         for inv in list.get("data").arr() {
             invoices.push(invoice_from(&client, inv)?);
@@ -157,22 +148,13 @@ fn action(invoice: &str, verb: &str, form: &Form, key: &str) -> Result<Invoice, 
     let key = step_key(key, verb)?;
     let client = Client::from_config()?;
     let path = format!("/v1/invoices/{}/{verb}", encode(id));
-    let inv = client.post(
-        &path,
-        form,
-        Some(&key),
-        Target::new("invoice", id),
-    )?;
+    let inv = client.post(&path, form, Some(&key), Target::new("invoice", id))?;
     invoice_from(&client, &inv)
 }
 
 fn fetch(client: &Client, id: &str) -> Result<Invoice, GatewayError> {
     let path = format!("/v1/invoices/{}", encode(id));
-    let inv = client.get(
-        &path,
-        &Form::new(),
-        Target::new("invoice", id),
-    )?;
+    let inv = client.get(&path, &Form::new(), Target::new("invoice", id))?;
     invoice_from(client, &inv)
 }
 
@@ -211,11 +193,21 @@ fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
     let mut lines: Vec<InvoiceLine> = embedded.get("data").arr().iter().map(line).collect();
     if embedded.get("has_more").bool() == Some(true) && check_id("invoice", "invoice", &id).is_ok()
     {
-        let after = embedded.get("data").arr().last().and_then(|l| l.get("id").string());
+        let after = embedded
+            .get("data")
+            .arr()
+            .last()
+            .and_then(|l| l.get("id").string());
         let path = format!("/v1/invoices/{}/lines", encode(&id));
-        client.walk(&path, &Form::new(), after, Target::new("invoice", &id), |l| {
-            lines.push(line(l));
-        })?;
+        client.walk(
+            &path,
+            &Form::new(),
+            after,
+            Target::new("invoice", &id),
+            |l| {
+                lines.push(line(l));
+            },
+        )?;
     }
     let total = inv.get("total").i64().unwrap_or(0);
     let subtotal = inv.get("subtotal").i64().unwrap_or(0);

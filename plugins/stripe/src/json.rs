@@ -360,22 +360,38 @@ mod tests {
             b"\"abc",
             b"\"\\",
         ] {
-            assert!(Json::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                Json::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn numbers_follow_the_grammar_and_i64_bounds() {
-        let v = Json::parse(b"[9223372036854775807,-9223372036854775808,9223372036854775808,0,-0,1.5,2e3]")
-            .unwrap();
+        let v = Json::parse(
+            b"[9223372036854775807,-9223372036854775808,9223372036854775808,0,-0,1.5,2e3]",
+        )
+        .unwrap();
         let n: Vec<Option<i64>> = v.arr().iter().map(Json::i64).collect();
         assert_eq!(
             n,
-            [Some(i64::MAX), Some(i64::MIN), None, Some(0), Some(0), None, None]
+            [
+                Some(i64::MAX),
+                Some(i64::MIN),
+                None,
+                Some(0),
+                Some(0),
+                None,
+                None
+            ]
         );
         assert_eq!(Json::parse(b"300").unwrap().int::<u8>(), None);
         assert_eq!(Json::parse(b"12").unwrap().int::<u8>(), Some(12));
-        for bad in ["-", "01", "1.", ".5", "1e", "1e+", "+1", "--1", "1-2", "0x10", "1.2.3"] {
+        for bad in [
+            "-", "01", "1.", ".5", "1e", "1e+", "+1", "--1", "1-2", "0x10", "1.2.3",
+        ] {
             assert!(Json::parse(bad.as_bytes()).is_err(), "{bad}");
         }
     }

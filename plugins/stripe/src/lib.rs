@@ -59,19 +59,10 @@ impl InfoGuest for Stripe {
     }
 }
 
-/// Currencies without a minor unit at Stripe (amounts are whole units). Contract amounts are
-/// already minor units, so they pass through unchanged; this list documents the difference.
-pub const ZERO_DECIMAL: &[&str] = &[
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
-];
-
-/// Whether Stripe treats a currency as zero-decimal.
-pub fn is_zero_decimal(currency: &str) -> bool {
-    ZERO_DECIMAL.contains(&currency.to_ascii_lowercase().as_str())
-}
-
-/// Checks an ISO 4217 code and spells it as Stripe does (lower case).
+/// Checks an ISO 4217 code and spells it as Stripe does (lower case). Amounts pass through
+/// unchanged: contract amounts are ISO 4217 minor units, which is what Stripe expects for
+/// two-, three- and zero-decimal currencies alike (JPY 1050 is `amount=1050`). Stripe decides
+/// which codes it supports (an unknown one is `invalid-input` on `currency`).
 fn currency_to_stripe(currency: &str) -> Result<String, GatewayError> {
     let c = currency.trim();
     if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {

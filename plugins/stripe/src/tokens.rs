@@ -29,11 +29,7 @@ impl Guest for Stripe {
         // Search query language: single-quoted string, quotes and backslashes escaped.
         let escaped = crm_id.replace('\\', "\\\\").replace('\'', "\\'");
         query.add("query", format!("metadata['{CRM_ID}']:'{escaped}'"));
-        let found = client.get(
-            "/v1/customers/search",
-            &query,
-            Target::any("customer"),
-        )?;
+        let found = client.get("/v1/customers/search", &query, Target::any("customer"))?;
         if let Some(existing) = found.get("data").arr().first() {
             return Ok(customer(existing, crm_id, false));
         }
@@ -44,12 +40,7 @@ impl Guest for Stripe {
             .opt("phone", request.phone.as_ref())
             .metadata(&request.metadata)
             .nested("metadata", CRM_ID, crm_id);
-        let created = client.post(
-            "/v1/customers",
-            &form,
-            Some(&key),
-            Target::any("customer"),
-        )?;
+        let created = client.post("/v1/customers", &form, Some(&key), Target::any("customer"))?;
         Ok(customer(&created, crm_id, true))
     }
 
@@ -87,12 +78,7 @@ impl Guest for Stripe {
         form.add("customer", customer);
         let key = step_key(&idempotency_key, "attach")?;
         let path = format!("/v1/payment_methods/{}/attach", encode(&pm_id));
-        let pm = client.post(
-            &path,
-            &form,
-            Some(&key),
-            Target::new("card", &pm_id),
-        )?;
+        let pm = client.post(&path, &form, Some(&key), Target::new("card", &pm_id))?;
         // A test value (`pm_card_visa`) attaches as a fresh method: use the id Stripe returns.
         let pm_id = pm.get("id").string().unwrap_or(pm_id);
 
@@ -186,11 +172,7 @@ impl Guest for Stripe {
 /// Fetches a card and checks it belongs to the customer (another customer's card is not found).
 fn owned_card(client: &Client, customer: &str, card: &str) -> Result<Json, GatewayError> {
     let path = format!("/v1/payment_methods/{}", encode(card));
-    let pm = client.get(
-        &path,
-        &Form::new(),
-        Target::new("card", card),
-    )?;
+    let pm = client.get(&path, &Form::new(), Target::new("card", card))?;
     if pm.get("customer").id().as_deref() != Some(customer) {
         return Err(not_found("card", card));
     }
@@ -203,12 +185,7 @@ fn set_default(client: &Client, customer: &str, card: &str) -> Result<(), Gatewa
     // Setting the same default again is harmless: no caller key (a derived one would replay an
     // old answer after the default changed in between); the client keys this call's retries.
     let path = format!("/v1/customers/{}", encode(customer));
-    client.post(
-        &path,
-        &form,
-        None,
-        Target::new("customer", customer),
-    )?;
+    client.post(&path, &form, None, Target::new("customer", customer))?;
     Ok(())
 }
 

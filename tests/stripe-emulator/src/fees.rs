@@ -16,10 +16,29 @@ pub const ZERO_DECIMAL: &[&str] = &[
 /// Currencies with three decimals.
 pub const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
 
-/// Normalizes and checks a currency code: three ASCII letters, answered lower-case.
+/// The currencies Stripe accepts for card payments (lower-case ISO 4217); any other code is
+/// `Invalid currency`, as at Stripe.
+pub const SUPPORTED: &[&str] = &[
+    "aed", "afn", "all", "amd", "ang", "aoa", "ars", "aud", "awg", "azn", "bam", "bbd", "bdt",
+    "bgn", "bhd", "bif", "bmd", "bnd", "bob", "brl", "bsd", "bwp", "byn", "bzd", "cad", "cdf",
+    "chf", "clp", "cny", "cop", "crc", "cve", "czk", "djf", "dkk", "dop", "dzd", "egp", "etb",
+    "eur", "fjd", "fkp", "gbp", "gel", "gip", "gmd", "gnf", "gtq", "gyd", "hkd", "hnl", "htg",
+    "huf", "idr", "ils", "inr", "isk", "jmd", "jod", "jpy", "kes", "kgs", "khr", "kmf", "krw",
+    "kwd", "kyd", "kzt", "lak", "lbp", "lkr", "lrd", "lsl", "mad", "mdl", "mga", "mkd", "mmk",
+    "mnt", "mop", "mur", "mvr", "mwk", "mxn", "myr", "mzn", "nad", "ngn", "nio", "nok", "npr",
+    "nzd", "omr", "pab", "pen", "pgk", "php", "pkr", "pln", "pyg", "qar", "ron", "rsd", "rub",
+    "rwf", "sar", "sbd", "scr", "sek", "sgd", "shp", "sle", "sos", "srd", "szl", "thb", "tjs",
+    "tnd", "top", "try", "ttd", "twd", "tzs", "uah", "ugx", "usd", "uyu", "uzs", "vnd", "vuv",
+    "wst", "xaf", "xcd", "xof", "xpf", "yer", "zar", "zmw",
+];
+
+/// Normalizes and checks a currency code: one Stripe supports, answered lower-case.
 pub fn normalize_currency(code: &str) -> Option<String> {
-    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()))
-        .then(|| code.to_ascii_lowercase())
+    let code = code.to_ascii_lowercase();
+    SUPPORTED
+        .binary_search(&code.as_str())
+        .is_ok()
+        .then_some(code)
 }
 
 /// Whether the currency has no minor unit.
@@ -82,5 +101,24 @@ mod tests {
         assert_eq!(processing_fee(1050, "usd"), 60);
         assert_eq!(processing_fee(10_000, "jpy"), 320);
         assert_eq!(display_amount(1050, "usd"), "$10.50");
+    }
+
+    #[test]
+    fn only_supported_currencies() {
+        assert!(
+            SUPPORTED.windows(2).all(|w| w[0] < w[1]),
+            "sorted for binary search"
+        );
+        assert!(
+            ZERO_DECIMAL
+                .iter()
+                .chain(THREE_DECIMAL)
+                .all(|c| SUPPORTED.contains(c))
+        );
+        assert_eq!(normalize_currency("USD").as_deref(), Some("usd"));
+        assert_eq!(normalize_currency("jpy").as_deref(), Some("jpy"));
+        for bad in ["zzz", "US", "usdd", "", "us$", "xxx"] {
+            assert_eq!(normalize_currency(bad), None, "{bad}");
+        }
     }
 }

@@ -175,16 +175,18 @@ pub async fn authenticate(
         .unwrap_or_default();
     let status = parts.status.as_u16();
     let (scope, key, saved) = (name, idem, bytes.to_vec());
-    // Server-side failures are not saved, so that the client may retry them with the same key
-    // (the objects the request wrote carry keys derived from it, so nothing is done twice).
+    // A request that is not saved may be retried with the same key: the objects it wrote carry
+    // gateway keys derived from this one, so nothing is done twice.
     let _ = state
         .service
         .db
         .run(move |l| {
-            if status >= 500 {
-                l.idem_abort(&scope, &key)
-            } else {
+            // Saved: successes and declines (outcomes). Not saved, like Stripe: refused input
+            // (nothing was done; a corrected request may reuse the key) and server-side failures.
+            if status < 300 || status == 402 {
                 l.idem_finish(&scope, &key, status, &saved)
+            } else {
+                l.idem_abort(&scope, &key)
             }
         })
         .await;

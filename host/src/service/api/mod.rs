@@ -14,9 +14,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodFilter, on};
 use serde_json::{Value, json};
 
 use crate::service::Service;
@@ -40,52 +41,101 @@ pub struct AppState {
 
 type ApiResult = Result<Response, ServiceError>;
 
+/// Registers routes and remembers them, so that the OpenAPI test can compare the two.
+struct Routes {
+    router: Router<Arc<AppState>>,
+    list: Vec<(&'static str, String)>,
+    prefix: &'static str,
+}
+
+impl Routes {
+    fn new(prefix: &'static str) -> Self {
+        Routes {
+            router: Router::new(),
+            list: Vec::new(),
+            prefix,
+        }
+    }
+
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let filter = match method {
+            "get" => MethodFilter::GET,
+            "post" => MethodFilter::POST,
+            _ => MethodFilter::DELETE,
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.list.push((method, format!("{}{path}", self.prefix)));
+        self
+    }
+}
+
+fn v1_routes() -> Routes {
+    Routes::new("/v1")
+        .add("get", "/gateways", gateways)
+        .add("post", "/customers", link_customer)
+        .add("get", "/customers/{customer_id}", get_customer)
+        .add("post", "/customers/{customer_id}/cards", add_card)
+        .add("get", "/customers/{customer_id}/cards", list_cards)
+        .add(
+            "post",
+            "/customers/{customer_id}/cards/{card_id}/default",
+            set_default_card,
+        )
+        .add(
+            "delete",
+            "/customers/{customer_id}/cards/{card_id}",
+            remove_card,
+        )
+        .add("get", "/cards/expiring", expiring_cards)
+        .add("post", "/transactions", create_transaction)
+        .add("get", "/transactions", list_transactions)
+        .add("get", "/transactions/{id}", get_transaction)
+        .add("post", "/transactions/{id}/capture", capture)
+        .add("post", "/transactions/{id}/void", void)
+        .add("post", "/transactions/{id}/refunds", refund)
+        .add("post", "/invoices", create_invoice)
+        .add("get", "/invoices", list_invoices)
+        .add("get", "/invoices/{id}", get_invoice)
+        .add("post", "/invoices/{id}/finalize", finalize_invoice)
+        .add("post", "/invoices/{id}/pay", pay_invoice)
+        .add("post", "/invoices/{id}/void", void_invoice)
+        .add("get", "/summary", summary)
+        .add("get", "/disputes", list_disputes)
+}
+
+fn public_routes() -> Routes {
+    Routes::new("")
+        .add("get", "/health", health)
+        .add("get", "/openapi.json", openapi_doc)
+        .add(
+            "post",
+            "/webhooks/{gateway}",
+            crate::service::webhooks::receive,
+        )
+}
+
+/// Every route the router serves: (method, path template).
+pub fn route_table() -> Vec<(&'static str, String)> {
+    let mut all = public_routes().list;
+    all.extend(v1_routes().list);
+    all
+}
+
 /// The router of the whole API.
 pub fn router(state: Arc<AppState>) -> Router {
-    let v1 = Router::new()
-        .route("/gateways", get(gateways))
-        .route("/customers", post(link_customer))
-        .route("/customers/{customer_id}", get(get_customer))
-        .route(
-            "/customers/{customer_id}/cards",
-            post(add_card).get(list_cards),
-        )
-        .route(
-            "/customers/{customer_id}/cards/{card_id}/default",
-            post(set_default_card),
-        )
-        .route(
-            "/customers/{customer_id}/cards/{card_id}",
-            delete(remove_card),
-        )
-        .route("/cards/expiring", get(expiring_cards))
-        .route(
-            "/transactions",
-            post(create_transaction).get(list_transactions),
-        )
-        .route("/transactions/{id}", get(get_transaction))
-        .route("/transactions/{id}/capture", post(capture))
-        .route("/transactions/{id}/void", post(void))
-        .route("/transactions/{id}/refunds", post(refund))
-        .route("/invoices", post(create_invoice).get(list_invoices))
-        .route("/invoices/{id}", get(get_invoice))
-        .route("/invoices/{id}/finalize", post(finalize_invoice))
-        .route("/invoices/{id}/pay", post(pay_invoice))
-        .route("/invoices/{id}/void", post(void_invoice))
-        .route("/summary", get(summary))
-        .route("/disputes", get(list_disputes))
+    let v1 = v1_routes()
+        .router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ));
-    Router::new()
-        .route("/health", get(health))
-        .route("/openapi.json", get(openapi_doc))
-        .route(
-            "/webhooks/{gateway}",
-            post(crate::service::webhooks::receive),
-        )
+    public_routes()
+        .router
         .nest("/v1", v1)
         .fallback(not_found)
         .with_state(state)

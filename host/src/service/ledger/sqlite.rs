@@ -128,8 +128,8 @@ impl SqliteLedger {
     }
 }
 
-/// A row of `api_idempotency`: request hash, state, owner, status, response.
-type IdemRow = (String, String, String, Option<u16>, Option<Vec<u8>>);
+/// A row of `api_idempotency`: request hash, state, owner, status, response, created.
+type IdemRow = (String, String, String, Option<u16>, Option<Vec<u8>>, i64);
 
 const CARD_COLS: &str = "id, crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month, exp_year, \
      funding, fingerprint, nickname, is_default, created_at";
@@ -1287,10 +1287,19 @@ impl Ledger for SqliteLedger {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existing: Option<IdemRow> = tx
             .query_row(
-                "SELECT request_hash, state, owner, status_code, response FROM api_idempotency
+                "SELECT request_hash, state, owner, status_code, response, created_at FROM api_idempotency
                  WHERE scope = ?1 AND key = ?2",
                 params![scope, key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .optional()?;
         let result = match existing {
@@ -1302,17 +1311,23 @@ impl Ledger for SqliteLedger {
                 )?;
                 IdemBegin::Run
             }
-            Some((hash, _, _, _, _)) if hash != request_hash => IdemBegin::Mismatch,
-            Some((_, state, _, Some(status), Some(body))) if state == "done" => {
+            Some((hash, ..)) if hash != request_hash => IdemBegin::Mismatch,
+            Some((_, state, _, Some(status), Some(body), _)) if state == "done" => {
                 IdemBegin::Replay { status, body }
             }
-            Some((_, _, prev_owner, _, _)) if prev_owner == owner => IdemBegin::InProgress,
+            // Running in this process, unless it has been for ten minutes (its task died).
+            Some((_, _, prev_owner, _, _, created))
+                if prev_owner == owner && created > now() - 600 =>
+            {
+                IdemBegin::InProgress
+            }
             Some(_) => {
                 // Started by a process that is gone: run it again (the handlers are idempotent
                 // on their own keys, derived from this one).
                 tx.execute(
-                    "UPDATE api_idempotency SET owner = ?3, state = 'running' WHERE scope = ?1 AND key = ?2",
-                    params![scope, key, owner],
+                    "UPDATE api_idempotency SET owner = ?3, state = 'running', created_at = ?4
+                     WHERE scope = ?1 AND key = ?2",
+                    params![scope, key, owner, now()],
                 )?;
                 IdemBegin::Run
             }

@@ -256,6 +256,18 @@ pub fn charge_request(
     }
 }
 
+/// Fails the next `count` PaymentIntent requests with `status` (no `Stripe-Should-Retry`, no
+/// `lock_timeout`).
+pub fn intent_fault(count: u32, status: u16) -> FailSpec {
+    FailSpec {
+        count,
+        status,
+        path_prefix: Some("/v1/payment_intents".into()),
+        should_retry: None,
+        lock_timeout: false,
+    }
+}
+
 /// The gateway error inside a call error, or a failure naming what came instead.
 pub fn gateway_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> Result<GatewayError> {
     match result {
@@ -1425,16 +1437,18 @@ pub async fn webhooks_verified_and_rejected(t: Transport) -> Result<()> {
         "{iu:?}"
     );
 
-    // The emulator signs with its clock: ten minutes ago is outside the 300 s tolerance...
+    // The emulator signs with its clock when it delivers: ten minutes ago is outside the 300 s
+    // tolerance... (the clock is set back only once the delivery arrived, or it might be signed
+    // with the current time)
     let now = env.emulator.clock().now();
     env.emulator.clock().set(now - 600);
     let old = env
         .charge(&customer, &card, 999, CaptureMode::Automatic, "wh-old")
         .await?;
-    env.emulator.clock().set(now);
     let (h, b) = env
         .next_webhook("payment_intent.succeeded", Some(&old.id))
         .await?;
+    env.emulator.clock().set(now);
     let verdict = env.gateway.verify_event(h.clone(), b.clone()).await?;
     ensure!(
         matches!(verdict, Err(Rejection::OutsideTolerance)),
@@ -1475,13 +1489,7 @@ async fn verified(
 pub async fn retry_after_503_charges_once(t: Transport) -> Result<()> {
     let env = Env::start(t).await?;
     let (customer, card) = env.customer_with_card("crm-503", "pm_card_visa").await?;
-    env.emulator.faults().fail_next(FailSpec {
-        count: 2,
-        status: 503,
-        path_prefix: Some("/v1/payment_intents".into()),
-        should_retry: None,
-        lock_timeout: false,
-    });
+    env.emulator.faults().fail_next(intent_fault(2, 503));
     let p = env
         .charge(&customer, &card, 7_700, CaptureMode::Automatic, "retry-503")
         .await?;
@@ -1495,13 +1503,7 @@ pub async fn retry_after_503_charges_once(t: Transport) -> Result<()> {
     ensure!(charges.iter().filter(|t| t["type"] == "charge").count() == 1);
 
     // A 500 on a POST is not retried (it may have been processed): outcome unknown.
-    env.emulator.faults().fail_next(FailSpec {
-        count: 1,
-        status: 500,
-        path_prefix: Some("/v1/payment_intents".into()),
-        should_retry: None,
-        lock_timeout: false,
-    });
+    env.emulator.faults().fail_next(intent_fault(1, 500));
     let err = gateway_error(
         env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-500")
             .await,
@@ -1512,33 +1514,36 @@ pub async fn retry_after_503_charges_once(t: Transport) -> Result<()> {
     );
     // 429 lock_timeout is retried; a plain 429 is rate-limited.
     env.emulator.faults().fail_next(FailSpec {
-        count: 1,
-        status: 429,
-        path_prefix: Some("/v1/payment_intents".into()),
-        should_retry: None,
         lock_timeout: true,
+        ..intent_fault(1, 429)
     });
     env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-lock")
         .await?;
-    env.emulator.faults().fail_next(FailSpec {
-        count: 1,
-        status: 429,
-        path_prefix: Some("/v1/payment_intents".into()),
-        should_retry: None,
-        lock_timeout: false,
-    });
+    env.emulator.faults().fail_next(intent_fault(1, 429));
     let err = gateway_error(
         env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-429")
             .await,
     )?;
     ensure!(matches!(err, GatewayError::RateLimited(_)), "{err:?}");
+    // A 503 (which a POST may have been processed by), then a plain 429 on the retry: the 429
+    // speaks for the last attempt only, so the outcome is unknown, not "rate limited"...
+    for status in [503, 429] {
+        env.emulator.faults().fail_next(intent_fault(1, status));
+    }
+    let err = gateway_error(
+        env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-mixed")
+            .await,
+    )?;
+    ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
+    // ... and repeating with the same key settles it.
+    let p = env
+        .charge(&customer, &card, 100, CaptureMode::Automatic, "retry-mixed")
+        .await?;
+    ensure!(p.status == PaymentStatus::Succeeded, "{p:?}");
     // Stripe-Should-Retry: false wins over the status.
     env.emulator.faults().fail_next(FailSpec {
-        count: 1,
-        status: 503,
-        path_prefix: Some("/v1/payment_intents".into()),
         should_retry: Some(false),
-        lock_timeout: false,
+        ..intent_fault(1, 503)
     });
     let err = gateway_error(
         env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-no")
@@ -1566,13 +1571,7 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(t: Transport) -> Resu
     let (customer, card) = env
         .customer_with_card("crm-deadline", "pm_card_visa")
         .await?;
-    env.emulator.faults().fail_next(FailSpec {
-        count: 1_000,
-        status: 503,
-        path_prefix: Some("/v1/payment_intents".into()),
-        should_retry: None,
-        lock_timeout: false,
-    });
+    env.emulator.faults().fail_next(intent_fault(1_000, 503));
     let started = std::time::Instant::now();
     let err = gateway_error(
         env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-1")
@@ -1673,6 +1672,14 @@ pub async fn errors_are_mapped(t: Transport) -> Result<()> {
     let err = gateway_error(env.gateway.charge(bad).await)?;
     ensure!(
         matches!(&err, GatewayError::InvalidInput(i) if i.field == "currency"),
+        "{err:?}"
+    );
+    // Three letters, but no currency: Stripe refuses it, naming the parameter.
+    let mut unknown = charge_request(&customer, &card, 100, CaptureMode::Automatic, "zzz");
+    unknown.amount.currency = "ZZZ".into();
+    let err = gateway_error(env.gateway.charge(unknown).await)?;
+    ensure!(
+        matches!(&err, GatewayError::InvalidInput(i) if i.field == "currency" && i.request_id.is_some()),
         "{err:?}"
     );
     let err = gateway_error(

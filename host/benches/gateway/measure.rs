@@ -545,7 +545,7 @@ async fn instantiation(bench: &mut Bench) -> Result<()> {
 
     // The wasmtime floor: the same component and call with the same engine settings, but no
     // WASI/HTTP context, no limiter, imports defined as traps.
-    let floor = raw_floor(&bench.path(OFFLINE_WASM), n).await?;
+    let floor = raw_floor(&bench.path(OFFLINE_WASM), n, None).await?;
     let floor_median = floor.median();
     bench.rows.push(
         Row::new(
@@ -561,6 +561,21 @@ async fn instantiation(bench: &mut Bench) -> Result<()> {
             }
         )),
     );
+    if let Ok(spec) = std::env::var("OMNICRM_BENCH_TUNING") {
+        // Exploration: "MEM_KIB,TABLE_KIB,PAGEMAP(0|1)".
+        let v: Vec<usize> = spec.split(',').filter_map(|x| x.parse().ok()).collect();
+        if v.len() == 3 {
+            let t = Tuning {
+                memory_keep_resident: v[0] << 10,
+                table_keep_resident: v[1] << 10,
+                pagemap_scan: v[2] == 1,
+            };
+            let tuned = raw_floor(&bench.path(OFFLINE_WASM), n, Some(t)).await?;
+            bench
+                .rows
+                .push(Row::new(2, format!("floor, tuned {t:?}"), tuned));
+        }
+    }
     bench.verdicts.push(Verdict {
         section: 2,
         target: "instantiation + trivial call <= 20 us (median, c=1)".into(),
@@ -570,9 +585,17 @@ async fn instantiation(bench: &mut Bench) -> Result<()> {
     Ok(())
 }
 
+/// Pooling allocator settings tried on top of the host's.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub memory_keep_resident: usize,
+    pub table_keep_resident: usize,
+    pub pagemap_scan: bool,
+}
+
 /// Instantiates the component from an `InstancePre` in a fresh `Store` and calls
 /// `tokens.list-cards`, `n` times, with an engine configured like the host's.
-async fn raw_floor(path: &Path, n: usize) -> Result<Samples> {
+async fn raw_floor(path: &Path, n: usize, tuning: Option<Tuning>) -> Result<Samples> {
     use wasmtime::component::{Component, Linker, Val};
     use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
     let max_memory = 256usize << 20;
@@ -589,6 +612,15 @@ async fn raw_floor(path: &Path, n: usize) -> Result<Samples> {
         .max_memory_size(max_memory)
         .table_elements(100_000)
         .max_unused_warm_slots(64);
+    if let Some(t) = tuning {
+        pool.linear_memory_keep_resident(t.memory_keep_resident)
+            .table_keep_resident(t.table_keep_resident)
+            .pagemap_scan(if t.pagemap_scan {
+                wasmtime::Enabled::Auto
+            } else {
+                wasmtime::Enabled::No
+            });
+    }
     let mut config = Config::new();
     config
         .wasm_component_model(true)

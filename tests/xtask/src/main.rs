@@ -49,17 +49,36 @@ fn main() -> Result<()> {
         Task::Plugins => build_plugins(),
         Task::Test { cargo_test_args } => {
             build_plugins()?;
-            // The workspace's default members are its native crates; the components are tested
-            // through the host.
-            cargo(std::iter::once("test".to_string()).chain(cargo_test_args))
+            // The workspace's default members: the host, the emulator and the component tests,
+            // which load the built components.
+            cargo(std::iter::once("test".to_string()).chain(cargo_test_args.iter().cloned()))?;
+            // The plugins' own unit tests (encoding, parsing, error mapping) run natively.
+            let mut guest_tests = vec![
+                "test".to_string(),
+                "--package".into(),
+                "omnicrm-gateway-sdk".into(),
+            ];
+            for package in COMPONENT_PACKAGES {
+                guest_tests.extend(["--package".to_string(), package.to_string()]);
+            }
+            cargo(guest_tests.into_iter().chain(cargo_test_args))
         }
         Task::Demo { demo_args } => {
             build_plugins()?;
             cargo(
-                ["run", "--quiet", "--package", "omnicrm-host", "--bin", "omnicrm-pay", "--", "demo"]
-                    .into_iter()
-                    .map(String::from)
-                    .chain(demo_args),
+                [
+                    "run",
+                    "--quiet",
+                    "--package",
+                    "omnicrm-host",
+                    "--bin",
+                    "omnicrm-pay",
+                    "--",
+                    "demo",
+                ]
+                .into_iter()
+                .map(String::from)
+                .chain(demo_args),
             )
         }
         Task::Bench { bench_args } => {
@@ -89,7 +108,10 @@ fn ensure_wasm_target() -> Result<()> {
         .args(["target", "list", "--installed"])
         .output()
         .context("running `rustup target list --installed` (is rustup installed?)")?;
-    if String::from_utf8_lossy(&installed.stdout).lines().any(|t| t.trim() == "wasm32-wasip2") {
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|t| t.trim() == "wasm32-wasip2")
+    {
         return Ok(());
     }
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
@@ -101,7 +123,9 @@ fn cargo(args: impl IntoIterator<Item = String>) -> Result<()> {
 }
 
 fn run(command: &mut Command) -> Result<()> {
-    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }

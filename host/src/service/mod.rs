@@ -1,18 +1,21 @@
 //! The omnicrm-pay service: ledger, HTTP API, billing runs and the demo.
 //!
 //! One module per job: [`config`] (the TOML file), [`ledger`] (the storage seam and its SQLite
-//! implementation), [`payments`] (the exactly-once flow), [`reconcile`] (settling unknown
-//! outcomes), [`webhooks`] (gateway events), [`reload`] (live gateways, limits, hot reload),
-//! [`api`] (HTTP routes, auth, errors, OpenAPI), [`billing_run`], [`demo`]; plus [`currency`]
-//! (ISO 4217) and [`time`] (calendar arithmetic).
+//! implementation), [`payments`] (the exactly-once flow: charges, captures, voids, refunds),
+//! [`customers`] (customers and stored cards), [`invoices`] (invoices through the same intent
+//! log), [`reconcile`] (settling unknown outcomes), [`webhooks`] (gateway events), [`reload`]
+//! (live gateways, limits, hot reload), [`api`] (HTTP routes, auth, errors, OpenAPI),
+//! [`billing_run`], [`demo`]; plus [`currency`] (ISO 4217) and [`time`] (calendar arithmetic).
 
 pub mod api;
 pub mod billing_run;
 pub mod client;
 pub mod config;
 pub mod currency;
+pub mod customers;
 pub mod demo;
 pub mod error;
+pub mod invoices;
 pub mod ledger;
 pub mod payments;
 pub mod reconcile;

@@ -1,4 +1,6 @@
-//! Exactly-once money movement.
+//! Exactly-once money movement: the intent log's executor ([`Service::execute`]) and the
+//! payments of transactions (charges, captures, voids, refunds). Invoices go through the same
+//! executor ([`crate::service::invoices`]).
 //!
 //! Every gateway call that moves money or changes an invoice follows the same steps:
 //! 1. the intent is written to the ledger's operation log with its idempotency key (a fresh
@@ -17,8 +19,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{
-    self, CaptureMode, ChargeRequest, CollectionMethod, CustomerRequest, GatewayError,
-    InvoiceRequest, LineItem, Money, PaymentStatus, RefundReason, RefundRequest,
+    self, CaptureMode, ChargeRequest, CollectionMethod, GatewayError, InvoiceRequest, LineItem,
+    Money, PaymentStatus, RefundReason, RefundRequest,
 };
 use crate::error::CallError;
 use crate::service::Service;
@@ -240,6 +242,11 @@ fn reason_of(s: &str) -> Option<RefundReason> {
     }
 }
 
+/// An operation's inputs as stored in the intent log.
+pub(super) fn to_params<T: Serialize>(params: &T) -> Result<serde_json::Value, ServiceError> {
+    serde_json::to_value(params).map_err(|e| ServiceError::internal(e.to_string()))
+}
+
 /// A hex digest usable inside idempotency keys.
 pub fn digest(parts: &[&str]) -> String {
     use sha2::Digest;
@@ -274,29 +281,8 @@ pub struct TxnRequest {
     pub client_key: Option<String>,
 }
 
-/// An invoice to create, as the API receives it.
-#[derive(Debug, Clone)]
-pub struct InvoiceRequestIn {
-    /// CRM customer.
-    pub customer_id: String,
-    /// Gateway (none: the gateway of the customer's default card, or the default gateway).
-    pub gateway: Option<String>,
-    /// Currency.
-    pub currency: String,
-    /// Note.
-    pub description: Option<String>,
-    /// Period start filter.
-    pub period_start: Option<Ts>,
-    /// Period end filter.
-    pub period_end: Option<Ts>,
-    /// Days until due.
-    pub days_until_due: u32,
-    /// Key derived from the client's `Idempotency-Key`.
-    pub client_key: Option<String>,
-}
-
 impl Service {
-    fn slot(
+    pub(super) fn slot(
         &self,
         gateway: &str,
     ) -> Result<std::sync::Arc<crate::service::reload::GatewaySlot>, ServiceError> {
@@ -346,232 +332,6 @@ impl Service {
                 ));
             }
         }
-        Ok(())
-    }
-
-    /// Links a CRM customer to a gateway customer (creating it there, or finding the one created
-    /// before).
-    pub async fn link_customer(
-        &self,
-        crm_customer_id: &str,
-        gateway: Option<&str>,
-        email: Option<String>,
-        name: Option<String>,
-        phone: Option<String>,
-    ) -> Result<(CustomerLink, bool), ServiceError> {
-        let gateway = self.gateway_name(gateway)?;
-        let slot = self.slot(&gateway)?;
-        let key = new_key("cust");
-        let request = CustomerRequest {
-            crm_customer_id: crm_customer_id.to_string(),
-            email: email.clone(),
-            name: name.clone(),
-            phone,
-            metadata: vec![("crm_customer_id".into(), crm_customer_id.to_string())],
-        };
-        let customer = slot
-            .call("ensure-customer", RetryPolicy::INTERACTIVE, |g| {
-                let request = request.clone();
-                let key = key.clone();
-                async move { g.ensure_customer(request, &key).await }
-            })
-            .await
-            .map_err(|e| ServiceError::from_call(&e))?;
-        let link = CustomerLink {
-            crm_customer_id: crm_customer_id.to_string(),
-            gateway,
-            gateway_customer_ref: customer.id,
-            email,
-            name,
-            created_at: now(),
-        };
-        let link = self.db.run(move |l| l.upsert_customer(&link)).await?;
-        Ok((link, customer.created))
-    }
-
-    /// The customer's link on a gateway; 404 naming `customer_id` when there is none.
-    pub async fn customer_link(
-        &self,
-        crm_customer_id: &str,
-        gateway: &str,
-    ) -> Result<CustomerLink, ServiceError> {
-        let id = crm_customer_id.to_string();
-        let links = self.db.run(move |l| l.customer_links(&id)).await?;
-        if links.is_empty() {
-            return Err(ServiceError::not_found(
-                "customer_id",
-                format!("customer {crm_customer_id:?} is not linked: POST /v1/customers first"),
-            ));
-        }
-        links
-            .into_iter()
-            .find(|l| l.gateway == gateway)
-            .ok_or_else(|| {
-                ServiceError::not_found(
-                    "customer_id",
-                    format!("customer {crm_customer_id:?} is not linked to gateway {gateway}"),
-                )
-            })
-    }
-
-    /// Whether the CRM customer is linked to any gateway; 404 naming `customer_id` if not.
-    pub async fn require_customer(
-        &self,
-        crm_customer_id: &str,
-    ) -> Result<Vec<CustomerLink>, ServiceError> {
-        let id = crm_customer_id.to_string();
-        let links = self.db.run(move |l| l.customer_links(&id)).await?;
-        if links.is_empty() {
-            return Err(ServiceError::not_found(
-                "customer_id",
-                format!("no customer {crm_customer_id:?}: link it with POST /v1/customers first"),
-            ));
-        }
-        Ok(links)
-    }
-
-    /// A card of the customer; 404 naming `card_id` when it is not theirs or was removed.
-    pub async fn customer_card(
-        &self,
-        crm_customer_id: &str,
-        card_id: i64,
-    ) -> Result<Card, ServiceError> {
-        let card = self.db.run(move |l| l.card(card_id)).await?;
-        match card {
-            Some(c) if c.crm_customer_id == crm_customer_id => Ok(c),
-            _ => Err(ServiceError::not_found(
-                "card_id",
-                format!("customer {crm_customer_id:?} has no card {card_id}"),
-            )),
-        }
-    }
-
-    /// Stores a card from a client-side token.
-    pub async fn add_card(
-        &self,
-        crm_customer_id: &str,
-        gateway: Option<&str>,
-        token: &str,
-        nickname: Option<String>,
-        make_default: bool,
-        client_key: Option<String>,
-    ) -> Result<Card, ServiceError> {
-        let links = self.require_customer(crm_customer_id).await?;
-        let gateway = match gateway {
-            Some(g) => self.gateway_name(Some(g))?,
-            None => {
-                let d = self.gateways.default_name();
-                match links.iter().find(|l| Some(l.gateway.as_str()) == d) {
-                    Some(l) => l.gateway.clone(),
-                    None => links[0].gateway.clone(),
-                }
-            }
-        };
-        let link = self.customer_link(crm_customer_id, &gateway).await?;
-        let slot = self.slot(&gateway)?;
-        let key = client_key
-            .map(|k| format!("card-{k}"))
-            .unwrap_or_else(|| new_key("card"));
-        let has_cards = {
-            let id = crm_customer_id.to_string();
-            !self.db.run(move |l| l.cards(&id)).await?.is_empty()
-        };
-        // The gateway's default follows the ledger's: the first card becomes the default.
-        let make_default = make_default || !has_cards;
-        let stored = slot
-            .call("store-card", RetryPolicy::INTERACTIVE, |g| {
-                let (c, t, k) = (
-                    link.gateway_customer_ref.clone(),
-                    token.to_string(),
-                    key.clone(),
-                );
-                async move { g.store_card(&c, &t, make_default, &k).await }
-            })
-            .await
-            .map_err(|e| match &e {
-                CallError::Gateway(GatewayError::InvalidInput(i)) => {
-                    ServiceError::invalid("token", i.message.clone())
-                }
-                CallError::Gateway(GatewayError::NotFound(_)) => {
-                    ServiceError::invalid("token", "the gateway does not know this token")
-                }
-                CallError::Gateway(GatewayError::Declined(d)) => ServiceError::invalid(
-                    "token",
-                    format!("the card was declined: {}", d.customer_message),
-                ),
-                _ => ServiceError::from_call(&e),
-            })?;
-        let new = NewCard {
-            crm_customer_id: crm_customer_id.to_string(),
-            gateway,
-            gateway_card_ref: stored.id,
-            brand: stored.brand,
-            last4: stored.last4,
-            exp_month: stored.exp_month,
-            exp_year: stored.exp_year,
-            funding: match stored.funding {
-                contract::CardFunding::Credit => "credit",
-                contract::CardFunding::Debit => "debit",
-                contract::CardFunding::Prepaid => "prepaid",
-                contract::CardFunding::Unknown => "unknown",
-            }
-            .to_string(),
-            fingerprint: stored.fingerprint,
-            nickname,
-            make_default,
-        };
-        Ok(self.db.run(move |l| l.insert_card(&new)).await?)
-    }
-
-    /// Makes a card the customer's default, at its gateway and in the ledger.
-    pub async fn set_default_card(
-        &self,
-        crm_customer_id: &str,
-        card_id: i64,
-    ) -> Result<Card, ServiceError> {
-        let card = self.customer_card(crm_customer_id, card_id).await?;
-        let link = self.customer_link(crm_customer_id, &card.gateway).await?;
-        let slot = self.slot(&card.gateway)?;
-        slot.call("set-default-card", RetryPolicy::INTERACTIVE, |g| {
-            let (c, r) = (
-                link.gateway_customer_ref.clone(),
-                card.gateway_card_ref.clone(),
-            );
-            async move { g.set_default_card(&c, &r).await }
-        })
-        .await
-        .map_err(|e| ServiceError::from_call(&e))?;
-        let id = crm_customer_id.to_string();
-        self.db
-            .run(move |l| l.set_default_card(&id, card_id))
-            .await?;
-        self.customer_card(crm_customer_id, card_id).await
-    }
-
-    /// Removes a card at its gateway and in the ledger.
-    pub async fn remove_card(
-        &self,
-        crm_customer_id: &str,
-        card_id: i64,
-    ) -> Result<(), ServiceError> {
-        let card = self.customer_card(crm_customer_id, card_id).await?;
-        let link = self.customer_link(crm_customer_id, &card.gateway).await?;
-        let slot = self.slot(&card.gateway)?;
-        let result = slot
-            .call("remove-card", RetryPolicy::INTERACTIVE, |g| {
-                let (c, r) = (
-                    link.gateway_customer_ref.clone(),
-                    card.gateway_card_ref.clone(),
-                );
-                async move { g.remove_card(&c, &r).await }
-            })
-            .await;
-        match result {
-            Ok(()) | Err(CallError::Gateway(GatewayError::NotFound(_))) => {}
-            Err(e) => return Err(ServiceError::from_call(&e)),
-        }
-        let id = crm_customer_id.to_string();
-        self.db.run(move |l| l.remove_card(&id, card_id)).await?;
         Ok(())
     }
 
@@ -634,20 +394,6 @@ impl Service {
             .charge_transaction(txn.id, RetryPolicy::INTERACTIVE)
             .await?;
         Ok((txn, err, created))
-    }
-
-    /// The customer's default card; 400 naming `card_id` when there is none.
-    pub async fn default_card(&self, crm_customer_id: &str) -> Result<Card, ServiceError> {
-        let id = crm_customer_id.to_string();
-        let cards = self.db.run(move |l| l.cards(&id)).await?;
-        cards.into_iter().find(|c| c.is_default).ok_or_else(|| {
-            ServiceError::invalid(
-                "card_id",
-                format!(
-                    "customer {crm_customer_id:?} has no default card: add one or name a card_id"
-                ),
-            )
-        })
     }
 
     /// Charges a pending transaction (or settles one whose charge is unsettled): writes the
@@ -713,26 +459,17 @@ impl Service {
                     refund_id: None,
                     invoice_id: None,
                     idempotency_key: key,
-                    params: serde_json::to_value(&params)
-                        .map_err(|e| ServiceError::internal(e.to_string()))?,
-                };
-                let patch = TxnPatch {
-                    card_id: Some(card.id),
-                    gateway: Some(card.gateway.clone()),
-                    attempted_at: Some(now()),
-                    ..Default::default()
+                    params: to_params(&params)?,
                 };
                 // The intent: the operation (with its key and inputs) and the transaction's card,
-                // written before the gateway is called.
-                let (op, _) = self
-                    .db
-                    .run(move |l| {
-                        let op = l.insert_operation(&new)?;
-                        l.update_transaction(txn_id, &[TxnStatus::Pending], &patch)?;
-                        Ok(op)
-                    })
-                    .await?;
-                op
+                // written together before the gateway is called, while the transaction is still
+                // a pending charge that no invoice holds (an invoice and a charge never both
+                // collect it).
+                let card_id = card.id;
+                match self.db.run(move |l| l.begin_charge(&new, card_id)).await? {
+                    Some(op) => op,
+                    None => return self.charge_not_started(txn_id).await,
+                }
             }
         };
         let exec = if matches!(op.state, OpState::Pending | OpState::Unknown) {
@@ -758,6 +495,28 @@ impl Service {
                 }
                 _ => Some(ServiceError::from_call(&err)),
             })
+        });
+        Ok((txn, err))
+    }
+
+    /// The answer when a charge's intent could not be written: another task started the charge,
+    /// or the transaction was voided or invoiced meanwhile.
+    async fn charge_not_started(
+        &self,
+        txn_id: i64,
+    ) -> Result<(Transaction, Option<ServiceError>), ServiceError> {
+        let txn = self.txn(txn_id).await?;
+        if txn.invoice_id.is_some() && txn.attempted_at.is_none() {
+            return Err(ServiceError::conflict(
+                "transaction_id",
+                "the transaction is on an invoice: pay the invoice instead",
+            ));
+        }
+        let err = (txn.status == TxnStatus::Pending).then(|| {
+            ServiceError::conflict(
+                "transaction_id",
+                "the charge is in progress; look the transaction up later",
+            )
         });
         Ok((txn, err))
     }
@@ -1157,7 +916,7 @@ impl Service {
         }
     }
 
-    async fn unsettled_op(
+    pub(super) async fn unsettled_op(
         &self,
         txn: Option<i64>,
         invoice: Option<i64>,
@@ -1169,7 +928,7 @@ impl Service {
         }))
     }
 
-    async fn run_new_op(
+    pub(super) async fn run_new_op(
         &self,
         new: NewOperation,
         policy: RetryPolicy,
@@ -1178,7 +937,7 @@ impl Service {
         self.execute(op, policy).await
     }
 
-    fn exec_result(exec: Exec) -> Result<(), ServiceError> {
+    pub(super) fn exec_result(exec: Exec) -> Result<(), ServiceError> {
         if exec.in_flight {
             return Err(ServiceError::conflict(
                 "status",
@@ -1241,29 +1000,19 @@ impl Service {
                     "the transaction is on an invoice: void the invoice first",
                 ));
             }
-            let patch = TxnPatch {
-                status: Some(TxnStatus::Canceled),
-                ..Default::default()
-            };
-            // Compare-and-set: only while nobody started charging it.
-            let done = self
-                .db
-                .run(move |l| l.update_transaction(txn_id, &[TxnStatus::Pending], &patch))
-                .await?;
-            if let Some(t) = done
-                && t.attempted_at.is_none()
-            {
+            // Compare-and-set: only while nobody started charging or invoicing it.
+            if let Some(t) = self.db.run(move |l| l.cancel_unattempted(txn_id)).await? {
                 return Ok(t);
             }
             return Err(ServiceError::conflict(
                 "transaction_id",
-                "the transaction is being charged",
+                "the transaction is being charged or invoiced",
             ));
         }
         self.payment_change(txn_id, OpKind::Cancel, None).await
     }
 
-    async fn txn(&self, txn_id: i64) -> Result<Transaction, ServiceError> {
+    pub(super) async fn txn(&self, txn_id: i64) -> Result<Transaction, ServiceError> {
         self.db
             .run(move |l| l.transaction(txn_id))
             .await?
@@ -1322,8 +1071,7 @@ impl Service {
                         kind.as_str(),
                         digest(&[&new_key("x")])
                     ),
-                    params: serde_json::to_value(PaymentParams { payment, amount })
-                        .map_err(|e| ServiceError::internal(e.to_string()))?,
+                    params: to_params(&PaymentParams { payment, amount })?,
                 };
                 let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
                 op
@@ -1358,33 +1106,33 @@ impl Service {
                 "must be duplicate, fraudulent or requested_by_customer",
             ));
         }
-        let txn = self.txn(txn_id).await?;
         let key = match client_key {
             Some(k) => format!("refund-{k}"),
             None => new_key("refund"),
         };
-        let k2 = key.clone();
-        let reason2 = reason.clone();
-        let refund = self
-            .db
-            .run(move |l| l.create_refund(txn_id, amount, reason2.as_deref(), &k2))
-            .await?;
-        let new = NewOperation {
-            kind: OpKind::Refund,
-            gateway: txn.gateway.clone().unwrap_or_default(),
-            transaction_id: Some(txn_id),
-            refund_id: Some(refund.id),
-            invoice_id: None,
-            idempotency_key: key,
-            params: serde_json::to_value(RefundParams {
-                payment: txn.gateway_payment_ref.clone().unwrap_or_default(),
-                amount: refund.amount,
-                reason,
-                transaction_id: txn_id,
+        let operation = move |r: &Refund, t: &Transaction| -> Result<NewOperation, LedgerError> {
+            let params = RefundParams {
+                payment: t.gateway_payment_ref.clone().unwrap_or_default(),
+                amount: r.amount,
+                reason: r.reason.clone(),
+                transaction_id: t.id,
+            };
+            Ok(NewOperation {
+                kind: OpKind::Refund,
+                gateway: t.gateway.clone().unwrap_or_default(),
+                transaction_id: Some(t.id),
+                refund_id: Some(r.id),
+                invoice_id: None,
+                idempotency_key: r.idempotency_key.clone().unwrap_or_default(),
+                params: serde_json::to_value(params)
+                    .map_err(|e| LedgerError::Database(e.to_string()))?,
             })
-            .map_err(|e| ServiceError::internal(e.to_string()))?,
         };
-        let exec = self.run_new_op(new, RetryPolicy::INTERACTIVE).await?;
+        let (refund, op) = self
+            .db
+            .run(move |l| l.create_refund(txn_id, amount, reason.as_deref(), &key, &operation))
+            .await?;
+        let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
         let refund_id = refund.id;
         let refund = self
             .db
@@ -1394,311 +1142,6 @@ impl Service {
         match exec.error {
             Some(e) if classify(&e) == ErrorClass::Final => Err(ServiceError::from_call(&e)),
             _ => Ok(refund),
-        }
-    }
-
-    async fn invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
-        self.db
-            .run(move |l| l.invoice(id))
-            .await?
-            .ok_or_else(|| ServiceError::not_found("invoice_id", format!("no invoice {id}")))
-    }
-
-    /// Creates an invoice from the customer's uninvoiced pending transactions, in the ledger
-    /// and (as a draft) at the gateway.
-    pub async fn create_invoice(&self, req: InvoiceRequestIn) -> Result<Invoice, ServiceError> {
-        let links = self.require_customer(&req.customer_id).await?;
-        let gateway = match &req.gateway {
-            Some(g) => self.gateway_name(Some(g))?,
-            None => match self.default_card(&req.customer_id).await {
-                Ok(c) => c.gateway,
-                Err(_) => self
-                    .gateways
-                    .default_name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| links[0].gateway.clone()),
-            },
-        };
-        self.check_currency(&req.currency, Some(&gateway))?;
-        let link = self.customer_link(&req.customer_id, &gateway).await?;
-        let ts = now();
-        let new = NewInvoice {
-            crm_customer_id: req.customer_id.clone(),
-            gateway: gateway.clone(),
-            currency: req.currency.clone(),
-            description: req.description.clone(),
-            period_start: req.period_start,
-            period_end: req.period_end,
-            due_date: Some(ts + req.days_until_due as i64 * 86_400),
-            idempotency_key: match &req.client_key {
-                Some(k) => format!("inv-{k}"),
-                None => new_key("inv"),
-            },
-            now: ts,
-        };
-        let invoice = self
-            .db
-            .run(move |l| l.create_invoice(&new))
-            .await?
-            .ok_or_else(|| {
-                ServiceError::conflict(
-                    "customer_id",
-                    format!(
-                        "customer {:?} has no uninvoiced pending {} transactions{}",
-                        req.customer_id,
-                        req.currency,
-                        if req.period_start.is_some() || req.period_end.is_some() {
-                            " in that period"
-                        } else {
-                            ""
-                        }
-                    ),
-                )
-            })?;
-        let id = invoice.id;
-        let lines = self.db.run(move |l| l.invoice_lines(id)).await?;
-        let params = InvoiceCreateParams {
-            customer: link.gateway_customer_ref,
-            currency: invoice.currency.clone(),
-            items: lines
-                .iter()
-                .map(|t| LineParams {
-                    description: t
-                        .description
-                        .clone()
-                        .unwrap_or_else(|| format!("Transaction {}", t.id)),
-                    unit_amount: if t.kind == TxnKind::Credit {
-                        -t.amount
-                    } else {
-                        t.amount
-                    },
-                    transaction_id: t.id,
-                })
-                .collect(),
-            description: invoice.description.clone(),
-            days_until_due: req.days_until_due,
-            number: invoice.number.clone(),
-        };
-        let new = NewOperation {
-            kind: OpKind::InvoiceCreate,
-            gateway,
-            transaction_id: None,
-            refund_id: None,
-            invoice_id: Some(id),
-            idempotency_key: format!("{}:create", invoice.idempotency_key),
-            params: serde_json::to_value(params)
-                .map_err(|e| ServiceError::internal(e.to_string()))?,
-        };
-        let exec = self.run_new_op(new, RetryPolicy::INTERACTIVE).await?;
-        if let Some(e) = &exec.error
-            && classify(e) == ErrorClass::Final
-        {
-            // Nothing was created at the gateway: void the draft so its lines can be invoiced again.
-            let patch = InvoicePatch {
-                status: Some(InvoiceStatus::Void),
-                ..Default::default()
-            };
-            self.db
-                .run(move |l| l.update_invoice(id, &[InvoiceStatus::Draft], &patch))
-                .await?;
-            return Err(ServiceError::from_call(e));
-        }
-        self.invoice(id).await
-    }
-
-    /// Makes sure the invoice exists at the gateway (settling its creation if needed).
-    async fn gateway_invoice(&self, inv: &Invoice) -> Result<String, ServiceError> {
-        if let Some(r) = &inv.gateway_invoice_ref {
-            return Ok(r.clone());
-        }
-        if let Some(op) = self
-            .unsettled_op(None, Some(inv.id), &[OpKind::InvoiceCreate])
-            .await?
-        {
-            let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
-            Self::exec_result(exec)?;
-        }
-        let fresh = self.invoice(inv.id).await?;
-        fresh.gateway_invoice_ref.ok_or_else(|| {
-            ServiceError::conflict("invoice_id", "the invoice was not created at the gateway")
-        })
-    }
-
-    async fn invoice_op(
-        &self,
-        id: i64,
-        kind: OpKind,
-        allowed: &[InvoiceStatus],
-        card: Option<String>,
-        policy: RetryPolicy,
-    ) -> Result<(Invoice, Option<CallError>), ServiceError> {
-        let inv = self.invoice(id).await?;
-        let op = match self.unsettled_op(None, Some(id), &[kind]).await? {
-            Some(op) => op,
-            None => {
-                if !allowed.contains(&inv.status) {
-                    return Err(ServiceError::conflict(
-                        "invoice_id",
-                        format!(
-                            "invoice {} is {}: it cannot be {}",
-                            inv.number,
-                            inv.status,
-                            match kind {
-                                OpKind::InvoiceFinalize => "finalized",
-                                OpKind::InvoicePay => "paid",
-                                _ => "voided",
-                            }
-                        ),
-                    ));
-                }
-                // A draft is voided in the ledger only: the contract voids open invoices, and a draft
-                // at the gateway (collected by `send-invoice`, never finalized) is never collected.
-                if kind == OpKind::InvoiceVoid
-                    && (inv.gateway_invoice_ref.is_none() || inv.status == InvoiceStatus::Draft)
-                {
-                    let patch = InvoicePatch {
-                        status: Some(InvoiceStatus::Void),
-                        ..Default::default()
-                    };
-                    let from = allowed.to_vec();
-                    self.db
-                        .run(move |l| l.update_invoice(id, &from, &patch))
-                        .await?;
-                    return Ok((self.invoice(id).await?, None));
-                }
-                let gref = self.gateway_invoice(&inv).await?;
-                let suffix = match kind {
-                    OpKind::InvoicePay => {
-                        let patch = InvoicePatch {
-                            bump_pay_attempts: true,
-                            ..Default::default()
-                        };
-                        let after = self
-                            .db
-                            .run(move |l| l.update_invoice(id, &[], &patch))
-                            .await?
-                            .ok_or_else(|| ServiceError::internal("invoice vanished"))?;
-                        format!("pay:{}", after.pay_attempts)
-                    }
-                    OpKind::InvoiceFinalize => "finalize".into(),
-                    _ => "void".into(),
-                };
-                let new = NewOperation {
-                    kind,
-                    gateway: inv.gateway.clone(),
-                    transaction_id: None,
-                    refund_id: None,
-                    invoice_id: Some(id),
-                    idempotency_key: format!("{}:{suffix}", inv.idempotency_key),
-                    params: serde_json::to_value(InvoiceParams {
-                        invoice: gref,
-                        card,
-                    })
-                    .map_err(|e| ServiceError::internal(e.to_string()))?,
-                };
-                let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
-                op
-            }
-        };
-        let exec = self.execute(op, policy).await?;
-        if exec.in_flight {
-            return Err(ServiceError::conflict(
-                "invoice_id",
-                "another request is changing this invoice now",
-            ));
-        }
-        Ok((self.invoice(id).await?, exec.error))
-    }
-
-    /// Finalizes a draft invoice.
-    pub async fn finalize_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
-        let (inv, err) = self
-            .invoice_op(
-                id,
-                OpKind::InvoiceFinalize,
-                &[InvoiceStatus::Draft],
-                None,
-                RetryPolicy::INTERACTIVE,
-            )
-            .await?;
-        match err {
-            Some(e) => Err(ServiceError::from_call(&e)),
-            None => Ok(inv),
-        }
-    }
-
-    /// Pays an open invoice with a stored card (the default when none is named); finalizes a
-    /// draft first.
-    pub async fn pay_invoice(
-        &self,
-        id: i64,
-        card_id: Option<i64>,
-        policy: RetryPolicy,
-    ) -> Result<Invoice, ServiceError> {
-        let inv = self.invoice(id).await?;
-        let card = match card_id {
-            Some(c) => {
-                let card = self.customer_card(&inv.crm_customer_id, c).await?;
-                if card.gateway != inv.gateway {
-                    return Err(ServiceError::invalid(
-                        "card_id",
-                        format!(
-                            "card {c} is kept by gateway {}, the invoice by {}",
-                            card.gateway, inv.gateway
-                        ),
-                    ));
-                }
-                Some(card.gateway_card_ref)
-            }
-            None => None,
-        };
-        if matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Paid) {
-            return Err(ServiceError::conflict(
-                "invoice_id",
-                format!(
-                    "invoice {} is {}: it cannot be paid",
-                    inv.number, inv.status
-                ),
-            ));
-        }
-        if inv.status == InvoiceStatus::Draft {
-            self.finalize_invoice(id).await?;
-        }
-        let (inv, err) = self
-            .invoice_op(
-                id,
-                OpKind::InvoicePay,
-                &[InvoiceStatus::Open, InvoiceStatus::Uncollectible],
-                card,
-                policy,
-            )
-            .await?;
-        match err {
-            Some(e) => Err(ServiceError::from_call(&e).with_details(serde_json::json!({
-                "invoice_id": inv.id, "status": inv.status,
-            }))),
-            None => Ok(inv),
-        }
-    }
-
-    /// Voids an invoice; its pending transactions become uninvoiced again.
-    pub async fn void_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
-        let (inv, err) = self
-            .invoice_op(
-                id,
-                OpKind::InvoiceVoid,
-                &[
-                    InvoiceStatus::Draft,
-                    InvoiceStatus::Open,
-                    InvoiceStatus::Uncollectible,
-                ],
-                None,
-                RetryPolicy::INTERACTIVE,
-            )
-            .await?;
-        match err {
-            Some(e) => Err(ServiceError::from_call(&e)),
-            None => Ok(inv),
         }
     }
 

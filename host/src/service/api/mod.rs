@@ -23,8 +23,9 @@ use serde_json::{Value, json};
 use crate::service::Service;
 use crate::service::currency::format_amount;
 use crate::service::error::ServiceError;
+use crate::service::invoices::InvoiceRequestIn;
 use crate::service::ledger::*;
-use crate::service::payments::{InvoiceRequestIn, TxnRequest};
+use crate::service::payments::TxnRequest;
 use crate::service::reload::RetryPolicy;
 use crate::service::time::{format_date, format_rfc3339};
 

@@ -756,15 +756,23 @@ pub trait Ledger: Send + Sync + 'static {
         patch: &TxnPatch,
     ) -> Result<Option<Transaction>>;
 
-    /// Writes a refund intent after checking, atomically, that it does not exceed what remains
-    /// (captured minus refunds succeeded or in flight). `amount` none refunds what remains.
+    /// Cancels a pending transaction that was never charged and is on no invoice
+    /// (compare-and-set); none when it is not such a transaction (any more).
+    fn cancel_unattempted(&self, id: i64) -> Result<Option<Transaction>>;
+
+    /// Writes a refund intent, the refund and the `operation` that makes it (built from the
+    /// refund and its transaction), in one database transaction, after checking that it does
+    /// not exceed what remains (captured minus refunds succeeded or in flight). `amount` none
+    /// refunds what remains. A repeat of `idempotency_key` returns the refund and operation
+    /// written the first time.
     fn create_refund(
         &self,
         transaction_id: i64,
         amount: Option<i64>,
         reason: Option<&str>,
         idempotency_key: &str,
-    ) -> Result<Refund>;
+        operation: &dyn Fn(&Refund, &Transaction) -> Result<NewOperation>,
+    ) -> Result<(Refund, Operation)>;
     /// One refund.
     fn refund(&self, id: i64) -> Result<Option<Refund>>;
     /// A transaction's refunds.
@@ -816,6 +824,11 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Writes an operation; `(row, false)` when its key was written before.
     fn insert_operation(&self, op: &NewOperation) -> Result<(Operation, bool)>;
+    /// Writes a charge's intent in one database transaction: the operation (`op`, naming its
+    /// transaction) and the transaction's card, gateway and attempt time, only while the
+    /// transaction is a pending charge that no invoice holds and no attempt started. None when
+    /// it is not (voided, invoiced or charged meanwhile): nothing is written.
+    fn begin_charge(&self, op: &NewOperation, card_id: i64) -> Result<Option<Operation>>;
     /// One operation.
     fn operation(&self, id: i64) -> Result<Option<Operation>>;
     /// Operations still pending or unknown, oldest first, updated at or before `updated_before`.

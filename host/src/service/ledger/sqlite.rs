@@ -320,6 +320,32 @@ fn get_refund(conn: &Connection, id: i64) -> Result<Option<Refund>> {
         .optional()?)
 }
 
+/// Writes an operation unless its key was written before; the row, and whether it is new.
+fn insert_op(conn: &Connection, op: &NewOperation) -> Result<(Operation, bool)> {
+    let n = conn.execute(
+        "INSERT INTO operations (kind, gateway, transaction_id, refund_id, invoice_id, idempotency_key, params,
+            state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        params![
+            op.kind.as_str(),
+            op.gateway,
+            op.transaction_id,
+            op.refund_id,
+            op.invoice_id,
+            op.idempotency_key,
+            op.params.to_string(),
+            now()
+        ],
+    )?;
+    let row = conn.query_row(
+        &format!("SELECT {OP_COLS} FROM operations WHERE idempotency_key = ?1"),
+        [&op.idempotency_key],
+        op_row,
+    )?;
+    Ok((row, n == 1))
+}
+
 /// Recomputes a transaction's refunded amount from its succeeded refunds, and its status from
 /// that, when the transaction has been captured.
 fn recompute_refunded(conn: &Connection, txn_id: i64) -> Result<()> {
@@ -694,15 +720,33 @@ impl Ledger for SqliteLedger {
         Ok(row)
     }
 
+    fn cancel_unattempted(&self, id: i64) -> Result<Option<Transaction>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE transactions SET status = 'canceled', updated_at = ?2
+             WHERE id = ?1 AND status = 'pending' AND attempted_at IS NULL AND invoice_id IS NULL",
+            params![id, now()],
+        )?;
+        let row = if n == 1 { get_txn(&tx, id)? } else { None };
+        tx.commit()?;
+        Ok(row)
+    }
+
     fn create_refund(
         &self,
         transaction_id: i64,
         amount: Option<i64>,
         reason: Option<&str>,
         idempotency_key: &str,
-    ) -> Result<Refund> {
+        operation: &dyn Fn(&Refund, &Transaction) -> Result<NewOperation>,
+    ) -> Result<(Refund, Operation)> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let txn = get_txn(&tx, transaction_id)?.ok_or_else(|| LedgerError::NotFound {
+            kind: "transaction",
+            id: transaction_id.to_string(),
+        })?;
         if let Some(existing) = tx
             .query_row(
                 &format!("SELECT {REFUND_COLS} FROM refunds WHERE idempotency_key = ?1"),
@@ -711,12 +755,12 @@ impl Ledger for SqliteLedger {
             )
             .optional()?
         {
-            return Ok(existing);
+            // A repeat: its operation was written with it (written now for a refund row that an
+            // older build left without one).
+            let (op, _) = insert_op(&tx, &operation(&existing, &txn)?)?;
+            tx.commit()?;
+            return Ok((existing, op));
         }
-        let txn = get_txn(&tx, transaction_id)?.ok_or_else(|| LedgerError::NotFound {
-            kind: "transaction",
-            id: transaction_id.to_string(),
-        })?;
         if !matches!(
             txn.status,
             TxnStatus::Succeeded | TxnStatus::PartiallyRefunded | TxnStatus::Refunded
@@ -762,8 +806,10 @@ impl Ledger for SqliteLedger {
         let id = tx.last_insert_rowid();
         let row =
             get_refund(&tx, id)?.ok_or_else(|| LedgerError::Database("refund vanished".into()))?;
+        // The intent: the refund and its operation are written together, before the call.
+        let (op, _) = insert_op(&tx, &operation(&row, &txn)?)?;
         tx.commit()?;
-        Ok(row)
+        Ok((row, op))
     }
 
     fn refund(&self, id: i64) -> Result<Option<Refund>> {
@@ -1195,30 +1241,31 @@ impl Ledger for SqliteLedger {
     }
 
     fn insert_operation(&self, op: &NewOperation) -> Result<(Operation, bool)> {
-        let conn = self.conn();
+        insert_op(&self.conn(), op)
+    }
+
+    fn begin_charge(&self, op: &NewOperation, card_id: i64) -> Result<Option<Operation>> {
+        let Some(txn_id) = op.transaction_id else {
+            return Err(LedgerError::Database(
+                "a charge operation names no transaction".into(),
+            ));
+        };
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ts = now();
-        let n = conn.execute(
-            "INSERT INTO operations (kind, gateway, transaction_id, refund_id, invoice_id, idempotency_key, params,
-                state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-            params![
-                op.kind.as_str(),
-                op.gateway,
-                op.transaction_id,
-                op.refund_id,
-                op.invoice_id,
-                op.idempotency_key,
-                op.params.to_string(),
-                ts
-            ],
+        let n = tx.execute(
+            "UPDATE transactions SET card_id = ?2, gateway = ?3, attempted_at = ?4, updated_at = ?4
+             WHERE id = ?1 AND kind = 'charge' AND status = 'pending' AND invoice_id IS NULL
+               AND attempted_at IS NULL",
+            params![txn_id, card_id, op.gateway, ts],
         )?;
-        let row = conn.query_row(
-            &format!("SELECT {OP_COLS} FROM operations WHERE idempotency_key = ?1"),
-            [&op.idempotency_key],
-            op_row,
-        )?;
-        Ok((row, n == 1))
+        if n == 0 {
+            // Voided, invoiced or charged meanwhile: nothing is written.
+            return Ok(None);
+        }
+        let (row, _) = insert_op(&tx, op)?;
+        tx.commit()?;
+        Ok(Some(row))
     }
 
     fn operation(&self, id: i64) -> Result<Option<Operation>> {
@@ -1474,6 +1521,108 @@ mod tests {
         .unwrap();
     }
 
+    fn refund_op(r: &Refund, t: &Transaction) -> Result<NewOperation> {
+        Ok(NewOperation {
+            kind: OpKind::Refund,
+            gateway: "stripe".into(),
+            transaction_id: Some(t.id),
+            refund_id: Some(r.id),
+            invoice_id: None,
+            idempotency_key: r.idempotency_key.clone().unwrap_or_default(),
+            params: serde_json::json!({ "amount": r.amount }),
+        })
+    }
+
+    fn refund(
+        l: &SqliteLedger,
+        txn: i64,
+        amount: Option<i64>,
+        reason: Option<&str>,
+        key: &str,
+    ) -> Result<Refund> {
+        l.create_refund(txn, amount, reason, key, &refund_op)
+            .map(|(r, _)| r)
+    }
+
+    fn new_invoice(customer: &str, key: &str, at: Ts) -> NewInvoice {
+        NewInvoice {
+            crm_customer_id: customer.into(),
+            gateway: "stripe".into(),
+            currency: "USD".into(),
+            description: None,
+            period_start: None,
+            period_end: None,
+            due_date: None,
+            idempotency_key: key.into(),
+            now: at,
+        }
+    }
+
+    fn charge_op(txn: i64, key: &str) -> NewOperation {
+        NewOperation {
+            kind: OpKind::Charge,
+            gateway: "stripe".into(),
+            transaction_id: Some(txn),
+            refund_id: None,
+            invoice_id: None,
+            idempotency_key: key.into(),
+            params: serde_json::json!({ "amount": 1000 }),
+        }
+    }
+
+    #[test]
+    fn a_charge_intent_is_written_whole_and_only_for_a_free_pending_charge() {
+        let l = ledger();
+        let card = l.insert_card(&new_card("c1", "pm_1", true)).unwrap();
+        let (t, _) = l.insert_transaction(&new_txn("c1", 1000, "k1")).unwrap();
+        let op = l.begin_charge(&charge_op(t.id, "k1"), card.id).unwrap();
+        let op = op.expect("a pending charge can be started");
+        assert_eq!(
+            (op.state, op.transaction_id),
+            (OpState::Pending, Some(t.id))
+        );
+        let t1 = l.transaction(t.id).unwrap().unwrap();
+        assert_eq!(t1.card_id, Some(card.id));
+        assert!(t1.attempted_at.is_some());
+        // Started once: a second start (another task) writes nothing.
+        assert!(
+            l.begin_charge(&charge_op(t.id, "k1-again"), card.id)
+                .unwrap()
+                .is_none()
+        );
+        // Neither an invoice nor a void takes a transaction whose charge has started ...
+        let inv = new_invoice("c1", "inv-1", now());
+        assert!(l.create_invoice(&inv).unwrap().is_none());
+        assert!(l.cancel_unattempted(t.id).unwrap().is_none());
+        assert_eq!(
+            l.transaction(t.id).unwrap().unwrap().status,
+            TxnStatus::Pending
+        );
+        // ... and a charge never starts on an invoiced or voided transaction.
+        let (u, _) = l.insert_transaction(&new_txn("c1", 500, "k2")).unwrap();
+        let invoice = l.create_invoice(&inv).unwrap().expect("invoiced");
+        assert_eq!(
+            l.transaction(u.id).unwrap().unwrap().invoice_id,
+            Some(invoice.id)
+        );
+        assert!(
+            l.begin_charge(&charge_op(u.id, "k2"), card.id)
+                .unwrap()
+                .is_none()
+        );
+        assert!(l.cancel_unattempted(u.id).unwrap().is_none());
+        let (v, _) = l.insert_transaction(&new_txn("c1", 700, "k3")).unwrap();
+        let voided = l.cancel_unattempted(v.id).unwrap().expect("voided");
+        assert_eq!(voided.status, TxnStatus::Canceled);
+        assert!(
+            l.begin_charge(&charge_op(v.id, "k3"), card.id)
+                .unwrap()
+                .is_none()
+        );
+        // Nothing was written for the refused starts.
+        assert_eq!(l.unsettled_operations(now() + 1, 10).unwrap().len(), 1);
+    }
+
     #[test]
     fn migrations_are_recorded_and_every_file_is_listed() {
         let dir = tempfile::tempdir().unwrap();
@@ -1609,24 +1758,36 @@ mod tests {
         let l = ledger();
         let (t, _) = l.insert_transaction(&new_txn("c1", 1000, "k1")).unwrap();
         assert!(matches!(
-            l.create_refund(t.id, Some(100), None, "r0"),
+            refund(&l, t.id, Some(100), None, "r0"),
             Err(LedgerError::Conflict { .. })
         ));
         succeed(&l, t.id, 1000);
-        let r1 = l.create_refund(t.id, Some(600), None, "r1").unwrap();
+        let (r1, op) = l
+            .create_refund(t.id, Some(600), None, "r1", &refund_op)
+            .unwrap();
         assert_eq!(r1.status, RefundStatus::Pending);
+        // The refund and its operation are written together.
+        assert_eq!(
+            (op.kind, op.refund_id, op.idempotency_key.as_str(), op.state),
+            (OpKind::Refund, Some(r1.id), "r1", OpState::Pending)
+        );
+        assert_eq!(
+            l.create_refund(t.id, Some(600), None, "r1", &refund_op)
+                .unwrap()
+                .1
+                .id,
+            op.id,
+            "a repeat finds the same operation"
+        );
         assert!(matches!(
-            l.create_refund(t.id, Some(500), None, "r2"),
+            refund(&l, t.id, Some(500), None, "r2"),
             Err(LedgerError::RefundExceeds {
                 requested: 500,
                 remaining: 400
             })
         ));
         // The same key returns the same refund.
-        assert_eq!(
-            l.create_refund(t.id, Some(600), None, "r1").unwrap().id,
-            r1.id
-        );
+        assert_eq!(refund(&l, t.id, Some(600), None, "r1").unwrap().id, r1.id);
         // A webhook arrives first and claims the single matching refund ...
         let seen = l
             .observe_refund(t.id, "re_1", 600, RefundStatus::Succeeded)
@@ -1652,9 +1813,7 @@ mod tests {
         );
         assert_eq!(l.transaction(t.id).unwrap().unwrap().amount_refunded, 600);
         // The rest, by omitting the amount.
-        let r2 = l
-            .create_refund(t.id, None, Some("requested_by_customer"), "r3")
-            .unwrap();
+        let r2 = refund(&l, t.id, None, Some("requested_by_customer"), "r3").unwrap();
         assert_eq!(r2.amount, 400);
         l.settle_refund(
             r2.id,
@@ -1694,17 +1853,7 @@ mod tests {
         let (paid, _) = l.insert_transaction(&new_txn("c1", 5, "k4")).unwrap();
         succeed(&l, paid.id, 5);
         let ts = 1_767_225_600; // 2026-01-01
-        let new = NewInvoice {
-            crm_customer_id: "c1".into(),
-            gateway: "stripe".into(),
-            currency: "USD".into(),
-            description: None,
-            period_start: None,
-            period_end: None,
-            due_date: None,
-            idempotency_key: "inv1".into(),
-            now: ts,
-        };
+        let new = new_invoice("c1", "inv1", ts);
         let inv = l.create_invoice(&new).unwrap().unwrap();
         assert_eq!(inv.number, "INV-2026-000001");
         assert_eq!(

@@ -1,0 +1,254 @@
+//! Customers and their stored cards: linking a CRM customer to a gateway customer, storing a
+//! card from a client-side token, the default card, removal.
+//!
+//! None of these move money; each gateway call carries a fresh idempotency key (or one derived
+//! from the client's `Idempotency-Key`), and the ledger is written after the gateway answered.
+
+use crate::contract::{self, CustomerRequest, GatewayError};
+use crate::error::CallError;
+use crate::service::Service;
+use crate::service::error::ServiceError;
+use crate::service::ledger::*;
+use crate::service::reload::RetryPolicy;
+
+impl Service {
+    /// Links a CRM customer to a gateway customer (creating it there, or finding the one created
+    /// before).
+    pub async fn link_customer(
+        &self,
+        crm_customer_id: &str,
+        gateway: Option<&str>,
+        email: Option<String>,
+        name: Option<String>,
+        phone: Option<String>,
+    ) -> Result<(CustomerLink, bool), ServiceError> {
+        let gateway = self.gateway_name(gateway)?;
+        let slot = self.slot(&gateway)?;
+        let key = new_key("cust");
+        let request = CustomerRequest {
+            crm_customer_id: crm_customer_id.to_string(),
+            email: email.clone(),
+            name: name.clone(),
+            phone,
+            metadata: vec![("crm_customer_id".into(), crm_customer_id.to_string())],
+        };
+        let customer = slot
+            .call("ensure-customer", RetryPolicy::INTERACTIVE, |g| {
+                let request = request.clone();
+                let key = key.clone();
+                async move { g.ensure_customer(request, &key).await }
+            })
+            .await
+            .map_err(|e| ServiceError::from_call(&e))?;
+        let link = CustomerLink {
+            crm_customer_id: crm_customer_id.to_string(),
+            gateway,
+            gateway_customer_ref: customer.id,
+            email,
+            name,
+            created_at: now(),
+        };
+        let link = self.db.run(move |l| l.upsert_customer(&link)).await?;
+        Ok((link, customer.created))
+    }
+
+    /// The customer's link on a gateway; 404 naming `customer_id` when there is none.
+    pub async fn customer_link(
+        &self,
+        crm_customer_id: &str,
+        gateway: &str,
+    ) -> Result<CustomerLink, ServiceError> {
+        let id = crm_customer_id.to_string();
+        let links = self.db.run(move |l| l.customer_links(&id)).await?;
+        if links.is_empty() {
+            return Err(ServiceError::not_found(
+                "customer_id",
+                format!("customer {crm_customer_id:?} is not linked: POST /v1/customers first"),
+            ));
+        }
+        links
+            .into_iter()
+            .find(|l| l.gateway == gateway)
+            .ok_or_else(|| {
+                ServiceError::not_found(
+                    "customer_id",
+                    format!("customer {crm_customer_id:?} is not linked to gateway {gateway}"),
+                )
+            })
+    }
+
+    /// Whether the CRM customer is linked to any gateway; 404 naming `customer_id` if not.
+    pub async fn require_customer(
+        &self,
+        crm_customer_id: &str,
+    ) -> Result<Vec<CustomerLink>, ServiceError> {
+        let id = crm_customer_id.to_string();
+        let links = self.db.run(move |l| l.customer_links(&id)).await?;
+        if links.is_empty() {
+            return Err(ServiceError::not_found(
+                "customer_id",
+                format!("no customer {crm_customer_id:?}: link it with POST /v1/customers first"),
+            ));
+        }
+        Ok(links)
+    }
+
+    /// A card of the customer; 404 naming `card_id` when it is not theirs or was removed.
+    pub async fn customer_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: i64,
+    ) -> Result<Card, ServiceError> {
+        let card = self.db.run(move |l| l.card(card_id)).await?;
+        match card {
+            Some(c) if c.crm_customer_id == crm_customer_id => Ok(c),
+            _ => Err(ServiceError::not_found(
+                "card_id",
+                format!("customer {crm_customer_id:?} has no card {card_id}"),
+            )),
+        }
+    }
+
+    /// Stores a card from a client-side token.
+    pub async fn add_card(
+        &self,
+        crm_customer_id: &str,
+        gateway: Option<&str>,
+        token: &str,
+        nickname: Option<String>,
+        make_default: bool,
+        client_key: Option<String>,
+    ) -> Result<Card, ServiceError> {
+        let links = self.require_customer(crm_customer_id).await?;
+        let gateway = match gateway {
+            Some(g) => self.gateway_name(Some(g))?,
+            None => {
+                let d = self.gateways.default_name();
+                match links.iter().find(|l| Some(l.gateway.as_str()) == d) {
+                    Some(l) => l.gateway.clone(),
+                    None => links[0].gateway.clone(),
+                }
+            }
+        };
+        let link = self.customer_link(crm_customer_id, &gateway).await?;
+        let slot = self.slot(&gateway)?;
+        let key = client_key
+            .map(|k| format!("card-{k}"))
+            .unwrap_or_else(|| new_key("card"));
+        let has_cards = {
+            let id = crm_customer_id.to_string();
+            !self.db.run(move |l| l.cards(&id)).await?.is_empty()
+        };
+        // The gateway's default follows the ledger's: the first card becomes the default.
+        let make_default = make_default || !has_cards;
+        let stored = slot
+            .call("store-card", RetryPolicy::INTERACTIVE, |g| {
+                let (c, t, k) = (
+                    link.gateway_customer_ref.clone(),
+                    token.to_string(),
+                    key.clone(),
+                );
+                async move { g.store_card(&c, &t, make_default, &k).await }
+            })
+            .await
+            .map_err(|e| match &e {
+                CallError::Gateway(GatewayError::InvalidInput(i)) => {
+                    ServiceError::invalid("token", i.message.clone())
+                }
+                CallError::Gateway(GatewayError::NotFound(_)) => {
+                    ServiceError::invalid("token", "the gateway does not know this token")
+                }
+                CallError::Gateway(GatewayError::Declined(d)) => ServiceError::invalid(
+                    "token",
+                    format!("the card was declined: {}", d.customer_message),
+                ),
+                _ => ServiceError::from_call(&e),
+            })?;
+        let new = NewCard {
+            crm_customer_id: crm_customer_id.to_string(),
+            gateway,
+            gateway_card_ref: stored.id,
+            brand: stored.brand,
+            last4: stored.last4,
+            exp_month: stored.exp_month,
+            exp_year: stored.exp_year,
+            funding: match stored.funding {
+                contract::CardFunding::Credit => "credit",
+                contract::CardFunding::Debit => "debit",
+                contract::CardFunding::Prepaid => "prepaid",
+                contract::CardFunding::Unknown => "unknown",
+            }
+            .to_string(),
+            fingerprint: stored.fingerprint,
+            nickname,
+            make_default,
+        };
+        Ok(self.db.run(move |l| l.insert_card(&new)).await?)
+    }
+
+    /// Makes a card the customer's default, at its gateway and in the ledger.
+    pub async fn set_default_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: i64,
+    ) -> Result<Card, ServiceError> {
+        let card = self.customer_card(crm_customer_id, card_id).await?;
+        let link = self.customer_link(crm_customer_id, &card.gateway).await?;
+        let slot = self.slot(&card.gateway)?;
+        slot.call("set-default-card", RetryPolicy::INTERACTIVE, |g| {
+            let (c, r) = (
+                link.gateway_customer_ref.clone(),
+                card.gateway_card_ref.clone(),
+            );
+            async move { g.set_default_card(&c, &r).await }
+        })
+        .await
+        .map_err(|e| ServiceError::from_call(&e))?;
+        let id = crm_customer_id.to_string();
+        self.db
+            .run(move |l| l.set_default_card(&id, card_id))
+            .await?;
+        self.customer_card(crm_customer_id, card_id).await
+    }
+
+    /// Removes a card at its gateway and in the ledger.
+    pub async fn remove_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: i64,
+    ) -> Result<(), ServiceError> {
+        let card = self.customer_card(crm_customer_id, card_id).await?;
+        let link = self.customer_link(crm_customer_id, &card.gateway).await?;
+        let slot = self.slot(&card.gateway)?;
+        let result = slot
+            .call("remove-card", RetryPolicy::INTERACTIVE, |g| {
+                let (c, r) = (
+                    link.gateway_customer_ref.clone(),
+                    card.gateway_card_ref.clone(),
+                );
+                async move { g.remove_card(&c, &r).await }
+            })
+            .await;
+        match result {
+            Ok(()) | Err(CallError::Gateway(GatewayError::NotFound(_))) => {}
+            Err(e) => return Err(ServiceError::from_call(&e)),
+        }
+        let id = crm_customer_id.to_string();
+        self.db.run(move |l| l.remove_card(&id, card_id)).await?;
+        Ok(())
+    }
+
+    /// The customer's default card; 400 naming `card_id` when there is none.
+    pub async fn default_card(&self, crm_customer_id: &str) -> Result<Card, ServiceError> {
+        let id = crm_customer_id.to_string();
+        let cards = self.db.run(move |l| l.cards(&id)).await?;
+        cards.into_iter().find(|c| c.is_default).ok_or_else(|| {
+            ServiceError::invalid(
+                "card_id",
+                format!(
+                    "customer {crm_customer_id:?} has no default card: add one or name a card_id"
+                ),
+            )
+        })
+    }
+}

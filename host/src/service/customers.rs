@@ -24,7 +24,10 @@ impl Service {
     ) -> Result<(CustomerLink, bool), ServiceError> {
         let gateway = self.gateway_name(gateway)?;
         let slot = self.slot(&gateway)?;
-        let key = new_key("cust");
+        // One key per CRM customer and gateway: two links racing (or a retry after a crash) create
+        // one gateway customer even where the gateway's search lags behind its writes (Stripe's
+        // customer search can lag by a minute). Hashed to fit the contract's key alphabet.
+        let key = customer_key(&gateway, crm_customer_id);
         let request = CustomerRequest {
             crm_customer_id: crm_customer_id.to_string(),
             email: email.clone(),
@@ -251,4 +254,11 @@ impl Service {
             )
         })
     }
+}
+
+/// The idempotency key for creating the gateway customer of a CRM customer.
+fn customer_key(gateway: &str, crm_customer_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{gateway}\n{crm_customer_id}"));
+    format!("cust-{}", hex::encode(&digest[..16]))
 }

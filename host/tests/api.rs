@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{EnvOptions, emulator_list, start};
+use common::{EnvOptions, expect_error, expect_error_code, expect_state, start};
 use omnicrm_host::service::reconcile::reconcile_once;
 use serde_json::{Value, json};
 
@@ -20,15 +20,14 @@ fn ids(v: &Value, key: &str) -> Vec<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_end_to_end() {
     let mut env = start(EnvOptions::default()).await;
-    let api = &env.api;
 
     // Public routes.
     let r = env.anonymous.get("/health").await.unwrap();
-    assert_eq!((r.status, r.json["status"].as_str()), (200, Some("ok")));
+    expect_state(&r, 200, "ok");
     let r = env.anonymous.get("/openapi.json").await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json["openapi"], "3.1.0");
-    let r = api.get("/v1/gateways").await.unwrap();
+    let r = env.get("/v1/gateways").await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["default"], "stripe");
     assert_eq!(
@@ -42,32 +41,29 @@ async fn every_endpoint_end_to_end() {
     assert_eq!(r.json["gateways"][0]["display_name"], "Stripe");
 
     // Customers and cards.
-    let r = api
+    let r = env
         .post(
             "/v1/customers",
             json!({ "customer_id": "c-1", "email": "a@example.com", "name": "Ada" }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let cus = r.json["gateway_customer_ref"].as_str().unwrap().to_string();
     assert!(cus.starts_with("cus_"));
-    let r = api
+    let r = env
         .post("/v1/customers", json!({ "customer_id": "c-1" }))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         r.json["gateway_customer_ref"],
         cus.as_str(),
         "linking again finds the same customer"
     );
-    let r = api
+    let r = env
         .post(
             "/v1/customers/c-1/cards",
             json!({ "token": "pm_card_visa", "nickname": "Work Visa" }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(
         (r.json["brand"].as_str(), r.json["last4"].as_str()),
@@ -77,54 +73,45 @@ async fn every_endpoint_end_to_end() {
     assert_eq!(r.json["gateway"], "stripe");
     assert_eq!(r.json["funding"], "credit");
     let visa = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .post(
             "/v1/customers/c-1/cards",
             json!({ "token": "pm_card_mastercard", "nickname": "Home" }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["default"], false);
     let mc = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .post(&format!("/v1/customers/c-1/cards/{mc}/default"), json!({}))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         (r.status, &r.json["default"]),
         (200, &json!(true)),
         "{}",
         r.json
     );
-    let r = api.get("/v1/customers/c-1/cards").await.unwrap();
+    let r = env.get("/v1/customers/c-1/cards").await;
     assert_eq!(ids(&r.json, "cards"), vec![mc, visa], "default first");
     assert_eq!(r.json["cards"][0]["nickname"], "Home");
     assert!(r.json["cards"][0]["expiry"].as_str().unwrap().contains('/'));
-    let r = api.get("/v1/customers/c-1").await.unwrap();
+    let r = env.get("/v1/customers/c-1").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json["links"][0]["gateway_customer_ref"], cus.as_str());
-    let r = api
-        .get("/v1/cards/expiring?within_days=3650")
-        .await
-        .unwrap();
+    let r = env.get("/v1/cards/expiring?within_days=3650").await;
     assert_eq!(r.json["cards"].as_array().unwrap().len(), 2, "{}", r.json);
-    let r = api.get("/v1/cards/expiring?within_days=0").await.unwrap();
+    let r = env.get("/v1/cards/expiring?within_days=0").await;
     assert_eq!(r.status, 200);
-    let r = api
+    let r = env
         .post(
             &format!("/v1/customers/c-1/cards/{visa}/default"),
             json!({}),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200);
-    let r = api
-        .delete(&format!("/v1/customers/c-1/cards/{mc}"))
-        .await
-        .unwrap();
+    let r = env.delete(&format!("/v1/customers/c-1/cards/{mc}")).await;
     assert_eq!(r.status, 200, "{}", r.json);
-    let r = api.get("/v1/customers/c-1/cards").await.unwrap();
+    let r = env.get("/v1/customers/c-1/cards").await;
     assert_eq!(ids(&r.json, "cards"), vec![visa]);
 
     // A charge to the default card.
@@ -147,20 +134,14 @@ async fn every_endpoint_end_to_end() {
     let r = env
         .charge(json!({ "customer_id": "c-1", "amount": 3000, "currency": "USD", "capture": "manual", "card_id": visa }))
         .await;
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (201, Some("authorized")),
-        "{}",
-        r.json
-    );
+    expect_state(&r, 201, "authorized");
     let auth = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .post(
             &format!("/v1/transactions/{auth}/capture"),
             json!({ "amount": 2500 }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(
         (
@@ -169,10 +150,9 @@ async fn every_endpoint_end_to_end() {
         ),
         (Some("succeeded"), Some(2500))
     );
-    let r = api
+    let r = env
         .post(&format!("/v1/transactions/{auth}/capture"), json!({}))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 409, "captured twice: {}", r.json);
 
     // Authorize, then void.
@@ -182,16 +162,10 @@ async fn every_endpoint_end_to_end() {
         )
         .await;
     let voided = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .post(&format!("/v1/transactions/{voided}/void"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("canceled")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_state(&r, 200, "canceled");
 
     // A pending transaction voided before it is charged.
     let r = env
@@ -199,25 +173,16 @@ async fn every_endpoint_end_to_end() {
             json!({ "customer_id": "c-1", "amount": 700, "currency": "USD", "charge": "later" }),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (201, Some("pending"))
-    );
+    expect_state(&r, 201, "pending");
     let later = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .post(&format!("/v1/transactions/{later}/void"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("canceled")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_state(&r, 200, "canceled");
 
     // A decline is a failed transaction, recorded.
     env.add_card("c-1", "pm_card_chargeCustomerFail").await;
-    let r = api.get("/v1/customers/c-1/cards").await.unwrap();
+    let r = env.get("/v1/customers/c-1/cards").await;
     let failing = r.json["cards"]
         .as_array()
         .unwrap()
@@ -231,35 +196,28 @@ async fn every_endpoint_end_to_end() {
             json!({ "customer_id": "c-1", "amount": 999, "currency": "USD", "card_id": failing }),
         )
         .await;
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (201, Some("failed")),
-        "{}",
-        r.json
-    );
+    expect_state(&r, 201, "failed");
     assert_eq!(r.json["decline_code"], "card_declined");
     let declined = r.json["id"].as_i64().unwrap();
 
     // Refunds: partial, then the rest.
-    let r = api
+    let r = env
         .post(
             &format!("/v1/transactions/{paid}/refunds"),
             json!({ "amount": 999, "reason": "requested_by_customer" }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["status"], "succeeded");
     assert_eq!(r.json["transaction"]["status"], "partially_refunded");
-    let r = api
+    let r = env
         .post(&format!("/v1/transactions/{paid}/refunds"), json!({}))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["amount"], 4000);
     assert_eq!(r.json["transaction"]["status"], "refunded");
     assert_eq!(r.json["transaction"]["amount_refunded"], 4999);
-    let r = api.get(&format!("/v1/transactions/{paid}")).await.unwrap();
+    let r = env.get(&format!("/v1/transactions/{paid}")).await;
     assert_eq!(r.json["refunds"].as_array().unwrap().len(), 2);
 
     // Invoices from uninvoiced transactions.
@@ -269,23 +227,21 @@ async fn every_endpoint_end_to_end() {
             .await;
         assert_eq!(r.status, 201, "{}", r.json);
     }
-    let r = api
+    let r = env
         .get("/v1/transactions?customer_id=c-1&invoiced=false&status=pending")
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         r.json["transactions"].as_array().unwrap().len(),
         3,
         "{}",
         r.json
     );
-    let r = api
+    let r = env
         .post(
             "/v1/invoices",
             json!({ "customer_id": "c-1", "currency": "USD", "days_until_due": 10 }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(
         (r.json["status"].as_str(), r.json["total"].as_i64()),
@@ -298,37 +254,24 @@ async fn every_endpoint_end_to_end() {
     );
     assert_eq!(r.json["lines"].as_array().unwrap().len(), 3);
     let inv = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .get("/v1/transactions?customer_id=c-1&invoiced=true")
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.json["transactions"].as_array().unwrap().len(), 3);
-    let r = api
+    let r = env
         .post(&format!("/v1/invoices/{inv}/finalize"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("open")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_state(&r, 200, "open");
     assert!(!r.json["gateway_number"].is_null());
-    let r = api
+    let r = env
         .post(
             &format!("/v1/invoices/{inv}/pay"),
             json!({ "card_id": visa }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("paid")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_state(&r, 200, "paid");
     assert_eq!(r.json["amount_paid"], 3200);
-    let r = api.get(&format!("/v1/invoices/{inv}")).await.unwrap();
+    let r = env.get(&format!("/v1/invoices/{inv}")).await;
     assert!(
         r.json["lines"]
             .as_array()
@@ -341,68 +284,52 @@ async fn every_endpoint_end_to_end() {
         json!({ "customer_id": "c-1", "amount": 800, "currency": "USD", "charge": "later" }),
     )
     .await;
-    let r = api
-        .post(
-            "/v1/invoices",
-            json!({ "customer_id": "c-1", "currency": "USD" }),
-        )
-        .await
-        .unwrap();
+    let r = env.create_invoice("c-1").await;
     let inv2 = r.json["id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .post(&format!("/v1/invoices/{inv2}/finalize"), json!({}))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.json);
-    let r = api
+    let r = env
         .post(&format!("/v1/invoices/{inv2}/void"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("void")),
-        "{}",
-        r.json
-    );
-    let r = api
+        .await;
+    expect_state(&r, 200, "void");
+    let r = env
         .get("/v1/transactions?customer_id=c-1&invoiced=false&status=pending")
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.json["transactions"].as_array().unwrap().len(), 1);
-    let r = api.get("/v1/invoices?status=paid").await.unwrap();
+    let r = env.get("/v1/invoices?status=paid").await;
     assert_eq!(ids(&r.json, "invoices"), vec![inv]);
-    let r = api.get("/v1/invoices?customer_id=c-1").await.unwrap();
+    let r = env.get("/v1/invoices?customer_id=c-1").await;
     assert_eq!(ids(&r.json, "invoices"), vec![inv2, inv]);
 
     // Listing with filters.
-    let r = api.get("/v1/transactions?status=failed").await.unwrap();
+    let r = env.get("/v1/transactions?status=failed").await;
     assert_eq!(ids(&r.json, "transactions"), vec![declined]);
-    let r = api.get("/v1/transactions?kind=credit").await.unwrap();
+    let r = env.get("/v1/transactions?kind=credit").await;
     assert_eq!(r.json["transactions"].as_array().unwrap().len(), 1);
-    let r = api
+    let r = env
         .get("/v1/transactions?from=2000-01-01&to=2001-01-01")
-        .await
-        .unwrap();
+        .await;
     assert!(r.json["transactions"].as_array().unwrap().is_empty());
-    let r = api.get("/v1/transactions?limit=2").await.unwrap();
+    let r = env.get("/v1/transactions?limit=2").await;
     let next = r.json["next_before_id"].as_i64().unwrap();
-    let r = api
+    let r = env
         .get(&format!("/v1/transactions?limit=100&before_id={next}"))
-        .await
-        .unwrap();
+        .await;
     assert!(ids(&r.json, "transactions").iter().all(|id| *id < next));
 
     // The financial summary, from the gateway's figures.
-    let r = api.get("/v1/summary?currency=USD").await.unwrap();
+    let r = env.get("/v1/summary?currency=USD").await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["revenue"], 4999 + 2500 + 3200, "{}", r.json);
     assert_eq!(r.json["refunds"], 4999);
     assert!(r.json["fees"].as_i64().unwrap() > 0);
-    let r = api.get("/v1/disputes").await.unwrap();
+    let r = env.get("/v1/disputes").await;
     assert_eq!(r.status, 200);
 
     // The emulator agrees: one payment intent per charged transaction.
-    let pis = emulator_list(env.emulator.base_url(), "payment_intents").await;
+    let pis = env.payment_intents().await;
     let ours: Vec<&Value> = pis
         .iter()
         .filter(|p| !p["metadata"]["crm_transaction_id"].is_null())
@@ -424,9 +351,7 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         .charge(json!({ "customer_id": "c-1", "amount": 1000, "currency": "USD" }))
         .await;
     let paid = r.json["id"].as_i64().unwrap();
-    let before_pis = emulator_list(env.emulator.base_url(), "payment_intents")
-        .await
-        .len();
+    let before_pis = env.payment_intents().await.len();
     let count = |env: &common::Env| {
         let api = env.api.clone();
         async move {
@@ -501,11 +426,7 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         ),
     ];
     for (body, status, field) in cases {
-        let r = env
-            .api
-            .post("/v1/transactions", body.clone())
-            .await
-            .unwrap();
+        let r = env.post("/v1/transactions", body.clone()).await;
         assert_eq!(r.status, status, "{body} -> {}", r.json);
         assert_eq!(r.json["error"]["field"], field, "{body} -> {}", r.json);
         assert!(!r.json["error"]["message"].as_str().unwrap().is_empty());
@@ -521,191 +442,91 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("body")),
-        "{}",
-        r.json
-    );
+    expect_error(&r, 400, "body");
     let r = env
         .api
         .send("POST", "/v1/transactions", Some(b"[1,2]".to_vec()), &[])
         .await
         .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("body"))
-    );
+    expect_error(&r, 400, "body");
     // Refund above what remains.
     let r = env
-        .api
         .post(
             &format!("/v1/transactions/{paid}/refunds"),
             json!({ "amount": 1001 }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("amount")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_error(&r, 400, "amount");
     let r = env
-        .api
         .post(
             &format!("/v1/transactions/{paid}/refunds"),
             json!({ "amount": 600 }),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 201);
     let r = env
-        .api
         .post(
             &format!("/v1/transactions/{paid}/refunds"),
             json!({ "amount": 401 }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("amount")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_error(&r, 400, "amount");
     let r = env
-        .api
         .post(
             &format!("/v1/transactions/{paid}/refunds"),
             json!({ "reason": "bored" }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("reason"))
-    );
-    let r = env
-        .api
-        .post("/v1/transactions/99999/refunds", json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (404, Some("transaction_id"))
-    );
-    let r = env
-        .api
-        .post("/v1/transactions/abc/refunds", json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("transaction_id"))
-    );
+        .await;
+    expect_error(&r, 400, "reason");
+    let r = env.post("/v1/transactions/99999/refunds", json!({})).await;
+    expect_error(&r, 404, "transaction_id");
+    let r = env.post("/v1/transactions/abc/refunds", json!({})).await;
+    expect_error(&r, 400, "transaction_id");
     // Paying a void invoice.
     env.charge(
         json!({ "customer_id": "c-1", "amount": 500, "currency": "USD", "charge": "later" }),
     )
     .await;
-    let r = env
-        .api
-        .post(
-            "/v1/invoices",
-            json!({ "customer_id": "c-1", "currency": "USD" }),
-        )
-        .await
-        .unwrap();
+    let r = env.create_invoice("c-1").await;
     let inv = r.json["id"].as_i64().unwrap();
     let r = env
-        .api
         .post(&format!("/v1/invoices/{inv}/void"), json!({}))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let r = env
-        .api
         .post(
             &format!("/v1/invoices/{inv}/pay"),
             json!({ "card_id": visa }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (409, Some("invoice_id")),
-        "{}",
-        r.json
-    );
-    let r = env
-        .api
-        .post(
-            "/v1/invoices",
-            json!({ "customer_id": "c-2", "currency": "USD" }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (409, Some("customer_id")),
-        "nothing to invoice"
-    );
-    let r = env
-        .api
-        .post(
-            "/v1/invoices",
-            json!({ "customer_id": "ghost", "currency": "USD" }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (404, Some("customer_id"))
-    );
+        .await;
+    expect_error(&r, 409, "invoice_id");
+    let r = env.create_invoice("c-2").await;
+    expect_error(&r, 409, "customer_id"); // Nothing to invoice.
+    let r = env.create_invoice("ghost").await;
+    expect_error(&r, 404, "customer_id");
     // Unknown customer or card elsewhere.
     let r = env
-        .api
         .post(
             "/v1/customers/ghost/cards",
             json!({ "token": "pm_card_visa" }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (404, Some("customer_id"))
-    );
+        .await;
+    expect_error(&r, 404, "customer_id");
+    let r = env.delete("/v1/customers/c-1/cards/424242").await;
+    expect_error(&r, 404, "card_id");
     let r = env
-        .api
-        .delete("/v1/customers/c-1/cards/424242")
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (404, Some("card_id"))
-    );
-    let r = env
-        .api
         .post("/v1/customers/c-1/cards", json!({ "token": "pm_bogus" }))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         (r.status / 100, r.json["error"]["field"].as_str()),
         (4, Some("token")),
         "{}",
         r.json
     );
-    let r = env.api.get("/v1/transactions?status=lost").await.unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("status"))
-    );
-    let r = env.api.get("/v1/summary?currency=ABC").await.unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("currency"))
-    );
+    let r = env.get("/v1/transactions?status=lost").await;
+    expect_error(&r, 400, "status");
+    let r = env.get("/v1/summary?currency=ABC").await;
+    expect_error(&r, 400, "currency");
     // Keys: missing, wrong, wrong scope.
     let r = env
         .anonymous
@@ -721,10 +542,7 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
         .get("/v1/transactions")
         .await
         .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (401, Some("authorization"))
-    );
+    expect_error(&r, 401, "authorization");
     let r = env
         .read_only
         .post(
@@ -739,12 +557,7 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
 
     // Nothing changed: no new transaction (beyond the invoice line), no new payment.
     assert_eq!(count(&env).await, before + 1);
-    assert_eq!(
-        emulator_list(env.emulator.base_url(), "payment_intents")
-            .await
-            .len(),
-        before_pis
-    );
+    assert_eq!(env.payment_intents().await.len(), before_pis);
     env.stop().await;
 }
 
@@ -761,11 +574,7 @@ async fn webhooks_are_verified_and_deduplicated() {
     // The emulator opens a dispute and delivers signed events to /webhooks/stripe.
     let mut disputes = Vec::new();
     for _ in 0..100 {
-        let r = env
-            .api
-            .get(&format!("/v1/disputes?transaction_id={txn}"))
-            .await
-            .unwrap();
+        let r = env.get(&format!("/v1/disputes?transaction_id={txn}")).await;
         disputes = r.json["disputes"].as_array().unwrap().clone();
         if !disputes.is_empty() {
             break;
@@ -821,34 +630,20 @@ async fn webhooks_are_verified_and_deduplicated() {
         "{}",
         r.json
     );
-    let r = env
-        .api
-        .get(&format!("/v1/disputes?transaction_id={txn}"))
-        .await
-        .unwrap();
+    let r = env.get(&format!("/v1/disputes?transaction_id={txn}")).await;
     assert_eq!(r.json["disputes"].as_array().unwrap().len(), 1);
     assert_eq!(r.json["disputes"][0]["status"], "lost");
 
     // Refused: no signature, a wrong one, a tampered body. Nothing is applied.
     let r = post(None, body.clone()).await;
-    assert_eq!(
-        (r.status, r.json["error"]["code"].as_str()),
-        (400, Some("missing_signature")),
-        "{}",
-        r.json
-    );
+    expect_error_code(&r, 400, "missing_signature");
     let forged = stripe_emulator::signature_header("whsec_wrong", now, body.as_bytes());
     let r = post(
         Some(forged),
         body.replace("evt_test_dispute_closed", "evt_forged"),
     )
     .await;
-    assert_eq!(
-        (r.status, r.json["error"]["code"].as_str()),
-        (400, Some("bad_signature")),
-        "{}",
-        r.json
-    );
+    expect_error_code(&r, 400, "bad_signature");
     let r = post(Some(header), body.replace("\"lost\"", "\"won\"")).await;
     assert_eq!(r.status, 400, "tampered body: {}", r.json);
     let r = post(None, "{}".into()).await;
@@ -858,15 +653,8 @@ async fn webhooks_are_verified_and_deduplicated() {
         .send("POST", "/webhooks/nope", Some(b"{}".to_vec()), &[])
         .await
         .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (404, Some("gateway"))
-    );
-    let r = env
-        .api
-        .get(&format!("/v1/disputes?transaction_id={txn}"))
-        .await
-        .unwrap();
+    expect_error(&r, 404, "gateway");
+    let r = env.get(&format!("/v1/disputes?transaction_id={txn}")).await;
     assert_eq!(r.json["disputes"][0]["status"], "lost");
     env.stop().await;
 }
@@ -896,10 +684,7 @@ async fn idempotency_key_replays_the_first_response() {
     assert_eq!(again.json["id"], first.json["id"]);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let other = send("order-42", body.replace("1234", "999")).await;
-    assert_eq!(
-        (other.status, other.json["error"]["field"].as_str()),
-        (422, Some("Idempotency-Key"))
-    );
+    expect_error(&other, 422, "Idempotency-Key");
     // Refused input is not saved: the corrected request may use the same key.
     let bad = send("order-44", body.replace("1234", "-1")).await;
     assert_eq!(bad.status, 400);
@@ -907,7 +692,7 @@ async fn idempotency_key_replays_the_first_response() {
     assert_eq!(fixed.status, 201, "{}", fixed.json);
     let second = send("order-43", body.clone()).await;
     assert_ne!(second.json["id"], first.json["id"]);
-    let pis = emulator_list(env.emulator.base_url(), "payment_intents").await;
+    let pis = env.payment_intents().await;
     assert_eq!(pis.len(), 3, "one payment per distinct key");
     env.stop().await;
 }
@@ -938,30 +723,20 @@ async fn an_unknown_outcome_is_reconciled_without_charging_twice() {
     let txn = r.json["error"]["details"]["transaction"]["id"]
         .as_i64()
         .unwrap();
-    let r = env
-        .api
-        .get(&format!("/v1/transactions/{txn}"))
-        .await
-        .unwrap();
+    let r = env.get(&format!("/v1/transactions/{txn}")).await;
     assert_eq!(r.json["status"], "unknown", "{}", r.json);
     assert_eq!(
-        emulator_list(env.emulator.base_url(), "payment_intents")
-            .await
-            .len(),
+        env.payment_intents().await.len(),
         1,
         "the charge went through"
     );
 
     let report = reconcile_once(&env.service, Duration::ZERO).await.unwrap();
     assert_eq!((report.examined, report.done), (1, 1), "{report:?}");
-    let r = env
-        .api
-        .get(&format!("/v1/transactions/{txn}"))
-        .await
-        .unwrap();
+    let r = env.get(&format!("/v1/transactions/{txn}")).await;
     assert_eq!(r.json["status"], "succeeded", "{}", r.json);
     assert_eq!(r.json["amount_captured"], 2222);
-    let pis = emulator_list(env.emulator.base_url(), "payment_intents").await;
+    let pis = env.payment_intents().await;
     assert_eq!(
         pis.len(),
         1,
@@ -1011,11 +786,8 @@ async fn every_documented_operation_is_routed() {
         }
     }
     assert_eq!(n, omnicrm_host::service::api::openapi::OPS.len());
-    let r = env.api.get("/v1/nothing-here").await.unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (404, Some("path"))
-    );
+    let r = env.get("/v1/nothing-here").await;
+    expect_error(&r, 404, "path");
     env.stop().await;
 }
 
@@ -1041,11 +813,7 @@ async fn a_webhook_settles_an_unknown_outcome_and_the_reconciler_agrees() {
     // the synchronous path never learnt the payment's reference.
     let mut status = String::new();
     for _ in 0..100 {
-        let r = env
-            .api
-            .get(&format!("/v1/transactions/{txn}"))
-            .await
-            .unwrap();
+        let r = env.get(&format!("/v1/transactions/{txn}")).await;
         status = r.json["status"].as_str().unwrap().to_string();
         if status == "succeeded" {
             assert_eq!(r.json["amount_captured"], 3333);
@@ -1057,11 +825,7 @@ async fn a_webhook_settles_an_unknown_outcome_and_the_reconciler_agrees() {
     // The reconciler repeats the call, gets the same payment, and changes nothing.
     let report = reconcile_once(&env.service, Duration::ZERO).await.unwrap();
     assert_eq!((report.examined, report.done), (1, 1), "{report:?}");
-    let r = env
-        .api
-        .get(&format!("/v1/transactions/{txn}"))
-        .await
-        .unwrap();
+    let r = env.get(&format!("/v1/transactions/{txn}")).await;
     assert_eq!(
         (
             r.json["status"].as_str(),
@@ -1069,12 +833,7 @@ async fn a_webhook_settles_an_unknown_outcome_and_the_reconciler_agrees() {
         ),
         (Some("succeeded"), Some(3333))
     );
-    assert_eq!(
-        emulator_list(env.emulator.base_url(), "payment_intents")
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(env.payment_intents().await.len(), 1);
     env.stop().await;
 }
 
@@ -1085,7 +844,7 @@ async fn several_gateways_at_once_and_cards_remember_theirs() {
         ..Default::default()
     })
     .await;
-    let r = env.api.get("/v1/gateways").await.unwrap();
+    let r = env.get("/v1/gateways").await;
     let names: Vec<&str> = r.json["gateways"]
         .as_array()
         .unwrap()
@@ -1095,27 +854,20 @@ async fn several_gateways_at_once_and_cards_remember_theirs() {
     assert_eq!(names, vec!["offline", "stripe"]);
     let stripe_card = env.customer_with_card("c-1", "pm_card_visa").await;
     let r = env
-        .api
         .post(
             "/v1/customers",
             json!({ "customer_id": "c-1", "gateway": "offline" }),
         )
-        .await
-        .unwrap();
+        .await;
     assert!(
         r.json["gateway_customer_ref"]
             .as_str()
             .unwrap()
             .starts_with("off_cus_")
     );
-    let r = env
-        .api
-        .post(
-            "/v1/customers/c-1/cards",
-            json!({ "token": "pm_card_mastercard", "gateway": "offline", "nickname": "Offline MC" }),
-        )
-        .await
-        .unwrap();
+    let card =
+        json!({ "token": "pm_card_mastercard", "gateway": "offline", "nickname": "Offline MC" });
+    let r = env.post("/v1/customers/c-1/cards", card).await;
     assert_eq!(
         (r.status, r.json["gateway"].as_str()),
         (201, Some("offline")),
@@ -1126,12 +878,7 @@ async fn several_gateways_at_once_and_cards_remember_theirs() {
     let r = env
         .charge(json!({ "customer_id": "c-1", "amount": 1500, "currency": "EUR", "card_id": offline_card }))
         .await;
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (201, Some("succeeded")),
-        "{}",
-        r.json
-    );
+    expect_state(&r, 201, "succeeded");
     assert_eq!(r.json["gateway"], "offline");
     assert!(
         r.json["gateway_payment_ref"]
@@ -1148,17 +895,12 @@ async fn several_gateways_at_once_and_cards_remember_theirs() {
     );
     assert_eq!(r.json["card_id"], stripe_card);
     let r = env
-        .api
         .post(
             "/v1/customers",
             json!({ "customer_id": "c-1", "gateway": "paypal" }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (400, Some("gateway"))
-    );
+        .await;
+    expect_error(&r, 400, "gateway");
     // Offline webhooks go to their own endpoint, verified by the offline plugin.
     let body = json!({ "id": "evt_off_1", "created": 0, "type": "something.else", "data": {} })
         .to_string();
@@ -1208,31 +950,17 @@ async fn a_declined_invoice_payment_leaves_it_open_and_another_card_pays_it() {
         )
         .await;
     assert_eq!(r.status, 201);
-    let r = env
-        .api
-        .post(
-            "/v1/invoices",
-            json!({ "customer_id": "c-1", "currency": "USD" }),
-        )
-        .await
-        .unwrap();
+    let r = env.create_invoice("c-1").await;
     let inv = r.json["id"].as_i64().unwrap();
     // Paying a draft finalizes it first; the card declines; the invoice stays open.
     let r = env
-        .api
         .post(
             &format!("/v1/invoices/{inv}/pay"),
             json!({ "card_id": bad }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["code"].as_str()),
-        (402, Some("card_declined")),
-        "{}",
-        r.json
-    );
-    let r = env.api.get(&format!("/v1/invoices/{inv}")).await.unwrap();
+        .await;
+    expect_error_code(&r, 402, "card_declined");
+    let r = env.get(&format!("/v1/invoices/{inv}")).await;
     assert_eq!(
         (r.json["status"].as_str(), r.json["pay_attempts"].as_i64()),
         (Some("open"), Some(1))
@@ -1240,32 +968,20 @@ async fn a_declined_invoice_payment_leaves_it_open_and_another_card_pays_it() {
     // A good card, with a new key (a key reused after a decline would decline again).
     let good = env.add_card("c-1", "pm_card_visa").await;
     let r = env
-        .api
         .post(
             &format!("/v1/invoices/{inv}/pay"),
             json!({ "card_id": good }),
         )
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["status"].as_str()),
-        (200, Some("paid")),
-        "{}",
-        r.json
-    );
+        .await;
+    expect_state(&r, 200, "paid");
     assert_eq!(r.json["pay_attempts"], 2);
-    let r = env.api.get(&format!("/v1/invoices/{inv}")).await.unwrap();
+    let r = env.get(&format!("/v1/invoices/{inv}")).await;
     assert_eq!(r.json["lines"][0]["status"], "succeeded");
     // An invoice-paid transaction is not refunded on its own.
     let line = r.json["lines"][0]["id"].as_i64().unwrap();
     let r = env
-        .api
         .post(&format!("/v1/transactions/{line}/refunds"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.json["error"]["field"].as_str()),
-        (409, Some("transaction_id"))
-    );
+        .await;
+    expect_error(&r, 409, "transaction_id");
     env.stop().await;
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use common::{EnvOptions, emulator_list, start};
+use common::{EnvOptions, start};
 use omnicrm_host::service::billing_run::{BillingOptions, run};
 use serde_json::json;
 use stripe_emulator::FailSpec;
@@ -30,22 +30,13 @@ async fn charges_due_transactions_and_open_invoices_paced_and_backing_off() {
         assert_eq!(r.status, 201, "{}", r.json);
     }
     // One open invoice (its transaction is not charged on its own).
-    let r = env
-        .api
-        .post(
-            "/v1/invoices",
-            json!({ "customer_id": "c-1", "currency": "USD" }),
-        )
-        .await
-        .unwrap();
+    let r = env.create_invoice("c-1").await;
     assert_eq!(r.status, 201, "{}", r.json);
     let inv = r.json["id"].as_i64().unwrap();
     // 30 transactions were recorded; the first 27 of c-1 went onto the invoice.
     let r = env
-        .api
         .post(&format!("/v1/invoices/{inv}/finalize"), json!({}))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.json["status"], "open");
     for i in 0..12 {
         let customer = if i % 4 == 3 { "c-2" } else { "c-1" };
@@ -82,7 +73,7 @@ async fn charges_due_transactions_and_open_invoices_paced_and_backing_off() {
     assert!(summary.seconds >= 0.2, "{summary:?}");
 
     // Exactly one payment per charged transaction at the gateway.
-    let pis = emulator_list(env.emulator.base_url(), "payment_intents").await;
+    let pis = env.payment_intents().await;
     let mut per_txn: HashMap<String, usize> = HashMap::new();
     for pi in &pis {
         if let Some(t) = pi["metadata"]["crm_transaction_id"].as_str() {
@@ -101,7 +92,7 @@ async fn charges_due_transactions_and_open_invoices_paced_and_backing_off() {
         (0, 0, 0),
         "{again:?}"
     );
-    let r = env.api.get("/v1/transactions?status=failed").await.unwrap();
+    let r = env.get("/v1/transactions?status=failed").await;
     assert_eq!(r.json["transactions"].as_array().unwrap().len(), 6);
 
     // Interrupted before it starts: nothing is charged, and it says so.
@@ -114,10 +105,8 @@ async fn charges_due_transactions_and_open_invoices_paced_and_backing_off() {
     assert!(interrupted.interrupted);
     assert_eq!(interrupted.succeeded, 0);
     let r = env
-        .api
         .get("/v1/transactions?status=pending&invoiced=false")
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.json["transactions"].as_array().unwrap().len(), 1);
     env.stop().await;
 }

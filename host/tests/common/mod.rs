@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
 use omnicrm_host::service::Service;
-use omnicrm_host::service::client::ApiClient;
+use omnicrm_host::service::client::{ApiClient, ApiResponse};
 use omnicrm_host::service::config::{
     ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, hash_api_key,
 };
@@ -22,16 +22,18 @@ pub const RW_KEY: &str = "test-key-read-write";
 /// The read-only key.
 pub const RO_KEY: &str = "test-key-read-only";
 
+/// The workspace's target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
 /// Where the built components are.
 pub fn component_dir() -> PathBuf {
     match std::env::var_os("OMNICRM_COMPONENT_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("wasm32-wasip2/plugin")
-        }
+        None => target_dir().join("wasm32-wasip2/plugin"),
     }
 }
 
@@ -48,10 +50,7 @@ pub fn component(name: &str) -> PathBuf {
 
 /// A compiled-artifact cache shared by the tests (compiling a component is the slow part).
 pub fn cache_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("omnicrm-service-test-cache")
+    target_dir().join("omnicrm-service-test-cache")
 }
 
 /// The API keys of the tests.
@@ -182,10 +181,8 @@ impl Env {
     /// Links `customer` and stores `token` as its card; returns the card id.
     pub async fn customer_with_card(&self, customer: &str, token: &str) -> i64 {
         let r = self
-            .api
             .post("/v1/customers", json!({ "customer_id": customer }))
-            .await
-            .unwrap();
+            .await;
         assert_eq!(r.status, 200, "{}", r.json);
         self.add_card(customer, token).await
     }
@@ -193,20 +190,47 @@ impl Env {
     /// Stores a card; returns its id.
     pub async fn add_card(&self, customer: &str, token: &str) -> i64 {
         let r = self
-            .api
             .post(
                 &format!("/v1/customers/{customer}/cards"),
                 json!({ "token": token }),
             )
-            .await
-            .unwrap();
+            .await;
         assert_eq!(r.status, 201, "{}", r.json);
         r.json["id"].as_i64().unwrap()
     }
 
     /// Creates a transaction; returns the response.
-    pub async fn charge(&self, body: Value) -> omnicrm_host::service::client::ApiResponse {
-        self.api.post("/v1/transactions", body).await.unwrap()
+    pub async fn charge(&self, body: Value) -> ApiResponse {
+        self.post("/v1/transactions", body).await
+    }
+
+    /// Invoices `customer`'s uninvoiced USD transactions; returns the response.
+    pub async fn create_invoice(&self, customer: &str) -> ApiResponse {
+        self.post(
+            "/v1/invoices",
+            json!({ "customer_id": customer, "currency": "USD" }),
+        )
+        .await
+    }
+
+    /// `GET path` with the read-write key.
+    pub async fn get(&self, path: &str) -> ApiResponse {
+        self.api.get(path).await.unwrap()
+    }
+
+    /// `POST path` with the read-write key.
+    pub async fn post(&self, path: &str, body: Value) -> ApiResponse {
+        self.api.post(path, body).await.unwrap()
+    }
+
+    /// `DELETE path` with the read-write key.
+    pub async fn delete(&self, path: &str) -> ApiResponse {
+        self.api.delete(path).await.unwrap()
+    }
+
+    /// Every payment intent at the emulator.
+    pub async fn payment_intents(&self) -> Vec<Value> {
+        emulator_list(self.emulator.base_url(), "payment_intents").await
     }
 
     /// Stops the service.
@@ -240,4 +264,37 @@ pub async fn emulator_list(base: &str, resource: &str) -> Vec<Value> {
         }
     }
     out
+}
+
+/// Asserts that `r` is an error with HTTP status `status` naming the input `field`.
+#[track_caller]
+pub fn expect_error(r: &ApiResponse, status: u16, field: &str) {
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (status, Some(field)),
+        "{}",
+        r.json
+    );
+}
+
+/// Asserts that `r` is an error with HTTP status `status` and error code `code`.
+#[track_caller]
+pub fn expect_error_code(r: &ApiResponse, status: u16, code: &str) {
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        r.json
+    );
+}
+
+/// Asserts that `r` has HTTP status `status` and an object whose `status` is `state`.
+#[track_caller]
+pub fn expect_state(r: &ApiResponse, status: u16, state: &str) {
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (status, Some(state)),
+        "{}",
+        r.json
+    );
 }

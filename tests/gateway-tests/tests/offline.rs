@@ -43,6 +43,17 @@ async fn offline() -> Gateway {
     offline_with(&[]).await
 }
 
+/// A customer with a CRM id and nothing else.
+fn customer_request(crm_id: &str) -> CustomerRequest {
+    CustomerRequest {
+        crm_customer_id: crm_id.into(),
+        email: None,
+        name: None,
+        phone: None,
+        metadata: vec![],
+    }
+}
+
 fn usd(amount: i64) -> Money {
     Money {
         amount,
@@ -104,13 +115,7 @@ async fn customers_and_cards() {
     let again = gateway.ensure_customer(request, "cus-key-1").await.unwrap();
     assert_eq!(again.id, customer.id, "deterministic");
 
-    let empty = CustomerRequest {
-        crm_customer_id: String::new(),
-        email: None,
-        name: None,
-        phone: None,
-        metadata: vec![],
-    };
+    let empty = customer_request("");
     match expect_gateway_error(gateway.ensure_customer(empty, "k").await) {
         GatewayError::InvalidInput(i) => assert_eq!(i.field, "crm-customer-id"),
         other => panic!("{other:?}"),
@@ -148,16 +153,7 @@ async fn customers_and_cards() {
 async fn charging_capture_cancel_refund_and_lookup() {
     let gateway = offline().await;
     let customer = gateway
-        .ensure_customer(
-            CustomerRequest {
-                crm_customer_id: "crm-2".into(),
-                email: None,
-                name: None,
-                phone: None,
-                metadata: vec![],
-            },
-            "cus-2",
-        )
+        .ensure_customer(customer_request("crm-2"), "cus-2")
         .await
         .unwrap();
     let visa = gateway
@@ -327,16 +323,7 @@ async fn charging_capture_cancel_refund_and_lookup() {
 async fn invoices_through_their_lifecycle() {
     let gateway = offline().await;
     let customer = gateway
-        .ensure_customer(
-            CustomerRequest {
-                crm_customer_id: "crm-3".into(),
-                email: None,
-                name: None,
-                phone: None,
-                metadata: vec![],
-            },
-            "cus-3",
-        )
+        .ensure_customer(customer_request("crm-3"), "cus-3")
         .await
         .unwrap();
     let card = gateway

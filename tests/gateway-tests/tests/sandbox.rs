@@ -9,7 +9,7 @@
 use gateway_tests::component_path;
 use omnicrm_host::contract::{CaptureMode, ChargeRequest, GatewayError, Money, Payment};
 use omnicrm_host::{
-    ArtifactSource, CallError, GatewayConfig, Limits, LoadError, OutboundAuth, Runtime,
+    ArtifactSource, CallError, Gateway, GatewayConfig, Limits, LoadError, OutboundAuth, Runtime,
     RuntimeOptions, SecretSource,
 };
 use std::path::{Path, PathBuf};
@@ -67,7 +67,7 @@ fn fetch_outcome(result: Result<Payment, CallError>) -> String {
     }
 }
 
-async fn assert_healthy(gateway: &omnicrm_host::Gateway) {
+async fn assert_healthy(gateway: &Gateway) {
     let payment = gateway
         .charge(request("fine"))
         .await
@@ -94,6 +94,63 @@ fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// The interfaces of the contract that a gateway component exports.
+const INTERFACES: [&str; 6] = [
+    "info",
+    "tokens",
+    "charging",
+    "invoicing",
+    "metrics",
+    "webhooks",
+];
+
+/// A component exporting every contract interface at `version`, each an empty instance.
+fn hollow_component(version: &str) -> String {
+    let mut wat = String::from("(component\n");
+    for interface in INTERFACES {
+        wat.push_str(&format!(
+            "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@{version}\" (instance ${interface}))\n"
+        ));
+    }
+    wat.push(')');
+    wat
+}
+
+/// Loads `config` on a new runtime whose artifact cache is `cache`: as after a restart of the
+/// host.
+async fn load_after_restart(cache: &Path, name: &str, config: &GatewayConfig) -> Gateway {
+    Runtime::new(cached_runtime_options(cache))
+        .unwrap()
+        .load(name, config)
+        .await
+        .unwrap()
+}
+
+/// Runtime options with the artifact cache in `cache`.
+fn cached_runtime_options(cache: &Path) -> RuntimeOptions {
+    RuntimeOptions {
+        cache_dir: Some(cache.to_path_buf()),
+        max_instances: 8,
+        ..RuntimeOptions::default()
+    }
+}
+
+/// What the misbehaving component's `fetch:` of `url` came to.
+async fn fetch(gateway: &Gateway, url: &str) -> String {
+    fetch_outcome(gateway.charge(request(&format!("fetch:{url}"))).await)
+}
+
+/// The misbehaving component allowed to reach `origin`, with bearer auth from the secret
+/// `api-key`.
+fn bearer_config(origin: &str, api_key: SecretSource) -> GatewayConfig {
+    GatewayConfig::new(misbehaving())
+        .allow_host(origin)
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", api_key)
+}
+
 #[tokio::test]
 async fn a_component_without_the_contract_exports_is_refused_naming_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,14 +161,7 @@ async fn a_component_without_the_contract_exports_is_refused_naming_them() {
         .expect_err("an empty component must be refused");
     let message = err.to_string();
     assert!(matches!(err, LoadError::Incompatible { .. }), "{err:?}");
-    for interface in [
-        "info",
-        "tokens",
-        "charging",
-        "invoicing",
-        "metrics",
-        "webhooks",
-    ] {
+    for interface in INTERFACES {
         assert!(
             message.contains(&format!(
                 "missing export omnicrm:payments/{interface}@0.1.x"
@@ -124,21 +174,7 @@ async fn a_component_without_the_contract_exports_is_refused_naming_them() {
 #[tokio::test]
 async fn a_component_of_another_contract_version_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wat = String::from("(component\n");
-    for interface in [
-        "info",
-        "tokens",
-        "charging",
-        "invoicing",
-        "metrics",
-        "webhooks",
-    ] {
-        wat.push_str(&format!(
-            "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@0.2.0\" (instance ${interface}))\n"
-        ));
-    }
-    wat.push(')');
-    let path = write_temp(dir.path(), "v2.wat", &wat);
+    let path = write_temp(dir.path(), "v2.wat", &hollow_component("0.2.0"));
     let err = runtime()
         .load("v2", &GatewayConfig::new(&path))
         .await
@@ -453,7 +489,7 @@ async fn requests_to_hosts_that_are_not_allowed_are_denied() {
             allowed.origin.trim_start_matches("http://")
         ),
     ] {
-        let outcome = fetch_outcome(gateway.charge(request(&format!("fetch:{url}"))).await);
+        let outcome = fetch(&gateway, &url).await;
         assert!(
             outcome.starts_with("denied:") && outcome.contains("HttpRequestDenied"),
             "{url}: {outcome}"
@@ -466,11 +502,7 @@ async fn requests_to_hosts_that_are_not_allowed_are_denied() {
     );
     assert_eq!(allowed.requests.load(Ordering::SeqCst), 0);
 
-    let outcome = fetch_outcome(
-        gateway
-            .charge(request(&format!("fetch:{}/v1/ok", allowed.origin)))
-            .await,
-    );
+    let outcome = fetch(&gateway, &format!("{}/v1/ok", allowed.origin)).await;
     assert_eq!(outcome, "status: 200, body: authorization=<none>");
     assert_eq!(allowed.requests.load(Ordering::SeqCst), 1);
 }
@@ -480,19 +512,10 @@ async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
     let api = echo_server().await;
     let elsewhere = echo_server().await;
     let secret = "sk_test_host_injected_4242";
-    let config = GatewayConfig::new(misbehaving())
-        .allow_host(&api.origin)
-        .with_auth(OutboundAuth::Bearer {
-            secret: "api-key".into(),
-        })
-        .with_secret("api-key", SecretSource::value(secret));
+    let config = bearer_config(&api.origin, SecretSource::value(secret));
     let gateway = runtime().load("authed", &config).await.expect("loads");
 
-    let outcome = fetch_outcome(
-        gateway
-            .charge(request(&format!("fetch:{}/v1/customers", api.origin)))
-            .await,
-    );
+    let outcome = fetch(&gateway, &format!("{}/v1/customers", api.origin)).await;
     assert_eq!(
         outcome,
         format!("status: 200, body: authorization=Bearer {secret}")
@@ -500,11 +523,7 @@ async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
     let head = api.seen.lock().unwrap()[0].clone();
     assert!(head.starts_with("GET /v1/customers HTTP/1.1"), "{head}");
 
-    let outcome = fetch_outcome(
-        gateway
-            .charge(request(&format!("fetch:{}/v1/customers", elsewhere.origin)))
-            .await,
-    );
+    let outcome = fetch(&gateway, &format!("{}/v1/customers", elsewhere.origin)).await;
     assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
     assert_eq!(elsewhere.requests.load(Ordering::SeqCst), 0);
 
@@ -516,11 +535,7 @@ async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
         })
         .with_secret("api-key", SecretSource::value("sk_basic"));
     let basic = runtime().load("basic", &config).await.expect("loads");
-    let outcome = fetch_outcome(
-        basic
-            .charge(request(&format!("fetch:{}/v1/x", api.origin)))
-            .await,
-    );
+    let outcome = fetch(&basic, &format!("{}/v1/x", api.origin)).await;
     assert_eq!(
         outcome,
         "status: 200, body: authorization=Basic c2tfYmFzaWM6"
@@ -531,16 +546,10 @@ async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
 async fn secrets_stay_out_of_errors_and_debug_output() {
     let api = echo_server().await;
     let secret = "sk_test_never_printed_31337";
-    let config = GatewayConfig::new(misbehaving())
-        .allow_host(&api.origin)
-        .with_auth(OutboundAuth::Bearer {
-            secret: "api-key".into(),
-        })
-        .with_secret("api-key", SecretSource::value(secret))
-        .with_secret(
-            "webhook-secret",
-            SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
-        );
+    let config = bearer_config(&api.origin, SecretSource::value(secret)).with_secret(
+        "webhook-secret",
+        SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
+    );
     assert!(!format!("{config:?}").contains(secret));
 
     let gateway = runtime().load("secretive", &config).await.expect("loads");
@@ -556,21 +565,12 @@ async fn secrets_stay_out_of_errors_and_debug_output() {
         texts.push(format!("{err} {err:?}"));
     }
     // An unavailable secret names the secret (and its variable), never a value.
-    let config = GatewayConfig::new(misbehaving())
-        .allow_host(&api.origin)
-        .with_auth(OutboundAuth::Bearer {
-            secret: "api-key".into(),
-        })
-        .with_secret(
-            "api-key",
-            SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
-        );
-    let unavailable = runtime().load("unavailable", &config).await.expect("loads");
-    let outcome = fetch_outcome(
-        unavailable
-            .charge(request(&format!("fetch:{}/x", api.origin)))
-            .await,
+    let config = bearer_config(
+        &api.origin,
+        SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
     );
+    let unavailable = runtime().load("unavailable", &config).await.expect("loads");
+    let outcome = fetch(&unavailable, &format!("{}/x", api.origin)).await;
     assert!(
         outcome.contains("secret `api-key` is not available"),
         "{outcome}"
@@ -590,27 +590,14 @@ async fn secrets_stay_out_of_errors_and_debug_output() {
 #[tokio::test]
 async fn the_artifact_cache_is_hit_on_a_second_load_and_recovers_from_corruption() {
     let dir = tempfile::tempdir().unwrap();
-    let options = || RuntimeOptions {
-        cache_dir: Some(dir.path().to_path_buf()),
-        max_instances: 8,
-        ..RuntimeOptions::default()
-    };
     let config = GatewayConfig::new(misbehaving());
 
     // A fresh runtime per load: as after a restart of the host.
-    let cold = Runtime::new(options())
-        .unwrap()
-        .load("m", &config)
-        .await
-        .unwrap();
+    let cold = load_after_restart(dir.path(), "m", &config).await;
     let cold_info = cold.load_info().unwrap().clone();
     assert_eq!(cold_info.artifact, ArtifactSource::Compiled);
 
-    let warm = Runtime::new(options())
-        .unwrap()
-        .load("m", &config)
-        .await
-        .unwrap();
+    let warm = load_after_restart(dir.path(), "m", &config).await;
     let warm_info = warm.load_info().unwrap().clone();
     assert_eq!(warm_info.artifact, ArtifactSource::DiskCache);
     assert_healthy(&warm).await;
@@ -621,7 +608,7 @@ async fn the_artifact_cache_is_hit_on_a_second_load_and_recovers_from_corruption
     assert!(warm_info.compile_time < cold_info.compile_time);
 
     // The same runtime loading it again reuses the compiled component.
-    let runtime = Runtime::new(options()).unwrap();
+    let runtime = Runtime::new(cached_runtime_options(dir.path())).unwrap();
     runtime.load("a", &config).await.unwrap();
     let again = runtime.load("b", &config).await.unwrap();
     assert_eq!(again.load_info().unwrap().artifact, ArtifactSource::Memory);
@@ -643,21 +630,13 @@ async fn the_artifact_cache_is_hit_on_a_second_load_and_recovers_from_corruption
         b"garbage".to_vec(),
     ] {
         std::fs::write(&entries[0], &corrupt).unwrap();
-        let recovered = Runtime::new(options())
-            .unwrap()
-            .load("m", &config)
-            .await
-            .unwrap();
+        let recovered = load_after_restart(dir.path(), "m", &config).await;
         let info = recovered.load_info().unwrap();
         assert_eq!(info.artifact, ArtifactSource::Compiled);
         assert!(info.discarded_cache_entry.is_some());
         assert_healthy(&recovered).await;
         // The recompiled artifact replaced the corrupt entry.
-        let reloaded = Runtime::new(options())
-            .unwrap()
-            .load("m", &config)
-            .await
-            .unwrap();
+        let reloaded = load_after_restart(dir.path(), "m", &config).await;
         assert_eq!(
             reloaded.load_info().unwrap().artifact,
             ArtifactSource::DiskCache
@@ -713,11 +692,6 @@ async fn no_state_survives_from_one_call_to_the_next() {
 #[tokio::test]
 async fn cold_and_warm_load_times() {
     let dir = tempfile::tempdir().unwrap();
-    let options = || RuntimeOptions {
-        cache_dir: Some(dir.path().to_path_buf()),
-        max_instances: 8,
-        ..RuntimeOptions::default()
-    };
     for name in [
         "misbehaving_gateway",
         "omnicrm_offline_gateway",
@@ -730,16 +704,8 @@ async fn cold_and_warm_load_times() {
         }
         let size = std::fs::metadata(&path).unwrap().len();
         let config = GatewayConfig::new(&path);
-        let cold = Runtime::new(options())
-            .unwrap()
-            .load(name, &config)
-            .await
-            .unwrap();
-        let warm = Runtime::new(options())
-            .unwrap()
-            .load(name, &config)
-            .await
-            .unwrap();
+        let cold = load_after_restart(dir.path(), name, &config).await;
+        let warm = load_after_restart(dir.path(), name, &config).await;
         let (cold, warm) = (cold.load_info().unwrap(), warm.load_info().unwrap());
         assert_eq!(cold.artifact, ArtifactSource::Compiled);
         assert_eq!(warm.artifact, ArtifactSource::DiskCache);
@@ -783,21 +749,7 @@ async fn calls_beyond_the_instance_pool_wait_for_a_slot() {
 #[tokio::test]
 async fn a_component_whose_interfaces_lack_functions_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut wat = String::from("(component\n");
-    for interface in [
-        "info",
-        "tokens",
-        "charging",
-        "invoicing",
-        "metrics",
-        "webhooks",
-    ] {
-        wat.push_str(&format!(
-            "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@0.1.0\" (instance ${interface}))\n"
-        ));
-    }
-    wat.push(')');
-    let path = write_temp(dir.path(), "hollow.wat", &wat);
+    let path = write_temp(dir.path(), "hollow.wat", &hollow_component("0.1.0"));
     let err = runtime()
         .load("hollow", &GatewayConfig::new(&path))
         .await

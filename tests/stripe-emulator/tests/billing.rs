@@ -67,10 +67,7 @@ async fn invoice_lifecycle_finalize_and_pay_with_default_card() {
     assert_eq!(inv["lines"]["data"][0]["metadata"]["crm_txn"], "T-1");
     assert_eq!(inv["collection_method"], "charge_automatically");
 
-    let finalized = api
-        .post(&format!("/v1/invoices/{id}/finalize"), &[])
-        .await
-        .ok();
+    let finalized = api.finalize(&id).await;
     assert_eq!(finalized["status"], "open");
     assert!(!s(&finalized["number"]).is_empty());
     let hosted = s(&finalized["hosted_invoice_url"]).to_string();
@@ -145,9 +142,7 @@ async fn invoice_decline_keeps_it_open_then_another_card_pays() {
     .await
     .ok();
     let id = draft(&api, &customer).await;
-    api.post(&format!("/v1/invoices/{id}/finalize"), &[])
-        .await
-        .ok();
+    api.finalize(&id).await;
     let declined = api.post(&format!("/v1/invoices/{id}/pay"), &[]).await;
     assert_eq!(declined.status, 402);
     assert_eq!(declined.error()["type"], "card_error");
@@ -181,9 +176,7 @@ async fn invoice_void_uncollectible_delete_and_status_filter() {
     let (_emulator, api) = start().await;
     let customer = api.customer().await;
     let to_void = draft(&api, &customer).await;
-    api.post(&format!("/v1/invoices/{to_void}/finalize"), &[])
-        .await
-        .ok();
+    api.finalize(&to_void).await;
     let voided = api
         .post(&format!("/v1/invoices/{to_void}/void"), &[])
         .await
@@ -192,9 +185,7 @@ async fn invoice_void_uncollectible_delete_and_status_filter() {
     assert_eq!(voided["amount_remaining"], 0);
 
     let bad_debt = draft(&api, &customer).await;
-    api.post(&format!("/v1/invoices/{bad_debt}/finalize"), &[])
-        .await
-        .ok();
+    api.finalize(&bad_debt).await;
     let marked = api
         .post(&format!("/v1/invoices/{bad_debt}/mark_uncollectible"), &[])
         .await
@@ -219,9 +210,7 @@ async fn invoice_void_uncollectible_delete_and_status_filter() {
     );
 
     let open = draft(&api, &customer).await;
-    api.post(&format!("/v1/invoices/{open}/finalize"), &[])
-        .await
-        .ok();
+    api.finalize(&open).await;
     let _still_draft = draft(&api, &customer).await;
     let send = api
         .post(
@@ -585,24 +574,7 @@ async fn events_record_what_happened() {
         .attach(&customer, "pm_card_chargeCustomerFail")
         .await
         .ok();
-    let inv = api
-        .post("/v1/invoices", &[("customer", &customer)])
-        .await
-        .ok();
-    let inv_id = s(&inv["id"]).to_string();
-    api.post(
-        "/v1/invoiceitems",
-        &[
-            ("customer", &customer),
-            ("invoice", &inv_id),
-            ("amount", "100"),
-        ],
-    )
-    .await
-    .ok();
-    api.post(&format!("/v1/invoices/{inv_id}/finalize"), &[])
-        .await
-        .ok();
+    let inv_id = api.open_invoice(&customer, "100").await;
     api.post(
         &format!("/v1/invoices/{inv_id}/pay"),
         &[("payment_method", s(&failing["id"]))],
@@ -614,24 +586,8 @@ async fn events_record_what_happened() {
     )
     .await
     .ok();
-    let voided = api
-        .post("/v1/invoices", &[("customer", &customer)])
-        .await
-        .ok();
-    api.post(
-        "/v1/invoiceitems",
-        &[
-            ("customer", &customer),
-            ("invoice", s(&voided["id"])),
-            ("amount", "100"),
-        ],
-    )
-    .await
-    .ok();
-    api.post(&format!("/v1/invoices/{}/finalize", s(&voided["id"])), &[])
-        .await
-        .ok();
-    api.post(&format!("/v1/invoices/{}/void", s(&voided["id"])), &[])
+    let voided = api.open_invoice(&customer, "100").await;
+    api.post(&format!("/v1/invoices/{voided}/void"), &[])
         .await
         .ok();
 

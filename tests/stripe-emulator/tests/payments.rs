@@ -558,17 +558,7 @@ async fn setup_for_off_session_card() {
     let customer = api.customer().await;
     let pm_value = "pm_card_authenticationRequiredSetupForOffSession";
     // Saved with a SetupIntent (which authenticates on-session), off-session charges succeed.
-    let seti = api
-        .post(
-            "/v1/setup_intents",
-            &[
-                ("customer", &customer),
-                ("payment_method", pm_value),
-                ("confirm", "true"),
-            ],
-        )
-        .await
-        .ok();
+    let seti = api.confirm_setup(&customer, pm_value).await.ok();
     assert_eq!(seti["status"], "requires_action");
     let done = api
         .get(&format!("/_emulator/authenticate/{}", s(&seti["id"])))
@@ -599,28 +589,9 @@ async fn setup_for_off_session_card() {
         .ok();
     assert_eq!(on["status"], "requires_action");
     // A plain card sets up without action; a declining one fails the setup with a 402.
-    let plain = api
-        .post(
-            "/v1/setup_intents",
-            &[
-                ("customer", &customer),
-                ("payment_method", "pm_card_visa"),
-                ("confirm", "true"),
-            ],
-        )
-        .await
-        .ok();
+    let plain = api.confirm_setup(&customer, "pm_card_visa").await.ok();
     assert_eq!(plain["status"], "succeeded");
-    let declined = api
-        .post(
-            "/v1/setup_intents",
-            &[
-                ("customer", &customer),
-                ("payment_method", "pm_card_chargeDeclined"),
-                ("confirm", "true"),
-            ],
-        )
-        .await;
+    let declined = api.confirm_setup(&customer, "pm_card_chargeDeclined").await;
     assert_eq!(declined.status, 402);
     assert_eq!(
         declined.error()["setup_intent"]["status"],

@@ -213,28 +213,17 @@ async fn concurrent_request_with_the_same_key_gets_409() {
     let (emulator, api) = start().await;
     let customer = api.customer().await;
     emulator.faults().set_latency(Duration::from_millis(400));
-    let body = form(&pairs(&pi_form(&customer, "1000")));
+    let intent = pi_form(&customer, "1000");
     let a = {
-        let api = api.clone();
-        let body = body.clone();
+        let (api, intent) = (api.clone(), intent.clone());
         tokio::spawn(async move {
-            api.send(
-                Method::POST,
-                "/v1/payment_intents",
-                body,
-                &[("idempotency-key", "same")],
-            )
-            .await
+            api.post_key("/v1/payment_intents", &pairs(&intent), "same")
+                .await
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let b = api
-        .send(
-            Method::POST,
-            "/v1/payment_intents",
-            body.clone(),
-            &[("idempotency-key", "same")],
-        )
+        .post_key("/v1/payment_intents", &pairs(&intent), "same")
         .await;
     let a = a.await.unwrap();
     assert_eq!(a.status, 200);
@@ -243,12 +232,7 @@ async fn concurrent_request_with_the_same_key_gets_409() {
     emulator.faults().set_latency(Duration::ZERO);
     // Not saved: the retry replays the first request's answer.
     let retry = api
-        .send(
-            Method::POST,
-            "/v1/payment_intents",
-            body,
-            &[("idempotency-key", "same")],
-        )
+        .post_key("/v1/payment_intents", &pairs(&intent), "same")
         .await;
     assert_eq!(retry.status, 200);
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
@@ -351,12 +335,12 @@ async fn commit_then_drop_the_connection() {
     emulator
         .faults()
         .drop_after_commit(1, Some("/v1/payment_intents".into()));
-    let body = form(&pairs(&pi_form(&customer, "4200")));
+    let intent = pi_form(&customer, "4200");
     let lost = api
         .try_send(
             Method::POST,
             "/v1/payment_intents",
-            body.clone(),
+            form(&pairs(&intent)),
             &[("idempotency-key", "pay-1")],
         )
         .await;
@@ -367,12 +351,7 @@ async fn commit_then_drop_the_connection() {
     assert_eq!(listed["data"][0]["status"], "succeeded");
     // Reconciling with the same key returns the original outcome without charging again.
     let replay = api
-        .send(
-            Method::POST,
-            "/v1/payment_intents",
-            body,
-            &[("idempotency-key", "pay-1")],
-        )
+        .post_key("/v1/payment_intents", &pairs(&intent), "pay-1")
         .await;
     assert_eq!(replay.status, 200);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
@@ -538,23 +517,7 @@ async fn webhooks_are_signed_retried_and_filtered() {
 
     // The invoice endpoint only gets invoice events.
     let customer = api.customer().await;
-    let inv = api
-        .post("/v1/invoices", &[("customer", &customer)])
-        .await
-        .ok();
-    api.post(
-        "/v1/invoiceitems",
-        &[
-            ("customer", &customer),
-            ("invoice", s(&inv["id"])),
-            ("amount", "100"),
-        ],
-    )
-    .await
-    .ok();
-    api.post(&format!("/v1/invoices/{}/finalize", s(&inv["id"])), &[])
-        .await
-        .ok();
+    api.open_invoice(&customer, "100").await;
     let mut kinds = Vec::new();
     while kinds.len() < 2 {
         let (signature, body, _) = next_delivery(&mut invoice_rx).await;

@@ -196,6 +196,20 @@ impl Env {
             .await
     }
 
+    /// Charges with automatic capture, expecting the gateway to refuse: its error.
+    pub async fn failed_charge(
+        &self,
+        customer: &str,
+        card: &str,
+        amount: i64,
+        key: &str,
+    ) -> Result<GatewayError> {
+        gateway_error(
+            self.charge(customer, card, amount, CaptureMode::Automatic, key)
+                .await,
+        )
+    }
+
     /// Waits for the webhook delivery of an event type (about `object_id`, when given).
     /// Deliveries are unordered: others received meanwhile are kept for later calls.
     pub async fn next_webhook(
@@ -293,6 +307,17 @@ impl Oracle {
     /// `POST path` with a form body.
     pub async fn post(&self, path: &str, form: &str) -> Result<Value> {
         self.request("POST", path, form).await
+    }
+
+    /// The PaymentIntent `id`.
+    pub async fn payment_intent(&self, id: &str) -> Result<Value> {
+        self.get(&format!("/v1/payment_intents/{id}")).await
+    }
+
+    /// Every PaymentIntent of `customer`.
+    pub async fn intents_of(&self, customer: &str) -> Result<Vec<Value>> {
+        self.list_all(&format!("/v1/payment_intents?customer={customer}"))
+            .await
     }
 
     /// Every object of a list, page after page.
@@ -507,16 +532,9 @@ pub async fn cards_from_each_kind_of_token(t: Transport) -> Result<()> {
     g.remove_card(&customer.id, &visa.id).await?;
     let cards = g.list_cards(&customer.id).await?;
     ensure!(cards.len() == 1 && cards[0].id == mc.id, "{cards:?}");
-    let err = gateway_error(
-        env.charge(
-            &customer.id,
-            &visa.id,
-            500,
-            CaptureMode::Automatic,
-            "removed",
-        )
-        .await,
-    )?;
+    let err = env
+        .failed_charge(&customer.id, &visa.id, 500, "removed")
+        .await?;
     ensure!(!matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
 
     // Another customer's card: not found, and nothing detached.
@@ -589,10 +607,7 @@ pub async fn successful_charge(t: Transport) -> Result<()> {
         looked_up.status == PaymentStatus::Succeeded
             && looked_up.fee.map(|f| f.amount) == p.fee.as_ref().map(|f| f.amount)
     );
-    let intent = env
-        .oracle
-        .get(&format!("/v1/payment_intents/{}", p.id))
-        .await?;
+    let intent = env.oracle.payment_intent(&p.id).await?;
     ensure!(
         intent["off_session"] != Value::Bool(false)
             && intent["metadata"]["crm_transaction"] == "order-1"
@@ -606,10 +621,7 @@ pub async fn successful_charge(t: Transport) -> Result<()> {
         p.amount.amount == 1_500 && p.amount.currency == "JPY",
         "{p:?}"
     );
-    let intent = env
-        .oracle
-        .get(&format!("/v1/payment_intents/{}", p.id))
-        .await?;
+    let intent = env.oracle.payment_intent(&p.id).await?;
     ensure!(intent["amount"] == 1_500 && intent["currency"] == "jpy");
 
     let err = gateway_error(env.gateway.get_payment("pi_doesnotexist").await)?;
@@ -664,10 +676,7 @@ pub async fn declines_with_reasons(t: Transport) -> Result<()> {
     ];
     for (token, code, reason) in cases {
         let key = format!("decline-{token}");
-        let err = gateway_error(
-            env.charge(&customer.id, token, 1_000, CaptureMode::Automatic, &key)
-                .await,
-        )?;
+        let err = env.failed_charge(&customer.id, token, 1_000, &key).await?;
         let GatewayError::Declined(d) = &err else {
             bail!("{token}: expected declined, got {err:?}");
         };
@@ -692,16 +701,9 @@ pub async fn declines_with_reasons(t: Transport) -> Result<()> {
         .gateway
         .store_card(&customer.id, "pm_card_chargeCustomerFail", false, "ccf")
         .await?;
-    let err = gateway_error(
-        env.charge(
-            &customer.id,
-            &card.id,
-            1_000,
-            CaptureMode::Automatic,
-            "ccf-charge",
-        )
-        .await,
-    )?;
+    let err = env
+        .failed_charge(&customer.id, &card.id, 1_000, "ccf-charge")
+        .await?;
     let GatewayError::Declined(d) = &err else {
         bail!("expected declined, got {err:?}")
     };
@@ -713,16 +715,9 @@ pub async fn declines_with_reasons(t: Transport) -> Result<()> {
         "{looked_up:?}"
     );
     // The same key replays the decline; a new key is a new attempt.
-    let again = gateway_error(
-        env.charge(
-            &customer.id,
-            &card.id,
-            1_000,
-            CaptureMode::Automatic,
-            "ccf-charge",
-        )
-        .await,
-    )?;
+    let again = env
+        .failed_charge(&customer.id, &card.id, 1_000, "ccf-charge")
+        .await?;
     ensure!(
         matches!(&again, GatewayError::Declined(d2) if d2.payment == d.payment),
         "{again:?}"
@@ -759,16 +754,9 @@ pub async fn off_session_charge_needs_authentication(t: Transport) -> Result<()>
     // The card is attached all the same; charging it off-session needs the customer.
     let cards = env.gateway.list_cards(&customer.id).await?;
     ensure!(cards.len() == 1, "{cards:?}");
-    let err = gateway_error(
-        env.charge(
-            &customer.id,
-            &cards[0].id,
-            3_000,
-            CaptureMode::Automatic,
-            "sca-charge",
-        )
-        .await,
-    )?;
+    let err = env
+        .failed_charge(&customer.id, &cards[0].id, 3_000, "sca-charge")
+        .await?;
     let GatewayError::ActionRequired(a) = &err else {
         bail!("expected action-required, got {err:?}")
     };
@@ -813,10 +801,7 @@ pub async fn authorize_then_partial_capture(t: Transport) -> Result<()> {
     // Capturing again with the same key replays; the capture happened once.
     let again = env.gateway.capture(&p.id, Some(3_000), "auth-1").await?;
     ensure!(again.amount_captured == 3_000);
-    let intent = env
-        .oracle
-        .get(&format!("/v1/payment_intents/{}", p.id))
-        .await?;
+    let intent = env.oracle.payment_intent(&p.id).await?;
     ensure!(
         intent["amount_received"] == 3_000 && intent["status"] == "succeeded",
         "{intent}"
@@ -1360,16 +1345,9 @@ pub async fn webhooks_verified_and_rejected(t: Transport) -> Result<()> {
             "wh-fail-card",
         )
         .await?;
-    let err = gateway_error(
-        env.charge(
-            &customer,
-            &failing.id,
-            500,
-            CaptureMode::Automatic,
-            "wh-fail",
-        )
-        .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, &failing.id, 500, "wh-fail")
+        .await?;
     let GatewayError::Declined(d) = err else {
         bail!("expected a decline")
     };
@@ -1494,20 +1472,16 @@ pub async fn retry_after_503_charges_once(t: Transport) -> Result<()> {
         .charge(&customer, &card, 7_700, CaptureMode::Automatic, "retry-503")
         .await?;
     ensure!(p.status == PaymentStatus::Succeeded, "{p:?}");
-    let intents = env
-        .oracle
-        .list_all(&format!("/v1/payment_intents?customer={customer}"))
-        .await?;
+    let intents = env.oracle.intents_of(&customer).await?;
     ensure!(intents.len() == 1, "charged {} times", intents.len());
     let charges = env.oracle.list_all("/v1/balance_transactions").await?;
     ensure!(charges.iter().filter(|t| t["type"] == "charge").count() == 1);
 
     // A 500 on a POST is not retried (it may have been processed): outcome unknown.
     env.emulator.faults().fail_next(intent_fault(1, 500));
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-500")
-            .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, &card, 100, "retry-500")
+        .await?;
     ensure!(
         matches!(&err, GatewayError::OutcomeUnknown(f) if f.request_id.is_some()),
         "{err:?}"
@@ -1520,20 +1494,18 @@ pub async fn retry_after_503_charges_once(t: Transport) -> Result<()> {
     env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-lock")
         .await?;
     env.emulator.faults().fail_next(intent_fault(1, 429));
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-429")
-            .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, &card, 100, "retry-429")
+        .await?;
     ensure!(matches!(err, GatewayError::RateLimited(_)), "{err:?}");
     // A 503 (which a POST may have been processed by), then a plain 429 on the retry: the 429
     // speaks for the last attempt only, so the outcome is unknown, not "rate limited"...
     for status in [503, 429] {
         env.emulator.faults().fail_next(intent_fault(1, status));
     }
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-mixed")
-            .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, &card, 100, "retry-mixed")
+        .await?;
     ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
     // ... and repeating with the same key settles it.
     let p = env
@@ -1545,10 +1517,7 @@ pub async fn retry_after_503_charges_once(t: Transport) -> Result<()> {
         should_retry: Some(false),
         ..intent_fault(1, 503)
     });
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "retry-no")
-            .await,
-    )?;
+    let err = env.failed_charge(&customer, &card, 100, "retry-no").await?;
     ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
     Ok(())
 }
@@ -1573,10 +1542,9 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(t: Transport) -> Resu
         .await?;
     env.emulator.faults().fail_next(intent_fault(1_000, 503));
     let started = std::time::Instant::now();
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-1")
-            .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, &card, 100, "deadline-1")
+        .await?;
     ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
     ensure!(
         started.elapsed() < Duration::from_millis(2_000),
@@ -1587,10 +1555,9 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(t: Transport) -> Resu
 
     env.emulator.faults().set_latency(Duration::from_secs(5));
     let started = std::time::Instant::now();
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "deadline-2")
-            .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, &card, 100, "deadline-2")
+        .await?;
     ensure!(matches!(err, GatewayError::OutcomeUnknown(_)), "{err:?}");
     ensure!(
         started.elapsed() < Duration::from_millis(2_000),
@@ -1630,10 +1597,7 @@ pub async fn dropped_connection_is_unknown_then_replayed(t: Transport) -> Result
         p.status == PaymentStatus::Succeeded && p.amount.amount == 6_600,
         "{p:?}"
     );
-    let intents = env
-        .oracle
-        .list_all(&format!("/v1/payment_intents?customer={customer}"))
-        .await?;
+    let intents = env.oracle.intents_of(&customer).await?;
     ensure!(
         intents.len() == 1 && intents[0]["id"] == p.id.as_str(),
         "charged {} times",
@@ -1648,10 +1612,7 @@ pub async fn dropped_connection_is_unknown_then_replayed(t: Transport) -> Result
         .charge(&customer, &card, 1_100, CaptureMode::Automatic, "drop-2")
         .await?;
     ensure!(q.status == PaymentStatus::Succeeded);
-    let intents = env
-        .oracle
-        .list_all(&format!("/v1/payment_intents?customer={customer}"))
-        .await?;
+    let intents = env.oracle.intents_of(&customer).await?;
     ensure!(intents.len() == 2, "charged {} times", intents.len());
     Ok(())
 }
@@ -1682,18 +1643,12 @@ pub async fn errors_are_mapped(t: Transport) -> Result<()> {
         matches!(&err, GatewayError::InvalidInput(i) if i.field == "currency" && i.request_id.is_some()),
         "{err:?}"
     );
-    let err = gateway_error(
-        env.charge(&customer, &card, -5, CaptureMode::Automatic, "neg")
-            .await,
-    )?;
+    let err = env.failed_charge(&customer, &card, -5, "neg").await?;
     ensure!(
         matches!(&err, GatewayError::InvalidInput(i) if i.field == "amount"),
         "{err:?}"
     );
-    let err = gateway_error(
-        env.charge(&customer, &card, 100, CaptureMode::Automatic, "bad key!")
-            .await,
-    )?;
+    let err = env.failed_charge(&customer, &card, 100, "bad key!").await?;
     ensure!(
         matches!(&err, GatewayError::InvalidInput(i) if i.field == "idempotency-key"),
         "{err:?}"
@@ -1702,26 +1657,16 @@ pub async fn errors_are_mapped(t: Transport) -> Result<()> {
     // Same key, different amount: Stripe's idempotency error.
     env.charge(&customer, &card, 100, CaptureMode::Automatic, "conflict")
         .await?;
-    let err = gateway_error(
-        env.charge(&customer, &card, 200, CaptureMode::Automatic, "conflict")
-            .await,
-    )?;
+    let err = env.failed_charge(&customer, &card, 200, "conflict").await?;
     ensure!(
         matches!(err, GatewayError::IdempotencyConflict(_)),
         "{err:?}"
     );
 
     // A card of nobody: not found.
-    let err = gateway_error(
-        env.charge(
-            &customer,
-            "pm_doesnotexist",
-            100,
-            CaptureMode::Automatic,
-            "nf",
-        )
-        .await,
-    )?;
+    let err = env
+        .failed_charge(&customer, "pm_doesnotexist", 100, "nf")
+        .await?;
     ensure!(
         matches!(&err, GatewayError::NotFound(n) if n.kind == "card")
             || matches!(&err, GatewayError::InvalidInput(i) if i.field == "card"),

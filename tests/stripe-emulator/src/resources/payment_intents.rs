@@ -13,6 +13,13 @@ use crate::form::Params;
 use crate::resources::charges::{self, Outcome};
 use crate::state::{Object, Page, State, currency_param, new_id, update_metadata};
 
+/// The statuses in which a payment intent may still be confirmed, or have its payment changed.
+const UNCONFIRMED: [&str; 3] = [
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_action",
+];
+
 /// How long an uncaptured authorization lasts.
 pub const AUTHORIZATION_SECS: i64 = 7 * 24 * 60 * 60;
 
@@ -269,18 +276,8 @@ fn attempt_for(st: &State, pm_id: &str, off_session: bool) -> Attempt {
 /// failures leave it in `requires_payment_method` and return the 402 (saved for replay).
 pub fn confirm_intent(st: &mut State, pi_id: &str, off_session: bool) -> Result<(), ApiError> {
     let pi = st.payment_intents.find(pi_id, "intent")?;
-    if ![
-        "requires_payment_method",
-        "requires_confirmation",
-        "requires_action",
-    ]
-    .contains(&pi.status)
-    {
-        return Err(unexpected_state(
-            pi,
-            "confirmed",
-            "requires_payment_method, requires_confirmation, requires_action",
-        ));
+    if !UNCONFIRMED.contains(&pi.status) {
+        return Err(unexpected_state(pi, "confirmed", &UNCONFIRMED));
     }
     let Some(pm_id) = pi.payment_method.clone() else {
         return Err(ApiError::invalid_state(
@@ -323,12 +320,13 @@ pub fn confirm_intent(st: &mut State, pi_id: &str, off_session: bool) -> Result<
     }
 }
 
-fn unexpected_state(pi: &PaymentIntent, done: &str, allowed: &str) -> ApiError {
+fn unexpected_state(pi: &PaymentIntent, done: &str, allowed: &[&str]) -> ApiError {
     let mut e = ApiError::invalid_state(
         "payment_intent_unexpected_state",
         format!(
-            "This PaymentIntent could not be {done} because it has a status of {}. Only a PaymentIntent with one of the following statuses may be {done}: {allowed}.",
-            pi.status
+            "This PaymentIntent could not be {done} because it has a status of {}. Only a PaymentIntent with one of the following statuses may be {done}: {}.",
+            pi.status,
+            allowed.join(", ")
         ),
     );
     e.extra.insert(
@@ -457,7 +455,7 @@ pub fn complete_authentication(
 ) -> Result<Value, ApiError> {
     let pi = st.payment_intents.find(pi_id, "intent")?;
     if pi.status != "requires_action" {
-        return Err(unexpected_state(pi, "authenticated", "requires_action"));
+        return Err(unexpected_state(pi, "authenticated", &["requires_action"]));
     }
     let pm_id = pi.payment_method.clone().unwrap_or_default();
     if succeeded {
@@ -557,14 +555,7 @@ pub fn confirm(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
     let setup_future_usage = p.non_empty("setup_future_usage")?.map(str::to_string);
     let capture_method = p.non_empty("capture_method")?.map(str::to_string);
     let pi = st.payment_intents.find_mut(id, "intent")?;
-    if pm.is_some()
-        && [
-            "requires_payment_method",
-            "requires_confirmation",
-            "requires_action",
-        ]
-        .contains(&pi.status)
-    {
+    if pm.is_some() && UNCONFIRMED.contains(&pi.status) {
         pi.payment_method = pm;
     }
     if return_url.is_some() {
@@ -605,7 +596,7 @@ pub fn capture(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
     expire_if_stale(st, id);
     let pi = st.payment_intents.find(id, "intent")?;
     if pi.status != "requires_capture" {
-        return Err(unexpected_state(pi, "captured", "requires_capture"));
+        return Err(unexpected_state(pi, "captured", &["requires_capture"]));
     }
     let amount = requested.unwrap_or(pi.amount_capturable);
     if amount > pi.amount_capturable {
@@ -657,19 +648,14 @@ pub fn cancel(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
     }
     expire_if_stale(st, id);
     let pi = st.payment_intents.find(id, "intent")?;
-    if ![
+    const CANCELABLE: [&str; 4] = [
         "requires_payment_method",
         "requires_capture",
         "requires_confirmation",
         "requires_action",
-    ]
-    .contains(&pi.status)
-    {
-        return Err(unexpected_state(
-            pi,
-            "canceled",
-            "requires_payment_method, requires_capture, requires_confirmation, requires_action",
-        ));
+    ];
+    if !CANCELABLE.contains(&pi.status) {
+        return Err(unexpected_state(pi, "canceled", &CANCELABLE));
     }
     cancel_now(st, id, reason);
     Ok(st.render_id(id).unwrap_or(Value::Null))
@@ -713,19 +699,8 @@ pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
         || currency.is_some()
         || p.get("payment_method").is_some()
         || p.get("customer").is_some();
-    if changes_payment
-        && ![
-            "requires_payment_method",
-            "requires_confirmation",
-            "requires_action",
-        ]
-        .contains(&pi.status)
-    {
-        return Err(unexpected_state(
-            pi,
-            "updated",
-            "requires_payment_method, requires_confirmation, requires_action",
-        ));
+    if changes_payment && !UNCONFIRMED.contains(&pi.status) {
+        return Err(unexpected_state(pi, "updated", &UNCONFIRMED));
     }
     let customer = p.non_empty("customer")?.map(str::to_string);
     if let Some(c) = &customer {

@@ -178,6 +178,19 @@ impl Api {
         .await
     }
 
+    /// Creates and confirms a SetupIntent saving `pm` for `customer`.
+    pub async fn confirm_setup(&self, customer: &str, pm: &str) -> Resp {
+        self.post(
+            "/v1/setup_intents",
+            &[
+                ("customer", customer),
+                ("payment_method", pm),
+                ("confirm", "true"),
+            ],
+        )
+        .await
+    }
+
     /// Off-session charge of a stored card.
     pub async fn charge(&self, customer: &str, pm: &str, amount: i64, currency: &str) -> Resp {
         let amount = amount.to_string();
@@ -193,6 +206,30 @@ impl Api {
             ],
         )
         .await
+    }
+
+    /// Finalizes invoice `id`; returns the open invoice.
+    pub async fn finalize(&self, id: &str) -> Value {
+        self.post(&format!("/v1/invoices/{id}/finalize"), &[])
+            .await
+            .ok()
+    }
+
+    /// An open invoice of `customer` with one item of `amount` cents; returns its id.
+    pub async fn open_invoice(&self, customer: &str, amount: &str) -> String {
+        let inv = self
+            .post("/v1/invoices", &[("customer", customer)])
+            .await
+            .ok();
+        let id = s(&inv["id"]).to_string();
+        self.post(
+            "/v1/invoiceitems",
+            &[("customer", customer), ("invoice", &id), ("amount", amount)],
+        )
+        .await
+        .ok();
+        self.finalize(&id).await;
+        id
     }
 
     /// Creates a customer, attaches the card and charges it; returns the succeeded intent.

@@ -4,7 +4,7 @@
 //! [gateways.stripe]
 //! component = "target/wasm32-wasip2/plugin/omnicrm_stripe_gateway.wasm"
 //! allowed_hosts = ["https://api.stripe.com"]
-//! auth = { scheme = "bearer", secret = "api-key" }
+//! auth = { scheme = "bearer", secret = "api-key" }   # see OutboundAuth for the other schemes
 //! [gateways.stripe.secrets]
 //! api-key = { env = "STRIPE_SECRET_KEY" }
 //! [gateways.stripe.settings]
@@ -136,11 +136,24 @@ where
 }
 
 /// How the host authenticates requests to the plugin's allowed hosts. The plugin never sees the
-/// credentials: the host strips any `Authorization` header the plugin sets and adds its own.
+/// credentials: the host strips any `Authorization` header the plugin sets (and, for `header`,
+/// any header of the configured name) and adds its own. Every secret named here must be a key of
+/// [`GatewayConfig::secrets`]; [`Runtime::load`](crate::Runtime::load) checks that, the header
+/// name and the token URL.
+///
+/// ```toml
+/// auth = { scheme = "none" }                                     # the default
+/// auth = { scheme = "bearer", secret = "api-key" }               # Authorization: Bearer <api-key>
+/// auth = { scheme = "basic", secret = "api-key" }                # Authorization: Basic base64(<api-key>)
+/// auth = { scheme = "header", name = "X-API-Key", secret = "api-key" }          # X-API-Key: <api-key>
+/// auth = { scheme = "header", name = "Authorization", prefix = "Key ", secret = "api-key" }
+/// auth = { scheme = "oauth2-client-credentials", token_url = "https://api.gateway.example/oauth2/token",
+///          client_id_secret = "client-id", client_secret_secret = "client-secret", scope = "payments" }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scheme", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OutboundAuth {
-    /// No `Authorization` header.
+    /// No credentials.
     #[default]
     None,
     /// `Authorization: Bearer <secret>`.
@@ -154,6 +167,52 @@ pub enum OutboundAuth {
         /// The name of the secret (a key of [`GatewayConfig::secrets`]).
         secret: String,
     },
+    /// `<name>: <prefix><secret>`: an API key in a header of its own (Adyen's `X-API-Key`), or
+    /// in `Authorization` with another scheme word (`prefix = "Key "`).
+    Header {
+        /// The header's name: an HTTP token, and not one the host manages itself (`Host`,
+        /// `Content-Length`, `Transfer-Encoding`, `Connection` and the other hop-by-hop headers).
+        name: String,
+        /// The name of the secret (a key of [`GatewayConfig::secrets`]).
+        secret: String,
+        /// Text put before the secret in the header's value, such as `"Key "`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+    /// `Authorization: Bearer <access token>`, with an OAuth 2.0 access token the host obtains
+    /// from `token_url` with the client-credentials grant (RFC 6749 §4.4, client authenticated
+    /// with HTTP Basic), caches until shortly before it expires and shares between concurrent
+    /// calls. The token endpoint is reached by the host only: the plugin can reach it only if it
+    /// is also one of the allowed hosts.
+    #[serde(rename = "oauth2-client-credentials")]
+    OAuth2ClientCredentials {
+        /// The token endpoint: `https://...`, or `http://` on a loopback host (test servers).
+        token_url: String,
+        /// The name of the secret holding the client identifier.
+        client_id_secret: String,
+        /// The name of the secret holding the client secret.
+        client_secret_secret: String,
+        /// The scope to ask for (space-separated scope tokens), if the gateway wants one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+    },
+}
+
+impl OutboundAuth {
+    /// The names of the secrets this scheme uses.
+    pub fn secret_names(&self) -> Vec<&str> {
+        match self {
+            OutboundAuth::None => Vec::new(),
+            OutboundAuth::Bearer { secret }
+            | OutboundAuth::Basic { secret }
+            | OutboundAuth::Header { secret, .. } => vec![secret.as_str()],
+            OutboundAuth::OAuth2ClientCredentials {
+                client_id_secret,
+                client_secret_secret,
+                ..
+            } => vec![client_id_secret.as_str(), client_secret_secret.as_str()],
+        }
+    }
 }
 
 /// Where a secret's value comes from. Resolved when it is used (each request or MAC), so a
@@ -286,6 +345,76 @@ component = "offline.wasm"
         let offline = &file.gateways["offline"];
         assert_eq!(offline.auth, OutboundAuth::None);
         assert_eq!(offline.limits, Limits::default());
+    }
+
+    #[test]
+    fn every_auth_scheme_round_trips_through_toml() {
+        let text = r#"
+[gateways.adyen]
+component = "adyen.wasm"
+auth = { scheme = "header", name = "X-API-Key", secret = "api-key" }
+[gateways.keyed]
+component = "keyed.wasm"
+auth = { scheme = "header", name = "Authorization", prefix = "Key ", secret = "api-key" }
+[gateways.oauth]
+component = "oauth.wasm"
+auth = { scheme = "oauth2-client-credentials", token_url = "https://api.gateway.example/oauth2/token", client_id_secret = "client-id", client_secret_secret = "client-secret", scope = "payments" }
+[gateways.oauth.secrets]
+client-id = { env = "GATEWAY_CLIENT_ID" }
+client-secret = { env = "GATEWAY_CLIENT_SECRET" }
+[gateways.noscope]
+component = "noscope.wasm"
+auth = { scheme = "oauth2-client-credentials", token_url = "https://t.example/token", client_id_secret = "i", client_secret_secret = "s" }
+[gateways.basic]
+component = "basic.wasm"
+auth = { scheme = "basic", secret = "api-key" }
+[gateways.none]
+component = "none.wasm"
+auth = { scheme = "none" }
+"#;
+        let file = GatewaysFile::from_toml_str(text).unwrap();
+        assert_eq!(
+            file.gateways["adyen"].auth,
+            OutboundAuth::Header {
+                name: "X-API-Key".into(),
+                secret: "api-key".into(),
+                prefix: None,
+            }
+        );
+        assert!(
+            matches!(&file.gateways["keyed"].auth, OutboundAuth::Header { prefix: Some(p), .. } if p == "Key ")
+        );
+        let oauth = OutboundAuth::OAuth2ClientCredentials {
+            token_url: "https://api.gateway.example/oauth2/token".into(),
+            client_id_secret: "client-id".into(),
+            client_secret_secret: "client-secret".into(),
+            scope: Some("payments".into()),
+        };
+        assert_eq!(file.gateways["oauth"].auth, oauth);
+        assert_eq!(oauth.secret_names(), ["client-id", "client-secret"]);
+        assert!(matches!(
+            &file.gateways["noscope"].auth,
+            OutboundAuth::OAuth2ClientCredentials { scope: None, .. }
+        ));
+        let written = toml::to_string(&file).unwrap();
+        let again = GatewaysFile::from_toml_str(&written).unwrap();
+        for (name, gateway) in &file.gateways {
+            assert_eq!(gateway.auth, again.gateways[name].auth, "{name}: {written}");
+        }
+    }
+
+    #[test]
+    fn auth_tables_refuse_unknown_fields_and_schemes() {
+        for auth in [
+            r#"{ scheme = "header", name = "X-API-Key", secret = "k", value = "oops" }"#,
+            r#"{ scheme = "oauth2-client-credentials", token_url = "https://t.example/token", client_id_secret = "i", client_secret_secret = "s", client_secret = "oops" }"#,
+            r#"{ scheme = "oauth2-client-credentials", token_url = "https://t.example/token", client_id_secret = "i" }"#,
+            r#"{ scheme = "header", secret = "k" }"#,
+            r#"{ scheme = "oauth2" }"#,
+        ] {
+            let text = format!("[gateways.x]\ncomponent = \"x.wasm\"\nauth = {auth}\n");
+            assert!(GatewaysFile::from_toml_str(&text).is_err(), "{auth}");
+        }
     }
 
     #[test]

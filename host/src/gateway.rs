@@ -2,7 +2,6 @@
 //! store, memory limit and deadline.
 
 use crate::config::Limits;
-use crate::config::OutboundAuth;
 use crate::contract::bindings::{Gateway as Bindings, GatewayPre};
 use crate::contract::{
     BalanceFilter, BalancePage, ChargeRequest, Customer, CustomerRequest, FinancialSummary,
@@ -13,7 +12,7 @@ use crate::error::CallError;
 use crate::host_api::{
     Diagnostics, GatewayShared, GuestLimiter, HostState, sandboxed_wasi, truncate,
 };
-use crate::outbound::{OutboundHooks, OutboundPolicy};
+use crate::outbound::{Authenticator, OutboundHooks, OutboundPolicy};
 use crate::runtime::{LoadInfo, RuntimeInner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,7 +49,7 @@ pub(crate) struct GatewayInner {
     pre: GatewayPre<HostState>,
     shared: Arc<GatewayShared>,
     policy: Arc<OutboundPolicy>,
-    auth: Arc<OutboundAuth>,
+    auth: Arc<Authenticator>,
     limits: Limits,
     info: Option<GatewayInfo>,
     load_info: Option<LoadInfo>,
@@ -62,7 +61,7 @@ impl GatewayInner {
         pre: GatewayPre<HostState>,
         shared: Arc<GatewayShared>,
         policy: Arc<OutboundPolicy>,
-        auth: Arc<OutboundAuth>,
+        auth: Arc<Authenticator>,
         limits: Limits,
     ) -> Self {
         GatewayInner {

@@ -14,6 +14,7 @@ pub mod service;
 
 mod cache;
 mod host_api;
+mod oauth;
 mod outbound;
 mod secrets;
 mod validate;

@@ -2,10 +2,13 @@
 //! pooled client every request goes through.
 
 use crate::config::OutboundAuth;
+use crate::oauth::{TokenSource, parse_token_url};
 use crate::secrets::SecretStore;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST, HeaderValue, PROXY_AUTHORIZATION};
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, HOST, HeaderName, HeaderValue, PROXY_AUTHORIZATION, TE, TRAILER,
+};
 use http::uri::Scheme;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
@@ -16,7 +19,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime_wasi_http::{
+    DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks,
+};
 use zeroize::Zeroizing;
 
 /// One allowed origin: scheme, lower-case host (IPv6 without brackets) and port.
@@ -205,6 +210,114 @@ impl OutboundClient {
             .build(connector);
         Ok(OutboundClient { client })
     }
+
+    /// Sends a request the host makes itself (OAuth token requests); redirects are not
+    /// followed.
+    pub(crate) async fn request(
+        &self,
+        request: http::Request<WasiBody>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        self.client.request(request).await
+    }
+}
+
+/// A gateway's outbound authentication, checked and prepared when the gateway is loaded (the
+/// OAuth token cache lives here, shared by all the gateway's calls).
+#[derive(Debug)]
+pub(crate) enum Authenticator {
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer {
+        secret: String,
+    },
+    /// `Authorization: Basic base64(<secret>)`.
+    Basic {
+        secret: String,
+    },
+    /// `<name>: <prefix><secret>`.
+    Header {
+        name: HeaderName,
+        prefix: String,
+        secret: String,
+    },
+    /// `Authorization: Bearer <access token>`.
+    OAuth2(Box<TokenSource>),
+}
+
+impl Authenticator {
+    /// Checks `auth` against the gateway's secrets (every secret it names must exist) and
+    /// prepares it. The error says what is wrong, naming no value.
+    pub(crate) fn new(
+        gateway: &Arc<str>,
+        auth: &OutboundAuth,
+        secrets: &Arc<SecretStore>,
+        client: &OutboundClient,
+    ) -> Result<Self, String> {
+        for name in auth.secret_names() {
+            if !secrets.contains(name) {
+                return Err(format!(
+                    "auth names the secret `{name}`, which is not in [secrets]"
+                ));
+            }
+        }
+        Ok(match auth {
+            OutboundAuth::None => Authenticator::None,
+            OutboundAuth::Bearer { secret } => Authenticator::Bearer {
+                secret: secret.clone(),
+            },
+            OutboundAuth::Basic { secret } => Authenticator::Basic {
+                secret: secret.clone(),
+            },
+            OutboundAuth::Header {
+                name,
+                secret,
+                prefix,
+            } => {
+                let prefix = prefix.clone().unwrap_or_default();
+                if HeaderValue::from_str(&prefix).is_err() {
+                    return Err(format!(
+                        "auth.prefix `{prefix}` cannot start an HTTP header value"
+                    ));
+                }
+                Authenticator::Header {
+                    name: credential_header_name(name)?,
+                    prefix,
+                    secret: secret.clone(),
+                }
+            }
+            OutboundAuth::OAuth2ClientCredentials {
+                token_url,
+                client_id_secret,
+                client_secret_secret,
+                scope,
+            } => Authenticator::OAuth2(Box::new(TokenSource::new(
+                gateway.clone(),
+                parse_token_url(token_url).map_err(|e| format!("auth.token_url: {e}"))?,
+                client_id_secret.clone(),
+                client_secret_secret.clone(),
+                scope.clone(),
+                secrets.clone(),
+                client.clone(),
+            ))),
+        })
+    }
+}
+
+/// Parses the header name of the `header` scheme: an HTTP token (any case), and not a header
+/// the host controls: those `wasi:http` forbids guests to set (hop-by-hop, `Host`) and the
+/// message framing hyper computes (`Content-Length`, `TE`, `Trailer`). `Authorization` is fine
+/// (`prefix = "Key "` and the like).
+fn credential_header_name(name: &str) -> Result<HeaderName, String> {
+    let header = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("auth.name `{name}` is not a valid HTTP header name"))?;
+    if DEFAULT_FORBIDDEN_HEADERS.contains(&header)
+        || [CONTENT_LENGTH, TE, TRAILER].contains(&header)
+    {
+        return Err(format!(
+            "auth.name `{name}` is a header the host manages itself; it cannot carry credentials"
+        ));
+    }
+    Ok(header)
 }
 
 /// The `wasi:http` hooks of one call's store: the allow-list, credential injection and the
@@ -212,7 +325,7 @@ impl OutboundClient {
 pub(crate) struct OutboundHooks {
     pub(crate) gateway: Arc<str>,
     pub(crate) policy: Arc<OutboundPolicy>,
-    pub(crate) auth: Arc<OutboundAuth>,
+    pub(crate) auth: Arc<Authenticator>,
     pub(crate) secrets: Arc<SecretStore>,
     pub(crate) client: OutboundClient,
 }
@@ -229,24 +342,35 @@ type ResponseFuture = Box<
         > + Send,
 >;
 
-impl OutboundHooks {
-    /// The `Authorization` value for an allowed request, if the gateway authenticates. The
-    /// temporary copies of the secret are wiped when dropped; the header value is marked
-    /// sensitive (never printed by `Debug`, never indexed by HTTP/2 HPACK).
-    fn authorization(&self) -> Result<Option<HeaderValue>, HttpError> {
-        let (name, basic) = match &*self.auth {
-            OutboundAuth::None => return Ok(None),
-            OutboundAuth::Bearer { secret } => (secret, false),
-            OutboundAuth::Basic { secret } => (secret, true),
-        };
-        let secret = self.secrets.resolve(name).map_err(|e| {
-            tracing::warn!(gateway = %self.gateway, "cannot authenticate an outbound request: {e:?}");
-            HttpError::InternalError(Some(format!(
-                "the host cannot authenticate this request: secret `{name}` is not available"
-            )))
-        })?;
-        let raw = secret.expose_secret();
-        let value = Zeroizing::new(if basic {
+/// The credential header for an allowed request, if the gateway authenticates. The temporary
+/// copies of the secret are wiped when dropped; the header value is marked sensitive (never
+/// printed by `Debug`, never indexed by HTTP/2 HPACK). Errors name secrets, never values.
+async fn credential(
+    gateway: &str,
+    auth: &Authenticator,
+    secrets: &SecretStore,
+) -> Result<Option<(HeaderName, HeaderValue)>, HttpError> {
+    let resolve = |name: &str| {
+        secrets.resolve(name).map_err(|e| {
+            tracing::warn!(
+                gateway,
+                "cannot authenticate an outbound request: secret `{name}`: {e:?}"
+            );
+            // Nothing was sent: a configuration error, which plugins treat as "not attempted"
+            // (an internal error could be taken for a request that may have been processed).
+            HttpError::ConfigurationError
+        })
+    };
+    let (header, value) = match auth {
+        Authenticator::None => return Ok(None),
+        Authenticator::Bearer { secret: name } => {
+            let secret = resolve(name)?;
+            let value = Zeroizing::new(format!("Bearer {}", secret.expose_secret()));
+            (AUTHORIZATION, sensitive_value(&value, name)?)
+        }
+        Authenticator::Basic { secret: name } => {
+            let secret = resolve(name)?;
+            let raw = secret.expose_secret();
             // `user` alone is a user name with an empty password (Stripe's convention).
             let pair = Zeroizing::new(if raw.contains(':') {
                 raw.to_owned()
@@ -255,18 +379,41 @@ impl OutboundHooks {
             });
             let encoded =
                 Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
-            format!("Basic {}", encoded.as_str())
-        } else {
-            format!("Bearer {raw}")
-        });
-        let mut value = HeaderValue::from_str(&value).map_err(|_| {
-            HttpError::InternalError(Some(format!(
-                "secret `{name}` cannot be used in an Authorization header"
-            )))
-        })?;
-        value.set_sensitive(true);
-        Ok(Some(value))
-    }
+            let value = Zeroizing::new(format!("Basic {}", encoded.as_str()));
+            (AUTHORIZATION, sensitive_value(&value, name)?)
+        }
+        Authenticator::Header {
+            name,
+            prefix,
+            secret: secret_name,
+        } => {
+            let secret = resolve(secret_name)?;
+            let value = Zeroizing::new(format!("{prefix}{}", secret.expose_secret()));
+            (name.clone(), sensitive_value(&value, secret_name)?)
+        }
+        Authenticator::OAuth2(tokens) => {
+            // The token source logs the cause (without secrets) once per failed refresh.
+            let token = tokens.access_token().await.map_err(|e| e.to_http_error())?;
+            let value = Zeroizing::new(format!("Bearer {}", token.expose_secret()));
+            // Checked when fetched: a token is always a valid header value.
+            (
+                AUTHORIZATION,
+                sensitive_value(&value, "OAuth access token")?,
+            )
+        }
+    };
+    Ok(Some((header, value)))
+}
+
+/// A header value that `Debug` and HPACK treat as sensitive; `secret` names the secret in the
+/// error if the value cannot be a header value.
+fn sensitive_value(value: &str, secret: &str) -> Result<HeaderValue, HttpError> {
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
+        tracing::warn!("secret `{secret}` cannot be used in an HTTP header");
+        HttpError::ConfigurationError
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl WasiHttpHooks for OutboundHooks {
@@ -294,14 +441,11 @@ impl WasiHttpHooks for OutboundHooks {
         headers.remove(HOST);
         headers.remove(AUTHORIZATION);
         headers.remove(PROXY_AUTHORIZATION);
-        match self.authorization() {
-            Ok(Some(value)) => {
-                headers.insert(AUTHORIZATION, value);
-            }
-            Ok(None) => {}
-            Err(e) => return Box::new(async move { Err(e) }),
-        }
-        tracing::debug!(gateway = %self.gateway, method = %request.method(), url = %redact_query(&uri), "outbound request");
+        let (gateway, auth, secrets) = (
+            self.gateway.clone(),
+            self.auth.clone(),
+            self.secrets.clone(),
+        );
         let client = self.client.client.clone();
         let options = options.unwrap_or_default();
         let connect = options.connect_timeout.unwrap_or(Duration::from_secs(600));
@@ -313,6 +457,12 @@ impl WasiHttpHooks for OutboundHooks {
             .unwrap_or(Duration::from_secs(600))
             .max(Duration::from_nanos(1));
         Box::new(async move {
+            // Inside the future: an OAuth token may have to be fetched first. `insert` replaces
+            // any header of the same name the guest set.
+            if let Some((name, value)) = credential(&gateway, &auth, &secrets).await? {
+                request.headers_mut().insert(name, value);
+            }
+            tracing::debug!(gateway = %gateway, method = %request.method(), url = %redact_query(&uri), "outbound request");
             let response =
                 tokio::time::timeout(connect.saturating_add(first_byte), client.request(request))
                     .await
@@ -330,7 +480,7 @@ impl WasiHttpHooks for OutboundHooks {
 }
 
 /// The URL without its query (which may carry identifiers), for logs.
-fn redact_query(uri: &http::Uri) -> String {
+pub(crate) fn redact_query(uri: &http::Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("");
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
     format!("{scheme}://{authority}{}", uri.path())
@@ -614,7 +764,7 @@ mod client_tests {
         OutboundHooks {
             gateway: Arc::from("test"),
             policy: Arc::new(OutboundPolicy::new(&[allowed.to_string()]).unwrap()),
-            auth: Arc::new(OutboundAuth::Bearer {
+            auth: Arc::new(Authenticator::Bearer {
                 secret: "api-key".into(),
             }),
             secrets: Arc::new(SecretStore::new(secrets)),
@@ -784,6 +934,132 @@ mod client_tests {
             .unwrap_err();
         assert!(matches!(err, HttpError::HttpRequestDenied), "{err:?}");
         assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0);
+    }
+
+    fn authenticator(auth: OutboundAuth) -> Result<Authenticator, String> {
+        let mut secrets = BTreeMap::new();
+        secrets.insert(
+            "api-key".to_string(),
+            SecretSource::value("sk_header_secret"),
+        );
+        secrets.insert("client-id".to_string(), SecretSource::value("id"));
+        Authenticator::new(
+            &Arc::from("test"),
+            &auth,
+            &Arc::new(SecretStore::new(secrets)),
+            &client(None),
+        )
+    }
+
+    fn header_auth(name: &str, prefix: Option<&str>) -> OutboundAuth {
+        OutboundAuth::Header {
+            name: name.into(),
+            secret: "api-key".into(),
+            prefix: prefix.map(Into::into),
+        }
+    }
+
+    #[tokio::test]
+    async fn auth_is_checked_when_prepared() {
+        assert!(authenticator(header_auth("X-API-Key", None)).is_ok());
+        assert!(authenticator(header_auth("authorization", Some("Key "))).is_ok());
+        for bad in [
+            "",
+            "X API Key",
+            "X-Key:",
+            "Host",
+            "content-length",
+            "Transfer-Encoding",
+            "Connection",
+            "Keep-Alive",
+            "Upgrade",
+            "TE",
+            "Trailer",
+            "Proxy-Authorization",
+            "x-key\r\nx-evil",
+        ] {
+            let err = authenticator(header_auth(bad, None)).unwrap_err();
+            assert!(err.contains("auth.name"), "{bad}: {err}");
+        }
+        let err = authenticator(header_auth("X-API-Key", Some("Key\n"))).unwrap_err();
+        assert!(err.contains("auth.prefix"), "{err}");
+        let err = authenticator(OutboundAuth::Header {
+            name: "X-API-Key".into(),
+            secret: "missing".into(),
+            prefix: None,
+        })
+        .unwrap_err();
+        assert!(err.contains("`missing`"), "{err}");
+
+        let oauth = |token_url: &str, client_secret: &str| OutboundAuth::OAuth2ClientCredentials {
+            token_url: token_url.into(),
+            client_id_secret: "client-id".into(),
+            client_secret_secret: client_secret.into(),
+            scope: None,
+        };
+        assert!(authenticator(oauth("https://t.example/oauth2/token", "api-key")).is_ok());
+        let err = authenticator(oauth("https://t.example/token", "client-secret")).unwrap_err();
+        assert!(err.contains("`client-secret`"), "{err}");
+        let err = authenticator(oauth("http://t.example/token", "api-key")).unwrap_err();
+        assert!(
+            err.contains("auth.token_url") && err.contains("loopback"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_header_scheme_replaces_the_guests_header() {
+        // Answers with every value of `x-api-key` and `authorization` it received.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let service = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let values = |name: &str| {
+                            req.headers()
+                                .get_all(name)
+                                .iter()
+                                .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+                                .collect::<Vec<_>>()
+                        };
+                        let body =
+                            format!("{:?} {:?}", values("x-api-key"), values("authorization"));
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::from(body),
+                        )))
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), service),
+                );
+            }
+        });
+        let auth = authenticator(header_auth("X-API-Key", Some("Key "))).unwrap();
+        assert!(!format!("{auth:?}").contains("sk_header_secret"));
+        let mut hooks = hooks(client(None), &origin, "sk_header_secret");
+        hooks.auth = Arc::new(auth);
+        let body = send(
+            &mut hooks,
+            request(
+                &format!("{origin}/x"),
+                &[
+                    ("x-api-key", "guest-1"),
+                    ("X-Api-Key", "guest-2"),
+                    ("authorization", "Bearer guest"),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(body, r#"["Key sk_header_secret"] []"#);
+        let (_, value) = credential("test", &hooks.auth, &hooks.secrets)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(value.is_sensitive());
+        assert!(!format!("{value:?}").contains("sk_header_secret"));
     }
 
     #[test]

@@ -11,9 +11,9 @@ use crate::contract::bindings::omnicrm::payments::{
 use crate::error::{ContractProblem, LoadError};
 use crate::gateway::{Gateway, GatewayInner};
 use crate::host_api::{GatewayShared, HostClock, HostState};
-use crate::outbound::{ClientSettings, OutboundClient, OutboundPolicy};
+use crate::outbound::{Authenticator, ClientSettings, OutboundClient, OutboundPolicy};
 use crate::secrets::SecretStore;
-use crate::{config::OutboundAuth, validate};
+use crate::validate;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -221,17 +221,10 @@ impl Runtime {
         }
         let policy = OutboundPolicy::new(&config.allowed_hosts)
             .map_err(|e| bad_config(format!("allowed_hosts: {e}")))?;
-        let secrets = SecretStore::new(config.secrets.clone());
-        match &config.auth {
-            OutboundAuth::None => {}
-            OutboundAuth::Bearer { secret } | OutboundAuth::Basic { secret } => {
-                if !secrets.contains(secret) {
-                    return Err(bad_config(format!(
-                        "auth names the secret `{secret}`, which is not in [secrets]"
-                    )));
-                }
-            }
-        }
+        let gateway_name: Arc<str> = Arc::from(name);
+        let secrets = Arc::new(SecretStore::new(config.secrets.clone()));
+        let auth = Authenticator::new(&gateway_name, &config.auth, &secrets, &self.inner.client)
+            .map_err(bad_config)?;
 
         let (component, artifact, discarded, digest) =
             self.component(name, &config.component).await?;
@@ -259,16 +252,16 @@ impl Runtime {
         let pre = GatewayPre::new(instance_pre).map_err(mismatch)?;
 
         let shared = Arc::new(GatewayShared {
-            name: Arc::from(name),
+            name: gateway_name,
             settings: config.settings.clone(),
-            secrets: Arc::new(secrets),
+            secrets,
         });
         let mut gateway = Gateway::from_inner(GatewayInner::new(
             self.inner.clone(),
             pre,
             shared,
             Arc::new(policy),
-            Arc::new(config.auth.clone()),
+            Arc::new(auth),
             config.limits,
         ));
         let info = gateway

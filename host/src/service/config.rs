@@ -6,6 +6,8 @@
 //! database = "omnicrm-pay.db"        # SQLite ledger (relative to this file)
 //! default_gateway = "stripe"          # or `default = true` in one [gateways.NAME] table
 //! reconcile_interval_secs = 30
+//! authorization_max_age_secs = 518400 # look up authorizations older than 6 days
+//! action_expiry_secs = 86400          # cancel payments awaiting 3-D Secure for 24 hours
 //!
 //! [[service.api_keys]]
 //! name = "crm"
@@ -94,6 +96,12 @@ fn default_reconcile() -> u64 {
 fn default_grace() -> u64 {
     60
 }
+fn default_authorization_max_age() -> u64 {
+    6 * 86_400
+}
+fn default_action_expiry() -> u64 {
+    86_400
+}
 fn default_watch_ms() -> u64 {
     1000
 }
@@ -127,6 +135,15 @@ pub struct ServiceSection {
     /// start-up pass repeats all of them).
     #[serde(default = "default_grace")]
     pub reconcile_grace_secs: u64,
+    /// How old an authorization (an `authorized` transaction) must be before the reconciler
+    /// looks it up at the gateway, to settle one that expired (card authorizations last about
+    /// 7 days) or was captured elsewhere. Default 6 days.
+    #[serde(default = "default_authorization_max_age")]
+    pub authorization_max_age_secs: u64,
+    /// How long a payment may wait for the customer to authenticate (3-D Secure) before the
+    /// reconciler cancels it at the gateway. Default 24 hours.
+    #[serde(default = "default_action_expiry")]
+    pub action_expiry_secs: u64,
     /// Watch the component files and reload a gateway when its file changes.
     #[serde(default = "yes")]
     pub watch_components: bool,
@@ -151,6 +168,8 @@ impl Default for ServiceSection {
             api_keys: Vec::new(),
             reconcile_interval_secs: default_reconcile(),
             reconcile_grace_secs: default_grace(),
+            authorization_max_age_secs: default_authorization_max_age(),
+            action_expiry_secs: default_action_expiry(),
             watch_components: true,
             watch_interval_ms: default_watch_ms(),
             cache_dir: None,
@@ -482,6 +501,8 @@ max_concurrency = 2
         assert_eq!(c.default_gateway(), Some("stripe"));
         assert_eq!(c.gateways.len(), 2);
         assert_eq!(c.service.api_keys.len(), 2);
+        assert_eq!(c.service.authorization_max_age_secs, 6 * 86_400);
+        assert_eq!(c.service.action_expiry_secs, 86_400);
         assert_eq!(
             c.service.api_keys[0].sha256,
             hash_api_key("crm-demo-key"),

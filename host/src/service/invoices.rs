@@ -1,7 +1,7 @@
 //! Invoices: created from a customer's uninvoiced pending transactions, then finalized, paid
-//! with a stored card or voided at the gateway, each step an operation of the intent log (see
-//! [`crate::service::payments`]). A payment attempt gets a key of its own (`…:pay:N`), so that
-//! a declined attempt is never replayed for the next card.
+//! with a stored card or voided at the gateway (a draft is deleted there), each step an
+//! operation of the intent log (see [`crate::service::payments`]). A payment attempt gets a key
+//! of its own (`…:pay:N`), so that a declined attempt is never replayed for the next card.
 
 use crate::error::CallError;
 use crate::service::Service;
@@ -202,21 +202,29 @@ impl Service {
                         ),
                     ));
                 }
-                // A draft is voided in the ledger only: the contract voids open invoices, and a draft
-                // at the gateway (collected by `send-invoice`, never finalized) is never collected.
-                if kind == OpKind::InvoiceVoid
-                    && (inv.gateway_invoice_ref.is_none() || inv.status == InvoiceStatus::Draft)
-                {
-                    let patch = InvoicePatch {
-                        status: Some(InvoiceStatus::Void),
-                        ..Default::default()
-                    };
-                    let from = allowed.to_vec();
-                    self.db
-                        .run(move |l| l.update_invoice(id, &from, &patch))
-                        .await?;
-                    return Ok((self.invoice(id).await?, None));
+                // Voiding a draft deletes it at the gateway (the plugin answers `void`). One the
+                // gateway never got is voided in the ledger only; a creation whose outcome is
+                // unknown is settled first, as the draft it may have made must go too.
+                if kind == OpKind::InvoiceVoid && inv.gateway_invoice_ref.is_none() {
+                    if let Some(create) = self
+                        .unsettled_op(None, Some(id), &[OpKind::InvoiceCreate])
+                        .await?
+                    {
+                        Self::exec_result(self.execute(create, policy).await?)?;
+                    }
+                    if self.invoice(id).await?.gateway_invoice_ref.is_none() {
+                        let patch = InvoicePatch {
+                            status: Some(InvoiceStatus::Void),
+                            ..Default::default()
+                        };
+                        let from = allowed.to_vec();
+                        self.db
+                            .run(move |l| l.update_invoice(id, &from, &patch))
+                            .await?;
+                        return Ok((self.invoice(id).await?, None));
+                    }
                 }
+                let inv = self.invoice(id).await?;
                 let gref = self.gateway_invoice(&inv).await?;
                 let suffix = match kind {
                     OpKind::InvoicePay => {
@@ -331,7 +339,8 @@ impl Service {
         }
     }
 
-    /// Voids an invoice; its pending transactions become uninvoiced again.
+    /// Voids an invoice (a draft is deleted at the gateway); its pending transactions become
+    /// uninvoiced again.
     pub async fn void_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
         let (inv, err) = self
             .invoice_op(

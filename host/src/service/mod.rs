@@ -28,6 +28,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::service::ledger::Db;
+use crate::service::reconcile::ReconcileSettings;
 use crate::service::reload::Gateways;
 
 /// The service's shared state: the ledger and the live gateways.
@@ -39,6 +40,8 @@ pub struct Service {
     /// Identifies this process in the API idempotency table (a request left running by a
     /// process that is gone may be run again).
     pub boot_id: String,
+    /// How the reconciler treats payments that wait at the gateway (authorizations, 3-D Secure).
+    pub reconcile: ReconcileSettings,
     in_flight: Mutex<HashSet<i64>>,
 }
 
@@ -65,6 +68,7 @@ impl Service {
             db,
             gateways,
             boot_id: ledger::new_key("boot"),
+            reconcile: ReconcileSettings::default(),
             in_flight: Mutex::new(HashSet::new()),
         }
     }

@@ -55,6 +55,10 @@ pub struct PaymentParams {
     /// Amount to capture (none: all).
     #[serde(default)]
     pub amount: Option<i64>,
+    /// Why the service cancels on its own (recorded as the transaction's last error once the
+    /// payment is canceled); none for captures and voids the CRM asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The inputs of a refund.
@@ -257,6 +261,10 @@ pub fn digest(parts: &[&str]) -> String {
     }
     hex::encode(&h.finalize()[..16])
 }
+
+/// The last error of an authorization the gateway canceled before capture.
+pub const AUTHORIZATION_EXPIRED: &str = "the authorization expired (or was canceled) at the \
+    gateway before it was captured; card authorizations last about 7 days. No money was taken";
 
 /// A transaction to create, as the API receives it.
 #[derive(Debug, Clone)]
@@ -589,7 +597,7 @@ impl Service {
                         }
                     })
                     .await;
-                self.apply_payment_change(op.transaction_id.unwrap_or_default(), result)
+                self.apply_payment_change(op.transaction_id.unwrap_or_default(), result, p.reason)
                     .await?
             }
             OpKind::Refund => {
@@ -784,10 +792,13 @@ impl Service {
         Ok((state, error))
     }
 
+    /// Applies a capture's or cancel's outcome; `reason` (of a cancel the service made on its
+    /// own) becomes the last error of a canceled transaction.
     async fn apply_payment_change(
         &self,
         txn_id: i64,
         result: Result<contract::Payment, CallError>,
+        reason: Option<String>,
     ) -> Result<(OpState, Option<CallError>), ServiceError> {
         match result {
             Ok(p) => {
@@ -797,7 +808,7 @@ impl Service {
                     status: Some(status),
                     gateway_payment_ref: Some(p.id.clone()),
                     amount_captured: Some(p.amount_captured),
-                    last_error: Some(None),
+                    last_error: Some(reason.filter(|_| status == TxnStatus::Canceled)),
                     ..Default::default()
                 };
                 // The gateway's answer to our own call is authoritative: it may also refresh a
@@ -950,34 +961,70 @@ impl Service {
         }
     }
 
-    /// Looks a transaction's payment up at the gateway and moves its status forward to what the
-    /// gateway says (for payments left `processing`). Returns whether it moved.
-    pub async fn refresh_payment(&self, txn: &Transaction) -> Result<bool, ServiceError> {
+    /// Looks a transaction's payment up at the gateway; none when it has no payment.
+    pub(super) async fn look_up_payment(
+        &self,
+        txn: &Transaction,
+    ) -> Result<Option<contract::Payment>, ServiceError> {
         let (Some(gateway), Some(payment)) = (&txn.gateway, &txn.gateway_payment_ref) else {
-            return Ok(false);
+            return Ok(None);
         };
         let slot = self.slot(gateway)?;
-        let p = slot
-            .call("get-payment", RetryPolicy::BATCH, |g| {
-                let payment = payment.clone();
-                async move { g.get_payment(&payment).await }
-            })
-            .await
-            .map_err(|e| ServiceError::from_call(&e))?;
+        slot.call("get-payment", RetryPolicy::BATCH, |g| {
+            let payment = payment.clone();
+            async move { g.get_payment(&payment).await }
+        })
+        .await
+        .map(Some)
+        .map_err(|e| ServiceError::from_call(&e))
+    }
+
+    /// Moves a transaction forward to what a lookup of its payment says (compare-and-set),
+    /// recording `note` as its last error when given. Returns the row when it moved.
+    pub(super) async fn apply_lookup(
+        &self,
+        txn_id: i64,
+        p: &contract::Payment,
+        note: Option<String>,
+    ) -> Result<Option<Transaction>, ServiceError> {
         let status = txn_status_of(p.status);
         let patch = TxnPatch {
             status: Some(status),
             amount_captured: Some(p.amount_captured),
             decline_code: p.last_decline.as_ref().map(|d| Some(d.code.clone())),
             decline_reason: p.last_decline.as_ref().map(|d| d.decline_reason.clone()),
+            last_error: note.map(Some),
             ..Default::default()
         };
-        let (id, from) = (txn.id, txn_from(status));
+        let from = txn_from(status);
         Ok(self
             .db
-            .run(move |l| l.update_transaction(id, &from, &patch))
-            .await?
-            .is_some())
+            .run(move |l| l.update_transaction(txn_id, &from, &patch))
+            .await?)
+    }
+
+    /// Looks a transaction's payment up at the gateway and moves its status forward to what the
+    /// gateway says (for payments left `processing`). Returns whether it moved.
+    pub async fn refresh_payment(&self, txn: &Transaction) -> Result<bool, ServiceError> {
+        match self.look_up_payment(txn).await? {
+            Some(p) => Ok(self.apply_lookup(txn.id, &p, None).await?.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    /// Settles an authorization from a lookup of its payment: one the gateway canceled (card
+    /// authorizations expire after about 7 days) becomes `canceled` with
+    /// [`AUTHORIZATION_EXPIRED`] as its last error; one captured elsewhere `succeeded`. Returns
+    /// the transaction when it moved.
+    pub async fn settle_authorization(
+        &self,
+        txn: &Transaction,
+    ) -> Result<Option<Transaction>, ServiceError> {
+        let Some(p) = self.look_up_payment(txn).await? else {
+            return Ok(None);
+        };
+        let note = (p.status == PaymentStatus::Canceled).then(|| AUTHORIZATION_EXPIRED.into());
+        self.apply_lookup(txn.id, &p, note).await
     }
 
     /// Captures an authorized transaction (all of it, or `amount`).
@@ -1040,10 +1087,14 @@ impl Service {
                     } else {
                         "voided"
                     };
+                    let why = match &txn.last_error {
+                        Some(e) if txn.status == TxnStatus::Canceled => format!(" ({e})"),
+                        _ => String::new(),
+                    };
                     return Err(ServiceError::conflict(
                         "transaction_id",
                         format!(
-                            "a {} transaction cannot be {what}; only authorized ones",
+                            "a {} transaction cannot be {what}; only authorized ones{why}",
                             txn.status
                         ),
                     ));
@@ -1071,13 +1122,52 @@ impl Service {
                         kind.as_str(),
                         digest(&[&new_key("x")])
                     ),
-                    params: to_params(&PaymentParams { payment, amount })?,
+                    params: to_params(&PaymentParams {
+                        payment,
+                        amount,
+                        reason: None,
+                    })?,
                 };
                 let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
                 op
             }
         };
         let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
+        if !exec.in_flight
+            && let Some(e) = &exec.error
+            && classify(e) == ErrorClass::Final
+        {
+            // Refused: the authorization may be gone at the gateway (expired, or settled
+            // elsewhere). Look it up and move the transaction to what the gateway says (a
+            // webhook may have told first).
+            if let Err(e) = self.settle_authorization(&self.txn(txn_id).await?).await {
+                tracing::warn!(transaction = txn_id, error = %e, "looking a payment up failed");
+            }
+            let status = self.txn(txn_id).await?.status;
+            if status == TxnStatus::Canceled {
+                // Canceled at the gateway before our call: say why on the row (rather than
+                // the refusal's message).
+                let patch = TxnPatch {
+                    last_error: Some(Some(AUTHORIZATION_EXPIRED.into())),
+                    ..Default::default()
+                };
+                self.db
+                    .run(move |l| l.update_transaction(txn_id, &[TxnStatus::Canceled], &patch))
+                    .await?;
+            }
+            match (kind, status) {
+                (OpKind::Capture, TxnStatus::Canceled) => {
+                    return Err(ServiceError::conflict(
+                        "transaction_id",
+                        format!("the transaction cannot be captured: {AUTHORIZATION_EXPIRED}"),
+                    ));
+                }
+                (OpKind::Capture, TxnStatus::Succeeded) | (OpKind::Cancel, TxnStatus::Canceled) => {
+                    return self.txn(txn_id).await;
+                }
+                _ => {}
+            }
+        }
         Self::exec_result(exec)?;
         self.txn(txn_id).await
     }

@@ -15,7 +15,7 @@ use crate::service::api::{self, AppState, auth::ApiKeys};
 use crate::service::config::ServiceConfig;
 use crate::service::ledger::sqlite::SqliteLedger;
 use crate::service::ledger::{Db, LedgerError};
-use crate::service::reconcile::{self, ReconcileReport};
+use crate::service::reconcile::{self, ReconcileReport, ReconcileSettings};
 use crate::service::reload::{GatewayLoadError, Gateways};
 
 /// Why the service could not start.
@@ -78,7 +78,9 @@ pub async fn build(
         .map_err(|e| StartError::Io(e.to_string()))??;
     let runtime = Arc::new(Runtime::new(options).map_err(|e| StartError::Runtime(e.to_string()))?);
     let gateways = Arc::new(Gateways::load(runtime, config).await?);
-    Ok(Arc::new(Service::new(Db::new(Arc::new(ledger)), gateways)))
+    let mut service = Service::new(Db::new(Arc::new(ledger)), gateways);
+    service.reconcile = ReconcileSettings::from_config(&config.service);
+    Ok(Arc::new(service))
 }
 
 /// A running service.

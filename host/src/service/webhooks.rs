@@ -19,7 +19,7 @@ use crate::service::Service;
 use crate::service::api::{AppState, raw_headers};
 use crate::service::error::ServiceError;
 use crate::service::ledger::*;
-use crate::service::payments::{refund_status_of, txn_from, txn_status_of};
+use crate::service::payments::{AUTHORIZATION_EXPIRED, refund_status_of, txn_from, txn_status_of};
 use crate::service::reload::RetryPolicy;
 
 /// What became of an event.
@@ -174,6 +174,10 @@ pub async fn handle_event(
                         amount_captured: captured.filter(|_| status == TxnStatus::Succeeded),
                         decline_code: u.decline.as_ref().map(|d| Some(d.code.clone())),
                         decline_reason: u.decline.as_ref().map(|d| d.decline_reason.clone()),
+                        // Our own void settles its transaction itself (and clears this).
+                        last_error: (status == TxnStatus::Canceled
+                            && t.status == TxnStatus::Authorized)
+                            .then(|| Some(AUTHORIZATION_EXPIRED.into())),
                         ..Default::default()
                     };
                     let from = txn_from(status);

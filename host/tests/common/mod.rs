@@ -114,6 +114,10 @@ pub struct EnvOptions {
     pub requests_per_second: Option<f64>,
     /// Also configure the offline plugin as gateway `offline` (webhook secret `whsec_offline`).
     pub with_offline: bool,
+    /// `[service] authorization_max_age_secs` (default: the service's).
+    pub authorization_max_age_secs: Option<u64>,
+    /// `[service] action_expiry_secs` (default: the service's).
+    pub action_expiry_secs: Option<u64>,
 }
 
 /// Starts the emulator and the service with the Stripe plugin.
@@ -144,6 +148,12 @@ pub async fn start(opts: EnvOptions) -> Env {
     config.service.watch_components = opts.watch;
     config.service.watch_interval_ms = 100;
     config.service.reconcile_interval_secs = 3600;
+    if let Some(age) = opts.authorization_max_age_secs {
+        config.service.authorization_max_age_secs = age;
+    }
+    if let Some(expiry) = opts.action_expiry_secs {
+        config.service.action_expiry_secs = expiry;
+    }
     let mut entry = GatewayEntry::new(gc);
     entry.default = true;
     entry.requests_per_second = opts.requests_per_second;

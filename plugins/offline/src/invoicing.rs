@@ -198,11 +198,17 @@ impl Guest for Offline {
         Ok(invoice_of(&paid))
     }
 
+    /// Voids an open or uncollectible invoice; a draft (which the offline gateway keeps nowhere)
+    /// is deleted, reported as `void` like the others.
     fn void_invoice(invoice: String, idempotency_key: String) -> Result<Invoice, GatewayError> {
         transition(
             &invoice,
             &idempotency_key,
-            &[InvoiceStatus::Open, InvoiceStatus::Uncollectible],
+            &[
+                InvoiceStatus::Draft,
+                InvoiceStatus::Open,
+                InvoiceStatus::Uncollectible,
+            ],
             InvoiceStatus::Void,
         )
         .map(|i| invoice_of(&i))

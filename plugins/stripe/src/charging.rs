@@ -152,7 +152,7 @@ fn outcome(intent: &Json) -> Result<Payment, GatewayError> {
     }
 }
 
-pub(crate) fn payment_status(status: &str) -> PaymentStatus {
+fn payment_status(status: &str) -> PaymentStatus {
     match status {
         "succeeded" => PaymentStatus::Succeeded,
         "processing" => PaymentStatus::Processing,
@@ -162,6 +162,20 @@ pub(crate) fn payment_status(status: &str) -> PaymentStatus {
         // requires_payment_method: declined, or never confirmed.
         _ => PaymentStatus::Failed,
     }
+}
+
+/// Where a PaymentIntent stands. An off-session attempt that needed authentication leaves the
+/// intent `requires_payment_method` with `authentication_required`: it still waits for the
+/// customer, who can confirm it on-session, so it is `requires-action` (as `charge` answered),
+/// not `failed`, until it succeeds, fails authentication or is cancelled.
+pub(crate) fn intent_status(pi: &Json) -> PaymentStatus {
+    let status = pi.get("status").str().unwrap_or("");
+    if status == "requires_payment_method"
+        && pi.path("last_payment_error.code").str() == Some("authentication_required")
+    {
+        return PaymentStatus::RequiresAction;
+    }
+    payment_status(status)
 }
 
 pub(crate) fn money(amount: i64, currency: &Json) -> Money {
@@ -190,7 +204,7 @@ pub(crate) fn decline_from(error: &Json, payment: Option<String>) -> Option<Decl
 pub(crate) fn payment_from(pi: &Json) -> Payment {
     let id = pi.get("id").string().unwrap_or_default();
     let error = pi.get("last_payment_error");
-    let status = payment_status(pi.get("status").str().unwrap_or(""));
+    let status = intent_status(pi);
     let charge = pi.get("latest_charge");
     let amount_captured = charge
         .get("amount_captured")
@@ -249,5 +263,25 @@ fn refund_from(re: &Json, payment: &str) -> Refund {
             _ => None,
         },
         created: re.get("created").i64().unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_intent_waiting_for_authentication_requires_action() {
+        let status = |body: &str| intent_status(&Json::parse(body.as_bytes()).unwrap());
+        let waiting = r#"{"status":"requires_payment_method","last_payment_error":{"code":"authentication_required"}}"#;
+        assert_eq!(status(waiting), PaymentStatus::RequiresAction);
+        let declined =
+            r#"{"status":"requires_payment_method","last_payment_error":{"code":"card_declined"}}"#;
+        assert_eq!(status(declined), PaymentStatus::Failed);
+        assert_eq!(
+            status(r#"{"status":"requires_action"}"#),
+            PaymentStatus::RequiresAction
+        );
+        assert_eq!(status(r#"{"status":"canceled"}"#), PaymentStatus::Canceled);
     }
 }

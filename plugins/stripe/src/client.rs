@@ -96,6 +96,12 @@ impl Client {
         self.call(Method::Post, path, form, Some(key), target)
     }
 
+    /// `DELETE path`. Stripe keeps no idempotency key for deletes (repeating one answers
+    /// `not-found` once the object is gone): callers make the repeat safe themselves.
+    pub fn delete(&self, path: &str, target: Target<'_>) -> Result<Json, GatewayError> {
+        self.call(Method::Delete, path, &Form::new(), None, target)
+    }
+
     /// Calls `each` for every object of a list, page after page (`limit` is `page-size`), starting
     /// after the object `after` when given.
     pub fn walk(
@@ -134,7 +140,7 @@ impl Client {
             .header("stripe-version", STRIPE_VERSION)
             .header("user-agent", USER_AGENT)
             .header("accept", "application/json");
-        if method == Method::Get {
+        if matches!(method, Method::Get | Method::Delete) {
             if !params.is_empty() {
                 request.url.push('?');
                 request.url.push_str(&params.encode());
@@ -163,7 +169,7 @@ impl Client {
                 });
             }
             let result = http::send(&request, self.timeout.min(left));
-            maybe_processed |= method == Method::Post && may_have_been_processed(&result);
+            maybe_processed |= method != Method::Get && may_have_been_processed(&result);
             let (retry, retry_after) = should_retry(method, &result);
             if retry && retries < self.max_retries {
                 let delay = self.backoff(retries + 1, retry_after);
@@ -186,7 +192,7 @@ impl Client {
                 Ok(response) if response.is_success() => Json::parse(&response.body).map_err(|e| {
                     let message = format!("unreadable Stripe response: {e}");
                     let request_id = response.header("request-id").map(str::to_owned);
-                    if method == Method::Post {
+                    if method != Method::Get {
                         GatewayError::OutcomeUnknown(failure(message, request_id))
                     } else {
                         GatewayError::NotAttempted(failure(message, request_id))

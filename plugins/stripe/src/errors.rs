@@ -54,11 +54,11 @@ pub fn not_found(kind: &str, id: &str) -> GatewayError {
 }
 
 /// A transport failure after the retries: nothing sent means nothing happened; no response to a
-/// POST means Stripe may have acted on it. (The client upgrades `not-attempted` to
+/// POST or DELETE means Stripe may have acted on it. (The client upgrades `not-attempted` to
 /// `outcome-unknown` when an earlier attempt of the same call may have been processed.)
 pub fn from_transport(method: Method, error: &http::Error) -> GatewayError {
     let message = format!("Stripe API: {error}");
-    if error.is_not_sent() || method != Method::Post {
+    if error.is_not_sent() || method == Method::Get {
         GatewayError::NotAttempted(failure(message, None))
     } else {
         GatewayError::OutcomeUnknown(failure(message, None))
@@ -221,7 +221,7 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
     }
     if status >= 500 || status == 424 || kind == "api_error" {
         let message = format!("Stripe API error (HTTP {status}): {message}");
-        return if method == Method::Post {
+        return if method != Method::Get {
             GatewayError::OutcomeUnknown(failure(message, request_id))
         } else {
             GatewayError::NotAttempted(failure(message, request_id))

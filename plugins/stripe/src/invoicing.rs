@@ -85,8 +85,20 @@ impl Guest for Stripe {
         action(&invoice, "pay", &form, &idempotency_key)
     }
 
+    /// Voids an open or uncollectible invoice; deletes a draft (Stripe voids only finalized
+    /// invoices) and reports it `void`. See [`delete_draft`] for how a repeat stays safe.
     fn void_invoice(invoice: String, idempotency_key: String) -> Result<Invoice, GatewayError> {
-        action(&invoice, "void", &Form::new(), &idempotency_key)
+        let id = check_id("invoice", "invoice", &invoice)?;
+        let client = Client::from_config()?;
+        let path = format!("/v1/invoices/{}", encode(id));
+        match client.get(&path, &Form::new(), Target::new("invoice", id)) {
+            Ok(inv) if inv.get("status").str() != Some("draft") => {
+                action(id, "void", &Form::new(), &idempotency_key)
+            }
+            // A draft, or gone: maybe deleted by an earlier attempt of this operation.
+            Ok(_) | Err(GatewayError::NotFound(_)) => delete_draft(&client, id, &idempotency_key),
+            Err(e) => Err(e),
+        }
     }
 
     fn mark_uncollectible(
@@ -152,6 +164,40 @@ fn action(invoice: &str, verb: &str, form: &Form, key: &str) -> Result<Invoice, 
     invoice_from(&client, &inv)
 }
 
+/// Deletes a draft invoice and reports it `void`.
+///
+/// Stripe keeps nothing of a deleted draft and no idempotency key for a `DELETE`, so a first
+/// step marks the draft (metadata `omnicrm_void`) under the operation's key: Stripe saves that
+/// answer (the draft as it was) and replays it for 24 hours. A repeat after the deletion finds
+/// the invoice gone, replays the mark (proof that this operation deleted it, and the invoice to
+/// report), and its `DELETE` answering `not-found` means done. An invoice that never existed
+/// stays `not-found`: its mark fails.
+fn delete_draft(client: &Client, id: &str, key: &str) -> Result<Invoice, GatewayError> {
+    let path = format!("/v1/invoices/{}", encode(id));
+    let mut mark = Form::new();
+    mark.add("metadata[omnicrm_void]", key);
+    let mark_key = step_key(key, "void:mark")?;
+    let draft = client.post(&path, &mark, Some(&mark_key), Target::new("invoice", id))?;
+    if draft.get("status").str() != Some("draft") {
+        // Finalized since the look-up: void it instead.
+        return action(id, "void", &Form::new(), key);
+    }
+    // The lines, while the draft is still there (a replayed mark only embeds the first page).
+    let lines = match lines_of(client, &draft) {
+        Err(GatewayError::NotFound(_)) => embedded_lines(&draft),
+        other => other?,
+    };
+    match client.delete(&path, Target::new("invoice", id)) {
+        // Deleted now, or by an earlier attempt of this operation (which marked it).
+        Ok(_) | Err(GatewayError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Invoice {
+        status: InvoiceStatus::Void,
+        ..record(&draft, lines)
+    })
+}
+
 fn fetch(client: &Client, id: &str) -> Result<Invoice, GatewayError> {
     let path = format!("/v1/invoices/{}", encode(id));
     let inv = client.get(&path, &Form::new(), Target::new("invoice", id))?;
@@ -188,9 +234,24 @@ fn line(l: &Json) -> InvoiceLine {
 
 /// Converts an invoice, fetching the rest of its lines when Stripe returned only the first page.
 fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
+    Ok(record(inv, lines_of(client, inv)?))
+}
+
+/// The lines embedded in an invoice object (the first page).
+fn embedded_lines(inv: &Json) -> Vec<InvoiceLine> {
+    inv.get("lines")
+        .get("data")
+        .arr()
+        .iter()
+        .map(line)
+        .collect()
+}
+
+/// Every line of an invoice: the embedded ones, then the other pages.
+fn lines_of(client: &Client, inv: &Json) -> Result<Vec<InvoiceLine>, GatewayError> {
     let id = inv.get("id").string().unwrap_or_default();
     let embedded = inv.get("lines");
-    let mut lines: Vec<InvoiceLine> = embedded.get("data").arr().iter().map(line).collect();
+    let mut lines = embedded_lines(inv);
     if embedded.get("has_more").bool() == Some(true) && check_id("invoice", "invoice", &id).is_ok()
     {
         let after = embedded
@@ -209,6 +270,12 @@ fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
             },
         )?;
     }
+    Ok(lines)
+}
+
+/// The contract's invoice of a Stripe invoice object with its lines.
+fn record(inv: &Json, lines: Vec<InvoiceLine>) -> Invoice {
+    let id = inv.get("id").string().unwrap_or_default();
     let total = inv.get("total").i64().unwrap_or(0);
     let subtotal = inv.get("subtotal").i64().unwrap_or(0);
     // 2025-03-31.basil replaced `tax` with `total_taxes[]`.
@@ -216,7 +283,7 @@ fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
         Json::Arr(taxes) => taxes.iter().filter_map(|t| t.get("amount").i64()).sum(),
         _ => inv.get("tax").i64().unwrap_or(0),
     };
-    Ok(Invoice {
+    Invoice {
         customer: inv.get("customer").id().unwrap_or_default(),
         status: invoice_status(inv.get("status").str().unwrap_or("")),
         number: inv.get("number").string(),
@@ -233,5 +300,5 @@ fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
         due_date: inv.get("due_date").i64(),
         metadata: crate::metadata(inv.get("metadata")),
         id,
-    })
+    }
 }

@@ -8,7 +8,7 @@ use omnicrm_gateway_sdk::omnicrm::payments::credentials::{self, CredentialError,
 use omnicrm_gateway_sdk::{settings, time};
 
 use crate::Stripe;
-use crate::charging::{decline_from, money, payment_status, refund_status};
+use crate::charging::{decline_from, intent_status, money, refund_status};
 use crate::invoicing::invoice_status;
 use crate::json::Json;
 use crate::signature;
@@ -103,7 +103,7 @@ fn normalize(ty: &str, o: &Json) -> EventKind {
 fn payment_update(pi: &Json) -> PaymentUpdate {
     let id = pi.get("id").string().unwrap_or_default();
     PaymentUpdate {
-        status: payment_status(pi.get("status").str().unwrap_or("")),
+        status: intent_status(pi),
         amount: money(pi.get("amount").i64().unwrap_or(0), pi.get("currency")),
         decline: decline_from(pi.get("last_payment_error"), Some(id.clone())),
         payment: id,

@@ -371,6 +371,13 @@ async fn invoices_through_their_lifecycle() {
     assert_eq!(paid.amount_paid, 4100);
     let err = expect_gateway_error(gateway.void_invoice(&paid.id, "void-0").await);
     assert_eq!(err.kind(), "invalid-input");
+    // A draft is deleted, reported void; repeating the call answers the same.
+    let draft2 = gateway.create_invoice(request("inv-4")).await.unwrap();
+    let deleted = gateway.void_invoice(&draft2.id, "void-d").await.unwrap();
+    assert_eq!(deleted.status, InvoiceStatus::Void);
+    assert_eq!(deleted.total, 4100);
+    let again = gateway.void_invoice(&draft2.id, "void-d").await.unwrap();
+    assert_eq!(again, deleted);
 
     let open2 = gateway
         .finalize_invoice(

@@ -378,7 +378,7 @@ pub const OPS: &[Op] = &[
     Op {
         method: "post",
         path: "/v1/invoices/{id}/void",
-        summary: "Void an invoice; its pending transactions become uninvoiced",
+        summary: "Void an invoice (a draft is deleted at the gateway); its pending transactions become uninvoiced",
         scope: Some("write"),
         body: &[],
         query: &[],

@@ -46,7 +46,9 @@ macro_rules! stripe_tests {
         $crate::stripe_tests!(@each $transport;
             cards_from_each_kind_of_token, successful_charge, declines_with_reasons,
             off_session_charge_needs_authentication, authorize_then_partial_capture, cancel_authorization,
-            refunds_full_partial_and_over_refund, invoices_finalized_paid_and_voided, dispute_shows_in_metrics,
+            authorization_expires_after_seven_days,
+            refunds_full_partial_and_over_refund, invoices_finalized_paid_and_voided,
+            voiding_a_draft_deletes_it, dispute_shows_in_metrics,
             metrics_equal_emulator_sums_across_pages, webhooks_verified_and_rejected,
             retry_after_503_charges_once,
             retries_and_timeouts_stay_within_the_deadline, dropped_connection_is_unknown_then_replayed,
@@ -772,11 +774,39 @@ pub async fn off_session_charge_needs_authentication(t: Transport) -> Result<()>
             ),
         "{a:?}"
     );
+    // Looked up, it still waits for the customer (Stripe leaves it `requires_payment_method`
+    // with `authentication_required`), as the charge said.
     let p = env.gateway.get_payment(&a.payment).await?;
     ensure!(
-        p.status != PaymentStatus::Succeeded && p.amount_captured == 0,
+        p.status == PaymentStatus::RequiresAction
+            && p.amount_captured == 0
+            && p.next_action.is_some()
+            && p.last_decline.is_none(),
         "{p:?}"
     );
+    // The customer comes back on-session and authenticates: it succeeds.
+    let intent = env
+        .oracle
+        .post(&format!("/v1/payment_intents/{}/confirm", a.payment), "")
+        .await?;
+    ensure!(intent["status"] == "requires_action", "{intent}");
+    env.oracle
+        .get(&format!("/_emulator/authenticate/{}", a.payment))
+        .await?;
+    let p = env.gateway.get_payment(&a.payment).await?;
+    ensure!(
+        p.status == PaymentStatus::Succeeded && p.amount_captured == 3_000,
+        "{p:?}"
+    );
+    // One the customer never completes can be cancelled.
+    let err = env
+        .failed_charge(&customer.id, &cards[0].id, 1_000, "sca-abandoned")
+        .await?;
+    let GatewayError::ActionRequired(a) = &err else {
+        bail!("expected action-required, got {err:?}")
+    };
+    let canceled = env.gateway.cancel(&a.payment, "sca-abandoned").await?;
+    ensure!(canceled.status == PaymentStatus::Canceled, "{canceled:?}");
     Ok(())
 }
 
@@ -830,6 +860,32 @@ pub async fn cancel_authorization(t: Transport) -> Result<()> {
         "{canceled:?}"
     );
     let err = gateway_error(env.gateway.capture(&canceled.id, None, "auth-2").await)?;
+    ensure!(matches!(err, GatewayError::InvalidInput(_)), "{err:?}");
+    Ok(())
+}
+
+/// An authorization left uncaptured for more than 7 days expires: the payment reads `canceled`
+/// and capturing it is refused.
+pub async fn authorization_expires_after_seven_days(t: Transport) -> Result<()> {
+    let env = Env::start(t).await?;
+    let (customer, card) = env.customer_with_card("crm-expiry", "pm_card_visa").await?;
+    let p = env
+        .charge(&customer, &card, 4_000, CaptureMode::Manual, "auth-expiry")
+        .await?;
+    env.emulator
+        .clock()
+        .advance(Duration::from_secs(6 * 86_400));
+    let held = env.gateway.get_payment(&p.id).await?;
+    ensure!(held.status == PaymentStatus::RequiresCapture, "{held:?}");
+    env.emulator
+        .clock()
+        .advance(Duration::from_secs(2 * 86_400));
+    let expired = env.gateway.get_payment(&p.id).await?;
+    ensure!(
+        expired.status == PaymentStatus::Canceled && expired.amount_captured == 0,
+        "{expired:?}"
+    );
+    let err = gateway_error(env.gateway.capture(&p.id, None, "auth-expiry").await)?;
     ensure!(matches!(err, GatewayError::InvalidInput(_)), "{err:?}");
     Ok(())
 }
@@ -1034,6 +1090,81 @@ pub async fn invoices_finalized_paid_and_voided(t: Transport) -> Result<()> {
         matches!(&err, GatewayError::NotFound(n) if n.kind == "invoice"),
         "{err:?}"
     );
+    Ok(())
+}
+
+/// Voiding a draft deletes it at Stripe and reports it `void`; a repeat of the call (after a
+/// lost answer) reports the same, while another key or an unknown invoice is `not-found`.
+pub async fn voiding_a_draft_deletes_it(t: Transport) -> Result<()> {
+    let env = Env::start(t).await?;
+    let g = &env.gateway;
+    let customer = g
+        .ensure_customer(customer_request("crm-draft"), "cus-draft")
+        .await?;
+    let request = |key: &str| InvoiceRequest {
+        customer: customer.id.clone(),
+        currency: "USD".into(),
+        items: vec![LineItem {
+            description: "Roaming pack".into(),
+            unit_amount: 1_500,
+            quantity: 2,
+            metadata: vec![],
+        }],
+        description: None,
+        collection: CollectionMethod::SendInvoice,
+        days_until_due: Some(14),
+        metadata: vec![("crm_invoice".into(), key.into())],
+        idempotency_key: key.into(),
+    };
+    let draft = g.create_invoice(request("draft-1")).await?;
+    ensure!(draft.status == InvoiceStatus::Draft, "{draft:?}");
+
+    let void = g.void_invoice(&draft.id, "draft-1:void").await?;
+    ensure!(
+        void.id == draft.id
+            && void.status == InvoiceStatus::Void
+            && void.total == 3_000
+            && void.lines.len() == 1
+            && void.customer == customer.id,
+        "{void:?}"
+    );
+    // Deleted at Stripe, with its line.
+    ensure!(
+        env.oracle
+            .get(&format!("/v1/invoices/{}", draft.id))
+            .await
+            .is_err(),
+        "the draft is still at Stripe"
+    );
+    let items = env
+        .oracle
+        .list_all(&format!("/v1/invoiceitems?customer={}", customer.id))
+        .await?;
+    ensure!(items.is_empty(), "{items:?}");
+    // The same call again: done, the same answer.
+    let again = g.void_invoice(&draft.id, "draft-1:void").await?;
+    ensure!(again == void, "{again:?}");
+    // Another operation on the deleted draft, or an invoice that never was: not found.
+    let err = gateway_error(g.void_invoice(&draft.id, "another-void").await)?;
+    ensure!(
+        matches!(&err, GatewayError::NotFound(n) if n.kind == "invoice" && n.id == draft.id),
+        "{err:?}"
+    );
+    let err = gateway_error(g.void_invoice("in_doesnotexist", "ghost-void").await)?;
+    ensure!(
+        matches!(&err, GatewayError::NotFound(n) if n.kind == "invoice"),
+        "{err:?}"
+    );
+    // An open invoice is voided, not deleted.
+    let open = g.create_invoice(request("draft-2")).await?;
+    g.finalize_invoice(&open.id, "draft-2").await?;
+    let void = g.void_invoice(&open.id, "draft-2:void").await?;
+    ensure!(
+        void.status == InvoiceStatus::Void && void.number.is_some(),
+        "{void:?}"
+    );
+    let kept = env.oracle.get(&format!("/v1/invoices/{}", open.id)).await?;
+    ensure!(kept["status"] == "void", "{kept}");
     Ok(())
 }
 

@@ -4,13 +4,14 @@ use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::{
     CaptureMode, ChargeRequest, Guest, Payment, PaymentStatus, Refund, RefundReason, RefundRequest,
     RefundStatus,
 };
-use omnicrm_gateway_sdk::omnicrm::payments::types::{ActionRequired, Decline, GatewayError, Money};
+use omnicrm_gateway_sdk::omnicrm::payments::types::{ActionRequired, Decline, GatewayError};
 
 use crate::Stripe;
 use crate::client::{Client, check_id, step_key};
 use crate::errors::{Target, invalid, next_action};
 use crate::form::{Form, encode};
 use crate::json::Json;
+use crate::money::{self, money};
 
 /// Expanded on every PaymentIntent: the charge (captured and refunded amounts) and its balance
 /// transaction (the fee).
@@ -24,11 +25,12 @@ impl Guest for Stripe {
             return Err(invalid("amount", "must be positive"));
         }
         let currency = crate::currency_to_stripe(&request.amount.currency)?;
+        let amount = money::to_stripe(request.amount.amount, &currency)?;
         let key = step_key(&request.idempotency_key, "payment_intent")?;
         let client = Client::from_config()?;
 
         let mut form = Form::new();
-        form.add("amount", request.amount.amount)
+        form.add("amount", amount)
             .add("currency", currency)
             .add("customer", customer)
             .add("payment_method", card)
@@ -67,7 +69,8 @@ impl Guest for Stripe {
             if amount <= 0 {
                 return Err(invalid("amount", "must be positive"));
             }
-            form.add("amount_to_capture", amount);
+            let currency = currency_of(&client, id)?;
+            form.add("amount_to_capture", money::to_stripe(amount, &currency)?);
         }
         form.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}/capture", encode(id));
@@ -96,7 +99,8 @@ impl Guest for Stripe {
             if amount <= 0 {
                 return Err(invalid("amount", "must be positive"));
             }
-            form.add("amount", amount);
+            let currency = currency_of(&client, id)?;
+            form.add("amount", money::to_stripe(amount, &currency)?);
         }
         form.opt(
             "reason",
@@ -131,6 +135,19 @@ impl Guest for Stripe {
         let intent = client.get(&path, &query, Target::new("payment", id))?;
         Ok(payment_from(&intent))
     }
+}
+
+/// The currency of a PaymentIntent (Stripe's spelling), for an amount given without one (a
+/// partial capture or refund is in the payment's currency). One extra GET: it changes nothing.
+fn currency_of(client: &Client, id: &str) -> Result<String, GatewayError> {
+    let path = format!("/v1/payment_intents/{}", encode(id));
+    let intent = client.get(&path, &Form::new(), Target::new("payment", id))?;
+    intent.get("currency").string().ok_or_else(|| {
+        GatewayError::NotAttempted(crate::errors::failure(
+            "Stripe returned the payment without its currency: nothing was sent",
+            None,
+        ))
+    })
 }
 
 /// The result of a confirmed PaymentIntent: a payment, or the error its status stands for.
@@ -178,13 +195,6 @@ pub(crate) fn intent_status(pi: &Json) -> PaymentStatus {
     payment_status(status)
 }
 
-pub(crate) fn money(amount: i64, currency: &Json) -> Money {
-    Money {
-        amount,
-        currency: currency.str().unwrap_or("").to_ascii_uppercase(),
-    }
-}
-
 pub(crate) fn decline_from(error: &Json, payment: Option<String>) -> Option<Decline> {
     if error.is_null() {
         return None;
@@ -206,6 +216,7 @@ pub(crate) fn payment_from(pi: &Json) -> Payment {
     let error = pi.get("last_payment_error");
     let status = intent_status(pi);
     let charge = pi.get("latest_charge");
+    let amount = money(pi.get("amount").i64().unwrap_or(0), pi.get("currency"));
     let amount_captured = charge
         .get("amount_captured")
         .i64()
@@ -218,9 +229,9 @@ pub(crate) fn payment_from(pi: &Json) -> Payment {
         .map(|fee| money(fee, txn.get("currency")));
     Payment {
         status,
-        amount: money(pi.get("amount").i64().unwrap_or(0), pi.get("currency")),
-        amount_captured,
-        amount_refunded: charge.get("amount_refunded").i64().unwrap_or(0),
+        amount_captured: money::from_stripe(amount_captured, &amount.currency),
+        amount_refunded: money::field(charge, "amount_refunded", &amount.currency),
+        amount,
         customer: pi.get("customer").id(),
         card: pi.get("payment_method").id(),
         description: pi.get("description").string(),

@@ -11,6 +11,7 @@ use crate::client::{Client, check_id, step_key};
 use crate::errors::{Target, invalid};
 use crate::form::{Form, encode};
 use crate::json::Json;
+use crate::money;
 
 impl Guest for Stripe {
     fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
@@ -22,6 +23,18 @@ impl Guest for Stripe {
         if request.items.iter().any(|i| i.quantity == 0) {
             return Err(invalid("quantity", "must be at least 1"));
         }
+        let unit_amounts = request
+            .items
+            .iter()
+            .map(|i| money::to_stripe(i.unit_amount, &currency))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| match e {
+                GatewayError::InvalidInput(mut i) => {
+                    i.field = "unit-amount".into();
+                    GatewayError::InvalidInput(i)
+                }
+                other => other,
+            })?;
         let client = Client::from_config()?;
 
         // The draft, without the customer's pending items: only the lines given here.
@@ -46,13 +59,13 @@ impl Guest for Stripe {
         let id = invoice.get("id").string().unwrap_or_default();
         check_id("invoice", "invoice", &id)?;
 
-        for (n, item) in request.items.iter().enumerate() {
+        for (n, (item, unit_amount)) in request.items.iter().zip(unit_amounts).enumerate() {
             let mut form = Form::new();
             form.add("customer", customer)
                 .add("invoice", &id)
                 .add("currency", &currency)
                 .add("description", &item.description)
-                .add("unit_amount_decimal", item.unit_amount)
+                .add("unit_amount_decimal", unit_amount)
                 .add("quantity", item.quantity)
                 .metadata(&item.metadata);
             let key = step_key(&request.idempotency_key, &format!("item:{n}"))?;
@@ -224,10 +237,11 @@ pub(crate) fn invoice_status(status: &str) -> InvoiceStatus {
     }
 }
 
-fn line(l: &Json) -> InvoiceLine {
+/// A line of an invoice in `currency` (the invoice's, which its lines share).
+fn line(l: &Json, currency: &str) -> InvoiceLine {
     InvoiceLine {
         description: l.get("description").string().unwrap_or_default(),
-        amount: l.get("amount").i64().unwrap_or(0),
+        amount: money::field(l, "amount", currency),
         quantity: l.get("quantity").int().unwrap_or(1),
     }
 }
@@ -239,17 +253,19 @@ fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
 
 /// The lines embedded in an invoice object (the first page).
 fn embedded_lines(inv: &Json) -> Vec<InvoiceLine> {
+    let currency = inv.get("currency").str().unwrap_or("");
     inv.get("lines")
         .get("data")
         .arr()
         .iter()
-        .map(line)
+        .map(|l| line(l, currency))
         .collect()
 }
 
 /// Every line of an invoice: the embedded ones, then the other pages.
 fn lines_of(client: &Client, inv: &Json) -> Result<Vec<InvoiceLine>, GatewayError> {
     let id = inv.get("id").string().unwrap_or_default();
+    let currency = inv.get("currency").str().unwrap_or("");
     let embedded = inv.get("lines");
     let mut lines = embedded_lines(inv);
     if embedded.get("has_more").bool() == Some(true) && check_id("invoice", "invoice", &id).is_ok()
@@ -266,7 +282,7 @@ fn lines_of(client: &Client, inv: &Json) -> Result<Vec<InvoiceLine>, GatewayErro
             after,
             Target::new("invoice", &id),
             |l| {
-                lines.push(line(l));
+                lines.push(line(l, currency));
             },
         )?;
     }
@@ -276,8 +292,7 @@ fn lines_of(client: &Client, inv: &Json) -> Result<Vec<InvoiceLine>, GatewayErro
 /// The contract's invoice of a Stripe invoice object with its lines.
 fn record(inv: &Json, lines: Vec<InvoiceLine>) -> Invoice {
     let id = inv.get("id").string().unwrap_or_default();
-    let total = inv.get("total").i64().unwrap_or(0);
-    let subtotal = inv.get("subtotal").i64().unwrap_or(0);
+    let currency = inv.get("currency").str().unwrap_or("").to_ascii_uppercase();
     // 2025-03-31.basil replaced `tax` with `total_taxes[]`.
     let tax = match inv.get("total_taxes") {
         Json::Arr(taxes) => taxes.iter().filter_map(|t| t.get("amount").i64()).sum(),
@@ -287,18 +302,18 @@ fn record(inv: &Json, lines: Vec<InvoiceLine>) -> Invoice {
         customer: inv.get("customer").id().unwrap_or_default(),
         status: invoice_status(inv.get("status").str().unwrap_or("")),
         number: inv.get("number").string(),
-        currency: inv.get("currency").str().unwrap_or("").to_ascii_uppercase(),
         lines,
-        subtotal,
-        tax,
-        total,
-        amount_paid: inv.get("amount_paid").i64().unwrap_or(0),
-        amount_remaining: inv.get("amount_remaining").i64().unwrap_or(0),
+        subtotal: money::field(inv, "subtotal", &currency),
+        tax: money::from_stripe(tax, &currency),
+        total: money::field(inv, "total", &currency),
+        amount_paid: money::field(inv, "amount_paid", &currency),
+        amount_remaining: money::field(inv, "amount_remaining", &currency),
         hosted_url: inv.get("hosted_invoice_url").string(),
         pdf_url: inv.get("invoice_pdf").string(),
         created: inv.get("created").i64().unwrap_or(0),
         due_date: inv.get("due_date").i64(),
         metadata: crate::metadata(inv.get("metadata")),
+        currency,
         id,
     }
 }

@@ -14,6 +14,20 @@
 //! - Retries (same key): `Stripe-Should-Retry` first, then 409, 429 with `lock_timeout`, 503,
 //!   500 on GET, transport failures; exponential backoff with jitter, never past the deadline.
 //!
+//! Amounts (module `money`, the only place they are converted): contract amounts are ISO 4217
+//! minor units; Stripe agrees (zero-decimal JPY, KRW, ... included) except for
+//! - ISK, which Stripe keeps two-decimal (`100` is 1 króna, only multiples of 100 accepted):
+//!   every ISK amount sent (charges, captures, refunds, invoice lines) is multiplied by 100, every
+//!   ISK amount read (payments, refunds, invoices, balance transactions, disputes, webhook events,
+//!   metrics) divided by 100, rounded to the nearest króna, half away from zero (only Stripe's fees
+//!   can have hundredths; a balance transaction's `net` is then the converted `amount - fee`). An
+//!   amount too large for Stripe's unit is `invalid-input` on `amount`.
+//! - three-decimal currencies (BHD, JOD, KWD, OMR, TND): same unit, but Stripe's card acquirers
+//!   need the last digit to be 0; any other amount is refused as `invalid-input` on `amount`
+//!   (`unit-amount` for invoice lines), nothing sent.
+//! - A partial capture or refund gives no currency: the plugin reads the PaymentIntent first (one
+//!   extra GET) to convert the amount in the payment's currency.
+//!
 //! Mapping choices worth knowing:
 //! - `store-card` always confirms an off-session SetupIntent; when the bank wants the customer to
 //!   authenticate, the card stays attached and the error is `action-required` whose `payment` is
@@ -36,6 +50,7 @@ mod form;
 mod invoicing;
 mod json;
 mod metrics;
+mod money;
 mod signature;
 mod tokens;
 mod webhooks;
@@ -59,10 +74,9 @@ impl InfoGuest for Stripe {
     }
 }
 
-/// Checks an ISO 4217 code and spells it as Stripe does (lower case). Amounts pass through
-/// unchanged: contract amounts are ISO 4217 minor units, which is what Stripe expects for
-/// two-, three- and zero-decimal currencies alike (JPY 1050 is `amount=1050`). Stripe decides
-/// which codes it supports (an unknown one is `invalid-input` on `currency`).
+/// Checks an ISO 4217 code and spells it as Stripe does (lower case). Stripe decides which codes
+/// it supports (an unknown one is `invalid-input` on `currency`). Amounts are converted apart, by
+/// [`money`].
 fn currency_to_stripe(currency: &str) -> Result<String, GatewayError> {
     let c = currency.trim();
     if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {

@@ -10,6 +10,7 @@ use crate::client::{Client, check_id};
 use crate::errors::{Target, invalid};
 use crate::form::Form;
 use crate::json::Json;
+use crate::money::{self, money};
 
 /// Lists name no object.
 const LIST: Target<'static> = Target::any("");
@@ -41,8 +42,7 @@ impl Guest for Stripe {
             &wire_currency,
             true,
             |t| {
-                let amount = t.get("amount").i64().unwrap_or(0);
-                let fee = t.get("fee").i64().unwrap_or(0);
+                let (amount, fee, net) = amounts(t, &wire_currency);
                 let ty = t.get("type").str().unwrap_or("");
                 match kind(t) {
                     BalanceKind::Charge => {
@@ -60,7 +60,7 @@ impl Guest for Stripe {
                 if ty == "stripe_fee" {
                     s.fees -= amount; // a fee charged on its own is its (negative) amount
                 }
-                s.net += t.get("net").i64().unwrap_or(amount - fee);
+                s.net += net;
             },
         )?;
 
@@ -75,7 +75,7 @@ impl Guest for Stripe {
                 if status.starts_with("warning_") {
                     return; // inquiries: no chargeback
                 }
-                let amount = d.get("amount").i64().unwrap_or(0);
+                let amount = money::field(d, "amount", &wire_currency);
                 s.dispute_count += 1;
                 s.disputed_amount += amount;
                 if status == "lost" {
@@ -116,15 +116,15 @@ impl Guest for Stripe {
             .iter()
             .filter(|t| wanted.is_none() || t.get("currency").str() == wanted.as_deref())
             .map(|t| {
-                let amount = t.get("amount").i64().unwrap_or(0);
-                let fee = t.get("fee").i64().unwrap_or(0);
+                let amount = money(t.get("amount").i64().unwrap_or(0), t.get("currency"));
+                let (_, fee, net) = amounts(t, &amount.currency);
                 BalanceTransaction {
                     id: t.get("id").string().unwrap_or_default(),
                     kind: kind(t),
                     gateway_type: t.get("type").string().unwrap_or_default(),
-                    amount: crate::charging::money(amount, t.get("currency")),
+                    amount,
                     fee,
-                    net: t.get("net").i64().unwrap_or(amount - fee),
+                    net,
                     created: t.get("created").i64().unwrap_or(0),
                     source: t.get("source").id(),
                     description: t.get("description").string(),
@@ -136,6 +136,15 @@ impl Guest for Stripe {
             next_cursor,
         })
     }
+}
+
+/// A balance transaction's `(amount, fee, net)` in contract units of `currency`. `net` is the
+/// converted `amount - fee`, as Stripe defines its own `net`: the contract's `net = amount - fee`
+/// then holds even where converting a fee rounds (ISK fees are in hundredths of a króna).
+fn amounts(t: &Json, currency: &str) -> (i64, i64, i64) {
+    let amount = money::field(t, "amount", currency);
+    let fee = money::field(t, "fee", currency);
+    (amount, fee, amount - fee)
 }
 
 fn check_range(range: &TimeRange) -> Result<(), GatewayError> {

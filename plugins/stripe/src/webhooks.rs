@@ -8,9 +8,10 @@ use omnicrm_gateway_sdk::omnicrm::payments::credentials::{self, CredentialError,
 use omnicrm_gateway_sdk::{settings, time};
 
 use crate::Stripe;
-use crate::charging::{decline_from, intent_status, money, refund_status};
+use crate::charging::{decline_from, intent_status, refund_status};
 use crate::invoicing::invoice_status;
 use crate::json::Json;
+use crate::money::{self, money};
 use crate::signature;
 
 /// The secret's name in the host's configuration.
@@ -138,6 +139,6 @@ fn invoice_update(inv: &Json) -> InvoiceUpdate {
     InvoiceUpdate {
         invoice: inv.get("id").string().unwrap_or_default(),
         status: invoice_status(inv.get("status").str().unwrap_or("")),
-        amount_paid: inv.get("amount_paid").i64().unwrap_or(0),
+        amount_paid: money::field(inv, "amount_paid", inv.get("currency").str().unwrap_or("")),
     }
 }

@@ -1,4 +1,4 @@
-//! Currencies and Stripe's fees.
+//! Currencies, the amounts Stripe accepts in them, and Stripe's fees.
 //!
 //! Fee model (documented in the README): a successful charge costs 2.9% of the amount (rounded half
 //! up) plus a fixed 30 minor units, in the charge's currency. For two-decimal currencies that is
@@ -6,6 +6,13 @@
 //! fixed part is 30 whole units (JPY 30), and for three-decimal currencies 300 minor units. A
 //! dispute costs 15 major units (1500 cents; JPY 1500 for zero-decimal currencies).
 //! Refunds don't return the fee.
+//!
+//! ISK is two-decimal in Stripe's API (`100` is 1 króna) although ISO 4217 gives it no minor unit,
+//! so it is priced as a two-decimal currency (ISK 5000 = `500000`: fee `14530`, ISK 145.30), and
+//! charged amounts must be multiples of 100 ([`check_charge_amount`]). Three-decimal amounts must
+//! end in 0 (card acquirers); fees and dispute fees on them may end in any digit.
+
+use crate::error::ApiError;
 
 /// Currencies without a minor unit.
 pub const ZERO_DECIMAL: &[&str] = &[
@@ -15,6 +22,10 @@ pub const ZERO_DECIMAL: &[&str] = &[
 
 /// Currencies with three decimals.
 pub const THREE_DECIMAL: &[&str] = &["bhd", "jod", "kwd", "omr", "tnd"];
+
+/// Two-decimal currencies at Stripe that are effectively zero-decimal: amounts in hundredths,
+/// multiples of 100 only (Stripe's "special cases").
+pub const WHOLE_UNITS_ONLY: &[&str] = &["isk"];
 
 /// The currencies Stripe accepts for card payments (lower-case ISO 4217); any other code is
 /// `Invalid currency`, as at Stripe.
@@ -44,6 +55,39 @@ pub fn normalize_currency(code: &str) -> Option<String> {
 /// Whether the currency has no minor unit.
 pub fn is_zero_decimal(currency: &str) -> bool {
     ZERO_DECIMAL.contains(&currency)
+}
+
+/// Checks an amount to charge, capture or refund in `currency` (lower case) as Stripe does: ISK
+/// amounts must be multiples of 100 (400 `invalid_charge_amount_no_decimal_compatible`), and
+/// three-decimal amounts multiples of 10 (400 `invalid_charge_amount`). `param` is the parameter
+/// that carried the amount. Validation errors: not saved for idempotent replay.
+pub fn check_charge_amount(amount: i64, currency: &str, param: &str) -> Result<(), ApiError> {
+    if WHOLE_UNITS_ONLY.contains(&currency) && amount % 100 != 0 {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "Invalid amount. Currency {} has become effectively zero-decimal and charged \
+                 amounts must be evenly divisible by 100. See \
+                 https://stripe.com/docs/currencies#special-cases for more information.",
+                currency.to_ascii_uppercase()
+            ),
+        )
+        .with_code("invalid_charge_amount_no_decimal_compatible"));
+    }
+    if THREE_DECIMAL.contains(&currency) && amount % 10 != 0 {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "Invalid amount. For compatibility with card acquirers, the last digit of \
+                 amounts in {} (a three-decimal currency) must be 0: round {} to the nearest \
+                 ten. See https://stripe.com/docs/currencies#three-decimal for more information.",
+                currency.to_ascii_uppercase(),
+                amount
+            ),
+        )
+        .with_code("invalid_charge_amount"));
+    }
+    Ok(())
 }
 
 fn fixed_part(currency: &str) -> i64 {
@@ -101,6 +145,39 @@ mod tests {
         assert_eq!(processing_fee(1050, "usd"), 60);
         assert_eq!(processing_fee(10_000, "jpy"), 320);
         assert_eq!(display_amount(1050, "usd"), "$10.50");
+        // ISK is two-decimal at Stripe: ISK 5000 is 500000, fee ISK 145.30.
+        assert_eq!(processing_fee(500_000, "isk"), 14_500 + 30);
+        assert_eq!(dispute_fee("isk"), 1500);
+        assert_eq!(display_amount(500_000, "isk"), "5000.00 ISK");
+        assert_eq!(processing_fee(1_000, "kwd"), 29 + 300);
+    }
+
+    #[test]
+    fn charge_amounts() {
+        let code = |r: Result<(), ApiError>| r.err().and_then(|e| e.code.clone());
+        assert!(check_charge_amount(500_000, "isk", "amount").is_ok());
+        let e = check_charge_amount(500_050, "isk", "amount").unwrap_err();
+        assert_eq!(
+            (e.status, e.kind, e.code.as_deref(), e.param.as_deref()),
+            (
+                400,
+                "invalid_request_error",
+                Some("invalid_charge_amount_no_decimal_compatible"),
+                Some("amount")
+            )
+        );
+        assert!(!e.saved);
+        assert!(check_charge_amount(1_010, "kwd", "amount").is_ok());
+        assert_eq!(
+            code(check_charge_amount(1_005, "kwd", "amount_to_capture")),
+            Some("invalid_charge_amount".into())
+        );
+        for currency in ["bhd", "jod", "omr", "tnd"] {
+            assert!(check_charge_amount(1_001, currency, "amount").is_err());
+        }
+        for currency in ["usd", "jpy", "eur"] {
+            assert!(check_charge_amount(1_005, currency, "amount").is_ok());
+        }
     }
 
     #[test]
@@ -113,8 +190,10 @@ mod tests {
             ZERO_DECIMAL
                 .iter()
                 .chain(THREE_DECIMAL)
+                .chain(WHOLE_UNITS_ONLY)
                 .all(|c| SUPPORTED.contains(c))
         );
+        assert!(!WHOLE_UNITS_ONLY.iter().any(|c| is_zero_decimal(c)));
         assert_eq!(normalize_currency("USD").as_deref(), Some("usd"));
         assert_eq!(normalize_currency("jpy").as_deref(), Some("jpy"));
         for bad in ["zzz", "US", "usdd", "", "us$", "xxx"] {

@@ -924,6 +924,157 @@ async fn zero_decimal_currency_fees() {
     );
 }
 
+/// ISK is two-decimal at Stripe (`100` is 1 króna) and only whole krónur are accepted; three-decimal
+/// amounts must end in 0. Refused amounts change nothing: no intent, capture or refund.
+#[tokio::test]
+async fn isk_and_three_decimal_amounts() {
+    let (_emulator, api) = start().await;
+    let customer = api.customer().await;
+    let pm = s(&api.attach(&customer, "pm_card_visa").await.ok()["id"]).to_string();
+    let assert_refused = |resp: &common::Resp, code: &str, param: &str| {
+        assert_eq!(resp.status, 400, "{}", resp.json);
+        assert_eq!(resp.error()["type"], "invalid_request_error");
+        assert_eq!(resp.error()["code"], code);
+        assert_eq!(resp.error()["param"], param);
+    };
+
+    // ISK 5000 is 500000: priced as a two-decimal currency (2.9% + 30 hundredths).
+    let pi = api.charge(&customer, &pm, 500_000, "isk").await.ok();
+    assert_eq!(pi["status"], "succeeded");
+    let expanded = api
+        .get_q(
+            &format!("/v1/payment_intents/{}", s(&pi["id"])),
+            &[("expand[]", "latest_charge.balance_transaction")],
+        )
+        .await
+        .ok();
+    let txn = &expanded["latest_charge"]["balance_transaction"];
+    assert_eq!(txn["currency"], "isk");
+    assert_eq!(txn["amount"], 500_000);
+    assert_eq!(txn["fee"], 14_500 + 30);
+    assert_eq!(txn["net"], 500_000 - 14_530);
+
+    let fractional = api.charge(&customer, &pm, 500_050, "ISK").await;
+    assert_refused(
+        &fractional,
+        "invalid_charge_amount_no_decimal_compatible",
+        "amount",
+    );
+    assert!(
+        s(&fractional.error()["message"]).contains("evenly divisible by 100"),
+        "{}",
+        fractional.json
+    );
+    let refund = |amount: &'static str| {
+        let (api, pi) = (api.clone(), s(&pi["id"]).to_string());
+        async move {
+            api.post(
+                "/v1/refunds",
+                &[("payment_intent", &pi), ("amount", amount)],
+            )
+            .await
+        }
+    };
+    assert_refused(
+        &refund("150").await,
+        "invalid_charge_amount_no_decimal_compatible",
+        "amount",
+    );
+    assert_eq!(refund("100000").await.ok()["amount"], 100_000);
+
+    // A partial capture in ISK, and an update, are checked too.
+    let held = api
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "300000"),
+                ("currency", "isk"),
+                ("customer", &customer),
+                ("payment_method", &pm),
+                ("confirm", "true"),
+                ("off_session", "true"),
+                ("capture_method", "manual"),
+            ],
+        )
+        .await
+        .ok();
+    let held_id = s(&held["id"]).to_string();
+    let capture = api
+        .post(
+            &format!("/v1/payment_intents/{held_id}/capture"),
+            &[("amount_to_capture", "100001")],
+        )
+        .await;
+    assert_refused(
+        &capture,
+        "invalid_charge_amount_no_decimal_compatible",
+        "amount_to_capture",
+    );
+    let captured = api
+        .post(
+            &format!("/v1/payment_intents/{held_id}/capture"),
+            &[("amount_to_capture", "100000")],
+        )
+        .await
+        .ok();
+    assert_eq!(captured["amount_received"], 100_000);
+    let draft = api
+        .post(
+            "/v1/payment_intents",
+            &[
+                ("amount", "1000"),
+                ("currency", "usd"),
+                ("customer", &customer),
+            ],
+        )
+        .await
+        .ok();
+    let update = api
+        .post(
+            &format!("/v1/payment_intents/{}", s(&draft["id"])),
+            &[("currency", "isk")],
+        )
+        .await;
+    assert_eq!(update.status, 200, "1000 is ISK 10: {}", update.json);
+    let update = api
+        .post(
+            &format!("/v1/payment_intents/{}", s(&draft["id"])),
+            &[("amount", "1010")],
+        )
+        .await;
+    assert_refused(
+        &update,
+        "invalid_charge_amount_no_decimal_compatible",
+        "amount",
+    );
+
+    // Three-decimal currencies: the last digit must be 0.
+    let kwd = api.charge(&customer, &pm, 1_005, "kwd").await;
+    assert_refused(&kwd, "invalid_charge_amount", "amount");
+    assert!(s(&kwd.error()["message"]).contains("KWD"), "{}", kwd.json);
+    let kwd = api.charge(&customer, &pm, 1_010, "kwd").await.ok();
+    assert_eq!(kwd["amount"], 1_010);
+    let kwd_refund = api
+        .post(
+            "/v1/refunds",
+            &[("payment_intent", s(&kwd["id"])), ("amount", "5")],
+        )
+        .await;
+    assert_refused(&kwd_refund, "invalid_charge_amount", "amount");
+
+    // Nothing refused was created: two ISK intents, one KWD intent, one draft, one refund.
+    let intents = api
+        .get_q(
+            "/v1/payment_intents",
+            &[("customer", &customer), ("limit", "100")],
+        )
+        .await
+        .ok();
+    assert_eq!(intents["data"].as_array().unwrap().len(), 4);
+    let refunds = api.get_q("/v1/refunds", &[("limit", "100")]).await.ok();
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn every_card_of_the_reference_table_is_known() {
     // The table's test values, pm_card_ and tok_ alike, make payment methods.

@@ -47,7 +47,8 @@ macro_rules! stripe_tests {
             cards_from_each_kind_of_token, successful_charge, declines_with_reasons,
             off_session_charge_needs_authentication, authorize_then_partial_capture, cancel_authorization,
             authorization_expires_after_seven_days,
-            refunds_full_partial_and_over_refund, invoices_finalized_paid_and_voided,
+            refunds_full_partial_and_over_refund, isk_and_three_decimal_amounts,
+            invoices_finalized_paid_and_voided,
             voiding_a_draft_deletes_it, dispute_shows_in_metrics,
             metrics_equal_emulator_sums_across_pages, webhooks_verified_and_rejected,
             retry_after_503_charges_once,
@@ -944,6 +945,193 @@ pub async fn refunds_full_partial_and_over_refund(t: Transport) -> Result<()> {
         charge["data"][0]["amount_refunded"] == 10_000 && charge["data"][0]["refunded"] == true,
         "{charge}"
     );
+    Ok(())
+}
+
+/// ISK has no minor unit in ISO 4217 but two decimals at Stripe: the contract's ISK 5000 is sent
+/// as `500000`, and everything read back (payment, fee, capture, refund, webhook, balance, metrics)
+/// is in krónur again. A three-decimal amount Stripe would refuse (KWD 1.005) is refused by the
+/// plugin as `invalid-input` on `amount`, before anything is sent.
+pub async fn isk_and_three_decimal_amounts(t: Transport) -> Result<()> {
+    let mut env = Env::start(t).await?;
+    let (customer, card) = env.customer_with_card("crm-isk", "pm_card_visa").await?;
+    let isk = |amount: i64, capture: CaptureMode, key: &str| {
+        let mut request = charge_request(&customer, &card, amount, capture, key);
+        request.amount.currency = "ISK".into();
+        request
+    };
+
+    let p = env
+        .gateway
+        .charge(isk(5_000, CaptureMode::Automatic, "isk-1"))
+        .await?;
+    ensure!(
+        p.status == PaymentStatus::Succeeded
+            && p.amount
+                == Money {
+                    amount: 5_000,
+                    currency: "ISK".into()
+                }
+            && p.amount_captured == 5_000
+            && p.amount_refunded == 0,
+        "{p:?}"
+    );
+    let intent = env.oracle.payment_intent(&p.id).await?;
+    ensure!(
+        intent["amount"] == 500_000 && intent["currency"] == "isk",
+        "{intent}"
+    );
+    // Stripe's fee is 2.9% + 30 hundredths: 14530, ISK 145.30, read as ISK 145.
+    ensure!(
+        p.fee
+            == Some(Money {
+                amount: 145,
+                currency: "ISK".into()
+            }),
+        "{:?}",
+        p.fee
+    );
+    let (headers, body) = env
+        .next_webhook("payment_intent.succeeded", Some(&p.id))
+        .await?;
+    let event = verified(&env.gateway, headers, body).await?;
+    ensure!(
+        matches!(&event.kind, EventKind::PaymentSucceeded(u)
+            if u.amount.amount == 5_000 && u.amount.currency == "ISK"),
+        "{event:?}"
+    );
+
+    // A partial capture in ISK: the plugin reads the payment's currency, then sends hundredths.
+    let held = env
+        .gateway
+        .charge(isk(4_000, CaptureMode::Manual, "isk-2"))
+        .await?;
+    let captured = env.gateway.capture(&held.id, Some(3_000), "isk-2").await?;
+    ensure!(
+        captured.status == PaymentStatus::Succeeded
+            && captured.amount.amount == 4_000
+            && captured.amount_captured == 3_000,
+        "{captured:?}"
+    );
+    let intent = env.oracle.payment_intent(&held.id).await?;
+    ensure!(intent["amount_received"] == 300_000, "{intent}");
+
+    let refund = env
+        .gateway
+        .refund_payment(RefundRequest {
+            payment: p.id.clone(),
+            amount: Some(1_000),
+            reason: None,
+            metadata: vec![],
+            idempotency_key: "isk-refund-1".into(),
+        })
+        .await?;
+    ensure!(
+        refund.amount
+            == Money {
+                amount: 1_000,
+                currency: "ISK".into()
+            },
+        "{refund:?}"
+    );
+    let charge = env
+        .oracle
+        .get(&format!("/v1/charges?payment_intent={}", p.id))
+        .await?;
+    ensure!(charge["data"][0]["amount_refunded"] == 100_000, "{charge}");
+    let after = env.gateway.get_payment(&p.id).await?;
+    ensure!(
+        after.amount_refunded == 1_000 && after.amount_captured == 5_000,
+        "{after:?}"
+    );
+    let (headers, body) = env.next_webhook("refund.created", Some(&refund.id)).await?;
+    let event = verified(&env.gateway, headers, body).await?;
+    ensure!(
+        matches!(&event.kind, EventKind::Refund(u)
+            if u.amount.amount == 1_000 && u.amount.currency == "ISK"),
+        "{event:?}"
+    );
+
+    // Metrics in krónur: charges 5000 + 3000, fees 145 (145.30) + 87 (87.30), one refund of 1000.
+    let range = today_range(&env);
+    let s = env.gateway.summarize(range, "ISK").await?;
+    ensure!(
+        s.currency == "ISK"
+            && s.gross_volume == 8_000
+            && s.successful_payments == 2
+            && s.refunded_amount == 1_000
+            && s.refund_count == 1
+            && s.fees == 145 + 87
+            && s.net == 8_000 - 232 - 1_000,
+        "{s:?}"
+    );
+    let txns = env.oracle.list_all("/v1/balance_transactions").await?;
+    let fees: i64 = txns
+        .iter()
+        .filter(|t| t["currency"] == "isk")
+        .map(|t| t["fee"].as_i64().unwrap_or(0))
+        .sum();
+    ensure!(fees == 14_530 + 8_730, "the emulator's fees: {fees}");
+    let page = env
+        .gateway
+        .list_balance_transactions(
+            omnicrm_host::contract::BalanceFilter {
+                range,
+                currency: Some("ISK".into()),
+            },
+            PageRequest {
+                limit: 10,
+                cursor: None,
+            },
+        )
+        .await?;
+    let mut amounts: Vec<i64> = page.transactions.iter().map(|t| t.amount.amount).collect();
+    amounts.sort_unstable();
+    ensure!(amounts == [-1_000, 3_000, 5_000], "{:?}", page.transactions);
+    ensure!(
+        page.transactions
+            .iter()
+            .all(|t| t.amount.currency == "ISK" && t.net == t.amount.amount - t.fee),
+        "{:?}",
+        page.transactions
+    );
+
+    // KWD 1.005: Stripe needs the last of the three decimals to be 0. Refused by the plugin:
+    // the fault armed on every API path is still there afterwards, so nothing was sent.
+    env.emulator.faults().fail_next(FailSpec {
+        count: 1,
+        status: 503,
+        path_prefix: None,
+        should_retry: Some(false),
+        lock_timeout: false,
+    });
+    let mut kwd = charge_request(&customer, &card, 1_005, CaptureMode::Automatic, "kwd-1");
+    kwd.amount.currency = "KWD".into();
+    let err = gateway_error(env.gateway.charge(kwd).await)?;
+    ensure!(
+        matches!(&err, GatewayError::InvalidInput(i)
+            if i.field == "amount" && i.request_id.is_none()
+                && i.message.contains("KWD") && i.message.contains("multiple of 10")),
+        "{err:?}"
+    );
+    ensure!(
+        env.oracle.get("/v1/payment_intents").await.is_err(),
+        "the plugin sent a request for the refused amount"
+    );
+    let intents = env.oracle.intents_of(&customer).await?;
+    ensure!(
+        intents.len() == 2 && intents.iter().all(|i| i["currency"] == "isk"),
+        "{intents:?}"
+    );
+    // KWD 1.010 goes through unchanged.
+    let mut kwd = charge_request(&customer, &card, 1_010, CaptureMode::Automatic, "kwd-2");
+    kwd.amount.currency = "KWD".into();
+    let p = env.gateway.charge(kwd).await?;
+    ensure!(
+        p.amount.amount == 1_010 && p.amount.currency == "KWD",
+        "{p:?}"
+    );
+    ensure!(env.oracle.payment_intent(&p.id).await?["amount"] == 1_010);
     Ok(())
 }
 

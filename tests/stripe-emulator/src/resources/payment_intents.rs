@@ -142,6 +142,7 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     let amount = parse_amount(p, "amount")?;
     let currency =
         currency_param(p, "currency")?.ok_or_else(|| ApiError::missing_param("currency"))?;
+    crate::fees::check_charge_amount(amount, &currency, "amount")?;
     let capture_method = p
         .non_empty("capture_method")?
         .unwrap_or("automatic")
@@ -599,6 +600,9 @@ pub fn capture(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
         return Err(unexpected_state(pi, "captured", &["requires_capture"]));
     }
     let amount = requested.unwrap_or(pi.amount_capturable);
+    if requested.is_some() {
+        crate::fees::check_charge_amount(amount, &pi.currency, "amount_to_capture")?;
+    }
     if amount > pi.amount_capturable {
         return Err(ApiError::invalid_state(
             "amount_too_large",
@@ -692,6 +696,13 @@ pub fn update(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> {
         None
     };
     let currency = currency_param(p, "currency")?;
+    if amount.is_some() || currency.is_some() {
+        crate::fees::check_charge_amount(
+            amount.unwrap_or(pi.amount),
+            currency.as_deref().unwrap_or(&pi.currency),
+            "amount",
+        )?;
+    }
     let description = p
         .str("description")?
         .map(|d| (!d.is_empty()).then(|| d.to_string()));

@@ -138,6 +138,9 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
             format!("Charge {charge_id} has already been refunded."),
         ));
     }
+    if let Some(a) = amount {
+        fees::check_charge_amount(a, &currency, "amount")?;
+    }
     let amount = amount.unwrap_or(remaining);
     if amount > remaining {
         return Err(ApiError::invalid_state(

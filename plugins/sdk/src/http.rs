@@ -26,7 +26,7 @@ use crate::wasi::http::types::{
     Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use crate::wasi::io::poll::{Pollable, poll};
-use crate::wasi::io::streams::StreamError;
+use crate::wasi::io::streams::{OutputStream, StreamError};
 
 /// The largest chunk read from the response body at once.
 const READ_CHUNK: u64 = 64 * 1024;
@@ -303,9 +303,19 @@ pub fn send_until(
 ) -> Result<Response, Error> {
     let (scheme, authority, path) = split_url(&request.url)?;
 
-    let mut entries = Vec::with_capacity(request.headers.len());
+    let mut entries = Vec::with_capacity(request.headers.len() + 1);
     for (name, value) in &request.headers {
-        entries.push((name.to_ascii_lowercase(), value.as_bytes().to_vec()));
+        let name = name.to_ascii_lowercase();
+        if name != "content-length" {
+            entries.push((name, value.as_bytes().to_vec()));
+        }
+    }
+    // A declared length lets the host send the body in one piece instead of chunked encoding.
+    if !request.body.is_empty() {
+        entries.push((
+            "content-length".to_string(),
+            request.body.len().to_string().into_bytes(),
+        ));
     }
     let headers =
         Fields::from_list(&entries).map_err(|_| Error::not_sent("invalid or forbidden header"))?;
@@ -337,10 +347,19 @@ pub fn send_until(
     let body = outgoing
         .body()
         .map_err(|_| Error::not_sent("request body unavailable"))?;
+    let stream = body
+        .write()
+        .map_err(|_| Error::not_sent("request body stream unavailable"))?;
+    // A body the host accepts in one write is written and finished before the request is
+    // handed over, so the host sees the whole request at once (one write on the wire). Larger
+    // bodies stream after the hand-over, as the host reads them.
+    let unwritten = write_whole_body(body, stream, &request.body)?;
     let future =
         outgoing_handler::handle(outgoing, Some(options)).map_err(|c| Error::from_code(&c))?;
-
-    let written = write_body(body, &request.body, deadline);
+    let written = match unwritten {
+        Some((body, stream)) => write_body(body, stream, &request.body, deadline),
+        None => Ok(()),
+    };
     // Even when writing failed, the response future holds what happened: a response the
     // server sent early, or the reason the request failed (refused, denied, dropped...).
     let response = match (wait_response(&future, deadline), written) {
@@ -397,40 +416,60 @@ fn wait(pollable: &Pollable, deadline: monotonic_clock::Instant) -> bool {
 /// Writes the request body. A failure before every byte is handed to the host is "not sent"
 /// (the server can't have a complete request); once every byte is queued, the request may be
 /// complete at the server, so running out of time while flushing is "no response".
+/// Writes and finishes `bytes` if the host accepts them in one write without waiting;
+/// otherwise writes nothing and gives the body and its stream back, to stream after the
+/// hand-over.
+fn write_whole_body(
+    body: OutgoingBody,
+    stream: OutputStream,
+    bytes: &[u8],
+) -> Result<Option<(OutgoingBody, OutputStream)>, Error> {
+    let failed = |what: &str| Error::not_sent(format!("request body {what}"));
+    let permitted = stream.check_write().map_err(|_| failed("write failed"))?;
+    if usize::try_from(permitted).unwrap_or(usize::MAX) < bytes.len() {
+        return Ok(Some((body, stream)));
+    }
+    if !bytes.is_empty() {
+        stream.write(bytes).map_err(|_| failed("write failed"))?;
+    }
+    drop(stream);
+    OutgoingBody::finish(body, None).map_err(|c| Error::from_code(&c))?;
+    Ok(None)
+}
+
 fn write_body(
     body: OutgoingBody,
+    stream: OutputStream,
     bytes: &[u8],
     deadline: monotonic_clock::Instant,
 ) -> Result<(), Error> {
     let failed = |what: &str| Error::not_sent(format!("request body {what}"));
-    {
-        let stream = body.write().map_err(|_| failed("stream unavailable"))?;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let permitted = stream.check_write().map_err(|_| failed("write failed"))?;
-            if permitted == 0 {
-                if !wait(&stream.subscribe(), deadline) {
-                    return Err(Error::not_sent_in_time("request body write timed out"));
-                }
-                continue;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let permitted = stream.check_write().map_err(|_| failed("write failed"))?;
+        if permitted == 0 {
+            if !wait(&stream.subscribe(), deadline) {
+                return Err(Error::not_sent_in_time("request body write timed out"));
             }
-            let n = usize::try_from(permitted)
-                .unwrap_or(usize::MAX)
-                .min(rest.len());
-            stream
-                .write(&rest[..n])
-                .map_err(|_| failed("write failed"))?;
-            rest = &rest[n..];
+            continue;
         }
-        // Every byte is queued. If the stream closed meanwhile, the response future says why.
-        if stream.flush().is_ok() {
-            while let Ok(0) = stream.check_write() {
-                if !wait(&stream.subscribe(), deadline) {
-                    return Err(Error::no_response("request body flush timed out", true));
-                }
+        let n = usize::try_from(permitted)
+            .unwrap_or(usize::MAX)
+            .min(rest.len());
+        stream
+            .write(&rest[..n])
+            .map_err(|_| failed("write failed"))?;
+        rest = &rest[n..];
+    }
+    // Every byte is queued. If the stream closed meanwhile, the response future says why.
+    if stream.flush().is_ok() {
+        while let Ok(0) = stream.check_write() {
+            if !wait(&stream.subscribe(), deadline) {
+                return Err(Error::no_response("request body flush timed out", true));
             }
         }
     }
+    drop(stream);
     // A finish error says what went wrong (a body-size mismatch means the request is incomplete).
     OutgoingBody::finish(body, None).map_err(|c| Error::from_code(&c))
 }

@@ -2,13 +2,13 @@
 //! store, memory limit and deadline.
 
 use crate::config::Limits;
-use crate::contract::bindings::{Gateway as Bindings, GatewayPre};
 use crate::contract::{
     BalanceFilter, BalancePage, ChargeRequest, Customer, CustomerRequest, FinancialSummary,
     GatewayEvent, GatewayInfo, Invoice, InvoiceFilter, InvoicePage, InvoiceRequest, PageRequest,
     Payment, Refund, RefundRequest, Rejection, StoredCard, TimeRange,
 };
 use crate::error::CallError;
+use crate::exports::Exports;
 use crate::host_api::{
     Diagnostics, GatewayShared, GuestLimiter, HostState, sandboxed_wasi, truncate,
 };
@@ -16,7 +16,7 @@ use crate::outbound::{Authenticator, OutboundHooks, OutboundPolicy};
 use crate::runtime::{LoadInfo, RuntimeInner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpCtx;
 
@@ -46,7 +46,8 @@ impl std::fmt::Debug for Gateway {
 
 pub(crate) struct GatewayInner {
     runtime: Arc<RuntimeInner>,
-    pre: GatewayPre<HostState>,
+    pre: InstancePre<HostState>,
+    exports: Exports,
     shared: Arc<GatewayShared>,
     policy: Arc<OutboundPolicy>,
     auth: Arc<Authenticator>,
@@ -58,7 +59,8 @@ pub(crate) struct GatewayInner {
 impl GatewayInner {
     pub(crate) fn new(
         runtime: Arc<RuntimeInner>,
-        pre: GatewayPre<HostState>,
+        pre: InstancePre<HostState>,
+        exports: Exports,
         shared: Arc<GatewayShared>,
         policy: Arc<OutboundPolicy>,
         auth: Arc<Authenticator>,
@@ -67,6 +69,7 @@ impl GatewayInner {
         GatewayInner {
             runtime,
             pre,
+            exports,
             shared,
             policy,
             auth,
@@ -79,10 +82,12 @@ impl GatewayInner {
 
 /// Runs one guest call in a fresh store and instance, under the gateway's deadline.
 ///
-/// `$b` names the instantiated bindings and `$store` the `&mut Store`; `$call` is the
-/// generated export call (a future of `wasmtime::Result<T>`).
+/// `$exports` names the field of [`Exports`] to load from the new instance (only that
+/// interface's functions are looked up and type-checked); `$b` names the loaded bindings and
+/// `$store` the `&mut Store`; `$call` is the generated export call (a future of
+/// `wasmtime::Result<T>`).
 macro_rules! guest_call {
-    ($self:ident, $op:literal, |$b:ident, $store:ident| $call:expr) => {{
+    ($self:ident, $op:literal, $exports:ident, |$b:ident, $store:ident| $call:expr) => {{
         let started = Instant::now();
         let deadline = started + $self.inner.limits.call_timeout();
         // Wait (within the deadline) for a free instance slot of the pooling allocator.
@@ -90,11 +95,17 @@ macro_rules! guest_call {
             Err(e) => Err(e),
             Ok(permit) => {
                 let (mut store, diagnostics) = $self.new_store(deadline);
-                let pre = &$self.inner.pre;
+                let inner = &$self.inner;
                 let work = async {
-                    let $b: Bindings = pre
+                    let instance = inner
+                        .pre
                         .instantiate_async(&mut store)
                         .await
+                        .map_err(Failure::Instantiate)?;
+                    let $b = inner
+                        .exports
+                        .$exports
+                        .load(&mut store, &instance)
                         .map_err(Failure::Instantiate)?;
                     let $store = &mut store;
                     $call.await.map_err(Failure::Guest)
@@ -128,9 +139,10 @@ impl Gateway {
         }
     }
 
-    /// Calls `info.describe` (used while loading).
+    /// Calls `info.describe` (used while loading). It loads the whole world, so every export's
+    /// type is checked once here, at load time; the calls after it load only their interface.
     pub(crate) async fn describe_now(&self) -> Result<GatewayInfo, CallError> {
-        guest_call!(self, "info.describe", |b, store| b
+        guest_call!(self, "info.describe", world, |b, store| b
             .omnicrm_payments_info()
             .call_describe(store))
     }
@@ -294,13 +306,12 @@ impl Gateway {
         request: CustomerRequest,
         idempotency_key: &str,
     ) -> Result<Customer, CallError> {
-        flatten(guest_call!(self, "tokens.ensure-customer", |b, store| b
-            .omnicrm_payments_tokens()
-            .call_ensure_customer(
-                store,
-                &request,
-                &idempotency_key.to_owned()
-            )))
+        flatten(guest_call!(
+            self,
+            "tokens.ensure-customer",
+            tokens,
+            |g, store| g.call_ensure_customer(store, &request, &idempotency_key.to_owned())
+        ))
     }
 
     /// Stores a card from a token made by the gateway's card form.
@@ -311,53 +322,60 @@ impl Gateway {
         make_default: bool,
         idempotency_key: &str,
     ) -> Result<StoredCard, CallError> {
-        flatten(guest_call!(self, "tokens.store-card", |b, store| b
-            .omnicrm_payments_tokens()
-            .call_store_card(
+        flatten(guest_call!(
+            self,
+            "tokens.store-card",
+            tokens,
+            |g, store| g.call_store_card(
                 store,
                 &customer.to_owned(),
                 token,
                 make_default,
                 &idempotency_key.to_owned()
-            )))
+            )
+        ))
     }
 
     /// The customer's stored cards, default first.
     pub async fn list_cards(&self, customer: &str) -> Result<Vec<StoredCard>, CallError> {
-        flatten(guest_call!(self, "tokens.list-cards", |b, store| b
-            .omnicrm_payments_tokens()
-            .call_list_cards(store, &customer.to_owned())))
+        flatten(guest_call!(
+            self,
+            "tokens.list-cards",
+            tokens,
+            |g, store| g.call_list_cards(store, &customer.to_owned())
+        ))
     }
 
     /// Makes one of the customer's cards the default.
     pub async fn set_default_card(&self, customer: &str, card: &str) -> Result<(), CallError> {
-        flatten(guest_call!(self, "tokens.set-default-card", |b, store| b
-            .omnicrm_payments_tokens()
-            .call_set_default_card(
-                store,
-                &customer.to_owned(),
-                &card.to_owned()
-            )))
+        flatten(guest_call!(
+            self,
+            "tokens.set-default-card",
+            tokens,
+            |g, store| g.call_set_default_card(store, &customer.to_owned(), &card.to_owned())
+        ))
     }
 
     /// Removes a stored card.
     pub async fn remove_card(&self, customer: &str, card: &str) -> Result<(), CallError> {
-        flatten(guest_call!(self, "tokens.remove-card", |b, store| b
-            .omnicrm_payments_tokens()
-            .call_remove_card(
-                store,
-                &customer.to_owned(),
-                &card.to_owned()
-            )))
+        flatten(guest_call!(
+            self,
+            "tokens.remove-card",
+            tokens,
+            |g, store| g.call_remove_card(store, &customer.to_owned(), &card.to_owned())
+        ))
     }
 
     // ---- charging ----
 
     /// Charges a stored card off-session (or authorizes it).
     pub async fn charge(&self, request: ChargeRequest) -> Result<Payment, CallError> {
-        flatten(guest_call!(self, "charging.charge", |b, store| b
-            .omnicrm_payments_charging()
-            .call_charge(store, &request)))
+        flatten(guest_call!(
+            self,
+            "charging.charge",
+            charging,
+            |g, store| g.call_charge(store, &request)
+        ))
     }
 
     /// Captures all of an authorization, or `amount` minor units of it.
@@ -367,48 +385,59 @@ impl Gateway {
         amount: Option<i64>,
         idempotency_key: &str,
     ) -> Result<Payment, CallError> {
-        flatten(guest_call!(self, "charging.capture", |b, store| b
-            .omnicrm_payments_charging()
-            .call_capture(
+        flatten(guest_call!(
+            self,
+            "charging.capture",
+            charging,
+            |g, store| g.call_capture(
                 store,
                 &payment.to_owned(),
                 amount,
                 &idempotency_key.to_owned()
-            )))
+            )
+        ))
     }
 
     /// Cancels an uncaptured payment.
     pub async fn cancel(&self, payment: &str, idempotency_key: &str) -> Result<Payment, CallError> {
-        flatten(guest_call!(self, "charging.cancel", |b, store| b
-            .omnicrm_payments_charging()
-            .call_cancel(
-                store,
-                &payment.to_owned(),
-                &idempotency_key.to_owned()
-            )))
+        flatten(guest_call!(
+            self,
+            "charging.cancel",
+            charging,
+            |g, store| g.call_cancel(store, &payment.to_owned(), &idempotency_key.to_owned())
+        ))
     }
 
     /// Refunds all or part of a payment.
     pub async fn refund_payment(&self, request: RefundRequest) -> Result<Refund, CallError> {
-        flatten(guest_call!(self, "charging.refund-payment", |b, store| b
-            .omnicrm_payments_charging()
-            .call_refund_payment(store, &request)))
+        flatten(guest_call!(
+            self,
+            "charging.refund-payment",
+            charging,
+            |g, store| g.call_refund_payment(store, &request)
+        ))
     }
 
     /// Looks a payment up.
     pub async fn get_payment(&self, payment: &str) -> Result<Payment, CallError> {
-        flatten(guest_call!(self, "charging.get-payment", |b, store| b
-            .omnicrm_payments_charging()
-            .call_get_payment(store, &payment.to_owned())))
+        flatten(guest_call!(
+            self,
+            "charging.get-payment",
+            charging,
+            |g, store| g.call_get_payment(store, &payment.to_owned())
+        ))
     }
 
     // ---- invoicing ----
 
     /// Creates a draft invoice.
     pub async fn create_invoice(&self, request: InvoiceRequest) -> Result<Invoice, CallError> {
-        flatten(guest_call!(self, "invoicing.create-invoice", |b, store| b
-            .omnicrm_payments_invoicing()
-            .call_create_invoice(store, &request)))
+        flatten(guest_call!(
+            self,
+            "invoicing.create-invoice",
+            invoicing,
+            |g, store| g.call_create_invoice(store, &request)
+        ))
     }
 
     /// Finalizes a draft invoice.
@@ -420,7 +449,8 @@ impl Gateway {
         flatten(guest_call!(
             self,
             "invoicing.finalize-invoice",
-            |b, store| b.omnicrm_payments_invoicing().call_finalize_invoice(
+            invoicing,
+            |g, store| g.call_finalize_invoice(
                 store,
                 &invoice.to_owned(),
                 &idempotency_key.to_owned()
@@ -435,14 +465,17 @@ impl Gateway {
         card: Option<&str>,
         idempotency_key: &str,
     ) -> Result<Invoice, CallError> {
-        flatten(guest_call!(self, "invoicing.pay-invoice", |b, store| b
-            .omnicrm_payments_invoicing()
-            .call_pay_invoice(
+        flatten(guest_call!(
+            self,
+            "invoicing.pay-invoice",
+            invoicing,
+            |g, store| g.call_pay_invoice(
                 store,
                 &invoice.to_owned(),
                 card.map(str::to_owned).as_ref(),
                 &idempotency_key.to_owned()
-            )))
+            )
+        ))
     }
 
     /// Voids an open invoice.
@@ -451,13 +484,12 @@ impl Gateway {
         invoice: &str,
         idempotency_key: &str,
     ) -> Result<Invoice, CallError> {
-        flatten(guest_call!(self, "invoicing.void-invoice", |b, store| b
-            .omnicrm_payments_invoicing()
-            .call_void_invoice(
-                store,
-                &invoice.to_owned(),
-                &idempotency_key.to_owned()
-            )))
+        flatten(guest_call!(
+            self,
+            "invoicing.void-invoice",
+            invoicing,
+            |g, store| g.call_void_invoice(store, &invoice.to_owned(), &idempotency_key.to_owned())
+        ))
     }
 
     /// Marks an open invoice uncollectible.
@@ -469,7 +501,8 @@ impl Gateway {
         flatten(guest_call!(
             self,
             "invoicing.mark-uncollectible",
-            |b, store| b.omnicrm_payments_invoicing().call_mark_uncollectible(
+            invoicing,
+            |g, store| g.call_mark_uncollectible(
                 store,
                 &invoice.to_owned(),
                 &idempotency_key.to_owned()
@@ -479,9 +512,12 @@ impl Gateway {
 
     /// Looks an invoice up.
     pub async fn get_invoice(&self, invoice: &str) -> Result<Invoice, CallError> {
-        flatten(guest_call!(self, "invoicing.get-invoice", |b, store| b
-            .omnicrm_payments_invoicing()
-            .call_get_invoice(store, &invoice.to_owned())))
+        flatten(guest_call!(
+            self,
+            "invoicing.get-invoice",
+            invoicing,
+            |g, store| g.call_get_invoice(store, &invoice.to_owned())
+        ))
     }
 
     /// Lists invoices, one page at a time.
@@ -490,9 +526,12 @@ impl Gateway {
         filter: InvoiceFilter,
         page: PageRequest,
     ) -> Result<InvoicePage, CallError> {
-        flatten(guest_call!(self, "invoicing.list-invoices", |b, store| b
-            .omnicrm_payments_invoicing()
-            .call_list_invoices(store, &filter, &page)))
+        flatten(guest_call!(
+            self,
+            "invoicing.list-invoices",
+            invoicing,
+            |g, store| g.call_list_invoices(store, &filter, &page)
+        ))
     }
 
     // ---- metrics ----
@@ -503,9 +542,12 @@ impl Gateway {
         range: TimeRange,
         currency: &str,
     ) -> Result<FinancialSummary, CallError> {
-        flatten(guest_call!(self, "metrics.summarize", |b, store| b
-            .omnicrm_payments_metrics()
-            .call_summarize(store, range, currency)))
+        flatten(guest_call!(
+            self,
+            "metrics.summarize",
+            metrics,
+            |g, store| g.call_summarize(store, range, currency)
+        ))
     }
 
     /// Lists balance transactions, one page at a time.
@@ -517,9 +559,8 @@ impl Gateway {
         flatten(guest_call!(
             self,
             "metrics.list-balance-transactions",
-            |b, store| b
-                .omnicrm_payments_metrics()
-                .call_list_balance_transactions(store, &filter, &page)
+            metrics,
+            |g, store| g.call_list_balance_transactions(store, &filter, &page)
         ))
     }
 
@@ -532,8 +573,7 @@ impl Gateway {
         headers: Vec<(String, Vec<u8>)>,
         body: Vec<u8>,
     ) -> Result<Result<GatewayEvent, Rejection>, CallError> {
-        guest_call!(self, "webhooks.verify-event", |b, store| b
-            .omnicrm_payments_webhooks()
+        guest_call!(self, "webhooks.verify-event", webhooks, |g, store| g
             .call_verify_event(store, &headers, &body))
     }
 }

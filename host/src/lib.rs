@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod service;
 
 mod cache;
+mod exports;
 mod host_api;
 mod oauth;
 mod outbound;

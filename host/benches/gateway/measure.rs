@@ -297,6 +297,23 @@ fn join_notes(parts: &[String]) -> String {
         .join("; ")
 }
 
+/// CPU time (user + system) this process has used so far (`/proc/self/stat`, clock ticks of
+/// 10 ms: use over many operations).
+pub fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|text| {
+            // Fields after the command name (which is in parentheses and may hold spaces).
+            let rest = &text[text.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 /// Resident set size of this process, in bytes.
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -368,24 +385,48 @@ async fn charge_vs_native(bench: &mut Bench) -> Result<()> {
         .rows
         .push(Row::new(1, "charge, native hyper keep-alive, c=1", native));
 
+    // Breakdown: the Stripe component instantiated and called without any HTTP
+    // (`get-payment` of an invalid id is refused before any request).
+    let mut no_http = Vec::with_capacity(sequential);
+    for _ in 0..sequential {
+        let t = Instant::now();
+        let r = bench.stripe.get_payment("").await;
+        no_http.push(t.elapsed());
+        if !matches!(r, Err(omnicrm_host::CallError::Gateway(_))) {
+            bail!("get_payment(\"\") should be refused by the plugin: {r:?}");
+        }
+    }
+    bench.rows.push(
+        Row::new(
+            1,
+            "breakdown: Stripe component instantiate + call without HTTP (get-payment \"\")",
+            Samples::new(no_http),
+        )
+        .note("the per-call cost of the sandbox before any I/O"),
+    );
+
     // Concurrency 16.
     let shared = Arc::new(BenchRef::new(bench));
     let gateway = bench.stripe.clone();
     let s = shared.clone();
+    let cpu0 = cpu_time();
     let (c_samples, c_wall, c_err, c_first) = concurrent(total16, 16, move || {
         let s = s.clone();
         let g = gateway.clone();
         async move { s.component_charge(&g).await }
     })
     .await;
+    let c_cpu = cpu_time().saturating_sub(cpu0) / total16.max(1) as u32;
     let client = bench.native.clone();
     let s = shared.clone();
+    let cpu0 = cpu_time();
     let (n_samples, n_wall, n_err, n_first) = concurrent(total16, 16, move || {
         let s = s.clone();
         let c = client.clone();
         async move { s.native_charge(&c).await.map(|_| ()) }
     })
     .await;
+    let n_cpu = cpu_time().saturating_sub(cpu0) / total16.max(1) as u32;
     let c_rate = c_samples.len() as f64 / c_wall.as_secs_f64();
     let n_rate = n_samples.len() as f64 / n_wall.as_secs_f64();
     let c16_ratio = ratio(c_samples.median(), n_samples.median());
@@ -395,10 +436,11 @@ async fn charge_vs_native(bench: &mut Bench) -> Result<()> {
             .rate(c_rate)
             .note(join_notes(&[
                 format!(
-                    "ratio to native: median {}, p99 {}, throughput {}",
+                    "ratio to native: median {}, p99 {}, throughput {}; host CPU per charge {}",
                     fx(c16_ratio),
                     fx(c16_ratio_p99),
-                    fx(Some(n_rate / c_rate))
+                    fx(Some(n_rate / c_rate)),
+                    fmt_duration(c_cpu)
                 ),
                 errors_note(c_err, &c_first),
             ])),
@@ -406,7 +448,10 @@ async fn charge_vs_native(bench: &mut Bench) -> Result<()> {
     bench.rows.push(
         Row::new(1, "charge, native hyper keep-alive, c=16", n_samples)
             .rate(n_rate)
-            .note(errors_note(n_err, &n_first)),
+            .note(join_notes(&[
+                format!("host CPU per charge {}", fmt_duration(n_cpu)),
+                errors_note(n_err, &n_first),
+            ])),
     );
     for (label, r) in [("c=1", seq_ratio), ("c=16", c16_ratio)] {
         bench.verdicts.push(Verdict {
@@ -675,7 +720,7 @@ async fn floor(engine: &wasmtime::Engine, path: &Path, n: usize, mode: Floor) ->
             Floor::Raw => {
                 let instance = pre.instantiate_async(&mut store).await.map_err(err)?;
                 let func = instance
-                    .get_func(&mut store, &func_index)
+                    .get_func(&mut store, func_index)
                     .context("list-cards is not a function")?;
                 let mut results = [Val::Bool(false)];
                 func.call_async(&mut store, &arg, &mut results)
@@ -890,11 +935,24 @@ async fn memory(bench: &mut Bench) -> Result<()> {
         .admin_post("/_emulator/faults/latency", &format!("ms={latency_ms}"))
         .await
         .context("setting the emulator's latency")?;
+    // A runtime with an instance slot for every call (the default `max_instances` is lower:
+    // calls beyond it wait for a slot without an instance).
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(bench.cache_dir.path().join("artifacts")),
+        max_instances: in_flight as u32 + 24,
+        ..Default::default()
+    })?;
+    let gateway = runtime
+        .load(
+            "stripe",
+            &stripe_config(&bench.path(STRIPE_WASM), &bench.emulator.base_url),
+        )
+        .await?;
     let shared = Arc::new(BenchRef::new(bench));
     let mut waves = Vec::new();
     for wave in 0..2 {
         let (per_call, peak_in_flight, errors) =
-            memory_wave(&shared, &bench.stripe, in_flight, latency_ms as u64).await?;
+            memory_wave(&shared, &gateway, in_flight, latency_ms as u64).await?;
         waves.push((wave, per_call, peak_in_flight, errors));
     }
     // The same with native requests: what the HTTP client and tokio alone cost per request.

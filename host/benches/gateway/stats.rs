@@ -132,7 +132,7 @@ pub fn render(rows: &[Row], verdicts: &[Verdict]) -> String {
                 match v.met {
                     Some(true) => "met".into(),
                     Some(false) => "NOT MET".into(),
-                    None => "n/a".into(),
+                    None => "-".into(),
                 },
                 v.figure.clone(),
             ]

@@ -755,6 +755,58 @@ async fn an_unknown_outcome_is_reconciled_without_charging_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_with_the_same_key_after_an_unknown_outcome_settles_the_first_charge() {
+    // The transaction and its charge's intent are written in one commit: a retry of the request
+    // (its unknown outcome is not saved for replay) finds them and repeats the same gateway call.
+    let mut env = start(EnvOptions {
+        settings: vec![("max-retries", "0")],
+        no_webhooks: true,
+        ..Default::default()
+    })
+    .await;
+    env.customer_with_card("c-1", "pm_card_visa").await;
+    env.emulator
+        .faults()
+        .drop_after_commit(1, Some("/v1/payment_intents".into()));
+    let body = json!({ "customer_id": "c-1", "amount": 3333, "currency": "USD" }).to_string();
+    let send = |body: String| {
+        let api = env.api.clone();
+        async move {
+            api.send(
+                "POST",
+                "/v1/transactions",
+                Some(body.into_bytes()),
+                &[("idempotency-key", "order-7")],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first = send(body.clone()).await;
+    assert_eq!(first.status / 100, 5, "{}", first.json);
+    let txn = first.json["error"]["details"]["transaction"]["id"]
+        .as_i64()
+        .unwrap();
+    let again = send(body.clone()).await;
+    assert_eq!(again.status, 201, "{}", again.json);
+    assert_eq!(again.json["id"], txn, "the same transaction");
+    assert_eq!(again.json["status"], "succeeded");
+    assert_eq!(again.header("idempotent-replayed"), None);
+    let pis = env.payment_intents().await;
+    assert_eq!(pis.len(), 1, "charged once");
+    assert_eq!(pis[0]["id"], again.json["gateway_payment_ref"]);
+    assert_eq!(
+        reconcile_once(&env.service, Duration::ZERO)
+            .await
+            .unwrap()
+            .examined,
+        0,
+        "nothing left to reconcile"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_operation_is_routed() {
     let mut env = start(EnvOptions::default()).await;
     let doc = env.anonymous.get("/openapi.json").await.unwrap().json;

@@ -87,13 +87,7 @@ impl Service {
     ) -> Result<Vec<CustomerLink>, ServiceError> {
         let id = crm_customer_id.to_string();
         let links = self.db.run(move |l| l.customer_links(&id)).await?;
-        if links.is_empty() {
-            return Err(ServiceError::not_found(
-                "customer_id",
-                format!("no customer {crm_customer_id:?}: link it with POST /v1/customers first"),
-            ));
-        }
-        Ok(links)
+        linked(crm_customer_id, links)
     }
 
     /// A card of the customer; 404 naming `card_id` when it is not theirs or was removed.
@@ -103,13 +97,7 @@ impl Service {
         card_id: i64,
     ) -> Result<Card, ServiceError> {
         let card = self.db.run(move |l| l.card(card_id)).await?;
-        match card {
-            Some(c) if c.crm_customer_id == crm_customer_id => Ok(c),
-            _ => Err(ServiceError::not_found(
-                "card_id",
-                format!("customer {crm_customer_id:?} has no card {card_id}"),
-            )),
-        }
+        own_card(crm_customer_id, card_id, card)
     }
 
     /// Stores a card from a client-side token.
@@ -245,15 +233,76 @@ impl Service {
     pub async fn default_card(&self, crm_customer_id: &str) -> Result<Card, ServiceError> {
         let id = crm_customer_id.to_string();
         let cards = self.db.run(move |l| l.cards(&id)).await?;
-        cards.into_iter().find(|c| c.is_default).ok_or_else(|| {
-            ServiceError::invalid(
-                "card_id",
-                format!(
-                    "customer {crm_customer_id:?} has no default card: add one or name a card_id"
-                ),
-            )
-        })
+        default_of(crm_customer_id, cards)
     }
+
+    /// The customer's links and the card to use: `card_id`, else the default card when
+    /// `need_card`, else none; read together (one trip to the ledger). Errors as
+    /// [`Service::require_customer`], [`Service::customer_card`] and [`Service::default_card`].
+    pub async fn customer_and_card(
+        &self,
+        crm_customer_id: &str,
+        card_id: Option<i64>,
+        need_card: bool,
+    ) -> Result<(Vec<CustomerLink>, Option<Card>), ServiceError> {
+        let id = crm_customer_id.to_string();
+        let (links, card, cards) = self
+            .db
+            .run(move |l| {
+                let links = l.customer_links(&id)?;
+                if links.is_empty() {
+                    return Ok((links, None, None));
+                }
+                match card_id {
+                    Some(c) => Ok((links, Some(l.card(c)?), None)),
+                    None if need_card => Ok((links, None, Some(l.cards(&id)?))),
+                    None => Ok((links, None, None)),
+                }
+            })
+            .await?;
+        let links = linked(crm_customer_id, links)?;
+        let card = match (card_id, card, cards) {
+            (Some(id), Some(card), _) => Some(own_card(crm_customer_id, id, card)?),
+            (None, _, Some(cards)) => Some(default_of(crm_customer_id, cards)?),
+            _ => None,
+        };
+        Ok((links, card))
+    }
+}
+
+/// The links of a customer that must be linked; 404 naming `customer_id` if none.
+fn linked(
+    crm_customer_id: &str,
+    links: Vec<CustomerLink>,
+) -> Result<Vec<CustomerLink>, ServiceError> {
+    if links.is_empty() {
+        return Err(ServiceError::not_found(
+            "customer_id",
+            format!("no customer {crm_customer_id:?}: link it with POST /v1/customers first"),
+        ));
+    }
+    Ok(links)
+}
+
+/// A card that must be the customer's; 404 naming `card_id` when it is not theirs or was removed.
+fn own_card(crm_customer_id: &str, card_id: i64, card: Option<Card>) -> Result<Card, ServiceError> {
+    match card {
+        Some(c) if c.crm_customer_id == crm_customer_id => Ok(c),
+        _ => Err(ServiceError::not_found(
+            "card_id",
+            format!("customer {crm_customer_id:?} has no card {card_id}"),
+        )),
+    }
+}
+
+/// The default among the customer's cards.
+fn default_of(crm_customer_id: &str, cards: Vec<Card>) -> Result<Card, ServiceError> {
+    cards.into_iter().find(|c| c.is_default).ok_or_else(|| {
+        ServiceError::invalid(
+            "card_id",
+            format!("customer {crm_customer_id:?} has no default card: add one or name a card_id"),
+        )
+    })
 }
 
 /// The idempotency key for creating the gateway customer of a CRM customer.

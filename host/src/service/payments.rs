@@ -121,6 +121,9 @@ pub struct Exec {
     pub error: Option<CallError>,
     /// Whether another task of this process is running the operation now.
     pub in_flight: bool,
+    /// The transaction as a charge's outcome left it (read in the same database transaction
+    /// that settled the operation), so that callers need not read it again.
+    pub txn: Option<Transaction>,
 }
 
 impl Exec {
@@ -129,6 +132,7 @@ impl Exec {
             state: OpState::Pending,
             error: None,
             in_flight: true,
+            txn: None,
         }
     }
 }
@@ -266,6 +270,37 @@ pub fn digest(parts: &[&str]) -> String {
 pub const AUTHORIZATION_EXPIRED: &str = "the authorization expired (or was canceled) at the \
     gateway before it was captured; card authorizations last about 7 days. No money was taken";
 
+/// The charge operation of a transaction: its key (the transaction's), the card and the gateway
+/// customer, and the exact inputs of the call.
+fn charge_operation(
+    txn: &Transaction,
+    card: &Card,
+    customer_ref: &str,
+) -> Result<NewOperation, LedgerError> {
+    let params = ChargeParams {
+        customer: customer_ref.to_string(),
+        card: card.gateway_card_ref.clone(),
+        amount: txn.amount,
+        currency: txn.currency.clone(),
+        description: txn.description.clone(),
+        capture: txn.capture,
+        metadata: vec![
+            ("crm_transaction_id".into(), txn.id.to_string()),
+            ("crm_customer_id".into(), txn.crm_customer_id.clone()),
+        ],
+    };
+    Ok(NewOperation {
+        kind: OpKind::Charge,
+        gateway: card.gateway.clone(),
+        transaction_id: Some(txn.id),
+        refund_id: None,
+        invoice_id: None,
+        idempotency_key: txn.idempotency_key.clone(),
+        params: serde_json::to_value(&params)
+            .map_err(|e| LedgerError::Database(format!("charge inputs: {e}")))?,
+    })
+}
+
 /// A transaction to create, as the API receives it.
 #[derive(Debug, Clone)]
 pub struct TxnRequest {
@@ -356,17 +391,10 @@ impl Service {
                 "must be a positive integer of minor units",
             ));
         }
-        self.require_customer(&req.customer_id).await?;
-        let card = match req.card_id {
-            Some(id) => Some(self.customer_card(&req.customer_id, id).await?),
-            None => None,
-        };
         let charge_now = req.charge_now && req.kind == TxnKind::Charge;
-        let card = match (card, charge_now) {
-            (Some(c), _) => Some(c),
-            (None, true) => Some(self.default_card(&req.customer_id).await?),
-            (None, false) => None,
-        };
+        let (links, card) = self
+            .customer_and_card(&req.customer_id, req.card_id, charge_now)
+            .await?;
         let gateway = card
             .as_ref()
             .map(|c| c.gateway.clone())
@@ -394,6 +422,34 @@ impl Service {
             status: TxnStatus::Pending,
             idempotency_key: key,
         };
+        if charge_now
+            && let Some(card) = card
+            && let Some(link) = links.into_iter().find(|l| l.gateway == card.gateway)
+        {
+            // The transaction and its charge's intent in one commit, then the call.
+            let customer_ref = link.gateway_customer_ref;
+            let (txn, op) = self
+                .db
+                .run(move |l| l.create_charge(&new, &|t| charge_operation(t, &card, &customer_ref)))
+                .await?;
+            let Some(op) = op else {
+                // A repeat of the client's key: settle (or report) the charge made the first time.
+                let (txn, err) = self
+                    .charge_transaction(txn.id, RetryPolicy::INTERACTIVE)
+                    .await?;
+                return Ok((txn, err, false));
+            };
+            let exec = match self.claim(op.id) {
+                // Written just now: nothing else settled it, no need to read it again.
+                Some(guard) => Some(
+                    self.run_claimed(op, RetryPolicy::INTERACTIVE, guard)
+                        .await?,
+                ),
+                None => Some(Exec::in_flight()),
+            };
+            let (txn, err) = self.charge_answer(txn.id, exec).await?;
+            return Ok((txn, err, true));
+        }
         let (txn, created) = self.db.run(move |l| l.insert_transaction(&new)).await?;
         if !charge_now {
             return Ok((txn, None, created));
@@ -424,7 +480,6 @@ impl Service {
                 "a credit is not charged",
             ));
         }
-        let key = txn.idempotency_key.clone();
         let existing = self
             .db
             .run(move |l| l.operations_for(Some(txn_id), None))
@@ -448,27 +503,7 @@ impl Service {
                 let link = self
                     .customer_link(&txn.crm_customer_id, &card.gateway)
                     .await?;
-                let params = ChargeParams {
-                    customer: link.gateway_customer_ref,
-                    card: card.gateway_card_ref.clone(),
-                    amount: txn.amount,
-                    currency: txn.currency.clone(),
-                    description: txn.description.clone(),
-                    capture: txn.capture,
-                    metadata: vec![
-                        ("crm_transaction_id".into(), txn.id.to_string()),
-                        ("crm_customer_id".into(), txn.crm_customer_id.clone()),
-                    ],
-                };
-                let new = NewOperation {
-                    kind: OpKind::Charge,
-                    gateway: card.gateway.clone(),
-                    transaction_id: Some(txn.id),
-                    refund_id: None,
-                    invoice_id: None,
-                    idempotency_key: key,
-                    params: to_params(&params)?,
-                };
+                let new = charge_operation(&txn, &card, &link.gateway_customer_ref)?;
                 // The intent: the operation (with its key and inputs) and the transaction's card,
                 // written together before the gateway is called, while the transaction is still
                 // a pending charge that no invoice holds (an invoice and a charge never both
@@ -485,11 +520,23 @@ impl Service {
         } else {
             None
         };
-        let txn = self
-            .db
-            .run(move |l| l.transaction(txn_id))
-            .await?
-            .ok_or_else(|| ServiceError::internal("transaction vanished"))?;
+        self.charge_answer(txn_id, exec).await
+    }
+
+    /// The transaction after a charge's run, and the error the client must hear about.
+    async fn charge_answer(
+        &self,
+        txn_id: i64,
+        mut exec: Option<Exec>,
+    ) -> Result<(Transaction, Option<ServiceError>), ServiceError> {
+        let txn = match exec.as_mut().and_then(|e| e.txn.take()) {
+            Some(t) => t,
+            None => self
+                .db
+                .run(move |l| l.transaction(txn_id))
+                .await?
+                .ok_or_else(|| ServiceError::internal("transaction vanished"))?,
+        };
         let err = exec.and_then(|e| {
             if e.in_flight {
                 return Some(ServiceError::conflict(
@@ -532,7 +579,7 @@ impl Service {
     /// Runs an operation of the intent log with its stored key and inputs, applies the outcome
     /// and settles the operation. Returns at once when the operation is running in this process.
     pub async fn execute(&self, op: Operation, policy: RetryPolicy) -> Result<Exec, ServiceError> {
-        let Some(_guard) = self.claim(op.id) else {
+        let Some(guard) = self.claim(op.id) else {
             return Ok(Exec::in_flight());
         };
         // Settled meanwhile by another task?
@@ -544,10 +591,22 @@ impl Service {
                     state: o.state,
                     error: None,
                     in_flight: false,
+                    txn: None,
                 });
             }
             None => return Err(ServiceError::internal("operation vanished")),
         };
+        self.run_claimed(op, policy, guard).await
+    }
+
+    /// Runs an unsettled operation this task has claimed (see [`Service::execute`]).
+    async fn run_claimed(
+        &self,
+        op: Operation,
+        policy: RetryPolicy,
+        _guard: crate::service::Claim<'_>,
+    ) -> Result<Exec, ServiceError> {
+        let op_id = op.id;
         let slot = self.slot(&op.gateway)?;
         let bad_params =
             |e: serde_json::Error| ServiceError::internal(format!("operation {}: {e}", op.id));
@@ -578,8 +637,36 @@ impl Service {
                         async move { g.charge(r).await }
                     })
                     .await;
-                self.apply_charge(op.transaction_id.unwrap_or_default(), result)
-                    .await?
+                // The outcome and the operation's settlement in one commit.
+                let txn_id = op.transaction_id.unwrap_or_default();
+                let (patch, state, error) = Self::charge_outcome(result);
+                if let Some(e) = &error {
+                    tracing::info!(op = op.id, kind = %op.kind, state = %state, error = %e, "gateway call failed");
+                }
+                let message = error.as_ref().map(|e| e.to_string());
+                let from = match patch.as_ref().and_then(|p| p.status) {
+                    Some(s) => txn_from(s),
+                    None => vec![TxnStatus::Pending, TxnStatus::Unknown],
+                };
+                let (state, txn) = self
+                    .db
+                    .run(move |l| {
+                        l.settle_charge(
+                            op_id,
+                            txn_id,
+                            &from,
+                            patch.as_ref(),
+                            state,
+                            message.as_deref(),
+                        )
+                    })
+                    .await?;
+                return Ok(Exec {
+                    state,
+                    error,
+                    in_flight: false,
+                    txn,
+                });
             }
             OpKind::Capture | OpKind::Cancel => {
                 let p: PaymentParams =
@@ -692,6 +779,7 @@ impl Service {
             state,
             error,
             in_flight: false,
+            txn: None,
         })
     }
 
@@ -704,12 +792,12 @@ impl Service {
         }
     }
 
-    async fn apply_charge(
-        &self,
-        txn_id: i64,
+    /// What a charge's result means: the transaction's patch, the operation's next state (before
+    /// [`settled_state`]) and the error.
+    fn charge_outcome(
         result: Result<contract::Payment, CallError>,
-    ) -> Result<(OpState, Option<CallError>), ServiceError> {
-        let (patch, state, error) = match result {
+    ) -> (Option<TxnPatch>, OpState, Option<CallError>) {
+        match result {
             Ok(p) => {
                 let status = txn_status_of(p.status);
                 let decline = p.last_decline.clone();
@@ -768,28 +856,7 @@ impl Service {
                 };
                 (patch, state, Some(e))
             }
-        };
-        if let Some(patch) = patch {
-            let from = match patch.status {
-                Some(s) => txn_from(s),
-                None => vec![TxnStatus::Pending, TxnStatus::Unknown],
-            };
-            self.db
-                .run(move |l| l.update_transaction(txn_id, &from, &patch))
-                .await?;
         }
-        // A retry-class failure of an operation that was unknown stays unknown.
-        let state = if state == OpState::Pending && error.is_some() {
-            let txn = self.db.run(move |l| l.transaction(txn_id)).await?;
-            if txn.map(|t| t.status == TxnStatus::Unknown).unwrap_or(false) {
-                OpState::Unknown
-            } else {
-                OpState::Pending
-            }
-        } else {
-            state
-        };
-        Ok((state, error))
     }
 
     /// Applies a capture's or cancel's outcome; `reason` (of a cancel the service made on its

@@ -829,6 +829,60 @@ pub trait Ledger: Send + Sync + 'static {
     /// transaction is a pending charge that no invoice holds and no attempt started. None when
     /// it is not (voided, invoiced or charged meanwhile): nothing is written.
     fn begin_charge(&self, op: &NewOperation, card_id: i64) -> Result<Option<Operation>>;
+    /// Records a charge to make at once together with its intent, in one database transaction:
+    /// the transaction (a pending charge naming its card and gateway, attempt time set) and the
+    /// operation `operation` builds from the stored row. A repeat of the transaction's key writes
+    /// nothing and returns the row stored the first time and no operation (the caller goes
+    /// through [`Ledger::operations_for`] and [`Ledger::begin_charge`]).
+    ///
+    /// The default writes the transaction, then the intent ([`Ledger::begin_charge`]).
+    fn create_charge(
+        &self,
+        t: &NewTransaction,
+        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+    ) -> Result<(Transaction, Option<Operation>)> {
+        let Some(card_id) = t.card_id else {
+            return Err(LedgerError::Conflict {
+                field: "card_id",
+                message: "a charge made at once names its card".into(),
+            });
+        };
+        let (txn, created) = self.insert_transaction(t)?;
+        if !created {
+            return Ok((txn, None));
+        }
+        match self.begin_charge(&operation(&txn)?, card_id)? {
+            Some(op) => {
+                let txn = self.transaction(txn.id)?.unwrap_or(txn);
+                Ok((txn, Some(op)))
+            }
+            None => Ok((txn, None)),
+        }
+    }
+    /// Applies a charge's outcome and settles its operation in one database transaction: the
+    /// compare-and-set of the transaction (`patch`, from one of `from`, when given), then the
+    /// operation's `state` and last error, counting an attempt. An operation left `pending` (a
+    /// failure that changed nothing) whose transaction is `unknown` stays `unknown`. Returns the
+    /// operation's state and the transaction as it stands.
+    ///
+    /// The default makes the same calls one by one.
+    fn settle_charge(
+        &self,
+        op_id: i64,
+        txn_id: i64,
+        from: &[TxnStatus],
+        patch: Option<&TxnPatch>,
+        state: OpState,
+        last_error: Option<&str>,
+    ) -> Result<(OpState, Option<Transaction>)> {
+        if let Some(patch) = patch {
+            self.update_transaction(txn_id, from, patch)?;
+        }
+        let txn = self.transaction(txn_id)?;
+        let state = settled_state(state, txn.as_ref());
+        self.set_operation_state(op_id, state, last_error, true)?;
+        Ok((state, txn))
+    }
     /// One operation.
     fn operation(&self, id: i64) -> Result<Option<Operation>>;
     /// Operations still pending or unknown, oldest first, updated at or before `updated_before`.
@@ -868,6 +922,16 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Sums of the ledger's own records for one currency over `[from, to)`, for cross-checks.
     fn totals(&self, currency: &str, from: Ts, to: Ts) -> Result<LedgerTotals>;
+}
+
+/// The state a charge operation settles in: one left `pending` by a failure that changed nothing
+/// stays `unknown` while its transaction is `unknown` (the earlier attempt may have moved money).
+pub fn settled_state(state: OpState, txn: Option<&Transaction>) -> OpState {
+    if state == OpState::Pending && txn.is_some_and(|t| t.status == TxnStatus::Unknown) {
+        OpState::Unknown
+    } else {
+        state
+    }
 }
 
 /// Sums of the ledger's own records.

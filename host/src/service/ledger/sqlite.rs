@@ -1,21 +1,46 @@
-//! The embedded ledger on SQLite (WAL mode, one connection behind a mutex).
+//! The embedded ledger on SQLite (WAL mode).
+//!
+//! Writes go through one writer connection with group commit: a write runs inside a savepoint
+//! of the batch transaction that is open on the writer connection, and the last writer of a
+//! burst (the one that finds nobody else waiting for the connection) commits the batch, with one
+//! `fsync` for all of them. No write returns before the commit that holds it is durable, so an
+//! intent written before a gateway call is on disk before the call, and an outcome is on disk
+//! before the API answers; a write that fails rolls back its own savepoint only. Reads run on a
+//! small pool of read connections, each read in its own snapshot of the last commit, without
+//! waiting behind the writer (an in-memory ledger has a single connection for both).
 //!
 //! Migrations are the numbered files of `host/migrations/`, compiled in, applied in order inside
 //! a transaction each and recorded in `schema_migrations`.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
 use super::*;
 
 /// The migrations, in order: (version, file name, SQL).
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_ledger.sql",
-    include_str!("../../../migrations/0001_ledger.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_ledger.sql",
+        include_str!("../../../migrations/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "0002_lookup_indexes.sql",
+        include_str!("../../../migrations/0002_lookup_indexes.sql"),
+    ),
+];
+
+/// Read connections of a ledger on a file.
+const READERS: usize = 4;
+/// At most this many writes share one commit.
+const MAX_BATCH: usize = 256;
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 64;
 
 /// How hard SQLite flushes commits to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -31,7 +56,50 @@ pub enum Durability {
 
 /// The SQLite ledger.
 pub struct SqliteLedger {
-    conn: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Writes waiting for the writer connection: while there are some, a write leaves the batch
+    /// open for them to join, and the last one commits.
+    queued: AtomicUsize,
+    /// Read connections (none for an in-memory ledger: reads use the writer's).
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+/// The writer connection and the batch transaction open on it, if any.
+struct Writer {
+    conn: Connection,
+    batch: Option<Arc<Batch>>,
+    size: usize,
+}
+
+/// One commit shared by the writes of a batch: its outcome once committed (or rolled back).
+#[derive(Default)]
+struct Batch {
+    outcome: Mutex<Option<Result<(), String>>>,
+    done: Condvar,
+}
+
+impl Batch {
+    fn finish(&self, outcome: Result<(), String>) {
+        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Result<(), String> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(o) = &*outcome {
+                return o.clone();
+            }
+            outcome = self.done.wait(outcome).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves the connection usable (an unfinished transaction is
+    // rolled back before the connection is used again).
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SqliteLedger {
@@ -45,7 +113,15 @@ impl SqliteLedger {
             })?;
         }
         let conn = Connection::open(path)?;
-        Self::setup(conn, durability)
+        let mut ledger = Self::setup(conn, durability)?;
+        for _ in 0..READERS {
+            let reader = Connection::open(path)?;
+            reader.busy_timeout(std::time::Duration::from_secs(10))?;
+            reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            reader.execute_batch("PRAGMA query_only=ON;")?;
+            ledger.readers.push(Mutex::new(reader));
+        }
+        Ok(ledger)
     }
 
     /// An in-memory ledger (tests).
@@ -55,13 +131,23 @@ impl SqliteLedger {
 
     fn setup(conn: Connection, durability: Durability) -> Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let _mode: String = conn
+            .prepare_cached("PRAGMA journal_mode=WAL")?
+            .query_row([], |r| r.get(0))?;
         conn.execute_batch(match durability {
             Durability::Full => "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
             Durability::Normal => "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         })?;
         let ledger = SqliteLedger {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(Writer {
+                conn,
+                batch: None,
+                size: 0,
+            }),
+            queued: AtomicUsize::new(0),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
         };
         ledger.migrate()?;
         Ok(ledger)
@@ -69,15 +155,15 @@ impl SqliteLedger {
 
     /// Applies the migrations not applied yet; returns the versions applied now.
     pub fn migrate(&self) -> Result<Vec<i64>> {
-        let mut conn = self.conn();
+        let mut writer = lock(&self.writer);
+        let conn = &mut writer.conn;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
         )?;
-        let newest: Option<i64> =
-            conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
-                r.get(0)
-            })?;
+        let newest: Option<i64> = conn
+            .prepare_cached("SELECT MAX(version) FROM schema_migrations")?
+            .query_row([], |r| r.get(0))?;
         let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
         if let Some(v) = newest
             && v > known
@@ -90,20 +176,17 @@ impl SqliteLedger {
         for (version, name, sql) in MIGRATIONS {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let done: bool = tx
-                .query_row(
-                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
-                    [version],
-                    |_| Ok(()),
-                )
+                .prepare_cached("SELECT 1 FROM schema_migrations WHERE version = ?1")?
+                .query_row([version], |_| Ok(()))
                 .optional()?
                 .is_some();
             if !done {
                 tx.execute_batch(sql)
                     .map_err(|e| LedgerError::Migration(format!("{name}: {e}")))?;
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                    params![version, name, now()],
-                )?;
+                )?
+                .execute(params![version, name, now()])?;
                 applied.push(*version);
             }
             tx.commit()?;
@@ -113,18 +196,104 @@ impl SqliteLedger {
 
     /// The applied migration versions.
     pub fn applied_migrations(&self) -> Result<Vec<i64>> {
-        let conn = self.conn();
-        let mut st = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
-        let rows = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st =
+                conn.prepare_cached("SELECT version FROM schema_migrations ORDER BY version")?;
+            let rows = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            Ok(rows)
+        })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection usable (SQLite rolls back an
-        // unfinished transaction when it is dropped).
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` in one snapshot of the last commit, on a read connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if self.readers.is_empty() {
+            return f(&lock(&self.writer).conn);
+        }
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed) % n;
+        let conn = (0..n)
+            .find_map(|i| match self.readers[(start + i) % n].try_lock() {
+                Ok(g) => Some(g),
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            })
+            .unwrap_or_else(|| lock(&self.readers[start]));
+        if !conn.is_autocommit() {
+            // Left open by a read that panicked.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn.execute_batch("BEGIN")?;
+        let result = f(&conn);
+        if conn.execute_batch("COMMIT").is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    /// Runs `f` as one write of the current batch (group commit); returns once the batch is
+    /// committed. A write that fails (or panics) rolls back its own changes only.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut w = lock(&self.writer);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let batch = match &w.batch {
+            Some(b) => b.clone(),
+            None => {
+                if !w.conn.is_autocommit() {
+                    let _ = w.conn.execute_batch("ROLLBACK");
+                }
+                w.conn.execute_batch("BEGIN IMMEDIATE")?;
+                let b = Arc::new(Batch::default());
+                w.batch = Some(b.clone());
+                w.size = 0;
+                b
+            }
+        };
+        let result = match w.conn.execute_batch("SAVEPOINT write") {
+            Ok(()) => std::panic::catch_unwind(AssertUnwindSafe(|| f(&w.conn))),
+            Err(e) => Ok(Err(e.into())),
+        };
+        let ok = matches!(result, Ok(Ok(_)));
+        let end = if ok {
+            "RELEASE write"
+        } else {
+            "ROLLBACK TO write; RELEASE write"
+        };
+        // A savepoint that cannot be ended leaves the batch in an unknown state: undo it all.
+        let broken = w.conn.execute_batch(end).err();
+        w.size += 1;
+        let commit_now =
+            broken.is_some() || w.size >= MAX_BATCH || self.queued.load(Ordering::SeqCst) == 0;
+        let outcome = if commit_now {
+            let outcome = match broken {
+                Some(e) => Err(e.to_string()),
+                None => w.conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+            };
+            if outcome.is_err() && !w.conn.is_autocommit() {
+                let _ = w.conn.execute_batch("ROLLBACK");
+            }
+            w.batch = None;
+            drop(w);
+            batch.finish(outcome.clone());
+            outcome
+        } else {
+            drop(w);
+            if !ok {
+                // Nothing of it stays: no need to wait for the commit.
+                Ok(())
+            } else {
+                batch.wait()
+            }
+        };
+        match result {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(v)) => outcome
+                .map(|()| v)
+                .map_err(|e| LedgerError::Database(format!("commit failed: {e}"))),
+        }
     }
 }
 
@@ -292,42 +461,35 @@ fn placeholders(n: usize) -> String {
 
 fn get_txn(conn: &Connection, id: i64) -> Result<Option<Transaction>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {TXN_COLS} FROM transactions WHERE id = ?1"),
-            [id],
-            txn_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {TXN_COLS} FROM transactions WHERE id = ?1"
+        ))?
+        .query_row([id], txn_row)
         .optional()?)
 }
 
 fn get_invoice(conn: &Connection, id: i64) -> Result<Option<Invoice>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"),
-            [id],
-            invoice_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"
+        ))?
+        .query_row([id], invoice_row)
         .optional()?)
 }
 
 fn get_refund(conn: &Connection, id: i64) -> Result<Option<Refund>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"),
-            [id],
-            refund_row,
-        )
+        .prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"))?
+        .query_row([id], refund_row)
         .optional()?)
 }
 
 /// Writes an operation unless its key was written before; the row, and whether it is new.
 fn insert_op(conn: &Connection, op: &NewOperation) -> Result<(Operation, bool)> {
-    let n = conn.execute(
-        "INSERT INTO operations (kind, gateway, transaction_id, refund_id, invoice_id, idempotency_key, params,
+    let n = conn.prepare_cached("INSERT INTO operations (kind, gateway, transaction_id, refund_id, invoice_id, idempotency_key, params,
             state, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)
-         ON CONFLICT (idempotency_key) DO NOTHING",
-        params![
+         ON CONFLICT (idempotency_key) DO NOTHING")?.execute(params![
             op.kind.as_str(),
             op.gateway,
             op.transaction_id,
@@ -338,23 +500,118 @@ fn insert_op(conn: &Connection, op: &NewOperation) -> Result<(Operation, bool)> 
             now()
         ],
     )?;
-    let row = conn.query_row(
-        &format!("SELECT {OP_COLS} FROM operations WHERE idempotency_key = ?1"),
-        [&op.idempotency_key],
-        op_row,
-    )?;
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {OP_COLS} FROM operations WHERE idempotency_key = ?1"
+        ))?
+        .query_row([&op.idempotency_key], op_row)?;
     Ok((row, n == 1))
+}
+
+/// Compare-and-set of a transaction: applies `patch` only when its status is one of `from` (any
+/// when empty); the row when it applied.
+fn update_txn(
+    tx: &Connection,
+    id: i64,
+    from: &[TxnStatus],
+    patch: &TxnPatch,
+) -> Result<Option<Transaction>> {
+    let mut sets: Vec<&str> = vec!["updated_at = ?"];
+    let mut args: Vec<rusqlite::types::Value> = vec![now().into()];
+    macro_rules! set {
+        ($col:literal, $v:expr) => {{
+            sets.push(concat!($col, " = ?"));
+            args.push($v);
+        }};
+    }
+    if let Some(s) = patch.status {
+        set!("status", s.as_str().to_string().into());
+    }
+    if let Some(c) = patch.card_id {
+        set!("card_id", c.into());
+    }
+    if let Some(g) = &patch.gateway {
+        set!("gateway", g.clone().into());
+    }
+    if let Some(p) = &patch.gateway_payment_ref {
+        set!("gateway_payment_ref", p.clone().into());
+    }
+    if let Some(a) = patch.amount_captured {
+        set!("amount_captured", a.into());
+    }
+    if let Some(a) = patch.attempted_at {
+        set!("attempted_at", a.into());
+    }
+    if let Some(v) = &patch.decline_code {
+        set!("decline_code", v.clone().into());
+    }
+    if let Some(v) = &patch.decline_reason {
+        set!("decline_reason", v.clone().into());
+    }
+    if let Some(v) = &patch.last_error {
+        set!("last_error", v.clone().into());
+    }
+    if let Some(v) = patch.invoice_id {
+        set!("invoice_id", v.into());
+    }
+    let mut sql = format!("UPDATE transactions SET {} WHERE id = ?", sets.join(", "));
+    args.push(id.into());
+    if !from.is_empty() {
+        sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
+        args.extend(from.iter().map(|s| s.as_str().to_string().into()));
+    }
+    let n = tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
+    let row = if n == 1 {
+        recompute_refunded(tx, id)?;
+        get_txn(tx, id)?
+    } else {
+        None
+    };
+    Ok(row)
+}
+
+/// Sets an operation's state and last error, counting an attempt when `attempted`.
+fn set_op_state(
+    conn: &Connection,
+    id: i64,
+    state: OpState,
+    last_error: Option<&str>,
+    attempted: bool,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE operations SET state = ?2, last_error = ?3, attempts = attempts + ?4, updated_at = ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![id, state.as_str(), last_error, attempted as i64, now()])?;
+    Ok(())
+}
+
+/// The query of [`Ledger::operations_for`]: one equality per id given, so that each is answered
+/// from its index (none when neither is given).
+fn operations_for_query(
+    transaction_id: Option<i64>,
+    invoice_id: Option<i64>,
+) -> (Option<String>, Vec<i64>) {
+    let cond = match (transaction_id, invoice_id) {
+        (Some(_), Some(_)) => "transaction_id = ?1 OR invoice_id = ?2",
+        (Some(_), None) => "transaction_id = ?1",
+        (None, Some(_)) => "invoice_id = ?1",
+        (None, None) => return (None, Vec::new()),
+    };
+    let sql = format!("SELECT {OP_COLS} FROM operations WHERE {cond} ORDER BY id");
+    (
+        Some(sql),
+        transaction_id.into_iter().chain(invoice_id).collect(),
+    )
 }
 
 /// Recomputes a transaction's refunded amount from its succeeded refunds, and its status from
 /// that, when the transaction has been captured.
 fn recompute_refunded(conn: &Connection, txn_id: i64) -> Result<()> {
-    let refunded: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE transaction_id = ?1 AND status = 'succeeded'",
-        [txn_id],
+    let refunded: i64 = conn.prepare_cached("SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE transaction_id = ?1 AND status = 'succeeded'")?.query_row([txn_id],
         |r| r.get(0),
     )?;
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE transactions SET amount_refunded = ?2,
             status = CASE
                 WHEN status NOT IN ('succeeded', 'partially_refunded', 'refunded') THEN status
@@ -363,22 +620,20 @@ fn recompute_refunded(conn: &Connection, txn_id: i64) -> Result<()> {
                 ELSE 'partially_refunded' END,
             updated_at = ?3
          WHERE id = ?1 AND amount_refunded != ?2",
-        params![txn_id, refunded, now()],
-    )?;
+    )?
+    .execute(params![txn_id, refunded, now()])?;
     Ok(())
 }
 
 impl Ledger for SqliteLedger {
     fn upsert_customer(&self, link: &CustomerLink) -> Result<CustomerLink> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO customers (crm_customer_id, gateway, gateway_customer_ref, email, name, created_at)
+        self.write(|conn| {
+        conn.prepare_cached("INSERT INTO customers (crm_customer_id, gateway, gateway_customer_ref, email, name, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (crm_customer_id, gateway) DO UPDATE SET
                 gateway_customer_ref = excluded.gateway_customer_ref,
                 email = COALESCE(excluded.email, customers.email),
-                name = COALESCE(excluded.name, customers.name)",
-            params![
+                name = COALESCE(excluded.name, customers.name)")?.execute(params![
                 link.crm_customer_id,
                 link.gateway,
                 link.gateway_customer_ref,
@@ -387,18 +642,17 @@ impl Ledger for SqliteLedger {
                 link.created_at
             ],
         )?;
-        let row = conn.query_row(
-            "SELECT crm_customer_id, gateway, gateway_customer_ref, email, name, created_at FROM customers
-             WHERE crm_customer_id = ?1 AND gateway = ?2",
-            params![link.crm_customer_id, link.gateway],
+        let row = conn.prepare_cached("SELECT crm_customer_id, gateway, gateway_customer_ref, email, name, created_at FROM customers
+             WHERE crm_customer_id = ?1 AND gateway = ?2")?.query_row(params![link.crm_customer_id, link.gateway],
             customer_row,
         )?;
         Ok(row)
+    })
     }
 
     fn customer_links(&self, crm_customer_id: &str) -> Result<Vec<CustomerLink>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
+        self.read(|conn| {
+        let mut st = conn.prepare_cached(
             "SELECT crm_customer_id, gateway, gateway_customer_ref, email, name, created_at FROM customers
              WHERE crm_customer_id = ?1 ORDER BY created_at, gateway",
         )?;
@@ -406,15 +660,12 @@ impl Ledger for SqliteLedger {
             .query_map([crm_customer_id], customer_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    })
     }
 
     fn insert_card(&self, card: &NewCard) -> Result<Card> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<(i64, Option<i64>)> = tx
-            .query_row(
-                "SELECT id, removed_at FROM cards WHERE gateway = ?1 AND gateway_card_ref = ?2",
-                params![card.gateway, card.gateway_card_ref],
+        self.write(|tx| {
+        let existing: Option<(i64, Option<i64>)> = tx.prepare_cached("SELECT id, removed_at FROM cards WHERE gateway = ?1 AND gateway_card_ref = ?2")?.query_row(params![card.gateway, card.gateway_card_ref],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
@@ -427,26 +678,19 @@ impl Ledger for SqliteLedger {
             }
             Some((id, None)) => id,
             None => {
-                let has_default: bool = tx
-                    .query_row(
-                        "SELECT 1 FROM cards WHERE crm_customer_id = ?1 AND is_default = 1 AND removed_at IS NULL",
-                        [&card.crm_customer_id],
+                let has_default: bool = tx.prepare_cached("SELECT 1 FROM cards WHERE crm_customer_id = ?1 AND is_default = 1 AND removed_at IS NULL")?.query_row([&card.crm_customer_id],
                         |_| Ok(()),
                     )
                     .optional()?
                     .is_some();
                 let make_default = card.make_default || !has_default;
                 if make_default {
-                    tx.execute(
-                        "UPDATE cards SET is_default = 0 WHERE crm_customer_id = ?1",
-                        [&card.crm_customer_id],
+                    tx.prepare_cached("UPDATE cards SET is_default = 0 WHERE crm_customer_id = ?1")?.execute([&card.crm_customer_id],
                     )?;
                 }
-                tx.execute(
-                    "INSERT INTO cards (crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month,
+                tx.prepare_cached("INSERT INTO cards (crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month,
                         exp_year, funding, fingerprint, nickname, is_default, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
                         card.crm_customer_id,
                         card.gateway,
                         card.gateway_card_ref,
@@ -464,82 +708,78 @@ impl Ledger for SqliteLedger {
                 tx.last_insert_rowid()
             }
         };
-        let row = tx.query_row(
-            &format!("SELECT {CARD_COLS} FROM cards WHERE id = ?1"),
-            [id],
+        let row = tx.prepare_cached(&format!("SELECT {CARD_COLS} FROM cards WHERE id = ?1"))?.query_row([id],
             card_row,
         )?;
-        tx.commit()?;
         Ok(row)
+    })
     }
 
     fn card(&self, id: i64) -> Result<Option<Card>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {CARD_COLS} FROM cards WHERE id = ?1 AND removed_at IS NULL"),
-                [id],
-                card_row,
-            )
-            .optional()?)
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "SELECT {CARD_COLS} FROM cards WHERE id = ?1 AND removed_at IS NULL"
+                ))?
+                .query_row([id], card_row)
+                .optional()?)
+        })
     }
 
     fn cards(&self, crm_customer_id: &str) -> Result<Vec<Card>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!(
-            "SELECT {CARD_COLS} FROM cards WHERE crm_customer_id = ?1 AND removed_at IS NULL
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {CARD_COLS} FROM cards WHERE crm_customer_id = ?1 AND removed_at IS NULL
              ORDER BY is_default DESC, created_at DESC, id DESC"
-        ))?;
-        let rows = st
-            .query_map([crm_customer_id], card_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+            ))?;
+            let rows = st
+                .query_map([crm_customer_id], card_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn set_default_card(&self, crm_customer_id: &str, card_id: i64) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists = tx
-            .query_row(
-                "SELECT 1 FROM cards WHERE id = ?1 AND crm_customer_id = ?2 AND removed_at IS NULL",
-                params![card_id, crm_customer_id],
+        self.write(|tx| {
+            let exists = tx.prepare_cached("SELECT 1 FROM cards WHERE id = ?1 AND crm_customer_id = ?2 AND removed_at IS NULL")?.query_row(params![card_id, crm_customer_id],
                 |_| Ok(()),
             )
             .optional()?
             .is_some();
-        if exists {
-            tx.execute(
-                "UPDATE cards SET is_default = (id = ?2) WHERE crm_customer_id = ?1",
-                params![crm_customer_id, card_id],
-            )?;
-        }
-        tx.commit()?;
-        Ok(exists)
+            if exists {
+                tx.prepare_cached("UPDATE cards SET is_default = (id = ?2) WHERE crm_customer_id = ?1")?.execute(params![crm_customer_id, card_id],
+                )?;
+            }
+            Ok(exists)
+        })
     }
 
     fn remove_card(&self, crm_customer_id: &str, card_id: i64) -> Result<bool> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "UPDATE cards SET removed_at = ?3, is_default = 0
+        self.write(|conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE cards SET removed_at = ?3, is_default = 0
              WHERE id = ?1 AND crm_customer_id = ?2 AND removed_at IS NULL",
-            params![card_id, crm_customer_id, now()],
-        )?;
-        Ok(n == 1)
+                )?
+                .execute(params![card_id, crm_customer_id, now()])?;
+            Ok(n == 1)
+        })
     }
 
     fn expiring_cards(&self, from: (u16, u8), to: (u16, u8)) -> Result<Vec<Card>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!(
-            "SELECT {CARD_COLS} FROM cards WHERE removed_at IS NULL
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {CARD_COLS} FROM cards WHERE removed_at IS NULL
                AND exp_year * 12 + exp_month BETWEEN ?1 AND ?2
              ORDER BY exp_year, exp_month, crm_customer_id, id"
-        ))?;
-        let a = from.0 as i64 * 12 + from.1 as i64;
-        let b = to.0 as i64 * 12 + to.1 as i64;
-        let rows = st
-            .query_map(params![a, b], card_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+            ))?;
+            let a = from.0 as i64 * 12 + from.1 as i64;
+            let b = to.0 as i64 * 12 + to.1 as i64;
+            let rows = st
+                .query_map(params![a, b], card_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn update_card_details(
@@ -550,23 +790,20 @@ impl Ledger for SqliteLedger {
         exp_year: u16,
         last4: &str,
     ) -> Result<bool> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "UPDATE cards SET exp_month = ?3, exp_year = ?4, last4 = ?5 WHERE gateway = ?1 AND gateway_card_ref = ?2",
-            params![gateway, gateway_card_ref, exp_month, exp_year, last4],
+        self.write(|conn| {
+        let n = conn.prepare_cached("UPDATE cards SET exp_month = ?3, exp_year = ?4, last4 = ?5 WHERE gateway = ?1 AND gateway_card_ref = ?2")?.execute(params![gateway, gateway_card_ref, exp_month, exp_year, last4],
         )?;
         Ok(n > 0)
+    })
     }
 
     fn insert_transaction(&self, t: &NewTransaction) -> Result<(Transaction, bool)> {
-        let conn = self.conn();
+        self.write(|conn| {
         let ts = now();
-        let n = conn.execute(
-            "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency, description, kind,
+        let n = conn.prepare_cached("INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency, description, kind,
                 capture, status, idempotency_key, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-            params![
+             ON CONFLICT (idempotency_key) DO NOTHING")?.execute(params![
                 t.crm_customer_id,
                 t.card_id,
                 t.gateway,
@@ -580,16 +817,15 @@ impl Ledger for SqliteLedger {
                 ts
             ],
         )?;
-        let row = conn.query_row(
-            &format!("SELECT {TXN_COLS} FROM transactions WHERE idempotency_key = ?1"),
-            [&t.idempotency_key],
+        let row = conn.prepare_cached(&format!("SELECT {TXN_COLS} FROM transactions WHERE idempotency_key = ?1"))?.query_row([&t.idempotency_key],
             txn_row,
         )?;
         Ok((row, n == 1))
+    })
     }
 
     fn transaction(&self, id: i64) -> Result<Option<Transaction>> {
-        get_txn(&self.conn(), id)
+        self.read(|c| get_txn(c, id))
     }
 
     fn transaction_by_payment(
@@ -597,7 +833,7 @@ impl Ledger for SqliteLedger {
         gateway: &str,
         payment_ref: &str,
     ) -> Result<Option<Transaction>> {
-        let conn = self.conn();
+        self.read(|conn| {
         Ok(conn
             .query_row(
                 &format!(
@@ -608,6 +844,7 @@ impl Ledger for SqliteLedger {
                 txn_row,
             )
             .optional()?)
+    })
     }
 
     fn transactions(&self, f: &TxnFilter) -> Result<Vec<Transaction>> {
@@ -649,12 +886,13 @@ impl Ledger for SqliteLedger {
         if f.limit > 0 {
             sql.push_str(&format!(" LIMIT {}", f.limit));
         }
-        let conn = self.conn();
-        let mut st = conn.prepare(&sql)?;
-        let rows = st
-            .query_map(params_from_iter(args), txn_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&sql)?;
+            let rows = st
+                .query_map(params_from_iter(args), txn_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn update_transaction(
@@ -663,74 +901,20 @@ impl Ledger for SqliteLedger {
         from: &[TxnStatus],
         patch: &TxnPatch,
     ) -> Result<Option<Transaction>> {
-        let mut sets: Vec<&str> = vec!["updated_at = ?"];
-        let mut args: Vec<rusqlite::types::Value> = vec![now().into()];
-        macro_rules! set {
-            ($col:literal, $v:expr) => {{
-                sets.push(concat!($col, " = ?"));
-                args.push($v);
-            }};
-        }
-        if let Some(s) = patch.status {
-            set!("status", s.as_str().to_string().into());
-        }
-        if let Some(c) = patch.card_id {
-            set!("card_id", c.into());
-        }
-        if let Some(g) = &patch.gateway {
-            set!("gateway", g.clone().into());
-        }
-        if let Some(p) = &patch.gateway_payment_ref {
-            set!("gateway_payment_ref", p.clone().into());
-        }
-        if let Some(a) = patch.amount_captured {
-            set!("amount_captured", a.into());
-        }
-        if let Some(a) = patch.attempted_at {
-            set!("attempted_at", a.into());
-        }
-        if let Some(v) = &patch.decline_code {
-            set!("decline_code", v.clone().into());
-        }
-        if let Some(v) = &patch.decline_reason {
-            set!("decline_reason", v.clone().into());
-        }
-        if let Some(v) = &patch.last_error {
-            set!("last_error", v.clone().into());
-        }
-        if let Some(v) = patch.invoice_id {
-            set!("invoice_id", v.into());
-        }
-        let mut sql = format!("UPDATE transactions SET {} WHERE id = ?", sets.join(", "));
-        args.push(id.into());
-        if !from.is_empty() {
-            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
-            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
-        }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(&sql, params_from_iter(args))?;
-        let row = if n == 1 {
-            recompute_refunded(&tx, id)?;
-            get_txn(&tx, id)?
-        } else {
-            None
-        };
-        tx.commit()?;
-        Ok(row)
+        self.write(|tx| update_txn(tx, id, from, patch))
     }
 
     fn cancel_unattempted(&self, id: i64) -> Result<Option<Transaction>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(
-            "UPDATE transactions SET status = 'canceled', updated_at = ?2
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE transactions SET status = 'canceled', updated_at = ?2
              WHERE id = ?1 AND status = 'pending' AND attempted_at IS NULL AND invoice_id IS NULL",
-            params![id, now()],
-        )?;
-        let row = if n == 1 { get_txn(&tx, id)? } else { None };
-        tx.commit()?;
-        Ok(row)
+                )?
+                .execute(params![id, now()])?;
+            let row = if n == 1 { get_txn(tx, id)? } else { None };
+            Ok(row)
+        })
     }
 
     fn create_refund(
@@ -741,25 +925,20 @@ impl Ledger for SqliteLedger {
         idempotency_key: &str,
         operation: &dyn Fn(&Refund, &Transaction) -> Result<NewOperation>,
     ) -> Result<(Refund, Operation)> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let txn = get_txn(&tx, transaction_id)?.ok_or_else(|| LedgerError::NotFound {
+        self.write(|tx| {
+        let txn = get_txn(tx, transaction_id)?.ok_or_else(|| LedgerError::NotFound {
             kind: "transaction",
             id: transaction_id.to_string(),
         })?;
-        if let Some(existing) = tx
-            .query_row(
-                &format!("SELECT {REFUND_COLS} FROM refunds WHERE idempotency_key = ?1"),
-                [idempotency_key],
+        if let Some(existing) = tx.prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE idempotency_key = ?1"))?.query_row([idempotency_key],
                 refund_row,
             )
             .optional()?
         {
             // A repeat: its operation was written with it (written now for a refund row that an
             // older build left without one).
-            let (op, _) = insert_op(&tx, &operation(&existing, &txn)?)?;
-            tx.commit()?;
-            return Ok((existing, op));
+            let (op, _) = insert_op(tx, &operation(&existing, &txn)?)?;
+                return Ok((existing, op));
         }
         if !matches!(
             txn.status,
@@ -783,10 +962,8 @@ impl Ledger for SqliteLedger {
                 message,
             });
         }
-        let committed: i64 = tx.query_row(
-            "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE transaction_id = ?1
-               AND status IN ('pending', 'unknown', 'succeeded', 'requires_action')",
-            [transaction_id],
+        let committed: i64 = tx.prepare_cached("SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE transaction_id = ?1
+               AND status IN ('pending', 'unknown', 'succeeded', 'requires_action')")?.query_row([transaction_id],
             |r| r.get(0),
         )?;
         let remaining = txn.amount_captured - committed;
@@ -798,33 +975,32 @@ impl Ledger for SqliteLedger {
             });
         }
         let ts = now();
-        tx.execute(
-            "INSERT INTO refunds (transaction_id, amount, currency, reason, status, idempotency_key, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6)",
-            params![transaction_id, amount, txn.currency, reason, idempotency_key, ts],
+        tx.prepare_cached("INSERT INTO refunds (transaction_id, amount, currency, reason, status, idempotency_key, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6)")?.execute(params![transaction_id, amount, txn.currency, reason, idempotency_key, ts],
         )?;
         let id = tx.last_insert_rowid();
         let row =
-            get_refund(&tx, id)?.ok_or_else(|| LedgerError::Database("refund vanished".into()))?;
+            get_refund(tx, id)?.ok_or_else(|| LedgerError::Database("refund vanished".into()))?;
         // The intent: the refund and its operation are written together, before the call.
-        let (op, _) = insert_op(&tx, &operation(&row, &txn)?)?;
-        tx.commit()?;
+        let (op, _) = insert_op(tx, &operation(&row, &txn)?)?;
         Ok((row, op))
+    })
     }
 
     fn refund(&self, id: i64) -> Result<Option<Refund>> {
-        get_refund(&self.conn(), id)
+        self.read(|c| get_refund(c, id))
     }
 
     fn refunds(&self, transaction_id: i64) -> Result<Vec<Refund>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!(
-            "SELECT {REFUND_COLS} FROM refunds WHERE transaction_id = ?1 ORDER BY id"
-        ))?;
-        let rows = st
-            .query_map([transaction_id], refund_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {REFUND_COLS} FROM refunds WHERE transaction_id = ?1 ORDER BY id"
+            ))?;
+            let rows = st
+                .query_map([transaction_id], refund_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn settle_refund(
@@ -835,35 +1011,34 @@ impl Ledger for SqliteLedger {
         gateway_refund_ref: Option<&str>,
         last_error: Option<&str>,
     ) -> Result<Option<Refund>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut sql = String::from(
+        self.write(|tx| {
+            let mut sql = String::from(
             "UPDATE refunds SET status = ?, gateway_refund_ref = COALESCE(?, gateway_refund_ref),
                 last_error = ?, updated_at = ? WHERE id = ?",
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![
-            status.as_str().to_string().into(),
-            gateway_refund_ref.map(str::to_string).into(),
-            last_error.map(str::to_string).into(),
-            now().into(),
-            id.into(),
-        ];
-        if !from.is_empty() {
-            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
-            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
-        }
-        let n = tx.execute(&sql, params_from_iter(args))?;
-        let row = if n == 1 {
-            let r = get_refund(&tx, id)?;
-            if let Some(r) = &r {
-                recompute_refunded(&tx, r.transaction_id)?;
+            let mut args: Vec<rusqlite::types::Value> = vec![
+                status.as_str().to_string().into(),
+                gateway_refund_ref.map(str::to_string).into(),
+                last_error.map(str::to_string).into(),
+                now().into(),
+                id.into(),
+            ];
+            if !from.is_empty() {
+                sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
+                args.extend(from.iter().map(|s| s.as_str().to_string().into()));
             }
-            r
-        } else {
-            None
-        };
-        tx.commit()?;
-        Ok(row)
+            let n = tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
+            let row = if n == 1 {
+                let r = get_refund(tx, id)?;
+                if let Some(r) = &r {
+                    recompute_refunded(tx, r.transaction_id)?;
+                }
+                r
+            } else {
+                None
+            };
+            Ok(row)
+        })
     }
 
     fn observe_refund(
@@ -873,14 +1048,10 @@ impl Ledger for SqliteLedger {
         amount: i64,
         status: RefundStatus,
     ) -> Result<Option<Refund>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|tx| {
         let ts = now();
         let settled_states = "('succeeded', 'failed', 'canceled')";
-        let by_ref: Option<Refund> = tx
-            .query_row(
-                &format!("SELECT {REFUND_COLS} FROM refunds WHERE gateway_refund_ref = ?1"),
-                [gateway_refund_ref],
+        let by_ref: Option<Refund> = tx.prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE gateway_refund_ref = ?1"))?.query_row([gateway_refund_ref],
                 refund_row,
             )
             .optional()?;
@@ -888,7 +1059,7 @@ impl Ledger for SqliteLedger {
             Some(r) => Some(r.id),
             None => {
                 let candidates: Vec<i64> = {
-                    let mut st = tx.prepare(
+                    let mut st = tx.prepare_cached(
                         "SELECT id FROM refunds WHERE transaction_id = ?1 AND gateway_refund_ref IS NULL
                            AND amount = ?2 AND status IN ('pending', 'unknown', 'requires_action')",
                     )?;
@@ -898,10 +1069,8 @@ impl Ledger for SqliteLedger {
                 match candidates.len() {
                     1 => Some(candidates[0]),
                     0 => {
-                        let unsettled: i64 = tx.query_row(
-                            "SELECT COUNT(*) FROM refunds WHERE transaction_id = ?1
-                               AND status IN ('pending', 'unknown', 'requires_action') AND gateway_refund_ref IS NULL",
-                            [transaction_id],
+                        let unsettled: i64 = tx.prepare_cached("SELECT COUNT(*) FROM refunds WHERE transaction_id = ?1
+                               AND status IN ('pending', 'unknown', 'requires_action') AND gateway_refund_ref IS NULL")?.query_row([transaction_id],
                             |r| r.get(0),
                         )?;
                         if unsettled > 0 {
@@ -909,16 +1078,14 @@ impl Ledger for SqliteLedger {
                             // synchronous path or the reconciler.
                             None
                         } else {
-                            let txn = get_txn(&tx, transaction_id)?.ok_or_else(|| {
+                            let txn = get_txn(tx, transaction_id)?.ok_or_else(|| {
                                 LedgerError::NotFound {
                                     kind: "transaction",
                                     id: transaction_id.to_string(),
                                 }
                             })?;
-                            tx.execute(
-                                "INSERT INTO refunds (transaction_id, amount, currency, status, gateway_refund_ref,
-                                    created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
-                                params![transaction_id, amount, txn.currency, gateway_refund_ref, ts],
+                            tx.prepare_cached("INSERT INTO refunds (transaction_id, amount, currency, status, gateway_refund_ref,
+                                    created_at, updated_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)")?.execute(params![transaction_id, amount, txn.currency, gateway_refund_ref, ts],
                             )?;
                             Some(tx.last_insert_rowid())
                         }
@@ -936,22 +1103,18 @@ impl Ledger for SqliteLedger {
                     ),
                     params![id, status.as_str(), gateway_refund_ref, ts],
                 )?;
-                recompute_refunded(&tx, transaction_id)?;
-                get_refund(&tx, id)?
+                recompute_refunded(tx, transaction_id)?;
+                get_refund(tx, id)?
             }
             None => None,
         };
-        tx.commit()?;
         Ok(row)
+    })
     }
 
     fn create_invoice(&self, new: &NewInvoice) -> Result<Option<Invoice>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(existing) = tx
-            .query_row(
-                &format!("SELECT {INVOICE_COLS} FROM invoices WHERE idempotency_key = ?1"),
-                [&new.idempotency_key],
+        self.write(|tx| {
+        if let Some(existing) = tx.prepare_cached(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE idempotency_key = ?1"))?.query_row([&new.idempotency_key],
                 invoice_row,
             )
             .optional()?
@@ -961,7 +1124,7 @@ impl Ledger for SqliteLedger {
         let period_start = new.period_start.unwrap_or(i64::MIN);
         let period_end = new.period_end.unwrap_or(i64::MAX);
         let lines: Vec<(i64, i64, String, i64)> = {
-            let mut st = tx.prepare(
+            let mut st = tx.prepare_cached(
                 "SELECT id, amount, kind, created_at FROM transactions
                  WHERE crm_customer_id = ?1 AND currency = ?2 AND invoice_id IS NULL AND status = 'pending'
                    AND attempted_at IS NULL AND created_at >= ?3 AND created_at < ?4
@@ -983,18 +1146,14 @@ impl Ledger for SqliteLedger {
         let first = lines.iter().map(|l| l.3).min().unwrap_or(new.now);
         let last = lines.iter().map(|l| l.3).max().unwrap_or(new.now);
         let year = super::super::time::year_of(new.now);
-        let seq: i64 = tx.query_row(
-            "INSERT INTO invoice_counters (year, last) VALUES (?1, 1)
-             ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
-            [year],
+        let seq: i64 = tx.prepare_cached("INSERT INTO invoice_counters (year, last) VALUES (?1, 1)
+             ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last")?.query_row([year],
             |r| r.get(0),
         )?;
         let number = format!("INV-{year:04}-{seq:06}");
-        tx.execute(
-            "INSERT INTO invoices (number, crm_customer_id, gateway, currency, description, period_start, period_end,
+        tx.prepare_cached("INSERT INTO invoices (number, crm_customer_id, gateway, currency, description, period_start, period_end,
                 due_date, status, subtotal, tax, total, idempotency_key, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, 0, ?9, ?10, ?11, ?11)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, 0, ?9, ?10, ?11, ?11)")?.execute(params![
                 number,
                 new.crm_customer_id,
                 new.gateway,
@@ -1010,29 +1169,25 @@ impl Ledger for SqliteLedger {
         )?;
         let id = tx.last_insert_rowid();
         for (txn_id, ..) in &lines {
-            tx.execute(
-                "UPDATE transactions SET invoice_id = ?2, updated_at = ?3 WHERE id = ?1",
-                params![txn_id, id, new.now],
+            tx.prepare_cached("UPDATE transactions SET invoice_id = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![txn_id, id, new.now],
             )?;
         }
-        let row = get_invoice(&tx, id)?;
-        tx.commit()?;
+        let row = get_invoice(tx, id)?;
         Ok(row)
+    })
     }
 
     fn invoice(&self, id: i64) -> Result<Option<Invoice>> {
-        get_invoice(&self.conn(), id)
+        self.read(|c| get_invoice(c, id))
     }
 
     fn invoice_by_ref(&self, gateway: &str, invoice_ref: &str) -> Result<Option<Invoice>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {INVOICE_COLS} FROM invoices WHERE gateway = ?1 AND gateway_invoice_ref = ?2"),
-                params![gateway, invoice_ref],
+        self.read(|conn| {
+        Ok(conn.prepare_cached(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE gateway = ?1 AND gateway_invoice_ref = ?2"))?.query_row(params![gateway, invoice_ref],
                 invoice_row,
             )
             .optional()?)
+    })
     }
 
     fn invoices(&self, f: &InvoiceFilter) -> Result<Vec<Invoice>> {
@@ -1053,23 +1208,25 @@ impl Ledger for SqliteLedger {
         if f.limit > 0 {
             sql.push_str(&format!(" LIMIT {}", f.limit));
         }
-        let conn = self.conn();
-        let mut st = conn.prepare(&sql)?;
-        let rows = st
-            .query_map(params_from_iter(args), invoice_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&sql)?;
+            let rows = st
+                .query_map(params_from_iter(args), invoice_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn invoice_lines(&self, id: i64) -> Result<Vec<Transaction>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!(
-            "SELECT {TXN_COLS} FROM transactions WHERE invoice_id = ?1 ORDER BY id"
-        ))?;
-        let rows = st
-            .query_map([id], txn_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&format!(
+                "SELECT {TXN_COLS} FROM transactions WHERE invoice_id = ?1 ORDER BY id"
+            ))?;
+            let rows = st
+                .query_map([id], txn_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn update_invoice(
@@ -1126,63 +1283,49 @@ impl Ledger for SqliteLedger {
             sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
             args.extend(from.iter().map(|s| s.as_str().to_string().into()));
         }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(&sql, params_from_iter(args))?;
+        self.write(|tx| {
+        let n = tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
         if n == 1 {
             match patch.status {
                 Some(InvoiceStatus::Paid) => {
-                    tx.execute(
-                        "UPDATE transactions SET status = 'succeeded',
+                    tx.prepare_cached("UPDATE transactions SET status = 'succeeded',
                             amount_captured = CASE WHEN kind = 'charge' THEN amount ELSE 0 END, updated_at = ?2
-                         WHERE invoice_id = ?1 AND status = 'pending'",
-                        params![id, ts],
+                         WHERE invoice_id = ?1 AND status = 'pending'")?.execute(params![id, ts],
                     )?;
                 }
                 Some(InvoiceStatus::Void) => {
-                    tx.execute(
-                        "UPDATE transactions SET invoice_id = NULL, updated_at = ?2
-                         WHERE invoice_id = ?1 AND status = 'pending'",
-                        params![id, ts],
+                    tx.prepare_cached("UPDATE transactions SET invoice_id = NULL, updated_at = ?2
+                         WHERE invoice_id = ?1 AND status = 'pending'")?.execute(params![id, ts],
                     )?;
                 }
                 _ => {}
             }
         }
-        let row = if n == 1 { get_invoice(&tx, id)? } else { None };
-        tx.commit()?;
+        let row = if n == 1 { get_invoice(tx, id)? } else { None };
         Ok(row)
+    })
     }
 
     fn upsert_dispute(&self, u: &DisputeUpdate) -> Result<Dispute> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(|tx| {
         let ts = now();
         let txn_id: Option<i64> = match &u.gateway_payment_ref {
             _ if u.transaction_id.is_some() => u.transaction_id,
-            Some(p) => tx
-                .query_row(
-                    "SELECT id FROM transactions WHERE gateway = ?1 AND gateway_payment_ref = ?2 ORDER BY id LIMIT 1",
-                    params![u.gateway, p],
+            Some(p) => tx.prepare_cached("SELECT id FROM transactions WHERE gateway = ?1 AND gateway_payment_ref = ?2 ORDER BY id LIMIT 1")?.query_row(params![u.gateway, p],
                     |r| r.get(0),
                 )
                 .optional()?,
             None => None,
         };
-        let existing: Option<Dispute> = tx
-            .query_row(
-                &format!("SELECT {DISPUTE_COLS} FROM disputes WHERE gateway = ?1 AND gateway_dispute_ref = ?2"),
-                params![u.gateway, u.gateway_dispute_ref],
+        let existing: Option<Dispute> = tx.prepare_cached(&format!("SELECT {DISPUTE_COLS} FROM disputes WHERE gateway = ?1 AND gateway_dispute_ref = ?2"))?.query_row(params![u.gateway, u.gateway_dispute_ref],
                 dispute_row,
             )
             .optional()?;
         let id = match existing {
             None => {
-                tx.execute(
-                    "INSERT INTO disputes (gateway, gateway_dispute_ref, transaction_id, gateway_payment_ref, amount,
+                tx.prepare_cached("INSERT INTO disputes (gateway, gateway_dispute_ref, transaction_id, gateway_payment_ref, amount,
                         currency, reason, status, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                    params![
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)")?.execute(params![
                         u.gateway,
                         u.gateway_dispute_ref,
                         txn_id,
@@ -1198,26 +1341,22 @@ impl Ledger for SqliteLedger {
             }
             Some(d) => {
                 if u.status.rank() > d.status.rank() {
-                    tx.execute(
-                        "UPDATE disputes SET status = ?2, amount = ?3, reason = ?4, updated_at = ?5,
-                            transaction_id = COALESCE(transaction_id, ?6) WHERE id = ?1",
-                        params![d.id, u.status.as_str(), u.amount, u.reason, ts, txn_id],
+                    tx.prepare_cached("UPDATE disputes SET status = ?2, amount = ?3, reason = ?4, updated_at = ?5,
+                            transaction_id = COALESCE(transaction_id, ?6) WHERE id = ?1")?.execute(params![d.id, u.status.as_str(), u.amount, u.reason, ts, txn_id],
                     )?;
                 }
                 d.id
             }
         };
-        let row = tx.query_row(
-            &format!("SELECT {DISPUTE_COLS} FROM disputes WHERE id = ?1"),
-            [id],
+        let row = tx.prepare_cached(&format!("SELECT {DISPUTE_COLS} FROM disputes WHERE id = ?1"))?.query_row([id],
             dispute_row,
         )?;
-        tx.commit()?;
         Ok(row)
+    })
     }
 
     fn disputes(&self, transaction_id: Option<i64>) -> Result<Vec<Dispute>> {
-        let conn = self.conn();
+        self.read(|conn| {
         let (sql, args): (String, Vec<i64>) = match transaction_id {
             Some(t) => (
                 format!(
@@ -1233,15 +1372,16 @@ impl Ledger for SqliteLedger {
                 vec![],
             ),
         };
-        let mut st = conn.prepare(&sql)?;
+        let mut st = conn.prepare_cached(&sql)?;
         let rows = st
             .query_map(params_from_iter(args), dispute_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    })
     }
 
     fn insert_operation(&self, op: &NewOperation) -> Result<(Operation, bool)> {
-        insert_op(&self.conn(), op)
+        self.write(|c| insert_op(c, op))
     }
 
     fn begin_charge(&self, op: &NewOperation, card_id: i64) -> Result<Option<Operation>> {
@@ -1250,38 +1390,121 @@ impl Ledger for SqliteLedger {
                 "a charge operation names no transaction".into(),
             ));
         };
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ts = now();
-        let n = tx.execute(
-            "UPDATE transactions SET card_id = ?2, gateway = ?3, attempted_at = ?4, updated_at = ?4
+        self.write(|tx| {
+            let ts = now();
+            let n = tx.prepare_cached("UPDATE transactions SET card_id = ?2, gateway = ?3, attempted_at = ?4, updated_at = ?4
              WHERE id = ?1 AND kind = 'charge' AND status = 'pending' AND invoice_id IS NULL
-               AND attempted_at IS NULL",
-            params![txn_id, card_id, op.gateway, ts],
+               AND attempted_at IS NULL")?.execute(params![txn_id, card_id, op.gateway, ts],
         )?;
-        if n == 0 {
-            // Voided, invoiced or charged meanwhile: nothing is written.
-            return Ok(None);
+            if n == 0 {
+                // Voided, invoiced or charged meanwhile: nothing is written.
+                return Ok(None);
+            }
+            let (row, _) = insert_op(tx, op)?;
+            Ok(Some(row))
+        })
+    }
+
+    fn create_charge(
+        &self,
+        t: &NewTransaction,
+        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+    ) -> Result<(Transaction, Option<Operation>)> {
+        if t.kind != TxnKind::Charge || t.status != TxnStatus::Pending || t.gateway.is_none() {
+            return Err(LedgerError::Conflict {
+                field: "kind",
+                message: "only a pending charge naming its gateway is made at once".into(),
+            });
         }
-        let (row, _) = insert_op(&tx, op)?;
-        tx.commit()?;
-        Ok(Some(row))
+        if t.card_id.is_none() {
+            return Err(LedgerError::Conflict {
+                field: "card_id",
+                message: "a charge made at once names its card".into(),
+            });
+        }
+        self.write(|tx| {
+            let ts = now();
+            let id: Option<i64> = tx
+                .prepare_cached(
+                    "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency, description,
+                        kind, capture, status, idempotency_key, attempted_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11)
+                     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        t.crm_customer_id,
+                        t.card_id,
+                        t.gateway,
+                        t.amount,
+                        t.currency,
+                        t.description,
+                        t.kind.as_str(),
+                        t.capture.as_str(),
+                        t.status.as_str(),
+                        t.idempotency_key,
+                        ts
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else {
+                // A repeat: the row stored the first time, its intent untouched.
+                let row = tx
+                    .prepare_cached(&format!(
+                        "SELECT {TXN_COLS} FROM transactions WHERE idempotency_key = ?1"
+                    ))?
+                    .query_row([&t.idempotency_key], txn_row)?;
+                return Ok((row, None));
+            };
+            let row = get_txn(tx, id)?
+                .ok_or_else(|| LedgerError::Database("transaction vanished".into()))?;
+            let op = operation(&row)?;
+            if op.transaction_id != Some(id) || op.kind != OpKind::Charge {
+                return Err(LedgerError::Database(
+                    "the charge operation names another transaction".into(),
+                ));
+            }
+            let (op, _) = insert_op(tx, &op)?;
+            Ok((row, Some(op)))
+        })
+    }
+
+    fn settle_charge(
+        &self,
+        op_id: i64,
+        txn_id: i64,
+        from: &[TxnStatus],
+        patch: Option<&TxnPatch>,
+        state: OpState,
+        last_error: Option<&str>,
+    ) -> Result<(OpState, Option<Transaction>)> {
+        self.write(|tx| {
+            let txn = match patch {
+                Some(patch) => match update_txn(tx, txn_id, from, patch)? {
+                    Some(t) => Some(t),
+                    None => get_txn(tx, txn_id)?,
+                },
+                None => get_txn(tx, txn_id)?,
+            };
+            let state = settled_state(state, txn.as_ref());
+            set_op_state(tx, op_id, state, last_error, true)?;
+            Ok((state, txn))
+        })
     }
 
     fn operation(&self, id: i64) -> Result<Option<Operation>> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"),
-                [id],
-                op_row,
-            )
-            .optional()?)
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"))?
+                .query_row([id], op_row)
+                .optional()?)
+        })
     }
 
     fn unsettled_operations(&self, updated_before: Ts, limit: u32) -> Result<Vec<Operation>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!(
+        self.read(|conn| {
+        let mut st = conn.prepare_cached(&format!(
             "SELECT {OP_COLS} FROM operations WHERE state IN ('pending', 'unknown') AND updated_at <= ?1
              ORDER BY id LIMIT ?2"
         ))?;
@@ -1289,6 +1512,7 @@ impl Ledger for SqliteLedger {
             .query_map(params![updated_before, limit], op_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    })
     }
 
     fn operations_for(
@@ -1296,15 +1520,17 @@ impl Ledger for SqliteLedger {
         transaction_id: Option<i64>,
         invoice_id: Option<i64>,
     ) -> Result<Vec<Operation>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(&format!(
-            "SELECT {OP_COLS} FROM operations WHERE (?1 IS NOT NULL AND transaction_id = ?1)
-                OR (?2 IS NOT NULL AND invoice_id = ?2) ORDER BY id"
-        ))?;
-        let rows = st
-            .query_map(params![transaction_id, invoice_id], op_row)?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        let (sql, args) = operations_for_query(transaction_id, invoice_id);
+        let Some(sql) = sql else {
+            return Ok(Vec::new());
+        };
+        self.read(|conn| {
+            let mut st = conn.prepare_cached(&sql)?;
+            let rows = st
+                .query_map(params_from_iter(args), op_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
     }
 
     fn set_operation_state(
@@ -1314,13 +1540,7 @@ impl Ledger for SqliteLedger {
         last_error: Option<&str>,
         attempted: bool,
     ) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "UPDATE operations SET state = ?2, last_error = ?3, attempts = attempts + ?4, updated_at = ?5
-             WHERE id = ?1",
-            params![id, state.as_str(), last_error, attempted as i64, now()],
-        )?;
-        Ok(())
+        self.write(|conn| set_op_state(conn, id, state, last_error, attempted))
     }
 
     fn idem_begin(
@@ -1330,13 +1550,9 @@ impl Ledger for SqliteLedger {
         request_hash: &str,
         owner: &str,
     ) -> Result<IdemBegin> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<IdemRow> = tx
-            .query_row(
-                "SELECT request_hash, state, owner, status_code, response, created_at FROM api_idempotency
-                 WHERE scope = ?1 AND key = ?2",
-                params![scope, key],
+        self.write(|tx| {
+        let existing: Option<IdemRow> = tx.prepare_cached("SELECT request_hash, state, owner, status_code, response, created_at FROM api_idempotency
+                 WHERE scope = ?1 AND key = ?2")?.query_row(params![scope, key],
                 |r| {
                     Ok((
                         r.get(0)?,
@@ -1351,10 +1567,8 @@ impl Ledger for SqliteLedger {
             .optional()?;
         let result = match existing {
             None => {
-                tx.execute(
-                    "INSERT INTO api_idempotency (scope, key, request_hash, state, owner, created_at)
-                     VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-                    params![scope, key, request_hash, owner, now()],
+                tx.prepare_cached("INSERT INTO api_idempotency (scope, key, request_hash, state, owner, created_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5)")?.execute(params![scope, key, request_hash, owner, now()],
                 )?;
                 IdemBegin::Run
             }
@@ -1371,78 +1585,67 @@ impl Ledger for SqliteLedger {
             Some(_) => {
                 // Started by a process that is gone: run it again (the handlers are idempotent
                 // on their own keys, derived from this one).
-                tx.execute(
-                    "UPDATE api_idempotency SET owner = ?3, state = 'running', created_at = ?4
-                     WHERE scope = ?1 AND key = ?2",
-                    params![scope, key, owner, now()],
+                tx.prepare_cached("UPDATE api_idempotency SET owner = ?3, state = 'running', created_at = ?4
+                     WHERE scope = ?1 AND key = ?2")?.execute(params![scope, key, owner, now()],
                 )?;
                 IdemBegin::Run
             }
         };
-        tx.commit()?;
         Ok(result)
+    })
     }
 
     fn idem_finish(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "UPDATE api_idempotency SET state = 'done', status_code = ?3, response = ?4 WHERE scope = ?1 AND key = ?2",
-            params![scope, key, status, body],
+        self.write(|conn| {
+        conn.prepare_cached("UPDATE api_idempotency SET state = 'done', status_code = ?3, response = ?4 WHERE scope = ?1 AND key = ?2")?.execute(params![scope, key, status, body],
         )?;
         Ok(())
+    })
     }
 
     fn idem_abort(&self, scope: &str, key: &str) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2",
-            params![scope, key],
-        )?;
-        Ok(())
+        self.write(|conn| {
+            conn.prepare_cached("DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2")?
+                .execute(params![scope, key])?;
+            Ok(())
+        })
     }
 
     fn webhook_seen(&self, gateway: &str, event_id: &str) -> Result<bool> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                "SELECT 1 FROM webhook_events WHERE gateway = ?1 AND event_id = ?2",
-                params![gateway, event_id],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM webhook_events WHERE gateway = ?1 AND event_id = ?2",
+                )?
+                .query_row(params![gateway, event_id], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
     }
 
     fn record_webhook(&self, gateway: &str, event_id: &str, gateway_type: &str) -> Result<bool> {
-        let conn = self.conn();
-        let n = conn.execute(
-            "INSERT INTO webhook_events (gateway, event_id, gateway_type, received_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![gateway, event_id, gateway_type, now()],
+        self.write(|conn| {
+        let n = conn.prepare_cached("INSERT INTO webhook_events (gateway, event_id, gateway_type, received_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING")?.execute(params![gateway, event_id, gateway_type, now()],
         )?;
         Ok(n == 1)
+    })
     }
 
     fn totals(&self, currency: &str, from: Ts, to: Ts) -> Result<LedgerTotals> {
-        let conn = self.conn();
-        let (charges, captured, refunded): (i64, i64, i64) = conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(amount_captured), 0), COALESCE(SUM(amount_refunded), 0)
+        self.read(|conn| {
+        let (charges, captured, refunded): (i64, i64, i64) = conn.prepare_cached("SELECT COUNT(*), COALESCE(SUM(amount_captured), 0), COALESCE(SUM(amount_refunded), 0)
              FROM transactions WHERE currency = ?1 AND kind = 'charge' AND created_at >= ?2 AND created_at < ?3
-               AND status IN ('succeeded', 'partially_refunded', 'refunded')",
-            params![currency, from, to],
+               AND status IN ('succeeded', 'partially_refunded', 'refunded')")?.query_row(params![currency, from, to],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let failed: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM transactions WHERE currency = ?1 AND kind = 'charge' AND status = 'failed'
-               AND created_at >= ?2 AND created_at < ?3",
-            params![currency, from, to],
+        let failed: i64 = conn.prepare_cached("SELECT COUNT(*) FROM transactions WHERE currency = ?1 AND kind = 'charge' AND status = 'failed'
+               AND created_at >= ?2 AND created_at < ?3")?.query_row(params![currency, from, to],
             |r| r.get(0),
         )?;
-        let unsettled: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM transactions WHERE currency = ?1 AND kind = 'charge'
+        let unsettled: i64 = conn.prepare_cached("SELECT COUNT(*) FROM transactions WHERE currency = ?1 AND kind = 'charge'
                AND (status IN ('unknown', 'processing') OR (status = 'pending' AND attempted_at IS NOT NULL))
-               AND created_at >= ?2 AND created_at < ?3",
-            params![currency, from, to],
+               AND created_at >= ?2 AND created_at < ?3")?.query_row(params![currency, from, to],
             |r| r.get(0),
         )?;
         Ok(LedgerTotals {
@@ -1452,6 +1655,7 @@ impl Ledger for SqliteLedger {
             failed: failed as u64,
             unsettled: unsettled as u64,
         })
+    })
     }
 }
 
@@ -1628,7 +1832,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.db");
         let l = SqliteLedger::open(&path, Durability::Full).unwrap();
-        assert_eq!(l.applied_migrations().unwrap(), vec![1]);
+        let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.0).collect();
+        assert_eq!(l.applied_migrations().unwrap(), all);
         drop(l);
         let l = SqliteLedger::open(&path, Durability::Normal).unwrap();
         assert!(l.migrate().unwrap().is_empty(), "reopening applies nothing");
@@ -2013,5 +2218,224 @@ mod tests {
                 .unwrap()
         );
         assert!(l.webhook_seen("stripe", "evt_1").unwrap());
+    }
+
+    /// The query plan of `sql`, one line per step.
+    fn plan(c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> String {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = st
+            .query_map(args, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    #[test]
+    fn hot_lookups_use_indexes() {
+        let l = ledger();
+        let w = lock(&l.writer);
+        let c = &w.conn;
+        let scans = |sql: &str, args: &[&dyn rusqlite::ToSql]| {
+            let p = plan(c, sql, args);
+            assert!(
+                !p.lines().any(|s| s.starts_with("SCAN ")),
+                "full scan in the plan of {sql}:\n{p}"
+            );
+            p
+        };
+        for (t, i) in [(Some(1), None), (None, Some(2)), (Some(1), Some(2))] {
+            let (sql, args) = operations_for_query(t, i);
+            let args: Vec<&dyn rusqlite::ToSql> =
+                args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+            let p = scans(&sql.unwrap(), &args);
+            assert!(p.contains("operations_"), "{p}");
+        }
+        let one = &1i64 as &dyn rusqlite::ToSql;
+        let text = &"x" as &dyn rusqlite::ToSql;
+        for (sql, args) in [
+            (format!("SELECT {OP_COLS} FROM operations WHERE idempotency_key = ?1"), vec![text]),
+            (format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"), vec![one]),
+            (format!("SELECT {TXN_COLS} FROM transactions WHERE id = ?1"), vec![one]),
+            (
+                format!("SELECT {TXN_COLS} FROM transactions WHERE idempotency_key = ?1"),
+                vec![text],
+            ),
+            (
+                format!(
+                    "SELECT {TXN_COLS} FROM transactions WHERE gateway = ?1 AND gateway_payment_ref = ?2"
+                ),
+                vec![text, text],
+            ),
+            (
+                format!(
+                    "SELECT {CARD_COLS} FROM cards WHERE crm_customer_id = ?1 AND removed_at IS NULL"
+                ),
+                vec![text],
+            ),
+            (
+                "SELECT gateway_customer_ref FROM customers WHERE crm_customer_id = ?1".to_string(),
+                vec![text],
+            ),
+            (
+                format!("SELECT {REFUND_COLS} FROM refunds WHERE transaction_id = ?1"),
+                vec![one],
+            ),
+            (
+                format!(
+                    "SELECT {DISPUTE_COLS} FROM disputes WHERE transaction_id = ?1
+                       OR (transaction_id IS NULL AND gateway_payment_ref IS NOT NULL AND gateway_payment_ref =
+                           (SELECT gateway_payment_ref FROM transactions WHERE id = ?1))"
+                ),
+                vec![one],
+            ),
+            (
+                "SELECT request_hash FROM api_idempotency WHERE scope = ?1 AND key = ?2".to_string(),
+                vec![text, text],
+            ),
+        ] {
+            scans(&sql, &args);
+        }
+    }
+
+    #[test]
+    fn a_charge_and_its_intent_are_written_together_then_settled_together() {
+        let l = ledger();
+        let card = l.insert_card(&new_card("c1", "pm_1", true)).unwrap();
+        let mut t = new_txn("c1", 1000, "k1");
+        t.card_id = Some(card.id);
+        t.gateway = Some("stripe".into());
+        let (txn, op) = l.create_charge(&t, &|t| Ok(charge_op(t.id, "k1"))).unwrap();
+        let op = op.expect("a new charge gets its intent");
+        assert_eq!(
+            (op.transaction_id, op.state),
+            (Some(txn.id), OpState::Pending)
+        );
+        assert!(txn.attempted_at.is_some() && txn.card_id == Some(card.id));
+        // Started: neither an invoice nor a void takes it.
+        assert!(l.cancel_unattempted(txn.id).unwrap().is_none());
+        // A repeat of the key writes nothing.
+        let (again, none) = l.create_charge(&t, &|t| Ok(charge_op(t.id, "k1"))).unwrap();
+        assert_eq!((again.id, none), (txn.id, None));
+        assert_eq!(l.operations_for(Some(txn.id), None).unwrap().len(), 1);
+        // A builder that fails leaves nothing behind.
+        let mut u = t.clone();
+        u.idempotency_key = "k2".into();
+        assert!(
+            l.create_charge(&u, &|_| Err(LedgerError::Database("no".into())))
+                .is_err()
+        );
+        let f = TxnFilter::default();
+        assert_eq!(l.transactions(&f).unwrap().len(), 1);
+        // Outcome: unknown, then a retry-class failure keeps the operation unknown.
+        let patch = TxnPatch {
+            status: Some(TxnStatus::Unknown),
+            ..Default::default()
+        };
+        let (state, row) = l
+            .settle_charge(
+                op.id,
+                txn.id,
+                &[TxnStatus::Pending],
+                Some(&patch),
+                OpState::Unknown,
+                Some("timeout"),
+            )
+            .unwrap();
+        assert_eq!(
+            (state, row.unwrap().status),
+            (OpState::Unknown, TxnStatus::Unknown)
+        );
+        let (state, _) = l
+            .settle_charge(
+                op.id,
+                txn.id,
+                &[],
+                None,
+                OpState::Pending,
+                Some("rate limited"),
+            )
+            .unwrap();
+        assert_eq!(state, OpState::Unknown);
+        let patch = TxnPatch {
+            status: Some(TxnStatus::Succeeded),
+            amount_captured: Some(1000),
+            ..Default::default()
+        };
+        let (state, row) = l
+            .settle_charge(
+                op.id,
+                txn.id,
+                &[TxnStatus::Unknown],
+                Some(&patch),
+                OpState::Done,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            (state, row.unwrap().status),
+            (OpState::Done, TxnStatus::Succeeded)
+        );
+        let op = l.operation(op.id).unwrap().unwrap();
+        assert_eq!((op.state, op.attempts), (OpState::Done, 3));
+        // A stale outcome does not move it back; the row as it stands is returned.
+        let (_, row) = l
+            .settle_charge(
+                op.id,
+                txn.id,
+                &[TxnStatus::Pending],
+                Some(&patch),
+                OpState::Done,
+                None,
+            )
+            .unwrap();
+        assert_eq!(row.unwrap().status, TxnStatus::Succeeded);
+    }
+
+    #[test]
+    fn concurrent_writes_share_commits_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let l =
+            Arc::new(SqliteLedger::open(&dir.path().join("ledger.db"), Durability::Full).unwrap());
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for j in 0..20 {
+                        let key = format!("k-{i}-{j}");
+                        let (t, created) = l.insert_transaction(&new_txn("c1", 100, &key)).unwrap();
+                        assert!(created);
+                        // Visible to reads at once: the write returned after its commit.
+                        assert_eq!(l.transaction(t.id).unwrap().unwrap().idempotency_key, key);
+                        // A failing write in the same batches undoes only itself.
+                        let failed = l.write(|c| {
+                            c.execute("DELETE FROM transactions WHERE id = ?1", [t.id])?;
+                            Err::<(), _>(LedgerError::Database("refused".into()))
+                        });
+                        assert!(failed.is_err());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(l.transactions(&TxnFilter::default()).unwrap().len(), 320);
+        assert!(lock(&l.writer).batch.is_none(), "no batch is left open");
+        // A panicking write leaves the ledger usable.
+        let l2 = l.clone();
+        let panicked = std::thread::spawn(move || {
+            l2.write(|c| -> Result<()> {
+                c.execute("DELETE FROM transactions", [])?;
+                panic!("boom")
+            })
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(l.transactions(&TxnFilter::default()).unwrap().len(), 320);
+        l.insert_transaction(&new_txn("c1", 100, "after")).unwrap();
+        drop(l);
+        let l = SqliteLedger::open(&dir.path().join("ledger.db"), Durability::Full).unwrap();
+        assert_eq!(l.transactions(&TxnFilter::default()).unwrap().len(), 321);
     }
 }

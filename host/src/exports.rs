@@ -1,7 +1,7 @@
 //! The contract's exports of one loaded component, looked up once at load time.
 //!
 //! The generated `GatewayPre::instantiate_async` loads every export of the world into each new
-//! instance: about 25 functions found and type-checked per call, a few microseconds that
+//! instance: 21 functions found and type-checked per call, a few microseconds that
 //! every call paid for one function. Here the export indices are resolved once per gateway,
 //! and a call loads only the interface it calls (`tokens::GuestIndices::load` and so on).
 //!

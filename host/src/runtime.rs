@@ -14,12 +14,14 @@ use crate::host_api::{GatewayShared, HostClock, HostState};
 use crate::outbound::{Authenticator, ClientSettings, OutboundClient, OutboundPolicy};
 use crate::secrets::SecretStore;
 use crate::validate;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How many compiled components a runtime keeps in memory for reloads of unchanged files.
+const MAX_RECENT_COMPONENTS: usize = 8;
 
 /// Options of a [`Runtime`].
 #[derive(Clone)]
@@ -140,7 +142,10 @@ pub(crate) struct RuntimeInner {
     /// their deadline) instead of failing.
     pub(crate) instance_permits: Arc<tokio::sync::Semaphore>,
     cache: Option<ArtifactCache>,
-    components: Mutex<HashMap<[u8; 32], Component>>,
+    /// The most recently loaded compiled components, by content digest: a reload of an unchanged
+    /// file costs nothing. Bounded, so a service rebuilt and hot-reloaded all day does not keep
+    /// every old build (a gateway still using an evicted one keeps it alive itself).
+    components: Mutex<Vec<([u8; 32], Component)>>,
     max_memory_mib: u32,
 }
 
@@ -188,7 +193,7 @@ impl Runtime {
                     options.max_instances.max(1) as usize,
                 )),
                 cache,
-                components: Mutex::new(HashMap::new()),
+                components: Mutex::new(Vec::new()),
                 max_memory_mib: options.max_memory_mib,
             }),
         })
@@ -323,14 +328,14 @@ impl RuntimeInner {
         bytes: &[u8],
     ) -> Result<(Component, ArtifactSource, Option<String>, [u8; 32]), LoadError> {
         let digest = cache::digest(bytes);
-        if let Some(component) = self.lock_components().get(&digest) {
-            return Ok((component.clone(), ArtifactSource::Memory, None, digest));
+        if let Some(component) = self.recent_component(&digest) {
+            return Ok((component, ArtifactSource::Memory, None, digest));
         }
         let mut discarded = None;
         if let Some(cache) = &self.cache {
             match cache.load(&self.engine, &digest) {
                 Lookup::Hit(component) => {
-                    self.lock_components().insert(digest, component.clone());
+                    self.remember_component(digest, component.clone());
                     return Ok((component, ArtifactSource::DiskCache, None, digest));
                 }
                 Lookup::Miss => {}
@@ -349,11 +354,28 @@ impl RuntimeInner {
         {
             tracing::warn!("cannot write the artifact cache: {e}");
         }
-        self.lock_components().insert(digest, component.clone());
+        self.remember_component(digest, component.clone());
         Ok((component, ArtifactSource::Compiled, discarded, digest))
     }
 
-    fn lock_components(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Component>> {
+    fn recent_component(&self, digest: &[u8; 32]) -> Option<Component> {
+        let components = self.lock_components();
+        components
+            .iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, component)| component.clone())
+    }
+
+    fn remember_component(&self, digest: [u8; 32], component: Component) {
+        let mut components = self.lock_components();
+        components.retain(|(d, _)| *d != digest);
+        if components.len() >= MAX_RECENT_COMPONENTS {
+            components.remove(0);
+        }
+        components.push((digest, component));
+    }
+
+    fn lock_components(&self) -> std::sync::MutexGuard<'_, Vec<([u8; 32], Component)>> {
         self.components.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -612,28 +612,11 @@ async fn instantiation(bench: &mut Bench) -> Result<()> {
     bench.rows.push(
         Row::new(
             2,
-            "floor via the generated GatewayPre::instantiate_async (host's engine)",
+            "reference: the generated GatewayPre::instantiate_async (host's engine)",
             bindings,
         )
-        .note("the bindings look up and type-check every export of the world per instance"),
+        .note("loads and type-checks every export per instance; the host resolves them once per gateway"),
     );
-    // The same with the pooling settings proposed in the report.
-    let tuned_engine = tuned_engine()?;
-    let tuned = self::floor(&tuned_engine, &path, n, Floor::Raw).await?;
-    bench.rows.push(
-        Row::new(
-            2,
-            "floor, proposed pool settings (pagemap_scan, keep_resident 1 MiB)",
-            tuned,
-        )
-        .note("engine = the host's settings + PoolingAllocationConfig::pagemap_scan(Auto), linear_memory_keep_resident(1 MiB), table_keep_resident(64 KiB)"),
-    );
-    let tuned_bindings = self::floor(&tuned_engine, &path, n, Floor::Bindings).await?;
-    bench.rows.push(Row::new(
-        2,
-        "floor via GatewayPre, proposed pool settings",
-        tuned_bindings,
-    ));
     bench.verdicts.push(Verdict {
         section: 2,
         target: "instantiation + trivial call <= 20 us (median, c=1)".into(),
@@ -650,42 +633,6 @@ enum Floor {
     Raw,
     /// The generated `GatewayPre::instantiate_async` (every export of the world).
     Bindings,
-}
-
-/// An engine with the host's settings (host/src/runtime.rs `build_engine`, copied) plus the
-/// pooling allocator tuning this benchmark proposes.
-fn tuned_engine() -> Result<wasmtime::Engine> {
-    use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
-    let max_memory = 256usize << 20;
-    let instances = 1000u32;
-    let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(instances)
-        .total_core_instances(instances * 8)
-        .max_core_instances_per_component(32)
-        .total_memories(instances * 2)
-        .max_memories_per_component(4)
-        .total_tables(instances * 4)
-        .max_tables_per_component(16)
-        .total_stacks(instances)
-        .max_memory_size(max_memory)
-        .table_elements(100_000)
-        .max_unused_warm_slots(64)
-        // The proposal: reset dirty pages in place (found with the PAGEMAP_SCAN ioctl, Linux
-        // >= 6.7) instead of madvise + page faults on the next use.
-        .pagemap_scan(Enabled::Auto)
-        .linear_memory_keep_resident(1 << 20)
-        .table_keep_resident(64 << 10);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .memory_init_cow(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .memory_reservation(max_memory as u64)
-        .memory_reservation_for_growth(0)
-        .max_wasm_stack(1024 * 1024)
-        .async_stack_size(2 * 1024 * 1024);
-    Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))
 }
 
 /// Instantiates the offline component in a fresh `Store` and calls `tokens.list-cards`, `n`

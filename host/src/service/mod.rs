@@ -5,7 +5,8 @@
 //! [`customers`] (customers and stored cards), [`invoices`] (invoices through the same intent
 //! log), [`reconcile`] (settling unknown outcomes), [`webhooks`] (gateway events), [`reload`]
 //! (live gateways, limits, hot reload), [`api`] (HTTP routes, auth, errors, OpenAPI),
-//! [`billing_run`], [`demo`]; plus [`currency`] (ISO 4217) and [`time`] (calendar arithmetic).
+//! [`billing_run`], [`demo`]; plus [`client`] (the API client the demo and tests use), [`currency`]
+//! (ISO 4217) and [`time`] (calendar arithmetic).
 
 pub mod api;
 pub mod billing_run;

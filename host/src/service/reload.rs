@@ -279,10 +279,13 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path)?;
-    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+/// The SHA-256 of the bytes the gateway was compiled from (not of the file now on disk, which a
+/// build may be rewriting).
+fn loaded_sha256(gateway: &Gateway) -> String {
+    gateway
+        .load_info()
+        .map(|info| info.component_sha256.clone())
+        .unwrap_or_default()
 }
 
 impl Gateways {
@@ -295,7 +298,6 @@ impl Gateways {
         let mut slots = BTreeMap::new();
         for (name, entry) in &config.gateways {
             let stamp = file_stamp(&entry.config.component);
-            let sha256 = sha256_file(&entry.config.component).unwrap_or_default();
             let gateway =
                 runtime
                     .load(name, &entry.config)
@@ -317,8 +319,8 @@ impl Gateways {
                     name: name.clone(),
                     is_default: default.as_deref() == Some(name.as_str()),
                     current: RwLock::new(Loaded {
+                        sha256: loaded_sha256(&gateway),
                         gateway,
-                        sha256,
                         loaded_at: now(),
                         generation: 1,
                         file_stamp: stamp,
@@ -365,24 +367,15 @@ impl Gateways {
         };
         let path = slot.entry.config.component.clone();
         let stamp = file_stamp(&path);
-        let (old_stamp, old_sha) = {
-            let l = slot.current.read().unwrap_or_else(|p| p.into_inner());
-            (l.file_stamp, l.sha256.clone())
-        };
+        let old_stamp = slot
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .file_stamp;
         if stamp.is_none() || stamp == old_stamp {
             return Ok(false);
         }
-        let sha = match sha256_file(&path) {
-            Ok(s) => s,
-            Err(_) => return Ok(false),
-        };
-        if sha == old_sha {
-            slot.current
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .file_stamp = stamp;
-            return Ok(false);
-        }
+        // An unchanged component comes back from the runtime's memory at no cost.
         let gateway = self
             .runtime
             .load(name, &slot.entry.config)
@@ -391,7 +384,12 @@ impl Gateways {
                 name: name.to_string(),
                 source,
             })?;
+        let sha = loaded_sha256(&gateway);
         let mut current = slot.current.write().unwrap_or_else(|p| p.into_inner());
+        if sha == current.sha256 {
+            current.file_stamp = stamp;
+            return Ok(false);
+        }
         let generation = current.generation + 1;
         tracing::info!(
             gateway = %name,

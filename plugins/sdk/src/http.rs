@@ -413,9 +413,6 @@ fn wait(pollable: &Pollable, deadline: monotonic_clock::Instant) -> bool {
     ready.contains(&0)
 }
 
-/// Writes the request body. A failure before every byte is handed to the host is "not sent"
-/// (the server can't have a complete request); once every byte is queued, the request may be
-/// complete at the server, so running out of time while flushing is "no response".
 /// Writes and finishes `bytes` if the host accepts them in one write without waiting;
 /// otherwise writes nothing and gives the body and its stream back, to stream after the
 /// hand-over.
@@ -437,6 +434,9 @@ fn write_whole_body(
     Ok(None)
 }
 
+/// Writes the request body. A failure before every byte is handed to the host is "not sent"
+/// (the server can't have a complete request); once every byte is queued, the request may be
+/// complete at the server, so running out of time while flushing is "no response".
 fn write_body(
     body: OutgoingBody,
     stream: OutputStream,

@@ -8,7 +8,7 @@
 //! ```ignore
 //! use omnicrm_gateway_sdk::exports::omnicrm::payments::info::{self, GatewayInfo};
 //! use omnicrm_gateway_sdk::exports::omnicrm::payments::charging;
-//! use omnicrm_gateway_sdk::omnicrm::payments::types::{Failure, GatewayError};
+//! use omnicrm_gateway_sdk::omnicrm::payments::types::{Failure, GatewayError, NotFound};
 //! use omnicrm_gateway_sdk::{http, log, settings, time};
 //!
 //! struct MyGateway;
@@ -30,7 +30,11 @@
 //!         // The host adds the credentials; the whole exchange ends before the call's deadline.
 //!         let request = http::Request::new(http::Method::Get, format!("{base}/payments/{payment}"));
 //!         match http::send_until(&request, time::deadline()) {
-//!             Ok(response) => todo!("parse {} bytes", response.body.len()),
+//!             Ok(response) if response.status == 404 => Err(GatewayError::NotFound(NotFound {
+//!                 kind: "payment".into(),
+//!                 id: payment,
+//!             })),
+//!             Ok(response) => parse_payment(&response.body),
 //!             // Nothing reached the server: the caller may simply retry.
 //!             Err(e) if e.is_not_sent() => Err(GatewayError::NotAttempted(Failure {
 //!                 message: e.to_string(),
@@ -44,6 +48,12 @@
 //!         }
 //!     }
 //!     // ... charge, capture, cancel, refund_payment ...
+//! }
+//!
+//! /// Reads the gateway's JSON into the contract's payment (with serde_json or a small reader).
+//! fn parse_payment(body: &[u8]) -> Result<charging::Payment, GatewayError> {
+//!     // ...
+//! #   unimplemented!()
 //! }
 //!
 //! // ... tokens, invoicing, metrics, webhooks ...

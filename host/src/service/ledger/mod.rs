@@ -128,21 +128,6 @@ str_enum!(
     }
 );
 
-impl TxnStatus {
-    /// Whether no further gateway outcome can change the status (other than refunds and
-    /// disputes of a succeeded payment).
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            TxnStatus::Failed
-                | TxnStatus::Canceled
-                | TxnStatus::Succeeded
-                | TxnStatus::Refunded
-                | TxnStatus::PartiallyRefunded
-        )
-    }
-}
-
 str_enum!(
     /// Charge (money from the customer) or credit (money owed to the customer).
     TxnKind {

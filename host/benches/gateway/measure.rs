@@ -27,15 +27,12 @@ pub struct Bench {
     pub runtime: Runtime,
     /// The Stripe component against the emulator over plain HTTP (loopback).
     pub stripe: Gateway,
-    /// The customer and card every charge uses.
-    pub customer: String,
-    pub card: String,
+    /// The charge every measurement makes, shared with concurrent tasks.
+    pub charges: Arc<Charges>,
     /// Native keep-alive client over plain HTTP.
     pub native: NativeClient,
     pub rows: Vec<Row>,
     pub verdicts: Vec<Verdict>,
-    keys: AtomicUsize,
-    run_id: u64,
 }
 
 /// A Stripe gateway configuration for an emulator origin.
@@ -52,45 +49,6 @@ pub fn stripe_config(component: &Path, base: &str) -> GatewayConfig {
 impl Bench {
     pub fn path(&self, file: &str) -> PathBuf {
         self.options.plugin_dir.join(file)
-    }
-
-    /// A fresh idempotency key.
-    pub fn key(&self) -> String {
-        let n = self.keys.fetch_add(1, Ordering::Relaxed);
-        format!("bench-{:x}-{n}", self.run_id)
-    }
-
-    pub fn charge_request(&self, key: String) -> ChargeRequest {
-        ChargeRequest {
-            customer: self.customer.clone(),
-            card: self.card.clone(),
-            amount: Money {
-                amount: 1999,
-                currency: "USD".into(),
-            },
-            description: Some("bench charge".into()),
-            metadata: vec![("crm_transaction_id".into(), key.clone())],
-            capture: CaptureMode::Automatic,
-            idempotency_key: key,
-        }
-    }
-
-    /// One charge through the component.
-    pub async fn component_charge(&self, gateway: &Gateway) -> Result<()> {
-        let payment = gateway
-            .charge(self.charge_request(self.key()))
-            .await
-            .map_err(|e| anyhow::anyhow!("component charge: {e}"))?;
-        if payment.status != omnicrm_host::contract::PaymentStatus::Succeeded {
-            bail!("component charge: status {:?}", payment.status);
-        }
-        Ok(())
-    }
-
-    /// One charge through a native client.
-    pub async fn native_charge(&self, client: &NativeClient) -> Result<http::Version> {
-        let key = self.key();
-        client.charge(&self.customer, &self.card, 1999, &key).await
     }
 }
 
@@ -142,17 +100,19 @@ pub async fn run(options: Options) -> Result<String> {
         cache_dir,
         runtime,
         stripe,
-        customer: customer.id,
-        card: card.id,
+        charges: Arc::new(Charges {
+            customer: customer.id,
+            card: card.id,
+            run_id,
+            keys: AtomicUsize::new(0),
+        }),
         native,
         rows: Vec::new(),
         verdicts: Vec::new(),
-        keys: AtomicUsize::new(0),
-        run_id,
     };
     // Check both paths once before measuring anything.
-    bench.component_charge(&bench.stripe).await?;
-    bench.native_charge(&bench.native).await?;
+    bench.charges.component_charge(&bench.stripe).await?;
+    bench.charges.native_charge(&bench.native).await?;
 
     // Memory first, while the process is as small as it gets.
     if bench.options.runs(6) {
@@ -352,18 +312,18 @@ async fn charge_vs_native(bench: &mut Bench) -> Result<()> {
     let o = &bench.options;
     let (warmup, sequential, total16) = (o.count(100, 10), o.count(2000, 60), o.count(4000, 200));
     for _ in 0..warmup {
-        bench.component_charge(&bench.stripe).await?;
-        bench.native_charge(&bench.native).await?;
+        bench.charges.component_charge(&bench.stripe).await?;
+        bench.charges.native_charge(&bench.native).await?;
     }
     // Sequential, interleaved so both see the same emulator state.
     let mut component = Vec::with_capacity(sequential);
     let mut native = Vec::with_capacity(sequential);
     for _ in 0..sequential {
         let t = Instant::now();
-        bench.component_charge(&bench.stripe).await?;
+        bench.charges.component_charge(&bench.stripe).await?;
         component.push(t.elapsed());
         let t = Instant::now();
-        bench.native_charge(&bench.native).await?;
+        bench.charges.native_charge(&bench.native).await?;
         native.push(t.elapsed());
     }
     let (component, native) = (Samples::new(component), Samples::new(native));
@@ -406,7 +366,7 @@ async fn charge_vs_native(bench: &mut Bench) -> Result<()> {
     );
 
     // Concurrency 16.
-    let shared = Arc::new(BenchRef::new(bench));
+    let shared = bench.charges.clone();
     let gateway = bench.stripe.clone();
     let s = shared.clone();
     let cpu0 = cpu_time();
@@ -471,29 +431,19 @@ fn fx(r: Option<f64>) -> String {
     r.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
 }
 
-/// The parts of [`Bench`] that concurrent tasks need (it is not `Sync` as a whole because of
-/// the child process handle).
-pub struct BenchRef {
+/// The charge the measurements make: the bench customer's card, USD 19.99, a fresh idempotency
+/// key each time.
+pub struct Charges {
     customer: String,
     card: String,
     run_id: u64,
     keys: AtomicUsize,
 }
 
-impl BenchRef {
-    pub fn new(bench: &Bench) -> Self {
-        BenchRef {
-            customer: bench.customer.clone(),
-            card: bench.card.clone(),
-            run_id: bench.run_id,
-            // Continue the bench's key space without colliding: a separate prefix.
-            keys: AtomicUsize::new(bench.keys.fetch_add(1, Ordering::Relaxed) * 1_000_000),
-        }
-    }
-
+impl Charges {
     fn key(&self) -> String {
         let n = self.keys.fetch_add(1, Ordering::Relaxed);
-        format!("bench-{:x}-c{n}", self.run_id)
+        format!("bench-{:x}-{n}", self.run_id)
     }
 
     pub fn charge_request(&self) -> ChargeRequest {
@@ -806,20 +756,20 @@ async fn tls(bench: &mut Bench) -> Result<()> {
     let fresh = NativeClient::new(&tls_base, Some(&ca), Connections::Fresh)?;
     let mut versions = (None, None);
     for _ in 0..warmup {
-        bench.component_charge(&gateway).await?;
-        versions.0 = Some(bench.native_charge(&keep_alive).await?);
-        versions.1 = Some(bench.native_charge(&fresh).await?);
+        bench.charges.component_charge(&gateway).await?;
+        versions.0 = Some(bench.charges.native_charge(&keep_alive).await?);
+        versions.1 = Some(bench.charges.native_charge(&fresh).await?);
     }
     let (mut c, mut k, mut f) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n {
         let t = Instant::now();
-        bench.component_charge(&gateway).await?;
+        bench.charges.component_charge(&gateway).await?;
         c.push(t.elapsed());
         let t = Instant::now();
-        bench.native_charge(&keep_alive).await?;
+        bench.charges.native_charge(&keep_alive).await?;
         k.push(t.elapsed());
         let t = Instant::now();
-        bench.native_charge(&fresh).await?;
+        bench.charges.native_charge(&fresh).await?;
         f.push(t.elapsed());
     }
     let (c, k, f) = (Samples::new(c), Samples::new(k), Samples::new(f));
@@ -895,16 +845,23 @@ async fn memory(bench: &mut Bench) -> Result<()> {
             &stripe_config(&bench.path(STRIPE_WASM), &bench.emulator.base_url),
         )
         .await?;
-    let shared = Arc::new(BenchRef::new(bench));
+    let shared = bench.charges.clone();
     let mut waves = Vec::new();
     for wave in 0..2 {
-        let (per_call, peak_in_flight, errors) =
-            memory_wave(&shared, &gateway, in_flight, latency_ms as u64).await?;
+        let (per_call, peak_in_flight, errors) = rss_wave(in_flight, latency_ms as u64, || {
+            let (s, g) = (shared.clone(), gateway.clone());
+            async move { s.component_charge(&g).await }
+        })
+        .await;
         waves.push((wave, per_call, peak_in_flight, errors));
     }
     // The same with native requests: what the HTTP client and tokio alone cost per request.
     let native = NativeClient::new(&bench.emulator.base_url, None, Connections::KeepAlive)?;
-    let native_per_call = native_wave(&shared, &native, in_flight, latency_ms as u64).await?;
+    let (native_per_call, _, _) = rss_wave(in_flight, latency_ms as u64, || {
+        let (s, c) = (shared.clone(), native.clone());
+        async move { s.native_charge(&c).await }
+    })
+    .await;
     admin
         .admin_post("/_emulator/faults/latency", "ms=0")
         .await
@@ -955,28 +912,24 @@ async fn memory(bench: &mut Bench) -> Result<()> {
     Ok(())
 }
 
-/// Starts `n` charges at once while the emulator holds each for `latency_ms`, samples RSS while
-/// all are in flight. Returns bytes per call, calls in flight at the peak sample, errors.
-async fn memory_wave(
-    shared: &Arc<BenchRef>,
-    gateway: &Gateway,
-    n: usize,
-    latency_ms: u64,
-) -> Result<(f64, usize, usize)> {
+/// Starts `n` calls of `call` at once (the emulator holds each open for `latency_ms`) and
+/// samples the process's resident memory at the peak: (bytes per call in flight, calls in flight
+/// at the sample, calls that failed).
+async fn rss_wave<F, Fut, T>(n: usize, latency_ms: u64, call: F) -> (f64, usize, usize)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
     let before = trimmed_rss_bytes();
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..n {
-        let (s, g, st, fin) = (
-            shared.clone(),
-            gateway.clone(),
-            started.clone(),
-            finished.clone(),
-        );
+        let (st, fin, call) = (started.clone(), finished.clone(), call());
         tasks.spawn(async move {
             st.fetch_add(1, Ordering::SeqCst);
-            let r = s.component_charge(&g).await;
+            let r = call.await;
             fin.fetch_add(1, Ordering::SeqCst);
             r
         });
@@ -984,48 +937,17 @@ async fn memory_wave(
     let (peak, in_flight) = sample_peak(&started, &finished, n, latency_ms).await;
     let mut errors = 0;
     while let Some(r) = tasks.join_next().await {
-        if !matches!(r, Ok(Ok(()))) {
+        if !matches!(r, Ok(Ok(_))) {
             errors += 1;
         }
     }
-    Ok((
+    (
         peak.saturating_sub(before) as f64 / n as f64,
         in_flight,
         errors,
-    ))
+    )
 }
 
-async fn native_wave(
-    shared: &Arc<BenchRef>,
-    client: &NativeClient,
-    n: usize,
-    latency_ms: u64,
-) -> Result<f64> {
-    let before = trimmed_rss_bytes();
-    let started = Arc::new(AtomicUsize::new(0));
-    let finished = Arc::new(AtomicUsize::new(0));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..n {
-        let (s, c, st, fin) = (
-            shared.clone(),
-            client.clone(),
-            started.clone(),
-            finished.clone(),
-        );
-        tasks.spawn(async move {
-            st.fetch_add(1, Ordering::SeqCst);
-            let r = s.native_charge(&c).await;
-            fin.fetch_add(1, Ordering::SeqCst);
-            r
-        });
-    }
-    let (peak, _) = sample_peak(&started, &finished, n, latency_ms).await;
-    while tasks.join_next().await.is_some() {}
-    Ok(peak.saturating_sub(before) as f64 / n as f64)
-}
-
-/// Samples RSS every 20 ms during the middle of the latency window; returns the highest RSS
-/// seen while every call had started and none had finished, and how many were in flight.
 async fn sample_peak(
     started: &AtomicUsize,
     finished: &AtomicUsize,

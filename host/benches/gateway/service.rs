@@ -3,7 +3,7 @@
 //! same charge requests. The service runs as its own process (the `omnicrm-pay` binary that
 //! `cargo bench` builds), with a fresh ledger and configuration in a temporary directory.
 
-use crate::measure::{Bench, BenchRef, STRIPE_WASM, concurrent, errors_note};
+use crate::measure::{Bench, STRIPE_WASM, concurrent, errors_note};
 use crate::native::API_KEY;
 use crate::stats::{Row, Samples, Verdict, fmt_duration};
 use anyhow::{Context as _, Result, bail};
@@ -225,7 +225,7 @@ async fn customers(api: &Api, prefix: &str, count: usize) -> Result<Vec<String>>
 /// creating charge transactions at concurrency 1, 16 and 64.
 pub async fn serve(bench: &mut Bench) -> Result<()> {
     let total = bench.options.count(6000, 300);
-    let shared = Arc::new(BenchRef::new(bench));
+    let shared = bench.charges.clone();
     let mut emulator_rates = Vec::new();
     for c in [1usize, 16, 64] {
         let client = bench.native.clone();

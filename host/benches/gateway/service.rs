@@ -202,6 +202,29 @@ async fn start_service(config: &Path) -> Result<ServiceProcess> {
 }
 
 /// Links `count` CRM customers to the Stripe gateway, each with a default Visa card.
+/// Starts `omnicrm-pay serve` on a fresh ledger in `dir` with the given durability, links one
+/// customer with a card, and warms the path up with a few charges.
+async fn start_warm_service(
+    bench: &Bench,
+    dir: &Path,
+    durability: &str,
+    customer_prefix: &str,
+) -> Result<(ServiceProcess, Arc<str>)> {
+    let config = write_config(
+        dir,
+        &bench.path(STRIPE_WASM),
+        &bench.emulator.base_url,
+        durability,
+    )?;
+    let service = start_service(&config).await?;
+    let ids = customers(&service.api, customer_prefix, 1).await?;
+    let customer: Arc<str> = Arc::from(ids[0].as_str());
+    for _ in 0..bench.options.count(50, 5) {
+        service.api.charge(&customer).await?;
+    }
+    Ok((service, customer))
+}
+
 async fn customers(api: &Api, prefix: &str, count: usize) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
@@ -251,19 +274,8 @@ pub async fn serve(bench: &mut Bench) -> Result<()> {
     }
 
     let dir = tempfile::tempdir()?;
-    let config = write_config(
-        dir.path(),
-        &bench.path(STRIPE_WASM),
-        &bench.emulator.base_url,
-        "full",
-    )?;
-    let service = start_service(&config).await?;
+    let (service, customer) = start_warm_service(bench, dir.path(), "full", "bench-serve").await?;
     let api = service.api.clone();
-    let ids = customers(&api, "bench-serve", 1).await?;
-    let customer: Arc<str> = Arc::from(ids[0].as_str());
-    for _ in 0..bench.options.count(50, 5) {
-        api.charge(&customer).await?;
-    }
     let mut rate_64 = None;
     for (i, c) in [1usize, 16, 64].into_iter().enumerate() {
         let n = if c == 1 { total / 3 } else { total };
@@ -298,19 +310,9 @@ pub async fn serve(bench: &mut Bench) -> Result<()> {
     // The same at c=64 with the ledger's `durability = "normal"` (no fsync per commit): how
     // much of the service's cost is the ledger's durability.
     let dir_normal = tempfile::tempdir()?;
-    let config = write_config(
-        dir_normal.path(),
-        &bench.path(STRIPE_WASM),
-        &bench.emulator.base_url,
-        "normal",
-    )?;
-    let service = start_service(&config).await?;
+    let (service, customer) =
+        start_warm_service(bench, dir_normal.path(), "normal", "bench-serve-normal").await?;
     let api = service.api.clone();
-    let ids = customers(&api, "bench-serve-normal", 1).await?;
-    let customer: Arc<str> = Arc::from(ids[0].as_str());
-    for _ in 0..bench.options.count(50, 5) {
-        api.charge(&customer).await?;
-    }
     let (a, cu) = (api.clone(), customer.clone());
     let (samples, wall, errors, first) = concurrent(total, 64, move || {
         let (a, cu) = (a.clone(), cu.clone());

@@ -561,6 +561,109 @@ async fn bad_input_is_refused_naming_the_field_and_changes_nothing() {
     env.stop().await;
 }
 
+/// A CRM customer id is taken exactly as given, so ids with white space or invisible characters
+/// are refused everywhere (they would be other customers that people and gateways confuse), and
+/// one CRM customer is never linked to another's gateway customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_ids_are_exact_and_never_merged() {
+    let env = start(EnvOptions::default()).await;
+    let card = env.customer_with_card("acme-7", "pm_card_visa").await;
+    for bad in [
+        "acme-7 ",
+        " acme-7",
+        "acme-7\t",
+        "acme-7\n",
+        "acme\u{200B}-7",
+        "acme-7\u{00A0}",
+        "x AND metadata['crm_customer_id']:'acme-7'",
+        "x OR y",
+    ] {
+        let r = env
+            .post("/v1/customers", json!({ "customer_id": bad }))
+            .await;
+        expect_error(&r, 400, "customer_id");
+        let r = env
+            .charge(json!({ "customer_id": bad, "amount": 100, "currency": "USD" }))
+            .await;
+        expect_error(&r, 400, "customer_id");
+        let r = env
+            .post(
+                "/v1/invoices",
+                json!({ "customer_id": bad, "currency": "USD" }),
+            )
+            .await;
+        expect_error(&r, 400, "customer_id");
+    }
+    let r = env
+        .post(
+            "/v1/customers/acme-7%20/cards",
+            json!({ "token": "pm_card_visa" }),
+        )
+        .await;
+    expect_error(&r, 400, "customer_id");
+    let r = env.get("/v1/customers/acme-7%20/cards").await;
+    expect_error(&r, 400, "customer_id");
+    let r = env.get("/v1/transactions?customer_id=acme-7%20").await;
+    expect_error(&r, 400, "customer_id");
+
+    // Nothing reached the gateway: one customer there, one card, no payment.
+    let customers = common::emulator_list(env.emulator.base_url(), "customers").await;
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    assert!(env.payment_intents().await.is_empty());
+    let r = env.get("/v1/transactions").await;
+    assert_eq!(r.json["transactions"], json!([]), "no row was written");
+
+    // Linking again uses the ledger's reference: no second gateway customer.
+    let r = env
+        .post(
+            "/v1/customers",
+            json!({ "customer_id": "acme-7", "name": "Acme" }),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.json["created_at_gateway"]),
+        (200, &json!(false))
+    );
+    assert_eq!(r.json["name"], "Acme");
+    assert_eq!(r.json["gateway_customer_ref"], customers[0]["id"]);
+    let r = env
+        .charge(
+            json!({ "customer_id": "acme-7", "amount": 700, "currency": "USD", "card_id": card }),
+        )
+        .await;
+    expect_state(&r, 201, "succeeded");
+    assert_eq!(
+        common::emulator_list(env.emulator.base_url(), "customers")
+            .await
+            .len(),
+        1
+    );
+}
+
+/// Where the gateway has no customer search (some Stripe accounts and regions, simpler test
+/// doubles), customers are still linked once, through the ledger and an idempotent create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_link_without_the_gateways_search() {
+    let env = start(EnvOptions {
+        no_customer_search: true,
+        ..EnvOptions::default()
+    })
+    .await;
+    let card = env.customer_with_card("c-1", "pm_card_visa").await;
+    let r = env
+        .charge(json!({ "customer_id": "c-1", "amount": 1999, "currency": "USD", "card_id": card }))
+        .await;
+    expect_state(&r, 201, "succeeded");
+    let first = env.get("/v1/customers/c-1").await.json["links"][0]["gateway_customer_ref"].clone();
+    let r = env
+        .post("/v1/customers", json!({ "customer_id": "c-1" }))
+        .await;
+    assert_eq!((r.status, &r.json["gateway_customer_ref"]), (200, &first));
+    env.customer_with_card("c-2", "pm_card_mastercard").await;
+    let customers = common::emulator_list(env.emulator.base_url(), "customers").await;
+    assert_eq!(customers.len(), 2, "{customers:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_verified_and_deduplicated() {
     let mut env = start(EnvOptions::default()).await;

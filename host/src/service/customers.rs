@@ -12,8 +12,8 @@ use crate::service::ledger::*;
 use crate::service::reload::RetryPolicy;
 
 impl Service {
-    /// Links a CRM customer to a gateway customer (creating it there, or finding the one created
-    /// before).
+    /// Links a CRM customer to a gateway customer: the ledger's link when there is one, else the
+    /// gateway's (creating it there, or finding the one created before).
     pub async fn link_customer(
         &self,
         crm_customer_id: &str,
@@ -22,11 +22,25 @@ impl Service {
         name: Option<String>,
         phone: Option<String>,
     ) -> Result<(CustomerLink, bool), ServiceError> {
+        check_customer_id(crm_customer_id)?;
         let gateway = self.gateway_name(gateway)?;
         let slot = self.slot(&gateway)?;
+        // The ledger's reference is the link: the gateway is asked only for a customer the
+        // ledger does not know on this gateway.
+        let id = crm_customer_id.to_string();
+        let known = self.db.run(move |l| l.customer_links(&id)).await?;
+        if let Some(link) = known.into_iter().find(|l| l.gateway == gateway) {
+            let updated = CustomerLink {
+                email: email.or(link.email.clone()),
+                name: name.or(link.name.clone()),
+                ..link
+            };
+            let link = self.db.run(move |l| l.upsert_customer(&updated)).await?;
+            return Ok((link, false));
+        }
         // One key per CRM customer and gateway: two links racing (or a retry after a crash) create
-        // one gateway customer even where the gateway's search lags behind its writes (Stripe's
-        // customer search can lag by a minute). Hashed to fit the contract's key alphabet.
+        // one gateway customer, whatever the gateway's search (if it has one) says. Hashed to fit
+        // the contract's key alphabet.
         let key = customer_key(&gateway, crm_customer_id);
         let request = CustomerRequest {
             crm_customer_id: crm_customer_id.to_string(),
@@ -43,6 +57,17 @@ impl Service {
             })
             .await
             .map_err(|e| ServiceError::from_call(&e))?;
+        if customer.crm_customer_id != crm_customer_id {
+            // A plugin that matched another CRM customer's gateway customer: never link it.
+            return Err(ServiceError::new_status(
+                502,
+                "gateway_mismatch",
+                "customer_id",
+                format!(
+                    "gateway {gateway} answered with the customer of another CRM customer; nothing was linked"
+                ),
+            ));
+        }
         let link = CustomerLink {
             crm_customer_id: crm_customer_id.to_string(),
             gateway,
@@ -61,6 +86,7 @@ impl Service {
         crm_customer_id: &str,
         gateway: &str,
     ) -> Result<CustomerLink, ServiceError> {
+        check_customer_id(crm_customer_id)?;
         let id = crm_customer_id.to_string();
         let links = self.db.run(move |l| l.customer_links(&id)).await?;
         if links.is_empty() {
@@ -85,6 +111,7 @@ impl Service {
         &self,
         crm_customer_id: &str,
     ) -> Result<Vec<CustomerLink>, ServiceError> {
+        check_customer_id(crm_customer_id)?;
         let id = crm_customer_id.to_string();
         let links = self.db.run(move |l| l.customer_links(&id)).await?;
         linked(crm_customer_id, links)
@@ -245,6 +272,7 @@ impl Service {
         card_id: Option<i64>,
         need_card: bool,
     ) -> Result<(Vec<CustomerLink>, Option<Card>), ServiceError> {
+        check_customer_id(crm_customer_id)?;
         let id = crm_customer_id.to_string();
         let (links, card, cards) = self
             .db
@@ -268,6 +296,42 @@ impl Service {
         };
         Ok((links, card))
     }
+}
+
+/// The longest CRM customer id, in bytes.
+pub const MAX_CUSTOMER_ID: usize = 200;
+
+/// Checks a CRM customer id where it enters the service. Ids are taken exactly as given (never
+/// trimmed or case-folded), so two ids that differ by white space or invisible characters would be
+/// two customers that people and gateways confuse: such ids are refused instead.
+pub fn check_customer_id(id: &str) -> Result<(), ServiceError> {
+    if id.is_empty() {
+        return Err(ServiceError::invalid("customer_id", "must not be empty"));
+    }
+    if id.len() > MAX_CUSTOMER_ID {
+        return Err(ServiceError::invalid(
+            "customer_id",
+            format!("at most {MAX_CUSTOMER_ID} bytes"),
+        ));
+    }
+    if let Some(c) = id.chars().find(|c| is_invisible(*c)) {
+        return Err(ServiceError::invalid(
+            "customer_id",
+            format!(
+                "must not contain white space or control characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// White space, control characters and the invisible format characters (zero-width space and
+/// joiners, byte-order mark, bidirectional controls).
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{00AD}')
 }
 
 /// The links of a customer that must be linked; 404 naming `customer_id` if none.
@@ -310,4 +374,34 @@ fn customer_key(gateway: &str, crm_customer_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{gateway}\n{crm_customer_id}"));
     format!("cust-{}", hex::encode(&digest[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_with_invisible_characters_are_refused() {
+        for good in ["acme-7", "CRM-42", "Kunde_ß/7", "a"] {
+            assert!(check_customer_id(good).is_ok(), "{good}");
+        }
+        let long = "x".repeat(MAX_CUSTOMER_ID + 1);
+        for bad in [
+            "",
+            "acme-7 ",
+            " acme-7",
+            "acme 7",
+            "acme-7\n",
+            "acme\t7",
+            "acme\u{0}7",
+            "acme\u{200B}7",
+            "acme\u{FEFF}",
+            "acme\u{00A0}7",
+            "a AND b",
+            &long,
+        ] {
+            let e = check_customer_id(bad).expect_err(bad);
+            assert_eq!(e.field.as_deref(), Some("customer_id"));
+        }
+    }
 }

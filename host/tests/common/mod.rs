@@ -118,13 +118,18 @@ pub struct EnvOptions {
     pub authorization_max_age_secs: Option<u64>,
     /// `[service] action_expiry_secs` (default: the service's).
     pub action_expiry_secs: Option<u64>,
+    /// Start the emulator without Stripe's customer search (as on accounts that lack it).
+    pub no_customer_search: bool,
 }
 
 /// Starts the emulator and the service with the Stripe plugin.
 pub async fn start(opts: EnvOptions) -> Env {
-    let emulator = Emulator::start(EmulatorOptions::default())
-        .await
-        .expect("emulator");
+    let emulator = Emulator::start(EmulatorOptions {
+        customer_search: !opts.no_customer_search,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .expect("emulator");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let webhook_secret = if opts.no_webhooks {

@@ -29,6 +29,9 @@
 //!   extra GET) to convert the amount in the payment's currency.
 //!
 //! Mapping choices worth knowing:
+//! - `ensure-customer` creates the customer with the caller's key (a repeat replays it); Stripe's
+//!   customer search is tried first only as a safety net for keys older than Stripe keeps them,
+//!   and any failure of it is ignored. The CRM id is taken exactly (never trimmed).
 //! - `store-card` always confirms an off-session SetupIntent; when the bank wants the customer to
 //!   authenticate, the card stays attached and the error is `action-required` whose `payment` is
 //!   the SetupIntent (`seti_...`).

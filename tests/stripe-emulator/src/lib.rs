@@ -66,6 +66,9 @@ pub struct EmulatorOptions {
     pub clock_start: Option<i64>,
     /// Worker threads of the emulator's own Tokio runtime. Default 2.
     pub worker_threads: usize,
+    /// Serve `GET /v1/customers/search`. Default true; false answers it as an unknown URL, as
+    /// Stripe does where search is not available.
+    pub customer_search: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -76,6 +79,7 @@ impl Default for EmulatorOptions {
             tls_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock_start: None,
             worker_threads: 2,
+            customer_search: true,
         }
     }
 }
@@ -118,8 +122,10 @@ fn launch(
         clock.set(start);
     }
     let (queue, deliveries) = tokio::sync::mpsc::unbounded_channel();
+    let mut state = State::new(clock.clone(), WebhookRegistry::new(queue));
+    state.customer_search = options.customer_search;
     let shared = Arc::new(Shared {
-        state: Mutex::new(State::new(clock.clone(), WebhookRegistry::new(queue))),
+        state: Mutex::new(state),
         faults: Faults::default(),
         clock: clock.clone(),
     });

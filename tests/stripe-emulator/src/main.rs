@@ -32,6 +32,10 @@ struct Args {
     /// Register a webhook endpoint receiving every event (repeatable); its secret is printed.
     #[arg(long = "webhook")]
     webhooks: Vec<String>,
+    /// Answer `GET /v1/customers/search` as an unknown URL, as Stripe does where search is not
+    /// available.
+    #[arg(long)]
+    no_customer_search: bool,
 }
 
 // The emulator runs on its own runtime; this one only waits for Ctrl-C.
@@ -55,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
         tls_addr: SocketAddr::new(args.host, tls_port),
         clock_start: None,
         worker_threads: args.workers,
+        customer_search: !args.no_customer_search,
     })
     .await
     .context("starting the emulator")?;

@@ -39,7 +39,8 @@ pub fn route(st: &mut State, method: &Method, path: &str, p: &Params) -> Result<
     let mut value = match segments.as_slice() {
         ["customers"] if get => customers::list(st, p),
         ["customers"] if post => customers::create(st, p),
-        ["customers", "search"] if get => customers::search(st, p),
+        ["customers", "search"] if get && st.customer_search => customers::search(st, p),
+        ["customers", "search"] => Err(unrecognized(method, path)),
         ["customers", id] if get => customers::retrieve(st, id),
         ["customers", id] if post => customers::update(st, id, p),
         ["customers", id] if delete => customers::delete(st, id),

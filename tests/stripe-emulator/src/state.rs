@@ -336,6 +336,9 @@ pub struct State {
     pub idempotency: IdempotencyStore,
     /// Webhook endpoints and the delivery queue.
     pub webhooks: WebhookRegistry,
+    /// Whether `GET /v1/customers/search` exists (Stripe's search is missing on some accounts
+    /// and regions, and from simpler test doubles).
+    pub customer_search: bool,
 }
 
 impl State {
@@ -362,6 +365,7 @@ impl State {
             events: Store::default(),
             idempotency: IdempotencyStore::default(),
             webhooks,
+            customer_search: true,
         }
     }
 

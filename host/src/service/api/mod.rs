@@ -312,12 +312,6 @@ async fn gateways(State(st): State<Arc<AppState>>) -> ApiResult {
 async fn link_customer(State(st): State<Arc<AppState>>, body: Bytes) -> ApiResult {
     let b = Body::parse(&body, &["customer_id", "gateway", "email", "name", "phone"])?;
     let id = b.req_str("customer_id")?;
-    if id.len() > 200 {
-        return Err(ServiceError::invalid(
-            "customer_id",
-            "at most 200 characters",
-        ));
-    }
     let gateway = b.str("gateway")?;
     let (link, created) = st
         .service

@@ -53,7 +53,7 @@ macro_rules! stripe_tests {
             metrics_equal_emulator_sums_across_pages, webhooks_verified_and_rejected,
             retry_after_503_charges_once,
             retries_and_timeouts_stay_within_the_deadline, dropped_connection_is_unknown_then_replayed,
-            errors_are_mapped);
+            errors_are_mapped, customers_are_never_merged_and_need_no_search);
     };
     (@each $transport:expr; $($name:ident),+) => {
         $(
@@ -100,9 +100,18 @@ impl Env {
         transport: Transport,
         tweak: impl FnOnce(GatewayConfig) -> GatewayConfig,
     ) -> Result<Env> {
+        Env::start_on(transport, EmulatorOptions::default(), tweak).await
+    }
+
+    /// Starts everything on an emulator started with `options` (its `tls` follows `transport`).
+    pub async fn start_on(
+        transport: Transport,
+        options: EmulatorOptions,
+        tweak: impl FnOnce(GatewayConfig) -> GatewayConfig,
+    ) -> Result<Env> {
         let emulator = Emulator::start(EmulatorOptions {
             tls: transport == Transport::Tls,
-            ..EmulatorOptions::default()
+            ..options
         })
         .await
         .context("starting the Stripe emulator")?;
@@ -578,6 +587,72 @@ pub async fn cards_from_each_kind_of_token(t: Transport) -> Result<()> {
 
 /// A charge succeeds with its amount, metadata and fee; the lookup agrees; the emulator holds
 /// exactly one succeeded PaymentIntent with the pinned data.
+/// CRM ids are taken exactly (never trimmed into another customer's), and customers are created
+/// with the caller's key where Stripe's search is missing.
+pub async fn customers_are_never_merged_and_need_no_search(t: Transport) -> Result<()> {
+    let env = Env::start(t).await?;
+    let g = &env.gateway;
+    let acme = g
+        .ensure_customer(customer_request("acme-7"), "cus-acme-7")
+        .await?;
+    for padded in ["acme-7 ", " acme-7", "acme-7\n", "acme 7"] {
+        match g
+            .ensure_customer(customer_request(padded), "cus-padded")
+            .await
+        {
+            Err(CallError::Gateway(GatewayError::InvalidInput(i))) => {
+                ensure!(i.field == "crm-customer-id", "{i:?}")
+            }
+            other => bail!("{padded:?} was not refused: {other:?}"),
+        }
+    }
+    let upper = g
+        .ensure_customer(customer_request("ACME-7"), "cus-upper")
+        .await?;
+    ensure!(upper.id != acme.id && upper.created, "{upper:?}");
+    let customers = env.oracle.list_all("/v1/customers").await?;
+    ensure!(customers.len() == 2, "{} customers", customers.len());
+
+    // Search answered as an unknown URL: the idempotent create decides.
+    let env = Env::start_on(
+        t,
+        EmulatorOptions {
+            customer_search: false,
+            ..EmulatorOptions::default()
+        },
+        |c| c,
+    )
+    .await?;
+    let g = &env.gateway;
+    let first = g
+        .ensure_customer(customer_request("acme-9"), "cus-acme-9")
+        .await?;
+    ensure!(first.created && first.id.starts_with("cus_"), "{first:?}");
+    let again = g
+        .ensure_customer(customer_request("acme-9"), "cus-acme-9")
+        .await?;
+    ensure!(again.id == first.id, "a repeat created {again:?}");
+    let other = g
+        .ensure_customer(customer_request("acme-10"), "cus-acme-10")
+        .await?;
+    ensure!(other.id != first.id);
+    ensure!(env.oracle.list_all("/v1/customers").await?.len() == 2);
+    let card = g
+        .store_card(&first.id, "pm_card_visa", true, "card-acme-9")
+        .await?;
+    let paid = env
+        .charge(
+            &first.id,
+            &card.id,
+            1500,
+            CaptureMode::Automatic,
+            "pay-acme-9",
+        )
+        .await?;
+    ensure!(paid.status == PaymentStatus::Succeeded, "{paid:?}");
+    Ok(())
+}
+
 pub async fn successful_charge(t: Transport) -> Result<()> {
     let env = Env::start(t).await?;
     let (customer, card) = env.customer_with_card("crm-charge", "pm_card_visa").await?;

@@ -16,6 +16,9 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "misbehaving-gateway",
 ];
 
+/// The service's feature that builds the demo's in-process Stripe emulator into `omnicrm-pay`.
+const SERVICE_EMULATOR: &str = "omnicrm-pay/emulator";
+
 #[derive(Parser)]
 #[command(about = "Build, test and demo automation for OmniCRM Payments")]
 struct Cli {
@@ -53,7 +56,13 @@ fn main() -> Result<()> {
             // The workspace's default members: the host, the emulator and the component tests,
             // which load the built components.
             let targeted = !cargo_test_args.is_empty();
-            cargo(std::iter::once("test".to_string()).chain(cargo_test_args))?;
+            // The service's tests run its demo on the in-process Stripe emulator.
+            cargo(
+                ["test", "--features", SERVICE_EMULATOR]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(cargo_test_args),
+            )?;
             if targeted {
                 // Arguments pick tests of the native crates; the plugins' own run only in full runs.
                 return Ok(());
@@ -76,7 +85,9 @@ fn main() -> Result<()> {
                     "run",
                     "--quiet",
                     "--package",
-                    "omnicrm-host",
+                    "omnicrm-pay",
+                    "--features",
+                    SERVICE_EMULATOR,
                     "--bin",
                     "omnicrm-pay",
                     "--",
@@ -90,7 +101,7 @@ fn main() -> Result<()> {
         Task::Bench { bench_args } => {
             build_plugins()?;
             cargo(
-                ["bench", "--package", "omnicrm-host", "--bench", "gateway"]
+                ["bench", "--package", "omnicrm-pay", "--bench", "gateway"]
                     .into_iter()
                     .map(String::from)
                     .chain(["--".to_string()])

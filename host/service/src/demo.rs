@@ -1,0 +1,759 @@
+//! `omnicrm-pay demo`: the whole story, end to end, through the service's own HTTP API.
+//!
+//! Without `STRIPE_SECRET_KEY` it starts the Stripe emulator in-process (webhooks delivered,
+//! signed, to the service); with an `sk_test_` key it uses Stripe's test mode; `--gateway
+//! offline` uses the offline plugin (its dispute arrives as a self-signed webhook). Either way
+//! the service runs for real: a ledger in a temporary directory, the plugin loaded by the
+//! runtime, the API on a loopback port, and every step is an HTTP request to it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::client::{ApiClient, ApiResponse};
+use crate::config::{
+    ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, generate_api_key, hash_api_key,
+};
+use crate::currency::format_amount;
+use crate::ledger::now;
+use crate::server;
+use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
+
+/// Options of the demo.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// `stripe` or `offline`.
+    pub gateway: String,
+    /// Where the built plugins are.
+    pub components: Option<PathBuf>,
+    /// A configuration file whose default gateway to use instead.
+    pub config: Option<PathBuf>,
+    /// Print the raw JSON of responses.
+    pub verbose: bool,
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("demo: {0}")]
+pub struct DemoError(String);
+
+fn err(m: impl Into<String>) -> DemoError {
+    DemoError(m.into())
+}
+
+/// Where the built components are: the option, `$OMNICRM_COMPONENT_DIR`, next to the binary's
+/// target directory, or `./target/wasm32-wasip2/plugin`.
+pub fn component_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(d) = std::env::var_os("OMNICRM_COMPONENT_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        let p = PathBuf::from(t).join("wasm32-wasip2/plugin");
+        if p.exists() {
+            return p;
+        }
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // target/debug/omnicrm-pay -> target/wasm32-wasip2/plugin
+        if let Some(target) = exe.parent().and_then(|p| p.parent()) {
+            let p = target.join("wasm32-wasip2/plugin");
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    PathBuf::from("target/wasm32-wasip2/plugin")
+}
+
+struct Printer {
+    verbose: bool,
+    step: u32,
+}
+
+impl Printer {
+    fn section(&mut self, title: &str) {
+        self.step += 1;
+        println!("\n{}. {title}", self.step);
+    }
+    fn line(&self, label: &str, value: impl std::fmt::Display) {
+        println!("   {label:<22} {value}");
+    }
+    fn raw(&self, r: &ApiResponse) {
+        if self.verbose {
+            println!(
+                "   {}",
+                serde_json::to_string_pretty(&r.json)
+                    .unwrap_or_default()
+                    .replace('\n', "\n   ")
+            );
+        }
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn expect(r: ApiResponse, ok: &[u16], what: &str) -> Result<ApiResponse, DemoError> {
+    if ok.contains(&r.status) {
+        Ok(r)
+    } else {
+        Err(err(format!("{what}: HTTP {} {}", r.status, r.json)))
+    }
+}
+
+/// Runs the demo.
+pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
+    let dir = std::env::temp_dir().join(format!(
+        "omnicrm-demo-{}",
+        hex::encode(rand::random::<[u8; 6]>())
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
+    let result = run_in(&opts, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| err(e.to_string()))?;
+    let components = component_dir(opts.components.as_deref());
+    let key = generate_api_key();
+    let mut config = ServiceConfig::default();
+    config.service.database = dir.join("ledger.db");
+    config.service.watch_components = false;
+    config.service.api_keys = vec![ApiKeyConfig {
+        name: "demo".into(),
+        sha256: hash_api_key(&key),
+        scopes: vec![Scope::Read, Scope::Write],
+    }];
+    let mut _emulator = None;
+    let mut offline_secret = None;
+    let (gateway, mode) = if let Some(path) = &opts.config {
+        let file = ServiceConfig::load(path).map_err(|e| err(e.to_string()))?;
+        let name = file
+            .default_gateway()
+            .map(str::to_string)
+            .ok_or_else(|| err("the configuration names no default gateway"))?;
+        // An offline gateway's webhook secret, to sign its (simulated) dispute event.
+        if let Some(SecretSource::Env(var)) = file
+            .gateways
+            .get(&name)
+            .and_then(|g| g.config.secrets.get("webhook-secret"))
+        {
+            offline_secret = std::env::var(var).ok();
+        }
+        config.gateways = file.gateways;
+        config.service.default_gateway = Some(name.clone());
+        (
+            name.clone(),
+            format!("gateway {name} from {}", path.display()),
+        )
+    } else if opts.gateway == "offline" {
+        let component = components.join("omnicrm_offline_gateway.wasm");
+        check_component(&component)?;
+        let secret = format!("whsec_demo_{}", hex::encode(rand::random::<[u8; 12]>()));
+        let gc = GatewayConfig::new(component)
+            .with_secret("webhook-secret", SecretSource::value(secret.clone()));
+        offline_secret = Some(secret);
+        config
+            .gateways
+            .insert("offline".into(), GatewayEntry::new(gc));
+        (
+            "offline".to_string(),
+            "the offline plugin (no network; figures are synthetic)".to_string(),
+        )
+    } else if opts.gateway == "stripe" {
+        let component = components.join("omnicrm_stripe_gateway.wasm");
+        check_component(&component)?;
+        let real_key = std::env::var("STRIPE_SECRET_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        let gc = match real_key {
+            Some(k) if k.starts_with("sk_test_") => GatewayConfig::new(component)
+                .allow_host("https://api.stripe.com")
+                .with_auth(OutboundAuth::Bearer {
+                    secret: "api-key".into(),
+                })
+                .with_secret("api-key", SecretSource::Env("STRIPE_SECRET_KEY".into()))
+                .with_secret(
+                    "webhook-secret",
+                    SecretSource::Env("STRIPE_WEBHOOK_SECRET".into()),
+                )
+                .with_setting("base-url", "https://api.stripe.com"),
+            Some(_) => {
+                return Err(err(
+                    "STRIPE_SECRET_KEY is not a test key (sk_test_...): the demo never uses live keys",
+                ));
+            }
+            None => {
+                let (emulator, gc) = start_emulator(&component, addr).await?;
+                _emulator = Some(emulator);
+                gc
+            }
+        };
+        let mut entry = GatewayEntry::new(gc);
+        entry.requests_per_second = Some(20.0);
+        config.gateways.insert("stripe".into(), entry);
+        let mode = if _emulator.is_some() {
+            "Stripe plugin -> Stripe emulator (in-process; set STRIPE_SECRET_KEY=sk_test_... for Stripe test mode)"
+        } else {
+            "Stripe plugin -> Stripe test mode (api.stripe.com)"
+        };
+        ("stripe".to_string(), mode.to_string())
+    } else {
+        return Err(err(format!(
+            "unknown gateway {:?}: use stripe or offline",
+            opts.gateway
+        )));
+    };
+    config.validate().map_err(|e| err(e.to_string()))?;
+
+    println!("OmniCRM Payments demo");
+    println!("   {:<22} {mode}", "gateway");
+    let runtime_opts = server::runtime_options(&config).map_err(|e| err(e.to_string()))?;
+    let service = server::build(&config, runtime_opts)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    // Only the offline plugin gets a self-signed dispute event (the others simulate their own).
+    let is_offline = service
+        .gateways
+        .get(&gateway)
+        .map(|g| g.gateway().info().name == "offline")
+        .unwrap_or(false);
+    if !is_offline {
+        offline_secret = None;
+    }
+    let running = server::start(&config, service, Some(listener))
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    println!(
+        "   {:<22} http://{} (ledger {})",
+        "service",
+        running.addr,
+        config.service.database.display()
+    );
+    let api = ApiClient::new(format!("http://{}", running.addr), Some(key));
+    let result = story(&api, &gateway, offline_secret.as_deref(), opts.verbose).await;
+    running.shutdown().await;
+    result
+}
+
+fn check_component(path: &Path) -> Result<(), DemoError> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(err(format!(
+            "{} is missing: build the plugins first with `cargo xtask plugins` (or run `cargo xtask demo`)",
+            path.display()
+        )))
+    }
+}
+
+async fn story(
+    api: &ApiClient,
+    gateway: &str,
+    offline_secret: Option<&str>,
+    verbose: bool,
+) -> Result<(), DemoError> {
+    let mut p = Printer { verbose, step: 0 };
+    let get = |path: String| {
+        let api = api.clone();
+        async move { api.get(&path).await.map_err(err) }
+    };
+    let post = |path: String, body: Value| {
+        let api = api.clone();
+        async move { api.post(&path, body).await.map_err(err) }
+    };
+
+    let r = expect(
+        get("/v1/gateways".into()).await?,
+        &[200],
+        "listing gateways",
+    )?;
+    for g in r.json["gateways"].as_array().cloned().unwrap_or_default() {
+        p.line(
+            "plugin",
+            format!(
+                "{} {} (contract {}, component sha256 {}…)",
+                s(&g["display_name"]),
+                s(&g["version"]),
+                s(&g["contract_version"]),
+                &s(&g["component_sha256"])
+                    .chars()
+                    .take(12)
+                    .collect::<String>()
+            ),
+        );
+    }
+
+    p.section("Link CRM customer crm-1001 to the gateway");
+    let r = expect(
+        post(
+            "/v1/customers".into(),
+            json!({ "customer_id": "crm-1001", "email": "ada@example.com", "name": "Ada Lovelace", "gateway": gateway }),
+        )
+        .await?,
+        &[200],
+        "linking the customer",
+    )?;
+    p.raw(&r);
+    p.line("gateway customer", s(&r.json["gateway_customer_ref"]));
+
+    p.section("Store a card from a client-side token (pm_card_visa), nickname \"Work Visa\"");
+    let r = expect(
+        post(
+            "/v1/customers/crm-1001/cards".into(),
+            json!({ "token": "pm_card_visa", "nickname": "Work Visa" }),
+        )
+        .await?,
+        &[201],
+        "storing the card",
+    )?;
+    p.raw(&r);
+    let visa = r.json["id"].as_i64().unwrap_or_default();
+    p.line(
+        "card",
+        format!(
+            "#{visa} {} •••• {}  exp {}  {}  default={}",
+            s(&r.json["brand"]),
+            s(&r.json["last4"]),
+            s(&r.json["expiry"]),
+            s(&r.json["nickname"]),
+            r.json["default"]
+        ),
+    );
+    p.line("stored as", s(&r.json["gateway_card_ref"]));
+
+    p.section("Charge USD 49.99 to the default card");
+    let r = expect(
+        post(
+            "/v1/transactions".into(),
+            json!({ "customer_id": "crm-1001", "amount": 4999, "currency": "USD", "description": "Fibre 1 Gbps, March" }),
+        )
+        .await?,
+        &[201],
+        "charging",
+    )?;
+    p.raw(&r);
+    let charge = r.json["id"].as_i64().unwrap_or_default();
+    p.line(
+        "transaction",
+        format!(
+            "#{charge} {} {}",
+            s(&r.json["amount_display"]),
+            s(&r.json["status"])
+        ),
+    );
+    p.line("gateway payment", s(&r.json["gateway_payment_ref"]));
+    p.line("idempotency key", s(&r.json["idempotency_key"]));
+
+    p.section("A declined card (pm_card_chargeDeclinedInsufficientFunds)");
+    let r = post(
+        "/v1/customers/crm-1001/cards".into(),
+        json!({ "token": "pm_card_chargeDeclinedInsufficientFunds", "nickname": "Old debit card" }),
+    )
+    .await?;
+    p.raw(&r);
+    let r = if r.status == 201 {
+        r
+    } else {
+        p.line(
+            "declined at storage",
+            format!("HTTP {}: {}", r.status, s(&r.json["error"]["message"])),
+        );
+        // A card that stores but declines every charge (pm_card_chargeCustomerFail).
+        let r = post(
+            "/v1/customers/crm-1001/cards".into(),
+            json!({ "token": "pm_card_chargeCustomerFail", "nickname": "Old debit card" }),
+        )
+        .await?;
+        p.raw(&r);
+        r
+    };
+    if r.status == 201 {
+        let declining = r.json["id"].as_i64().unwrap_or_default();
+        p.line(
+            "card stored",
+            format!(
+                "#{declining} {} •••• {}",
+                s(&r.json["brand"]),
+                s(&r.json["last4"])
+            ),
+        );
+        let r = expect(
+            post(
+                "/v1/transactions".into(),
+                json!({ "customer_id": "crm-1001", "amount": 2500, "currency": "USD", "description": "Top-up", "card_id": declining }),
+            )
+            .await?,
+            &[201],
+            "charging the declining card",
+        )?;
+        p.raw(&r);
+        p.line(
+            "transaction",
+            format!(
+                "#{} {} {} ({} / {})",
+                s(&r.json["id"]),
+                s(&r.json["amount_display"]),
+                s(&r.json["status"]),
+                s(&r.json["decline_code"]),
+                s(&r.json["decline_reason"])
+            ),
+        );
+        p.line("message", s(&r.json["last_error"]));
+    } else {
+        p.line(
+            "declined at storage",
+            format!("HTTP {}: {}", r.status, s(&r.json["error"]["message"])),
+        );
+    }
+
+    p.section("Refund USD 10.00 of the first charge");
+    let r = expect(
+        post(
+            format!("/v1/transactions/{charge}/refunds"),
+            json!({ "amount": 1000, "reason": "requested_by_customer" }),
+        )
+        .await?,
+        &[201],
+        "refunding",
+    )?;
+    p.raw(&r);
+    p.line(
+        "refund",
+        format!(
+            "#{} {} {}",
+            s(&r.json["id"]),
+            s(&r.json["amount_display"]),
+            s(&r.json["status"])
+        ),
+    );
+    p.line(
+        "transaction now",
+        format!(
+            "{} (refunded {})",
+            s(&r.json["transaction"]["status"]),
+            format_amount(
+                r.json["transaction"]["amount_refunded"]
+                    .as_i64()
+                    .unwrap_or(0),
+                "USD"
+            )
+        ),
+    );
+
+    p.section("An invoice from uninvoiced transactions, paid with the stored card");
+    for (amount, desc, kind) in [
+        (2000, "Mobile plan, April", "charge"),
+        (500, "Loyalty credit", "credit"),
+    ] {
+        expect(
+            post(
+                "/v1/transactions".into(),
+                json!({ "customer_id": "crm-1001", "amount": amount, "currency": "USD", "description": desc, "kind": kind, "charge": "later" }),
+            )
+            .await?,
+            &[201],
+            "recording a transaction",
+        )?;
+        p.line(
+            &format!("{kind} recorded"),
+            format!("{} {desc}", format_amount(amount, "USD")),
+        );
+    }
+    let r = expect(
+        post(
+            "/v1/invoices".into(),
+            json!({ "customer_id": "crm-1001", "currency": "USD", "days_until_due": 14 }),
+        )
+        .await?,
+        &[201],
+        "creating the invoice",
+    )?;
+    p.raw(&r);
+    let invoice = r.json["id"].as_i64().unwrap_or_default();
+    p.line(
+        "invoice",
+        format!(
+            "{} {} total {} ({} lines, due {})",
+            s(&r.json["number"]),
+            s(&r.json["status"]),
+            s(&r.json["total_display"]),
+            r.json["lines"].as_array().map(|a| a.len()).unwrap_or(0),
+            s(&r.json["due_date"])
+        ),
+    );
+    let r = expect(
+        post(format!("/v1/invoices/{invoice}/finalize"), json!({})).await?,
+        &[200],
+        "finalizing",
+    )?;
+    p.line(
+        "finalized",
+        format!(
+            "{} gateway number {}",
+            s(&r.json["status"]),
+            s(&r.json["gateway_number"])
+        ),
+    );
+    if !r.json["hosted_url"].is_null() {
+        p.line("hosted page", s(&r.json["hosted_url"]));
+    }
+    let r = expect(
+        post(
+            format!("/v1/invoices/{invoice}/pay"),
+            json!({ "card_id": visa }),
+        )
+        .await?,
+        &[200],
+        "paying the invoice",
+    )?;
+    p.raw(&r);
+    p.line(
+        "paid",
+        format!(
+            "{} amount paid {}",
+            s(&r.json["status"]),
+            format_amount(r.json["amount_paid"].as_i64().unwrap_or(0), "USD")
+        ),
+    );
+    let r = post(format!("/v1/invoices/{invoice}/pay"), json!({})).await?;
+    p.line(
+        "paying it again",
+        format!("HTTP {}: {}", r.status, s(&r.json["error"]["message"])),
+    );
+
+    p.section("A dispute (pm_card_createDispute)");
+    let r = expect(
+        post(
+            "/v1/customers/crm-1001/cards".into(),
+            json!({ "token": "pm_card_createDispute", "nickname": "Family card" }),
+        )
+        .await?,
+        &[201],
+        "storing the dispute card",
+    )?;
+    let dcard = r.json["id"].as_i64().unwrap_or_default();
+    let r = expect(
+        post(
+            "/v1/transactions".into(),
+            json!({ "customer_id": "crm-1001", "amount": 7500, "currency": "USD", "description": "Router", "card_id": dcard }),
+        )
+        .await?,
+        &[201],
+        "charging the dispute card",
+    )?;
+    let dtxn = r.json["id"].as_i64().unwrap_or_default();
+    p.line(
+        "transaction",
+        format!(
+            "#{dtxn} {} {}",
+            s(&r.json["amount_display"]),
+            s(&r.json["status"])
+        ),
+    );
+    if let Some(secret) = offline_secret {
+        // The offline gateway simulates no disputes: deliver a signed event as it would.
+        let body = json!({
+            "id": "evt_demo_dispute_1", "created": now(), "type": "dispute.opened",
+            "data": { "dispute": "off_du_demo_1", "payment": r.json["gateway_payment_ref"], "amount": 7500,
+                      "currency": "USD", "reason": "fraudulent", "status": "open" },
+        })
+        .to_string();
+        let header = offline_signature(secret, &body);
+        for attempt in ["first delivery", "duplicate delivery"] {
+            let w = api
+                .send(
+                    "POST",
+                    "/webhooks/offline",
+                    Some(body.clone().into_bytes()),
+                    &[("offline-signature", &header)],
+                )
+                .await
+                .map_err(err)?;
+            p.line(
+                attempt,
+                format!(
+                    "HTTP {} action {} duplicate {}",
+                    w.status,
+                    s(&w.json["action"]),
+                    w.json["duplicate"]
+                ),
+            );
+        }
+    }
+    let mut dispute = Value::Null;
+    for _ in 0..100 {
+        let r = expect(
+            get(format!("/v1/disputes?transaction_id={dtxn}")).await?,
+            &[200],
+            "listing disputes",
+        )?;
+        if let Some(d) = r.json["disputes"].as_array().and_then(|a| a.first()) {
+            dispute = d.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if dispute.is_null() {
+        p.line(
+            "dispute",
+            "not received yet (Stripe delivers it by webhook to a public endpoint)",
+        );
+    } else {
+        p.line(
+            "dispute (webhook)",
+            format!(
+                "{} {} reason {} status {}",
+                s(&dispute["gateway_dispute_ref"]),
+                s(&dispute["amount_display"]),
+                s(&dispute["reason"]),
+                s(&dispute["status"])
+            ),
+        );
+    }
+
+    p.section("Cards and transactions as the CRM's Billing tab shows them");
+    let r = expect(
+        get("/v1/customers/crm-1001/cards".into()).await?,
+        &[200],
+        "listing cards",
+    )?;
+    for c in r.json["cards"].as_array().cloned().unwrap_or_default() {
+        p.line(
+            if c["default"] == json!(true) {
+                "card (default)"
+            } else {
+                "card"
+            },
+            format!(
+                "{:<16} {} •••• {}  exp {}",
+                s(&c["nickname"]),
+                s(&c["brand"]),
+                s(&c["last4"]),
+                s(&c["expiry"])
+            ),
+        );
+    }
+    let r = expect(
+        get("/v1/transactions?customer_id=crm-1001".into()).await?,
+        &[200],
+        "listing transactions",
+    )?;
+    for t in r.json["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .rev()
+    {
+        p.line(
+            &format!("#{} {}", s(&t["id"]), s(&t["kind"])),
+            format!(
+                "{:>12} {:<20} {:<22} {}",
+                s(&t["amount_display"]),
+                s(&t["status"]),
+                s(&t["description"]),
+                if t["invoiced"] == json!(true) {
+                    "invoiced"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+
+    p.section("Financial summary (USD, from the gateway)");
+    let from = now() - 86_400;
+    let to = now() + 86_400;
+    let r = expect(
+        get(format!("/v1/summary?currency=USD&from={from}&to={to}")).await?,
+        &[200],
+        "the financial summary",
+    )?;
+    p.raw(&r);
+    p.line("revenue", s(&r.json["revenue_display"]));
+    p.line("successful payments", s(&r.json["successful_payments"]));
+    p.line(
+        "refunds",
+        format!(
+            "{} ({})",
+            s(&r.json["refunds_display"]),
+            s(&r.json["refund_count"])
+        ),
+    );
+    p.line("fees", s(&r.json["fees_display"]));
+    p.line("net", s(&r.json["net_display"]));
+    p.line(
+        "disputes",
+        format!(
+            "{} ({}); chargebacks lost {} ({})",
+            s(&r.json["disputes"]),
+            format_amount(r.json["disputed_amount"].as_i64().unwrap_or(0), "USD"),
+            s(&r.json["chargebacks"]),
+            format_amount(r.json["chargeback_amount"].as_i64().unwrap_or(0), "USD")
+        ),
+    );
+    println!(
+        "\nDone: every step above went through the service's HTTP API, its ledger and the gateway plugin."
+    );
+    Ok(())
+}
+
+/// The `offline-signature` header of a body (the offline plugin's webhook scheme).
+pub fn offline_signature(secret: &str, body: &str) -> String {
+    use hmac::Mac;
+    let t = now();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The in-process Stripe emulator the demo charges when no Stripe test key is set, and the Stripe
+/// gateway's configuration against it (webhooks to the demo's service at `addr`).
+#[cfg(feature = "emulator")]
+async fn start_emulator(
+    component: &Path,
+    addr: std::net::SocketAddr,
+) -> Result<(stripe_emulator::Emulator, GatewayConfig), DemoError> {
+    let emulator = stripe_emulator::Emulator::start(stripe_emulator::EmulatorOptions::default())
+        .await
+        .map_err(|e| err(format!("starting the Stripe emulator: {e}")))?;
+    let base = emulator.base_url().to_string();
+    let secret = emulator.add_webhook_endpoint(&format!("http://{addr}/webhooks/stripe"));
+    let gc = GatewayConfig::new(component)
+        .allow_host(base.clone())
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value("sk_test_omnicrm_demo"))
+        .with_secret("webhook-secret", SecretSource::value(secret))
+        .with_setting("base-url", base);
+    Ok((emulator, gc))
+}
+
+/// Without the `emulator` feature there is no local Stripe to charge.
+#[cfg(not(feature = "emulator"))]
+async fn start_emulator(
+    _component: &Path,
+    _addr: std::net::SocketAddr,
+) -> Result<(std::convert::Infallible, GatewayConfig), DemoError> {
+    Err(err(
+        "this omnicrm-pay was built without the `emulator` feature: set STRIPE_SECRET_KEY=sk_test_... \
+         for Stripe test mode, use --gateway offline, or run `cargo xtask demo`",
+    ))
+}

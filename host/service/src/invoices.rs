@@ -1,0 +1,363 @@
+//! Invoices: created from a customer's uninvoiced pending transactions, then finalized, paid
+//! with a stored card or voided at the gateway (a draft is deleted there), each step an
+//! operation of the intent log (see [`crate::payments`]). A payment attempt gets a key
+//! of its own (`…:pay:N`), so that a declined attempt is never replayed for the next card.
+
+use crate::Service;
+use crate::error::ServiceError;
+use crate::ledger::*;
+use crate::payments::{
+    ErrorClass, InvoiceCreateParams, InvoiceParams, LineParams, classify, to_params,
+};
+use crate::reload::RetryPolicy;
+use omnicrm_host::error::CallError;
+
+/// An invoice to create, as the API receives it.
+#[derive(Debug, Clone)]
+pub struct InvoiceRequestIn {
+    /// CRM customer.
+    pub customer_id: String,
+    /// Gateway (none: the gateway of the customer's default card, or the default gateway).
+    pub gateway: Option<String>,
+    /// Currency.
+    pub currency: String,
+    /// Note.
+    pub description: Option<String>,
+    /// Period start filter.
+    pub period_start: Option<Ts>,
+    /// Period end filter.
+    pub period_end: Option<Ts>,
+    /// Days until due.
+    pub days_until_due: u32,
+    /// Key derived from the client's `Idempotency-Key`.
+    pub client_key: Option<String>,
+}
+impl Service {
+    /// An invoice of the ledger; 404 naming `invoice_id` when there is none.
+    pub(super) async fn invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+        self.db
+            .run(move |l| l.invoice(id))
+            .await?
+            .ok_or_else(|| ServiceError::not_found("invoice_id", format!("no invoice {id}")))
+    }
+
+    /// Creates an invoice from the customer's uninvoiced pending transactions, in the ledger
+    /// and (as a draft) at the gateway.
+    pub async fn create_invoice(&self, req: InvoiceRequestIn) -> Result<Invoice, ServiceError> {
+        let links = self.require_customer(&req.customer_id).await?;
+        let gateway = match &req.gateway {
+            Some(g) => self.gateway_name(Some(g))?,
+            None => match self.default_card(&req.customer_id).await {
+                Ok(c) => c.gateway,
+                Err(_) => self
+                    .gateways
+                    .default_name()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| links[0].gateway.clone()),
+            },
+        };
+        self.check_currency(&req.currency, Some(&gateway))?;
+        // The customer must be linked to the invoice's gateway.
+        self.customer_link(&req.customer_id, &gateway).await?;
+        let ts = now();
+        let new = NewInvoice {
+            crm_customer_id: req.customer_id.clone(),
+            gateway: gateway.clone(),
+            currency: req.currency.clone(),
+            description: req.description.clone(),
+            period_start: req.period_start,
+            period_end: req.period_end,
+            due_date: Some(ts + req.days_until_due as i64 * 86_400),
+            idempotency_key: match &req.client_key {
+                Some(k) => format!("inv-{k}"),
+                None => new_key("inv"),
+            },
+            now: ts,
+        };
+        let invoice = self
+            .db
+            .run(move |l| l.create_invoice(&new))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::conflict(
+                    "customer_id",
+                    format!(
+                        "customer {:?} has no uninvoiced pending {} transactions{}",
+                        req.customer_id,
+                        req.currency,
+                        if req.period_start.is_some() || req.period_end.is_some() {
+                            " in that period"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+            })?;
+        let id = invoice.id;
+        let new = self.invoice_create_op(&invoice).await?;
+        let exec = self.run_new_op(new, RetryPolicy::INTERACTIVE).await?;
+        if let Some(e) = &exec.error
+            && classify(e) == ErrorClass::Final
+        {
+            // Nothing was created at the gateway: void the draft so its lines can be invoiced again.
+            let patch = InvoicePatch {
+                status: Some(InvoiceStatus::Void),
+                ..Default::default()
+            };
+            self.db
+                .run(move |l| l.update_invoice(id, &[InvoiceStatus::Draft], &patch))
+                .await?;
+            return Err(ServiceError::from_call(e));
+        }
+        self.invoice(id).await
+    }
+
+    /// The operation that creates an invoice at the gateway, with its lines. Its key derives
+    /// from the invoice's, so building it again yields the same operation.
+    async fn invoice_create_op(&self, invoice: &Invoice) -> Result<NewOperation, ServiceError> {
+        let link = self
+            .customer_link(&invoice.crm_customer_id, &invoice.gateway)
+            .await?;
+        let id = invoice.id;
+        let lines = self.db.run(move |l| l.invoice_lines(id)).await?;
+        let days_until_due = invoice
+            .due_date
+            .map(|d| ((d - invoice.created_at) / 86_400).clamp(0, 365) as u32)
+            .unwrap_or(30);
+        let params = InvoiceCreateParams {
+            customer: link.gateway_customer_ref,
+            currency: invoice.currency.clone(),
+            items: lines
+                .iter()
+                .map(|t| LineParams {
+                    description: t
+                        .description
+                        .clone()
+                        .unwrap_or_else(|| format!("Transaction {}", t.id)),
+                    unit_amount: if t.kind == TxnKind::Credit {
+                        -t.amount
+                    } else {
+                        t.amount
+                    },
+                    transaction_id: t.id,
+                })
+                .collect(),
+            description: invoice.description.clone(),
+            days_until_due,
+            number: invoice.number.clone(),
+        };
+        Ok(NewOperation {
+            kind: OpKind::InvoiceCreate,
+            gateway: invoice.gateway.clone(),
+            transaction_id: None,
+            refund_id: None,
+            invoice_id: Some(id),
+            idempotency_key: format!("{}:create", invoice.idempotency_key),
+            params: to_params(&params)?,
+        })
+    }
+
+    /// Makes sure the invoice exists at the gateway, settling its creation if needed (and
+    /// writing the creation's operation when a crash came between the invoice and it).
+    async fn gateway_invoice(&self, inv: &Invoice) -> Result<String, ServiceError> {
+        if let Some(r) = &inv.gateway_invoice_ref {
+            return Ok(r.clone());
+        }
+        let new = self.invoice_create_op(inv).await?;
+        let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
+        if matches!(op.state, OpState::Pending | OpState::Unknown) {
+            let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
+            Self::exec_result(exec)?;
+        }
+        let fresh = self.invoice(inv.id).await?;
+        fresh.gateway_invoice_ref.ok_or_else(|| {
+            ServiceError::conflict("invoice_id", "the invoice was not created at the gateway")
+        })
+    }
+
+    async fn invoice_op(
+        &self,
+        id: i64,
+        kind: OpKind,
+        allowed: &[InvoiceStatus],
+        card: Option<String>,
+        policy: RetryPolicy,
+    ) -> Result<(Invoice, Option<CallError>), ServiceError> {
+        let inv = self.invoice(id).await?;
+        let op = match self.unsettled_op(None, Some(id), &[kind]).await? {
+            Some(op) => op,
+            None => {
+                if !allowed.contains(&inv.status) {
+                    return Err(ServiceError::conflict(
+                        "invoice_id",
+                        format!(
+                            "invoice {} is {}: it cannot be {}",
+                            inv.number,
+                            inv.status,
+                            match kind {
+                                OpKind::InvoiceFinalize => "finalized",
+                                OpKind::InvoicePay => "paid",
+                                _ => "voided",
+                            }
+                        ),
+                    ));
+                }
+                // Voiding a draft deletes it at the gateway (the plugin answers `void`). One the
+                // gateway never got is voided in the ledger only; a creation whose outcome is
+                // unknown is settled first, as the draft it may have made must go too.
+                if kind == OpKind::InvoiceVoid && inv.gateway_invoice_ref.is_none() {
+                    if let Some(create) = self
+                        .unsettled_op(None, Some(id), &[OpKind::InvoiceCreate])
+                        .await?
+                    {
+                        Self::exec_result(self.execute(create, policy).await?)?;
+                    }
+                    if self.invoice(id).await?.gateway_invoice_ref.is_none() {
+                        let patch = InvoicePatch {
+                            status: Some(InvoiceStatus::Void),
+                            ..Default::default()
+                        };
+                        let from = allowed.to_vec();
+                        self.db
+                            .run(move |l| l.update_invoice(id, &from, &patch))
+                            .await?;
+                        return Ok((self.invoice(id).await?, None));
+                    }
+                }
+                let inv = self.invoice(id).await?;
+                let gref = self.gateway_invoice(&inv).await?;
+                let suffix = match kind {
+                    OpKind::InvoicePay => {
+                        let patch = InvoicePatch {
+                            bump_pay_attempts: true,
+                            ..Default::default()
+                        };
+                        let after = self
+                            .db
+                            .run(move |l| l.update_invoice(id, &[], &patch))
+                            .await?
+                            .ok_or_else(|| ServiceError::internal("invoice vanished"))?;
+                        format!("pay:{}", after.pay_attempts)
+                    }
+                    OpKind::InvoiceFinalize => "finalize".into(),
+                    _ => "void".into(),
+                };
+                let new = NewOperation {
+                    kind,
+                    gateway: inv.gateway.clone(),
+                    transaction_id: None,
+                    refund_id: None,
+                    invoice_id: Some(id),
+                    idempotency_key: format!("{}:{suffix}", inv.idempotency_key),
+                    params: to_params(&InvoiceParams {
+                        invoice: gref,
+                        card,
+                    })?,
+                };
+                let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
+                op
+            }
+        };
+        let exec = self.execute(op, policy).await?;
+        if exec.in_flight {
+            return Err(ServiceError::conflict(
+                "invoice_id",
+                "another request is changing this invoice now",
+            ));
+        }
+        Ok((self.invoice(id).await?, exec.error))
+    }
+
+    /// Finalizes a draft invoice.
+    pub async fn finalize_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+        let (inv, err) = self
+            .invoice_op(
+                id,
+                OpKind::InvoiceFinalize,
+                &[InvoiceStatus::Draft],
+                None,
+                RetryPolicy::INTERACTIVE,
+            )
+            .await?;
+        match err {
+            Some(e) => Err(ServiceError::from_call(&e)),
+            None => Ok(inv),
+        }
+    }
+
+    /// Pays an open invoice with a stored card (the default when none is named); finalizes a
+    /// draft first.
+    pub async fn pay_invoice(
+        &self,
+        id: i64,
+        card_id: Option<i64>,
+        policy: RetryPolicy,
+    ) -> Result<Invoice, ServiceError> {
+        let inv = self.invoice(id).await?;
+        let card = match card_id {
+            Some(c) => {
+                let card = self.customer_card(&inv.crm_customer_id, c).await?;
+                if card.gateway != inv.gateway {
+                    return Err(ServiceError::invalid(
+                        "card_id",
+                        format!(
+                            "card {c} is kept by gateway {}, the invoice by {}",
+                            card.gateway, inv.gateway
+                        ),
+                    ));
+                }
+                Some(card.gateway_card_ref)
+            }
+            None => None,
+        };
+        if matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Paid) {
+            return Err(ServiceError::conflict(
+                "invoice_id",
+                format!(
+                    "invoice {} is {}: it cannot be paid",
+                    inv.number, inv.status
+                ),
+            ));
+        }
+        if inv.status == InvoiceStatus::Draft {
+            self.finalize_invoice(id).await?;
+        }
+        let (inv, err) = self
+            .invoice_op(
+                id,
+                OpKind::InvoicePay,
+                &[InvoiceStatus::Open, InvoiceStatus::Uncollectible],
+                card,
+                policy,
+            )
+            .await?;
+        match err {
+            Some(e) => Err(ServiceError::from_call(&e).with_details(serde_json::json!({
+                "invoice_id": inv.id, "status": inv.status,
+            }))),
+            None => Ok(inv),
+        }
+    }
+
+    /// Voids an invoice (a draft is deleted at the gateway); its pending transactions become
+    /// uninvoiced again.
+    pub async fn void_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+        let (inv, err) = self
+            .invoice_op(
+                id,
+                OpKind::InvoiceVoid,
+                &[
+                    InvoiceStatus::Draft,
+                    InvoiceStatus::Open,
+                    InvoiceStatus::Uncollectible,
+                ],
+                None,
+                RetryPolicy::INTERACTIVE,
+            )
+            .await?;
+        match err {
+            Some(e) => Err(ServiceError::from_call(&e)),
+            None => Ok(inv),
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! `omnicrm-pay`: the OmniCRM payments service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Parser, Subcommand};
+
+use omnicrm_pay::billing_run::{self, BillingOptions};
+use omnicrm_pay::config::{ServiceConfig, generate_api_key, hash_api_key};
+use omnicrm_pay::demo::{self, DemoOptions};
+use omnicrm_pay::{reconcile, server};
+
+#[derive(Parser)]
+#[command(
+    name = "omnicrm-pay",
+    version,
+    about = "OmniCRM Payments: the payments service the CRM calls",
+    long_about = "OmniCRM Payments: links CRM customers to payment gateways, stores cards as gateway tokens, \
+charges transactions exactly once, refunds, invoices, disputes and financial summaries. Gateways are \
+WebAssembly plugins (Stripe, offline) loaded at run time from a TOML configuration file.\n\n\
+Start with `omnicrm-pay demo`: it needs nothing but the built plugins.",
+    after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=omnicrm_pay=debug,omnicrm_host=debug) for more."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP JSON API (OpenAPI document at /openapi.json).
+    ///
+    /// Opens (and migrates) the ledger, loads the configured gateways, settles any operation an
+    /// earlier run left with an unknown outcome, then serves. Unknown outcomes are reconciled
+    /// periodically; component files are watched and a changed one is loaded without a restart
+    /// (calls in flight finish on the old one). Stops cleanly on Ctrl-C or SIGTERM.
+    Serve {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            default_value = "omnicrm-pay.toml",
+            env = "OMNICRM_PAY_CONFIG"
+        )]
+        config: PathBuf,
+        /// Listen here instead of the configured address (e.g. 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Charge every due transaction and pay every open invoice, then print a summary.
+    ///
+    /// Due transactions are pending charges not on an invoice (created with "charge": "later").
+    /// Concurrency is bounded, calls are paced to each gateway's requests_per_second and back
+    /// off when the gateway says rate-limited. Safe to interrupt (Ctrl-C lets charges in flight
+    /// finish; even a kill is safe) and to run again: it settles what an earlier run left
+    /// unsettled with the stored idempotency keys, so nothing is charged twice.
+    BillingRun {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            default_value = "omnicrm-pay.toml",
+            env = "OMNICRM_PAY_CONFIG"
+        )]
+        config: PathBuf,
+        /// Charges in flight at once (default: the sum of the gateways' max_concurrency).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Charge at most this many transactions.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Do not pay open invoices.
+        #[arg(long)]
+        no_invoices: bool,
+        /// No progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Settle operations whose outcome is unknown (one pass), and print what was done.
+    Reconcile {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            default_value = "omnicrm-pay.toml",
+            env = "OMNICRM_PAY_CONFIG"
+        )]
+        config: PathBuf,
+    },
+    /// Walk through the whole story end to end and print it.
+    ///
+    /// Without STRIPE_SECRET_KEY (an sk_test_ key) it starts the Stripe emulator in-process;
+    /// with one it uses Stripe's test mode. It loads the Stripe plugin and goes through the
+    /// service's own code paths over HTTP: a customer, a card stored as a token, a charge, a
+    /// decline, a refund, an invoice paid with the stored card, a dispute (delivered as a signed
+    /// webhook) and the financial summary. `--gateway offline` runs the same story through the
+    /// offline plugin.
+    Demo {
+        /// stripe (default) or offline.
+        #[arg(long, default_value = "stripe")]
+        gateway: String,
+        /// Directory of the built plugins.
+        #[arg(long, env = "OMNICRM_COMPONENT_DIR")]
+        components: Option<PathBuf>,
+        /// Use this configuration file's gateways instead (its first gateway, or the default).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Print the raw JSON of every response too.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Print the SHA-256 of an API key, for `[[service.api_keys]] sha256 = ...`.
+    HashKey {
+        /// The key (read from stdin when omitted).
+        key: Option<String>,
+    },
+    /// Generate a new random API key and print it with its SHA-256.
+    GenerateKey,
+    /// Check a configuration file and print what it configures (never secret values).
+    CheckConfig {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            default_value = "omnicrm-pay.toml",
+            env = "OMNICRM_PAY_CONFIG"
+        )]
+        config: PathBuf,
+    },
+}
+
+fn init_logs(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn load_config(path: &std::path::Path) -> Result<ServiceConfig, String> {
+    ServiceConfig::load(path).map_err(|e| format!("configuration {}: {e}", path.display()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Serve { config, listen } => {
+            init_logs("info,wasmtime=warn,cranelift=warn");
+            let mut config = load_config(&config)?;
+            if let Some(l) = listen {
+                config.service.listen = l;
+            }
+            let opts = server::runtime_options(&config).map_err(|e| e.to_string())?;
+            let service = server::build(&config, opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let running = server::start(&config, service, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "omnicrm-pay listening on http://{} (OpenAPI: /openapi.json)",
+                running.addr
+            );
+            server::shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BillingRun {
+            config,
+            concurrency,
+            limit,
+            no_invoices,
+            no_progress,
+            json,
+        } => {
+            init_logs("warn");
+            let config = load_config(&config)?;
+            let opts = server::runtime_options(&config).map_err(|e| e.to_string())?;
+            let concurrency = concurrency.unwrap_or_else(|| {
+                config
+                    .gateways
+                    .values()
+                    .map(|g| g.max_concurrency)
+                    .sum::<usize>()
+                    .max(1)
+            });
+            let service = server::build(&config, opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!(
+                        "\ninterrupted: letting charges in flight finish (run again to continue)"
+                    );
+                    flag.store(true, Ordering::SeqCst);
+                }
+            });
+            let summary = billing_run::run(
+                service,
+                BillingOptions {
+                    concurrency,
+                    limit,
+                    progress: !no_progress && !json,
+                    invoices: !no_invoices,
+                },
+                stop,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&summary).unwrap_or_default()
+                );
+            } else {
+                print!("{}", summary.render());
+            }
+            Ok(if summary.interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Reconcile { config } => {
+            init_logs("info,wasmtime=warn,cranelift=warn");
+            let config = load_config(&config)?;
+            let opts = server::runtime_options(&config).map_err(|e| e.to_string())?;
+            let service = server::build(&config, opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let report = reconcile::reconcile_once(&service, std::time::Duration::ZERO)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo {
+            gateway,
+            components,
+            config,
+            verbose,
+        } => {
+            init_logs("warn,wasmtime=error");
+            let opts = DemoOptions {
+                gateway,
+                components,
+                config,
+                verbose,
+            };
+            demo::run(opts).await.map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::HashKey { key } => {
+            let key = match key {
+                Some(k) => k,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
+                    line.trim().to_string()
+                }
+            };
+            if key.is_empty() {
+                return Err("no key given".into());
+            }
+            println!("{}", hash_api_key(&key));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenerateKey => {
+            let key = generate_api_key();
+            println!("key:    {key}");
+            println!("sha256: {}", hash_api_key(&key));
+            println!(
+                "\nPut the sha256 in the configuration; give the key to the client. It is not shown again."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config } => {
+            let c = load_config(&config)?;
+            println!("listen:    {}", c.service.listen);
+            println!("database:  {}", c.service.database.display());
+            println!(
+                "api keys:  {}",
+                c.service
+                    .api_keys
+                    .iter()
+                    .map(|k| format!("{} {:?}", k.name, k.scopes))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!("default:   {}", c.default_gateway().unwrap_or("(none)"));
+            for (name, g) in &c.gateways {
+                println!(
+                    "gateway {name}: {} (hosts {:?}, max_concurrency {}, requests_per_second {:?}, secrets {:?})",
+                    g.config.component.display(),
+                    g.config.allowed_hosts,
+                    g.max_concurrency,
+                    g.requests_per_second,
+                    g.config.secrets.keys().collect::<Vec<_>>()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

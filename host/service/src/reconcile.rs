@@ -1,0 +1,258 @@
+//! The reconciler: settles operations whose outcome is unknown (status `unknown`: timeout,
+//! trap, dropped connection) or that a crash left `pending`, by repeating each with its stored
+//! idempotency key and inputs. The gateway returns the original outcome without moving money
+//! twice; the outcome is applied with the same compare-and-set as the synchronous path.
+//!
+//! It runs at start-up over every unsettled operation, then periodically over those untouched
+//! for a grace period (so that it does not race calls in flight in another process).
+//!
+//! It also looks up payments that wait at the gateway, so that none waits forever when a webhook
+//! is missed: `processing` ones; authorizations older than
+//! [`ReconcileSettings::authorization_max_age`] (the gateway lets them expire: the transaction
+//! becomes `canceled`, or `succeeded` when captured elsewhere); and payments waiting for the
+//! customer to authenticate (3-D Secure), which are cancelled at the gateway, through the intent
+//! log, once they have waited longer than [`ReconcileSettings::action_expiry`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Service;
+use crate::config::ServiceSection;
+use crate::error::ServiceError;
+use crate::ledger::{NewOperation, OpKind, OpState, Transaction, Ts, TxnFilter, TxnStatus, now};
+use crate::payments::{PaymentParams, to_params};
+use crate::reload::RetryPolicy;
+use omnicrm_host::contract::PaymentStatus;
+
+/// How the reconciler treats payments that wait at the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// Authorizations older than this are looked up at the gateway (default 6 days; card
+    /// authorizations expire after about 7).
+    pub authorization_max_age: Duration,
+    /// Payments waiting for the customer to authenticate longer than this are cancelled at the
+    /// gateway (default 24 hours).
+    pub action_expiry: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self::from_config(&ServiceSection::default())
+    }
+}
+
+impl ReconcileSettings {
+    /// The settings of a `[service]` table.
+    pub fn from_config(section: &ServiceSection) -> Self {
+        ReconcileSettings {
+            authorization_max_age: Duration::from_secs(section.authorization_max_age_secs),
+            action_expiry: Duration::from_secs(section.action_expiry_secs),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Operations looked at.
+    pub examined: u64,
+    /// Settled as done.
+    pub done: u64,
+    /// Settled as failed (nothing moved).
+    pub failed: u64,
+    /// Still unknown or pending (the gateway could not tell yet).
+    pub unsettled: u64,
+    /// Running in this process at the time (skipped).
+    pub in_flight: u64,
+    /// Payments looked up and moved on: processing ones, old authorizations captured elsewhere,
+    /// payments the customer authenticated (or failed to).
+    pub refreshed: u64,
+    /// Authorizations that expired at the gateway, and payments cancelled after waiting too
+    /// long for the customer: now `canceled`.
+    pub expired: u64,
+}
+
+/// Repeats every unsettled operation last touched at least `grace` ago.
+pub async fn reconcile_once(
+    service: &Service,
+    grace: Duration,
+) -> Result<ReconcileReport, ServiceError> {
+    let mut report = ReconcileReport::default();
+    let cutoff = now() - grace.as_secs() as i64;
+    let mut last_id = 0;
+    loop {
+        let batch = service
+            .db
+            .run(move |l| l.unsettled_operations(cutoff, 200))
+            .await?;
+        let batch: Vec<_> = batch.into_iter().filter(|o| o.id > last_id).collect();
+        if batch.is_empty() {
+            break;
+        }
+        for op in batch {
+            last_id = last_id.max(op.id);
+            report.examined += 1;
+            let (id, kind) = (op.id, op.kind);
+            match service.execute(op, RetryPolicy::BATCH).await {
+                Ok(e) if e.in_flight => report.in_flight += 1,
+                Ok(e) => match e.state {
+                    OpState::Done => report.done += 1,
+                    OpState::Failed => report.failed += 1,
+                    _ => report.unsettled += 1,
+                },
+                Err(e) => {
+                    tracing::warn!(op = id, kind = %kind, error = %e, "reconciling an operation failed");
+                    report.unsettled += 1;
+                }
+            }
+        }
+    }
+    // Payments the gateway was still working on: look them up (a webhook usually tells first).
+    let processing = service
+        .db
+        .run(|l| {
+            l.transactions(&TxnFilter {
+                statuses: vec![TxnStatus::Processing],
+                ..Default::default()
+            })
+        })
+        .await?;
+    for t in processing.into_iter().filter(|t| t.updated_at <= cutoff) {
+        match service.refresh_payment(&t).await {
+            Ok(true) => report.refreshed += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(transaction = t.id, error = %e, "looking a payment up failed"),
+        }
+    }
+    // Authorizations near (or past) their expiry at the gateway.
+    let settings = service.reconcile;
+    let old = now() - secs(settings.authorization_max_age);
+    for t in waiting(service, TxnStatus::Authorized, Some(old)).await? {
+        if authorized_at(&t) <= old {
+            let moved = service.settle_authorization(&t).await;
+            count(&mut report, t.id, moved);
+        }
+    }
+    // Payments waiting for the customer: the webhook that settles them may have been missed.
+    for t in waiting(service, TxnStatus::RequiresAction, None).await? {
+        if t.updated_at <= cutoff {
+            let moved = service
+                .settle_waiting_payment(&t, settings.action_expiry)
+                .await;
+            count(&mut report, t.id, moved);
+        }
+    }
+    if report.examined > 0 || report.refreshed > 0 || report.expired > 0 {
+        tracing::info!(?report, "reconciled operations with an unsettled outcome");
+    }
+    Ok(report)
+}
+
+/// Transactions in `status`, created at or before `created_by` when given.
+async fn waiting(
+    service: &Service,
+    status: TxnStatus,
+    created_by: Option<Ts>,
+) -> Result<Vec<Transaction>, ServiceError> {
+    let filter = TxnFilter {
+        statuses: vec![status],
+        to: created_by.map(|t| t + 1),
+        ..Default::default()
+    };
+    Ok(service.db.run(move |l| l.transactions(&filter)).await?)
+}
+
+/// When a transaction's payment was made (its charge attempted).
+fn authorized_at(t: &Transaction) -> Ts {
+    t.attempted_at.unwrap_or(t.created_at)
+}
+
+/// A duration for people: `24 h`, `90 min`, `45 s`.
+fn span(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+fn secs(d: Duration) -> Ts {
+    Ts::try_from(d.as_secs()).unwrap_or(Ts::MAX)
+}
+
+/// Counts a looked-up payment in the report.
+fn count(report: &mut ReconcileReport, txn: i64, moved: Result<Option<Transaction>, ServiceError>) {
+    match moved {
+        Ok(Some(t)) if t.status == TxnStatus::Canceled => report.expired += 1,
+        Ok(Some(_)) => report.refreshed += 1,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(transaction = txn, error = %e, "looking a payment up failed"),
+    }
+}
+
+impl Service {
+    /// Settles a payment waiting for the customer to authenticate (3-D Secure): looks it up and
+    /// moves the transaction on when the customer acted or the gateway gave up. Once it has
+    /// waited longer than `expiry`, cancels it at the gateway through the intent log, with a key
+    /// derived from the transaction's (a repeat is the same cancellation), and records why.
+    /// Returns the transaction when it moved.
+    pub async fn settle_waiting_payment(
+        &self,
+        txn: &Transaction,
+        expiry: Duration,
+    ) -> Result<Option<Transaction>, ServiceError> {
+        let Some(p) = self.look_up_payment(txn).await? else {
+            return Ok(None);
+        };
+        if p.status != PaymentStatus::RequiresAction || now() - authorized_at(txn) < secs(expiry) {
+            return self.apply_lookup(txn.id, &p, None).await;
+        }
+        let reason = format!(
+            "the customer did not authenticate the payment (3-D Secure) within {}: it was \
+             canceled at the gateway. No money was taken",
+            span(expiry)
+        );
+        let new = NewOperation {
+            kind: OpKind::Cancel,
+            gateway: txn.gateway.clone().unwrap_or_default(),
+            transaction_id: Some(txn.id),
+            refund_id: None,
+            invoice_id: None,
+            idempotency_key: format!("{}:cancel:unauthenticated", txn.idempotency_key),
+            params: to_params(&PaymentParams {
+                payment: p.id.clone(),
+                amount: None,
+                reason: Some(reason),
+            })?,
+        };
+        let exec = self.run_new_op(new, RetryPolicy::BATCH).await?;
+        if exec.state == OpState::Failed {
+            // Refused: the customer may have acted meanwhile. Look again.
+            if let Some(p) = self.look_up_payment(txn).await? {
+                return self.apply_lookup(txn.id, &p, None).await;
+            }
+        }
+        let after = self.txn(txn.id).await?;
+        Ok((after.status != txn.status).then_some(after))
+    }
+}
+
+/// Runs [`reconcile_once`] every `interval` until `shutdown` fires.
+pub async fn run_periodically(
+    service: Arc<Service>,
+    interval: Duration,
+    grace: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = reconcile_once(&service, grace).await {
+            tracing::warn!(error = %e, "reconciler pass failed");
+        }
+    }
+}

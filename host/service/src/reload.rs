@@ -1,0 +1,446 @@
+//! The live gateways: one slot per configured gateway, holding the loaded [`Gateway`] behind a
+//! lock that is held only to clone it, the per-gateway limits (concurrency, pacing), retries of
+//! calls that did nothing (rate-limited, not attempted), and hot reload of component files.
+//!
+//! A call clones the slot's current `Gateway` and runs on that clone, so a reload (which swaps
+//! the slot's value) never disturbs calls in flight: they finish on the old component, and new
+//! calls start on the new one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::config::{GatewayEntry, ServiceConfig};
+use crate::ledger::{Ts, now};
+use omnicrm_host::contract::GatewayError;
+use omnicrm_host::error::{CallError, LoadError};
+use omnicrm_host::gateway::Gateway;
+use omnicrm_host::runtime::Runtime;
+
+/// A gateway that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("gateway {name}: {source}")]
+pub struct GatewayLoadError {
+    /// The gateway's configured name.
+    pub name: String,
+    /// Why.
+    #[source]
+    pub source: LoadError,
+}
+
+/// The loaded component of a slot.
+#[derive(Clone)]
+struct Loaded {
+    gateway: Gateway,
+    sha256: String,
+    loaded_at: Ts,
+    generation: u64,
+    file_stamp: Option<(SystemTime, u64)>,
+}
+
+/// What `/gateways` shows about one gateway.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayStatus {
+    /// Configured name.
+    pub name: String,
+    /// The plugin's display name.
+    pub display_name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// The contract version the plugin was built against.
+    pub contract_version: String,
+    /// Currencies the gateway accepts (empty: any).
+    pub currencies: Vec<String>,
+    /// Whether it is the default gateway.
+    pub default: bool,
+    /// The component file.
+    pub component: String,
+    /// SHA-256 of the loaded component.
+    pub component_sha256: String,
+    /// When it was (re)loaded.
+    pub loaded_at: Ts,
+    /// How many times it was loaded (1 + reloads).
+    pub generation: u64,
+    /// Calls in flight at once, at most.
+    pub max_concurrency: usize,
+    /// Calls per second, at most.
+    pub requests_per_second: Option<f64>,
+}
+
+/// How calls that did nothing are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (at least 1).
+    pub attempts: u32,
+    /// First back-off.
+    pub initial: Duration,
+    /// Longest back-off.
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// For calls made while an API client waits.
+    pub const INTERACTIVE: RetryPolicy = RetryPolicy {
+        attempts: 3,
+        initial: Duration::from_millis(200),
+        max: Duration::from_secs(2),
+    };
+    /// For billing runs and the reconciler.
+    pub const BATCH: RetryPolicy = RetryPolicy {
+        attempts: 8,
+        initial: Duration::from_millis(250),
+        max: Duration::from_secs(8),
+    };
+
+    fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
+        let jitter = 0.5 + rand::random::<f64>() * 0.5;
+        let d = exp.mul_f64(jitter).max(self.initial);
+        match hint {
+            // The gateway's own hint, within the policy's longest back-off.
+            Some(h) => d.max(h.min(self.max)),
+            None => d,
+        }
+    }
+}
+
+/// Whether a failed call did nothing at the gateway and may be repeated with the same key.
+pub fn retryable(e: &CallError) -> Option<Option<Duration>> {
+    match e {
+        CallError::Gateway(GatewayError::RateLimited(r)) => {
+            Some(r.retry_after_ms.map(Duration::from_millis))
+        }
+        CallError::Gateway(GatewayError::NotAttempted(_)) => Some(None),
+        CallError::Gateway(GatewayError::IdempotencyConflict(_)) => Some(None),
+        CallError::Host(_) => Some(None),
+        _ => None,
+    }
+}
+
+/// Spaces call starts `1 / rate` seconds apart.
+struct Pacer {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    fn new(rate: Option<f64>) -> Self {
+        Pacer {
+            interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn wait(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+
+    /// Pushes every later start back (after a rate-limit answer).
+    fn push_back(&self, by: Duration) {
+        if self.interval.is_none() {
+            return;
+        }
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let target = Instant::now() + by;
+        if *next < target {
+            *next = target;
+        }
+    }
+}
+
+/// One configured gateway.
+pub struct GatewaySlot {
+    name: String,
+    entry: GatewayEntry,
+    is_default: bool,
+    current: RwLock<Loaded>,
+    permits: Arc<Semaphore>,
+    pacer: Pacer,
+}
+
+impl GatewaySlot {
+    /// The configured name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The gateway loaded now (calls in flight keep their own clone).
+    pub fn gateway(&self) -> Gateway {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .gateway
+            .clone()
+    }
+
+    /// ISO currencies the plugin accepts (empty: any).
+    pub fn currencies(&self) -> Vec<String> {
+        self.gateway().info().currencies.clone()
+    }
+
+    /// The configuration entry.
+    pub fn entry(&self) -> &GatewayEntry {
+        &self.entry
+    }
+
+    /// The status shown by `/gateways`.
+    pub fn status(&self) -> GatewayStatus {
+        let l = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let info = l.gateway.info();
+        GatewayStatus {
+            name: self.name.clone(),
+            display_name: info.display_name.clone(),
+            version: info.version.clone(),
+            contract_version: l.gateway.contract_version().to_string(),
+            currencies: info.currencies.clone(),
+            default: self.is_default,
+            component: self.entry.config.component.display().to_string(),
+            component_sha256: l.sha256,
+            loaded_at: l.loaded_at,
+            generation: l.generation,
+            max_concurrency: self.entry.max_concurrency,
+            requests_per_second: self.entry.requests_per_second,
+        }
+    }
+
+    /// Runs one gateway call within the slot's limits, repeating it (with the same inputs,
+    /// hence the same idempotency key) while the gateway says nothing happened, up to the
+    /// policy's attempts. Each attempt runs on the gateway loaded when it starts.
+    pub async fn call<T, F, Fut>(
+        &self,
+        what: &str,
+        policy: RetryPolicy,
+        f: F,
+    ) -> Result<T, CallError>
+    where
+        F: Fn(Gateway) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let result = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|_| CallError::Host("gateway limiter closed".into()))?;
+                self.pacer.wait().await;
+                f(self.gateway()).await
+            };
+            match result {
+                Err(e) if attempt + 1 < policy.attempts.max(1) => match retryable(&e) {
+                    Some(hint) => {
+                        let delay = policy.delay(attempt, hint);
+                        if matches!(e, CallError::Gateway(GatewayError::RateLimited(_))) {
+                            self.pacer.push_back(delay);
+                        }
+                        tracing::debug!(gateway = %self.name, call = what, error = %e, ?delay, "retrying a call that did nothing");
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Every configured gateway.
+pub struct Gateways {
+    runtime: Arc<Runtime>,
+    slots: BTreeMap<String, Arc<GatewaySlot>>,
+    default: Option<String>,
+}
+
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// The SHA-256 of the bytes the gateway was compiled from (not of the file now on disk, which a
+/// build may be rewriting).
+fn loaded_sha256(gateway: &Gateway) -> String {
+    gateway
+        .load_info()
+        .map(|info| info.component_sha256.clone())
+        .unwrap_or_default()
+}
+
+impl Gateways {
+    /// Loads every configured gateway.
+    pub async fn load(
+        runtime: Arc<Runtime>,
+        config: &ServiceConfig,
+    ) -> Result<Self, GatewayLoadError> {
+        let default = config.default_gateway().map(str::to_string);
+        let mut slots = BTreeMap::new();
+        for (name, entry) in &config.gateways {
+            let stamp = file_stamp(&entry.config.component);
+            let gateway =
+                runtime
+                    .load(name, &entry.config)
+                    .await
+                    .map_err(|source| GatewayLoadError {
+                        name: name.clone(),
+                        source,
+                    })?;
+            tracing::info!(
+                gateway = %name,
+                plugin = %gateway.info().name,
+                version = %gateway.info().version,
+                contract = %gateway.contract_version(),
+                "gateway loaded"
+            );
+            slots.insert(
+                name.clone(),
+                Arc::new(GatewaySlot {
+                    name: name.clone(),
+                    is_default: default.as_deref() == Some(name.as_str()),
+                    current: RwLock::new(Loaded {
+                        sha256: loaded_sha256(&gateway),
+                        gateway,
+                        loaded_at: now(),
+                        generation: 1,
+                        file_stamp: stamp,
+                    }),
+                    permits: Arc::new(Semaphore::new(entry.max_concurrency.max(1))),
+                    pacer: Pacer::new(entry.requests_per_second),
+                    entry: entry.clone(),
+                }),
+            );
+        }
+        Ok(Gateways {
+            runtime,
+            slots,
+            default,
+        })
+    }
+
+    /// A gateway by name.
+    pub fn get(&self, name: &str) -> Option<Arc<GatewaySlot>> {
+        self.slots.get(name).cloned()
+    }
+
+    /// The default gateway's name.
+    pub fn default_name(&self) -> Option<&str> {
+        self.default.as_deref()
+    }
+
+    /// Every gateway's name.
+    pub fn names(&self) -> Vec<String> {
+        self.slots.keys().cloned().collect()
+    }
+
+    /// Statuses of every gateway.
+    pub fn statuses(&self) -> Vec<GatewayStatus> {
+        self.slots.values().map(|s| s.status()).collect()
+    }
+
+    /// Checks one gateway's component file and reloads it when its content changed. Returns
+    /// whether it was swapped. A file that does not load (half-written, broken) leaves the
+    /// running gateway in place; it is tried again at the next check.
+    pub async fn reload_if_changed(&self, name: &str) -> Result<bool, GatewayLoadError> {
+        let Some(slot) = self.get(name) else {
+            return Ok(false);
+        };
+        let path = slot.entry.config.component.clone();
+        let stamp = file_stamp(&path);
+        let old_stamp = slot
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .file_stamp;
+        if stamp.is_none() || stamp == old_stamp {
+            return Ok(false);
+        }
+        // An unchanged component comes back from the runtime's memory at no cost.
+        let gateway = self
+            .runtime
+            .load(name, &slot.entry.config)
+            .await
+            .map_err(|source| GatewayLoadError {
+                name: name.to_string(),
+                source,
+            })?;
+        let sha = loaded_sha256(&gateway);
+        let mut current = slot.current.write().unwrap_or_else(|p| p.into_inner());
+        if sha == current.sha256 {
+            current.file_stamp = stamp;
+            return Ok(false);
+        }
+        let generation = current.generation + 1;
+        tracing::info!(
+            gateway = %name,
+            plugin = %gateway.info().name,
+            version = %gateway.info().version,
+            generation,
+            "gateway component changed: reloaded"
+        );
+        *current = Loaded {
+            gateway,
+            sha256: sha,
+            loaded_at: now(),
+            generation,
+            file_stamp: stamp,
+        };
+        Ok(true)
+    }
+
+    /// Checks every component file every `interval` until `shutdown` fires.
+    pub async fn watch(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut failed: BTreeMap<String, (SystemTime, u64)> = BTreeMap::new();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => return,
+            }
+            for name in self.names() {
+                let stamp = self
+                    .get(&name)
+                    .and_then(|s| file_stamp(&s.entry.config.component));
+                if let (Some(s), Some(f)) = (stamp, failed.get(&name))
+                    && s == *f
+                {
+                    continue; // the same broken file: wait for the next change
+                }
+                match self.reload_if_changed(&name).await {
+                    Ok(_) => {
+                        failed.remove(&name);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the new component did not load; the running one stays");
+                        if let Some(s) = stamp {
+                            failed.insert(name.clone(), s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Gateway events: `POST /webhooks/{gateway}`.
+//!
+//! The raw headers and body go to the gateway's plugin (`verify-event`) untouched; only a
+//! verified event is acted on. Events are deduplicated on their id, and every update is a
+//! compare-and-set that only moves states forward, so webhooks and the synchronous path
+//! converge whatever the order. An event is recorded as processed only after it was applied,
+//! so a failure makes the gateway deliver it again.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::Service;
+use crate::api::{AppState, raw_headers};
+use crate::error::ServiceError;
+use crate::ledger::*;
+use crate::payments::{AUTHORIZATION_EXPIRED, refund_status_of, txn_from, txn_status_of};
+use crate::reload::RetryPolicy;
+use omnicrm_host::contract::{self, EventKind, GatewayEvent, Rejection};
+
+/// What became of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// Applied now.
+    Applied(&'static str),
+    /// Seen before.
+    Duplicate,
+}
+
+/// `POST /webhooks/{gateway}`.
+pub async fn receive(
+    State(st): State<Arc<AppState>>,
+    Path(gateway): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ServiceError> {
+    let Some(slot) = st.service.gateways.get(&gateway) else {
+        return Err(ServiceError::not_found(
+            "gateway",
+            format!("no gateway named {gateway:?}"),
+        ));
+    };
+    let verified = slot
+        .gateway()
+        .verify_event(raw_headers(&headers), body.to_vec())
+        .await
+        .map_err(|e| {
+            tracing::warn!(gateway = %gateway, error = %e, "webhook verification failed to run");
+            ServiceError::new_status(
+                503,
+                "verification_unavailable",
+                "body",
+                "the event could not be verified now",
+            )
+        })?;
+    let event = match verified {
+        Ok(ev) => ev,
+        Err(rejection) => {
+            let (code, message) = match &rejection {
+                Rejection::MissingSignature => (
+                    "missing_signature",
+                    "the signature header is missing".to_string(),
+                ),
+                Rejection::BadSignature => {
+                    ("bad_signature", "no signature matches the body".to_string())
+                }
+                Rejection::OutsideTolerance => (
+                    "outside_tolerance",
+                    "the signed timestamp is too old or too new".to_string(),
+                ),
+                Rejection::NotConfigured(m) => (
+                    "not_configured",
+                    format!("webhook verification is not configured: {m}"),
+                ),
+                Rejection::Malformed(m) => ("malformed", format!("the event is malformed: {m}")),
+            };
+            tracing::warn!(gateway = %gateway, code, "webhook rejected");
+            return Err(ServiceError::new_status(400, code, "signature", message));
+        }
+    };
+    let handled = handle_event(&st.service, &gateway, &event).await?;
+    tracing::info!(gateway = %gateway, event = %event.id, kind = %event.gateway_type, ?handled, "webhook");
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({
+            "received": true,
+            "event": event.id,
+            "type": event.gateway_type,
+            "duplicate": handled == Handled::Duplicate,
+            "action": match handled { Handled::Applied(a) => a, Handled::Duplicate => "ignored" },
+        })),
+    )
+        .into_response())
+}
+
+/// Finds the transaction of a payment, looking the payment up at the gateway (its metadata
+/// names the transaction) when the synchronous path has not recorded the reference yet.
+async fn txn_of_payment(
+    service: &Service,
+    gateway: &str,
+    payment: &str,
+) -> Result<Option<Transaction>, ServiceError> {
+    let (g, p) = (gateway.to_string(), payment.to_string());
+    if let Some(t) = service
+        .db
+        .run(move |l| l.transaction_by_payment(&g, &p))
+        .await?
+    {
+        return Ok(Some(t));
+    }
+    let Some(slot) = service.gateways.get(gateway) else {
+        return Ok(None);
+    };
+    let found = slot
+        .call("get-payment", RetryPolicy::INTERACTIVE, |g| {
+            let p = payment.to_string();
+            async move { g.get_payment(&p).await }
+        })
+        .await;
+    let Ok(p) = found else { return Ok(None) };
+    let id = p
+        .metadata
+        .iter()
+        .find(|(k, _)| k == "crm_transaction_id")
+        .and_then(|(_, v)| v.parse::<i64>().ok());
+    match id {
+        Some(id) => {
+            let t = service.db.run(move |l| l.transaction(id)).await?;
+            Ok(t.filter(|t| t.gateway.as_deref() == Some(gateway)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Applies a verified event once.
+pub async fn handle_event(
+    service: &Service,
+    gateway: &str,
+    event: &GatewayEvent,
+) -> Result<Handled, ServiceError> {
+    let (g, id) = (gateway.to_string(), event.id.clone());
+    if service.db.run(move |l| l.webhook_seen(&g, &id)).await? {
+        return Ok(Handled::Duplicate);
+    }
+    let action: &'static str = match &event.kind {
+        EventKind::PaymentSucceeded(u) | EventKind::PaymentFailed(u) => {
+            match txn_of_payment(service, gateway, &u.payment).await? {
+                Some(t) => {
+                    // The event's amount is the payment's, not what was captured: ask the
+                    // gateway (a partial capture captures less); fall back on the event.
+                    let fresh = match service.gateways.get(gateway) {
+                        Some(slot) => slot
+                            .call("get-payment", RetryPolicy::INTERACTIVE, |g| {
+                                let p = u.payment.clone();
+                                async move { g.get_payment(&p).await }
+                            })
+                            .await
+                            .ok(),
+                        None => None,
+                    };
+                    let status = txn_status_of(u.status);
+                    let captured = match &fresh {
+                        Some(p) => Some(p.amount_captured),
+                        None if t.capture == Capture::Automatic => Some(u.amount.amount),
+                        None => None,
+                    };
+                    let patch = TxnPatch {
+                        status: Some(status),
+                        gateway_payment_ref: Some(u.payment.clone()),
+                        amount_captured: captured.filter(|_| status == TxnStatus::Succeeded),
+                        decline_code: u.decline.as_ref().map(|d| Some(d.code.clone())),
+                        decline_reason: u.decline.as_ref().map(|d| d.decline_reason.clone()),
+                        // Our own void settles its transaction itself (and clears this).
+                        last_error: (status == TxnStatus::Canceled
+                            && t.status == TxnStatus::Authorized)
+                            .then(|| Some(AUTHORIZATION_EXPIRED.into())),
+                        ..Default::default()
+                    };
+                    let from = txn_from(status);
+                    let id = t.id;
+                    let moved = service
+                        .db
+                        .run(move |l| l.update_transaction(id, &from, &patch))
+                        .await?;
+                    if moved.is_some() {
+                        "payment_updated"
+                    } else {
+                        "payment_already_current"
+                    }
+                }
+                None => "payment_unknown",
+            }
+        }
+        EventKind::Refund(r) => match &r.payment {
+            Some(p) => match txn_of_payment(service, gateway, p).await? {
+                Some(t) => {
+                    let (id, rref, amount, status) = (
+                        t.id,
+                        r.refund.clone(),
+                        r.amount.amount,
+                        refund_status_of(r.status),
+                    );
+                    service
+                        .db
+                        .run(move |l| l.observe_refund(id, &rref, amount, status))
+                        .await?;
+                    "refund_recorded"
+                }
+                None => "payment_unknown",
+            },
+            None => "payment_unknown",
+        },
+        EventKind::DisputeOpened(d) | EventKind::DisputeClosed(d) => {
+            // The event may come before the charge's answer: find the transaction through the
+            // payment's metadata when its reference is not recorded yet.
+            let transaction_id = match &d.payment {
+                Some(p) => txn_of_payment(service, gateway, p).await?.map(|t| t.id),
+                None => None,
+            };
+            let update = DisputeUpdate {
+                transaction_id,
+                gateway: gateway.to_string(),
+                gateway_dispute_ref: d.dispute.clone(),
+                gateway_payment_ref: d.payment.clone(),
+                amount: d.amount.amount,
+                currency: d.amount.currency.to_ascii_uppercase(),
+                reason: d.reason.clone(),
+                status: match d.status {
+                    contract::DisputeStatus::Warning => DisputeStatus::Warning,
+                    contract::DisputeStatus::Open => DisputeStatus::Open,
+                    contract::DisputeStatus::Won => DisputeStatus::Won,
+                    contract::DisputeStatus::Lost => DisputeStatus::Lost,
+                },
+            };
+            service.db.run(move |l| l.upsert_dispute(&update)).await?;
+            "dispute_recorded"
+        }
+        EventKind::InvoicePaid(i) | EventKind::InvoicePaymentFailed(i) => {
+            let (g, r) = (gateway.to_string(), i.invoice.clone());
+            match service.db.run(move |l| l.invoice_by_ref(&g, &r)).await? {
+                Some(inv) => {
+                    let paid = matches!(event.kind, EventKind::InvoicePaid(_));
+                    let status = crate::payments::invoice_status_of(i.status);
+                    let patch = InvoicePatch {
+                        status: Some(status),
+                        amount_paid: Some(i.amount_paid),
+                        last_error: (!paid)
+                            .then(|| Some("an attempt to pay the invoice failed".to_string())),
+                        ..Default::default()
+                    };
+                    let from = crate::payments::invoice_from(status);
+                    let id = inv.id;
+                    service
+                        .db
+                        .run(move |l| l.update_invoice(id, &from, &patch))
+                        .await?;
+                    "invoice_updated"
+                }
+                None => "invoice_unknown",
+            }
+        }
+        EventKind::CardUpdated(c) => {
+            let (g, card, m, y, l4) = (
+                gateway.to_string(),
+                c.card.clone(),
+                c.exp_month,
+                c.exp_year,
+                c.last4.clone(),
+            );
+            service
+                .db
+                .run(move |l| l.update_card_details(&g, &card, m, y, &l4))
+                .await?;
+            "card_updated"
+        }
+        EventKind::Other(_) => "ignored",
+    };
+    let (g, id, ty) = (
+        gateway.to_string(),
+        event.id.clone(),
+        event.gateway_type.clone(),
+    );
+    let fresh = service
+        .db
+        .run(move |l| l.record_webhook(&g, &id, &ty))
+        .await?;
+    Ok(if fresh {
+        Handled::Applied(action)
+    } else {
+        Handled::Duplicate
+    })
+}

@@ -1,0 +1,313 @@
+//! Shared set-up of the service tests: the Stripe emulator, the Stripe plugin, a ledger in a
+//! temporary directory and the service on a loopback port, driven over real HTTP.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
+use omnicrm_pay::Service;
+use omnicrm_pay::client::{ApiClient, ApiResponse};
+use omnicrm_pay::config::{ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, hash_api_key};
+use omnicrm_pay::ledger::sqlite::Durability;
+use omnicrm_pay::server::{self, Running};
+use serde_json::{Value, json};
+use stripe_emulator::{Emulator, EmulatorOptions};
+use tokio::net::TcpListener;
+
+/// The read-write key of the tests.
+pub const RW_KEY: &str = "test-key-read-write";
+/// The read-only key.
+pub const RO_KEY: &str = "test-key-read-only";
+
+/// The workspace's target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// Where the built components are.
+pub fn component_dir() -> PathBuf {
+    match std::env::var_os("OMNICRM_COMPONENT_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => target_dir().join("wasm32-wasip2/plugin"),
+    }
+}
+
+/// A built component, by crate name; fails with the command that builds it.
+pub fn component(name: &str) -> PathBuf {
+    let p = component_dir().join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "component {} is missing: build the plugins first with `cargo xtask plugins`",
+        p.display()
+    );
+    p
+}
+
+/// A compiled-artifact cache shared by the tests (compiling a component is the slow part).
+pub fn cache_dir() -> PathBuf {
+    target_dir().join("omnicrm-service-test-cache")
+}
+
+/// The API keys of the tests.
+pub fn api_keys() -> Vec<ApiKeyConfig> {
+    vec![
+        ApiKeyConfig {
+            name: "crm".into(),
+            sha256: hash_api_key(RW_KEY),
+            scopes: vec![Scope::Read, Scope::Write],
+        },
+        ApiKeyConfig {
+            name: "reports".into(),
+            sha256: hash_api_key(RO_KEY),
+            scopes: vec![Scope::Read],
+        },
+    ]
+}
+
+/// The Stripe plugin's configuration against an emulator.
+pub fn stripe_gateway(
+    component: &Path,
+    emulator: &Emulator,
+    webhook_secret: &str,
+) -> GatewayConfig {
+    GatewayConfig::new(component)
+        .allow_host(emulator.base_url())
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value("sk_test_service_tests"))
+        .with_secret("webhook-secret", SecretSource::value(webhook_secret))
+        .with_setting("base-url", emulator.base_url())
+}
+
+/// A running test environment.
+pub struct Env {
+    pub emulator: Emulator,
+    pub running: Option<Running>,
+    pub service: Arc<Service>,
+    pub config: ServiceConfig,
+    pub dir: tempfile::TempDir,
+    pub api: ApiClient,
+    pub read_only: ApiClient,
+    pub anonymous: ApiClient,
+    pub webhook_secret: String,
+    pub base: String,
+}
+
+/// Options of [`start`].
+#[derive(Default)]
+pub struct EnvOptions {
+    /// Stripe plugin settings to add.
+    pub settings: Vec<(&'static str, &'static str)>,
+    /// Component file to load as `stripe` (default: the built Stripe plugin).
+    pub component: Option<PathBuf>,
+    /// Watch the component file (every 100 ms).
+    pub watch: bool,
+    /// Do not register the service as the emulator's webhook endpoint.
+    pub no_webhooks: bool,
+    /// Pace the Stripe gateway's calls.
+    pub requests_per_second: Option<f64>,
+    /// Also configure the offline plugin as gateway `offline` (webhook secret `whsec_offline`).
+    pub with_offline: bool,
+    /// `[service] authorization_max_age_secs` (default: the service's).
+    pub authorization_max_age_secs: Option<u64>,
+    /// `[service] action_expiry_secs` (default: the service's).
+    pub action_expiry_secs: Option<u64>,
+    /// Start the emulator without Stripe's customer search (as on accounts that lack it).
+    pub no_customer_search: bool,
+}
+
+/// Starts the emulator and the service with the Stripe plugin.
+pub async fn start(opts: EnvOptions) -> Env {
+    let emulator = Emulator::start(EmulatorOptions {
+        customer_search: !opts.no_customer_search,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .expect("emulator");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let webhook_secret = if opts.no_webhooks {
+        "whsec_not_registered".to_string()
+    } else {
+        emulator.add_webhook_endpoint(&format!("http://{addr}/webhooks/stripe"))
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let component = opts
+        .component
+        .clone()
+        .unwrap_or_else(|| component("omnicrm_stripe_gateway"));
+    let mut gc = stripe_gateway(&component, &emulator, &webhook_secret);
+    for (k, v) in &opts.settings {
+        gc = gc.with_setting(*k, *v);
+    }
+    let mut config = ServiceConfig::default();
+    config.service.database = dir.path().join("ledger.db");
+    config.service.durability = Durability::Normal;
+    config.service.api_keys = api_keys();
+    config.service.watch_components = opts.watch;
+    config.service.watch_interval_ms = 100;
+    config.service.reconcile_interval_secs = 3600;
+    if let Some(age) = opts.authorization_max_age_secs {
+        config.service.authorization_max_age_secs = age;
+    }
+    if let Some(expiry) = opts.action_expiry_secs {
+        config.service.action_expiry_secs = expiry;
+    }
+    let mut entry = GatewayEntry::new(gc);
+    entry.default = true;
+    entry.requests_per_second = opts.requests_per_second;
+    config.gateways.insert("stripe".into(), entry);
+    if opts.with_offline {
+        let offline = GatewayConfig::new(self::component("omnicrm_offline_gateway"))
+            .with_secret("webhook-secret", SecretSource::value("whsec_offline"));
+        config
+            .gateways
+            .insert("offline".into(), GatewayEntry::new(offline));
+    }
+    config.validate().expect("valid config");
+    let mut options = server::runtime_options(&config).unwrap();
+    options.cache_dir = Some(cache_dir());
+    let service = server::build(&config, options).await.expect("service");
+    let running = server::start(&config, service.clone(), Some(listener))
+        .await
+        .expect("start");
+    let base = format!("http://{addr}");
+    Env {
+        api: ApiClient::new(&base, Some(RW_KEY.into())),
+        read_only: ApiClient::new(&base, Some(RO_KEY.into())),
+        anonymous: ApiClient::new(&base, None),
+        emulator,
+        running: Some(running),
+        service,
+        config,
+        dir,
+        webhook_secret,
+        base,
+    }
+}
+
+impl Env {
+    /// Links `customer` and stores `token` as its card; returns the card id.
+    pub async fn customer_with_card(&self, customer: &str, token: &str) -> i64 {
+        let r = self
+            .post("/v1/customers", json!({ "customer_id": customer }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        self.add_card(customer, token).await
+    }
+
+    /// Stores a card; returns its id.
+    pub async fn add_card(&self, customer: &str, token: &str) -> i64 {
+        let r = self
+            .post(
+                &format!("/v1/customers/{customer}/cards"),
+                json!({ "token": token }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        r.json["id"].as_i64().unwrap()
+    }
+
+    /// Creates a transaction; returns the response.
+    pub async fn charge(&self, body: Value) -> ApiResponse {
+        self.post("/v1/transactions", body).await
+    }
+
+    /// Invoices `customer`'s uninvoiced USD transactions; returns the response.
+    pub async fn create_invoice(&self, customer: &str) -> ApiResponse {
+        self.post(
+            "/v1/invoices",
+            json!({ "customer_id": customer, "currency": "USD" }),
+        )
+        .await
+    }
+
+    /// `GET path` with the read-write key.
+    pub async fn get(&self, path: &str) -> ApiResponse {
+        self.api.get(path).await.unwrap()
+    }
+
+    /// `POST path` with the read-write key.
+    pub async fn post(&self, path: &str, body: Value) -> ApiResponse {
+        self.api.post(path, body).await.unwrap()
+    }
+
+    /// `DELETE path` with the read-write key.
+    pub async fn delete(&self, path: &str) -> ApiResponse {
+        self.api.delete(path).await.unwrap()
+    }
+
+    /// Every payment intent at the emulator.
+    pub async fn payment_intents(&self) -> Vec<Value> {
+        emulator_list(self.emulator.base_url(), "payment_intents").await
+    }
+
+    /// Stops the service.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// Every object of a Stripe list endpoint of the emulator (all pages).
+pub async fn emulator_list(base: &str, resource: &str) -> Vec<Value> {
+    let client = ApiClient::new(base, Some("sk_test_service_tests".into()));
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/{resource}?limit=100&starting_after={a}"),
+            None => format!("/v1/{resource}?limit=100"),
+        };
+        let r = client.get(&path).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.json);
+        let data = r.json["data"].as_array().cloned().unwrap_or_default();
+        after = data
+            .last()
+            .and_then(|o| o["id"].as_str())
+            .map(str::to_string);
+        out.extend(data);
+        if r.json["has_more"] != json!(true) || after.is_none() {
+            break;
+        }
+    }
+    out
+}
+
+/// Asserts that `r` is an error with HTTP status `status` naming the input `field`.
+#[track_caller]
+pub fn expect_error(r: &ApiResponse, status: u16, field: &str) {
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (status, Some(field)),
+        "{}",
+        r.json
+    );
+}
+
+/// Asserts that `r` is an error with HTTP status `status` and error code `code`.
+#[track_caller]
+pub fn expect_error_code(r: &ApiResponse, status: u16, code: &str) {
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        r.json
+    );
+}
+
+/// Asserts that `r` has HTTP status `status` and an object whose `status` is `state`.
+#[track_caller]
+pub fn expect_state(r: &ApiResponse, status: u16, state: &str) {
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (status, Some(state)),
+        "{}",
+        r.json
+    );
+}

@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::sqlite::Durability;
+use crate::ledger::Durability;
 use omnicrm_host::config::GatewayConfig;
 
 /// Why the configuration could not be used.

@@ -17,6 +17,18 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+/// How hard the ledger flushes commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// A commit survives a power cut (SQLite `synchronous=FULL`).
+    #[default]
+    Full,
+    /// A commit survives a crash of the process; a power cut may lose the last ones (SQLite
+    /// `synchronous=NORMAL`).
+    Normal,
+}
+
 /// Seconds since the Unix epoch, UTC.
 pub type Ts = i64;
 

@@ -42,18 +42,6 @@ const MAX_BATCH: usize = 256;
 /// Prepared statements cached per connection.
 const STATEMENT_CACHE: usize = 64;
 
-/// How hard SQLite flushes commits to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Durability {
-    /// `synchronous=FULL`: a commit survives a power cut.
-    #[default]
-    Full,
-    /// `synchronous=NORMAL`: a commit survives a crash of the process; a power cut may lose the
-    /// last ones.
-    Normal,
-}
-
 /// The SQLite ledger.
 pub struct SqliteLedger {
     writer: Mutex<Writer>,

@@ -9,7 +9,7 @@ use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
 use omnicrm_pay::Service;
 use omnicrm_pay::client::{ApiClient, ApiResponse};
 use omnicrm_pay::config::{ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, hash_api_key};
-use omnicrm_pay::ledger::sqlite::Durability;
+use omnicrm_pay::ledger::Durability;
 use omnicrm_pay::server::{self, Running};
 use serde_json::{Value, json};
 use stripe_emulator::{Emulator, EmulatorOptions};

@@ -88,7 +88,8 @@ impl Connections {
         self.readers.push(Mutex::new(reader));
     }
 
-    /// Runs `f` with the writer connection to itself, outside any batch (migrations).
+    /// Runs `f` with the writer connection held, outside group commit: for the migrations, which
+    /// run their own transactions.
     pub(super) fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
         f(&mut lock(&self.writer).conn)
     }

@@ -11,7 +11,7 @@ use super::operations::{OP_COLS, operations_for_query};
 use super::refunds::REFUND_COLS;
 use super::transactions::TXN_COLS;
 use super::*;
-use crate::ledger::suite::Backend;
+use crate::ledger::suite::{Backend, new_txn};
 
 /// A fresh ledger in a file of a temporary directory, durable as in production.
 fn on_file() -> Backend {
@@ -32,21 +32,6 @@ mod suite_on_file {
 
 mod suite_in_memory {
     crate::ledger::suite::ledger_suite!(super::in_memory());
-}
-
-fn new_txn(customer: &str, amount: i64, key: &str) -> NewTransaction {
-    NewTransaction {
-        crm_customer_id: customer.into(),
-        card_id: None,
-        gateway: None,
-        amount,
-        currency: "USD".into(),
-        description: Some("service".into()),
-        kind: crate::ledger::TxnKind::Charge,
-        capture: crate::ledger::Capture::Automatic,
-        status: TxnStatus::Pending,
-        idempotency_key: key.into(),
-    }
 }
 
 /// One pragma of a connection, as text.

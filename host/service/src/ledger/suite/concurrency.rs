@@ -1,9 +1,9 @@
-//! Writers racing on one ledger from several threads.
+//! Writers racing on one ledger from several threads, and async callers going through [`Db`].
 
 use std::sync::{Arc, Barrier};
 
 use super::{new_txn, refund, succeed};
-use crate::ledger::{Ledger, LedgerError, TxnFilter};
+use crate::ledger::{Db, Ledger, LedgerError, TxnFilter};
 
 const THREADS: usize = 8;
 
@@ -78,4 +78,40 @@ pub fn concurrent_refunds_never_exceed_the_capture(l: Arc<dyn Ledger>) {
     let stored = l.refunds(t.id).unwrap();
     assert_eq!(stored.iter().map(|r| r.amount).sum::<i64>(), 900);
     assert_eq!(stored.len(), 3);
+}
+
+/// Async callers reach the ledger through [`Db`]: calls from many tasks all land, errors come
+/// back as they are, and a call that panics comes back as an error of its task.
+pub fn async_callers_go_through_db(l: Arc<dyn Ledger>) {
+    let db = Db::new(l);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.run(move |l| l.insert_transaction(&new_txn("c1", 100, &format!("k-{i}"))))
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (_, created) = task.await.unwrap().unwrap();
+            assert!(created);
+        }
+        assert!(matches!(
+            db.run(|l| refund(l, i64::MAX, None, None, "r1")).await,
+            Err(LedgerError::NotFound { .. })
+        ));
+        assert!(matches!(
+            db.run(|_| -> crate::ledger::Result<()> { panic!("a call that panics") })
+                .await,
+            Err(LedgerError::Task(_))
+        ));
+    });
+    let rows = db.ledger().transactions(&TxnFilter::default()).unwrap();
+    assert_eq!(rows.len(), THREADS);
 }

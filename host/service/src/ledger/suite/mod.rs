@@ -2,7 +2,7 @@
 //!
 //! Each test is a function taking a fresh, empty ledger (`&dyn Ledger`, or `Arc<dyn Ledger>` for
 //! the tests that share it between threads). A backend runs them all with [`ledger_suite!`],
-//! naming how to open a fresh ledger:
+//! given an expression that opens a fresh ledger as a [`Backend`]:
 //!
 //! ```ignore
 //! mod on_file {
@@ -84,6 +84,7 @@ macro_rules! ledger_suite {
             [
                 concurrency::concurrent_writers_record_each_key_once,
                 concurrency::concurrent_refunds_never_exceed_the_capture,
+                concurrency::async_callers_go_through_db,
             ]
         );
     };
@@ -109,7 +110,8 @@ macro_rules! ledger_suite {
 }
 pub(crate) use ledger_suite;
 
-fn new_card(customer: &str, r: &str, default: bool) -> NewCard {
+/// A card of `customer` at the gateway `stripe`, expiring 12/2030.
+pub fn new_card(customer: &str, r: &str, default: bool) -> NewCard {
     NewCard {
         crm_customer_id: customer.into(),
         gateway: "stripe".into(),
@@ -125,7 +127,8 @@ fn new_card(customer: &str, r: &str, default: bool) -> NewCard {
     }
 }
 
-fn new_txn(customer: &str, amount: i64, key: &str) -> NewTransaction {
+/// A pending USD charge of `customer`, on no card yet.
+pub fn new_txn(customer: &str, amount: i64, key: &str) -> NewTransaction {
     NewTransaction {
         crm_customer_id: customer.into(),
         card_id: None,
@@ -141,7 +144,7 @@ fn new_txn(customer: &str, amount: i64, key: &str) -> NewTransaction {
 }
 
 /// Marks a pending charge succeeded at the gateway `stripe`, with the payment `pi_<id>`.
-fn succeed(l: &dyn Ledger, id: i64, amount: i64) -> Transaction {
+pub fn succeed(l: &dyn Ledger, id: i64, amount: i64) -> Transaction {
     l.update_transaction(
         id,
         &[TxnStatus::Pending],
@@ -157,7 +160,8 @@ fn succeed(l: &dyn Ledger, id: i64, amount: i64) -> Transaction {
     .unwrap()
 }
 
-fn refund_op(r: &Refund, t: &Transaction) -> Result<NewOperation> {
+/// The refund operation of a refund, keyed by the refund's key.
+pub fn refund_op(r: &Refund, t: &Transaction) -> Result<NewOperation> {
     Ok(NewOperation {
         kind: OpKind::Refund,
         gateway: "stripe".into(),
@@ -169,7 +173,8 @@ fn refund_op(r: &Refund, t: &Transaction) -> Result<NewOperation> {
     })
 }
 
-fn refund(
+/// Creates a refund with its operation; the refund.
+pub fn refund(
     l: &dyn Ledger,
     txn: i64,
     amount: Option<i64>,
@@ -180,7 +185,8 @@ fn refund(
         .map(|(r, _)| r)
 }
 
-fn new_invoice(customer: &str, key: &str, at: Ts) -> NewInvoice {
+/// A USD invoice of `customer` at the gateway `stripe`, created at `at`.
+pub fn new_invoice(customer: &str, key: &str, at: Ts) -> NewInvoice {
     NewInvoice {
         crm_customer_id: customer.into(),
         gateway: "stripe".into(),
@@ -194,7 +200,8 @@ fn new_invoice(customer: &str, key: &str, at: Ts) -> NewInvoice {
     }
 }
 
-fn charge_op(txn: i64, key: &str) -> NewOperation {
+/// The charge operation of transaction `txn`.
+pub fn charge_op(txn: i64, key: &str) -> NewOperation {
     NewOperation {
         kind: OpKind::Charge,
         gateway: "stripe".into(),

@@ -51,17 +51,15 @@ mod client;
 mod errors;
 mod form;
 mod invoicing;
-mod json;
 mod metrics;
 mod money;
 mod signature;
 mod tokens;
 mod webhooks;
+mod wire;
 
 use omnicrm_gateway_sdk::exports::omnicrm::payments::info::{GatewayInfo, Guest as InfoGuest};
 use omnicrm_gateway_sdk::omnicrm::payments::types::GatewayError;
-
-use crate::json::Json;
 
 /// The component's implementation of every exported interface.
 pub struct Stripe;
@@ -89,14 +87,6 @@ fn currency_to_stripe(currency: &str) -> Result<String, GatewayError> {
         ));
     }
     Ok(c.to_ascii_lowercase())
-}
-
-/// Stripe metadata as the contract's key/value list.
-fn metadata(m: &Json) -> Vec<(String, String)> {
-    m.entries()
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.string()?)))
-        .collect()
 }
 
 omnicrm_gateway_sdk::export_gateway!(Stripe with_types_in omnicrm_gateway_sdk);

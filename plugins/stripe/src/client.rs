@@ -253,13 +253,14 @@ fn undecodable(
     error: &wire::DecodeError,
 ) -> GatewayError {
     let request_id = response.header("request-id");
+    let message = errors::redact(&error.to_string());
     log!(
         warn,
-        "{} {path}: unusable answer (request-id {}): {error}",
+        "{} {path}: unusable answer (request-id {}): {message}",
         method.as_str(),
         request_id.unwrap_or("-")
     );
-    errors::unusable(method, error.to_string(), request_id.map(str::to_owned))
+    errors::unusable(method, message, request_id.map(str::to_owned))
 }
 
 /// `initial * 2^(n-1)`, capped at `max`, times `jitter` per mille (500 to 1000), never below

@@ -144,7 +144,8 @@ fn quoted(message: &str) -> Option<&str> {
 ///   which would send the caller to reconcile money a read could not have moved; not
 ///   `invalid-input`, as the caller's input was fine.
 pub fn unusable(method: Method, message: String, request_id: Option<String>) -> GatewayError {
-    let message = format!("unusable Stripe response: {message}");
+    // Decoding messages may quote a value of the body.
+    let message = format!("unusable Stripe response: {}", redact(&message));
     if method == Method::Get {
         GatewayError::NotAttempted(failure(message, request_id))
     } else {
@@ -348,6 +349,26 @@ mod tests {
         assert!(matches!(
             from_response(Method::Get, &response(502, ""), target),
             GatewayError::NotAttempted(_)
+        ));
+    }
+
+    #[test]
+    fn an_unusable_answer_is_unknown_after_a_post_and_not_attempted_after_a_get() {
+        use crate::wire::{PaymentIntent, decode};
+
+        let no_id = br#"{"object":"payment_intent","status":"succeeded","amount":1,"currency":"usd","created":1}"#;
+        let why = decode::<PaymentIntent>(no_id).unwrap_err().to_string();
+        assert!(why.contains("missing field `id`"), "{why}");
+        for method in [Method::Post, Method::Delete] {
+            assert!(matches!(
+                unusable(method, why.clone(), Some("req_1".into())),
+                GatewayError::OutcomeUnknown(f)
+                    if f.message.contains("missing field `id`") && f.request_id.is_some()
+            ));
+        }
+        assert!(matches!(
+            unusable(Method::Get, why, None),
+            GatewayError::NotAttempted(f) if f.message.contains("missing field `id`")
         ));
     }
 }

@@ -60,8 +60,13 @@ impl Guest for Stripe {
             client.post("/v1/invoices", &form, Some(&key), Target::any("invoice"))?;
         // The id goes into the next URLs: an odd one is not used.
         let id = invoice.id;
-        check_id("invoice", "invoice", &id)
-            .map_err(|_| unusable(Method::Post, format!("invoice id {id:?}"), None))?;
+        check_id("invoice", "invoice", &id).map_err(|_| {
+            unusable(
+                Method::Post,
+                format!("new invoice id {id:?} is not an id"),
+                None,
+            )
+        })?;
 
         for (n, (item, unit_amount)) in request.items.iter().zip(unit_amounts).enumerate() {
             let mut form = Form::new();

@@ -129,3 +129,151 @@ fn normalize(event: &Event) -> Result<Result<EventKind, Unmapped>, DecodeError> 
         _ => Ok(EventKind::Other(ty.to_owned())),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::PaymentStatus;
+    use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::InvoiceStatus;
+    use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::DisputeStatus;
+
+    use super::*;
+
+    /// Decodes and normalizes an event body as `verify_event` does once the signature holds.
+    fn kind(body: &[u8]) -> Result<Result<EventKind, Unmapped>, Rejection> {
+        let event = decode(body)?;
+        normalize(&event).map_err(malformed)
+    }
+
+    fn mapped(body: &[u8]) -> EventKind {
+        match kind(body) {
+            Ok(Ok(kind)) => kind,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A signed event's body with `data.object` replaced.
+    fn event(ty: &str, object: &str) -> String {
+        format!(
+            r#"{{"id":"evt_1","object":"event","type":"{ty}","created":1700000000,
+                "api_version":"2025-03-31.basil","data":{{"object":{object}}}}}"#
+        )
+    }
+
+    #[test]
+    fn events_as_stripe_sends_them() {
+        let body = include_bytes!("wire/fixtures/event_invoice_paid.json");
+        let envelope = decode(body).unwrap();
+        assert_eq!(
+            (
+                envelope.id.as_str(),
+                envelope.kind.as_str(),
+                envelope.created
+            ),
+            (
+                "evt_m80nxRa40HyjsodknYfCcXZy",
+                "invoice.paid",
+                1_796_138_413
+            )
+        );
+        let EventKind::InvoicePaid(u) = mapped(body) else {
+            panic!("invoice.paid")
+        };
+        assert_eq!(
+            (u.invoice.as_str(), u.status, u.amount_paid),
+            ("in_RTIywSKZu1xGt2iWziVpKd7Y", InvoiceStatus::Paid, 3000)
+        );
+
+        let EventKind::PaymentFailed(u) =
+            mapped(include_bytes!("wire/fixtures/event_payment_failed.json"))
+        else {
+            panic!("payment_intent.payment_failed")
+        };
+        assert_eq!(u.status, PaymentStatus::Failed);
+        let decline = u.decline.unwrap();
+        assert_eq!(
+            (decline.code.as_str(), decline.decline_reason.as_deref()),
+            ("card_declined", Some("insufficient_funds"))
+        );
+        assert_eq!(decline.payment.as_deref(), Some(u.payment.as_str()));
+
+        let EventKind::DisputeOpened(u) =
+            mapped(include_bytes!("wire/fixtures/event_dispute_created.json"))
+        else {
+            panic!("charge.dispute.created")
+        };
+        assert_eq!((u.amount.amount, u.status), (5000, DisputeStatus::Open));
+        assert_eq!(u.reason, "fraudulent");
+
+        // Since 2022-11-15 a charge carries no refunds unless expanded: nothing to report.
+        assert!(matches!(
+            mapped(include_bytes!("wire/fixtures/event_charge_refunded.json")),
+            EventKind::Other(t) if t == "charge.refunded"
+        ));
+    }
+
+    #[test]
+    fn an_unknown_status_makes_the_event_other_not_a_guess() {
+        let intent = r#"{"id":"pi_1","object":"payment_intent","amount":1000,"currency":"usd",
+            "created":1,"status":"requires_reauthorization"}"#;
+        let unmapped = kind(event("payment_intent.payment_failed", intent).as_bytes())
+            .unwrap()
+            .unwrap_err();
+        assert!(unmapped.to_string().contains("requires_reauthorization"));
+        let refund = r#"{"id":"re_1","amount":1,"currency":"usd","created":1,"status":"held"}"#;
+        assert!(
+            kind(event("refund.updated", refund).as_bytes())
+                .unwrap()
+                .is_err()
+        );
+        let sepa = r#"{"id":"pm_1","type":"sepa_debit","customer":"cus_1"}"#;
+        assert!(
+            kind(event("payment_method.updated", sepa).as_bytes())
+                .unwrap()
+                .is_err()
+        );
+        // A refund the plugin knows, listed in an (expanded) charge.
+        let charge = r#"{"id":"ch_1","amount_captured":1000,"amount_refunded":400,
+            "refunds":{"object":"list","has_more":false,"data":[{"id":"re_1","amount":400,
+            "currency":"usd","created":1,"status":"succeeded","payment_intent":"pi_1"}]}}"#;
+        let EventKind::Refund(r) = mapped(event("charge.refunded", charge).as_bytes()) else {
+            panic!("charge.refunded")
+        };
+        assert_eq!(
+            (r.refund.as_str(), r.payment.as_deref()),
+            ("re_1", Some("pi_1"))
+        );
+    }
+
+    #[test]
+    fn malformed_events_are_rejected_with_what_is_missing() {
+        let reason = |body: &str| match kind(body.as_bytes()) {
+            Err(Rejection::Malformed(reason)) => reason,
+            other => panic!("{other:?}"),
+        };
+        let no_id = event("invoice.paid", "{}").replace(r#""id":"evt_1","#, "");
+        assert!(reason(&no_id).contains("missing field `id`"));
+        let empty_id = event("invoice.paid", "{}").replace("evt_1", "");
+        assert!(reason(&empty_id).contains("invalid value"));
+        assert!(reason(&event("invoice.paid", "[1]")).contains("not an object"));
+        assert!(reason(&event("invoice.paid", "null")).contains("not an object"));
+        assert!(reason("not json").starts_with("event: "));
+        let no_amount = r#"{"id":"pi_1","currency":"usd","created":1,"status":"succeeded"}"#;
+        let why = reason(&event("payment_intent.succeeded", no_amount));
+        assert!(why.contains("data.object: missing field `amount`"), "{why}");
+        // Types the contract doesn't model: only the envelope is read.
+        assert!(matches!(
+            mapped(event("customer.created", r#"{"id":"cus_1"}"#).as_bytes()),
+            EventKind::Other(t) if t == "customer.created"
+        ));
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+        for deep in ["[".repeat(100_000), "{\"a\":".repeat(100_000)] {
+            let body = event("customer.created", &format!(r#"{{"x":{deep}}}"#));
+            assert!(kind(body.as_bytes()).is_err());
+            let body = format!(r#"{{"id":"evt_1","type":"x","created":1,"extra":{deep}}}"#);
+            assert!(kind(body.as_bytes()).is_err());
+        }
+    }
+}

@@ -15,6 +15,9 @@
 //!   a POST, `not-attempted` after a GET; a webhook event reports `other`.
 //!
 //! Amounts are converted by `money` as a wire object becomes a contract record.
+//!
+//! The tests decode bodies in `fixtures/`, recorded from `tests/stripe-emulator` (which answers
+//! as Stripe's API version 2025-03-31.basil), besides hand-written variations.
 
 mod balance_transaction;
 mod charge;

@@ -2,16 +2,16 @@
 
 use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::{
     CaptureMode, ChargeRequest, Guest, Payment, PaymentStatus, Refund, RefundReason, RefundRequest,
-    RefundStatus,
 };
-use omnicrm_gateway_sdk::omnicrm::payments::types::{ActionRequired, Decline, GatewayError};
+use omnicrm_gateway_sdk::http::Method;
+use omnicrm_gateway_sdk::omnicrm::payments::types::{ActionRequired, GatewayError};
 
 use crate::Stripe;
 use crate::client::{Client, check_id, step_key};
-use crate::errors::{Target, invalid, next_action};
+use crate::errors::{Target, invalid, unusable};
 use crate::form::{Form, encode};
-use crate::json::Json;
-use crate::money::{self, money};
+use crate::money;
+use crate::wire::{self, PaymentIntent};
 
 /// Expanded on every PaymentIntent: the charge (captured and refunded amounts) and its balance
 /// transaction (the fee).
@@ -75,7 +75,7 @@ impl Guest for Stripe {
         form.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}/capture", encode(id));
         let intent = client.post(&path, &form, Some(&key), Target::new("payment", id))?;
-        Ok(payment_from(&intent))
+        to_payment(&intent, Method::Post)
     }
 
     fn cancel(payment: String, idempotency_key: String) -> Result<Payment, GatewayError> {
@@ -86,7 +86,7 @@ impl Guest for Stripe {
         form.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}/cancel", encode(id));
         let intent = client.post(&path, &form, Some(&key), Target::new("payment", id))?;
-        Ok(payment_from(&intent))
+        to_payment(&intent, Method::Post)
     }
 
     fn refund_payment(request: RefundRequest) -> Result<Refund, GatewayError> {
@@ -111,7 +111,7 @@ impl Guest for Stripe {
             }),
         )
         .metadata(&request.metadata);
-        let refund = client
+        let refund: wire::Refund = client
             .post("/v1/refunds", &form, Some(&key), Target::new("payment", id))
             .map_err(|e| match e {
                 // Stripe names no parameter for "amount greater than unrefunded amount".
@@ -123,7 +123,9 @@ impl Guest for Stripe {
                 }
                 other => other,
             })?;
-        Ok(refund_from(&refund, id))
+        refund
+            .record(id)
+            .map_err(|e| unusable(Method::Post, e.to_string(), None))
     }
 
     fn get_payment(payment: String) -> Result<Payment, GatewayError> {
@@ -133,7 +135,7 @@ impl Guest for Stripe {
         query.expand(EXPAND);
         let path = format!("/v1/payment_intents/{}", encode(id));
         let intent = client.get(&path, &query, Target::new("payment", id))?;
-        Ok(payment_from(&intent))
+        to_payment(&intent, Method::Get)
     }
 }
 
@@ -141,22 +143,25 @@ impl Guest for Stripe {
 /// partial capture or refund is in the payment's currency). One extra GET: it changes nothing.
 fn currency_of(client: &Client, id: &str) -> Result<String, GatewayError> {
     let path = format!("/v1/payment_intents/{}", encode(id));
-    let intent = client.get(&path, &Form::new(), Target::new("payment", id))?;
-    intent.get("currency").string().ok_or_else(|| {
-        GatewayError::NotAttempted(crate::errors::failure(
-            "Stripe returned the payment without its currency: nothing was sent",
-            None,
-        ))
-    })
+    let intent: PaymentIntent = client.get(&path, &Form::new(), Target::new("payment", id))?;
+    Ok(intent.currency)
+}
+
+/// The contract's payment of an intent that `method` brought back; one whose status the plugin
+/// does not know is [`unusable`].
+fn to_payment(intent: &PaymentIntent, method: Method) -> Result<Payment, GatewayError> {
+    intent
+        .payment()
+        .map_err(|e| unusable(method, e.to_string(), None))
 }
 
 /// The result of a confirmed PaymentIntent: a payment, or the error its status stands for.
-fn outcome(intent: &Json) -> Result<Payment, GatewayError> {
-    let payment = payment_from(intent);
+fn outcome(intent: &PaymentIntent) -> Result<Payment, GatewayError> {
+    let payment = to_payment(intent, Method::Post)?;
     match payment.status {
         PaymentStatus::RequiresAction => Err(GatewayError::ActionRequired(ActionRequired {
             payment: payment.id,
-            next_action: next_action(intent),
+            next_action: intent.next_action(),
             customer_message: "The card issuer asks the customer to authenticate the payment."
                 .into(),
             request_id: None,
@@ -166,133 +171,5 @@ fn outcome(intent: &Json) -> Result<Payment, GatewayError> {
             None => Ok(payment),
         },
         _ => Ok(payment),
-    }
-}
-
-fn payment_status(status: &str) -> PaymentStatus {
-    match status {
-        "succeeded" => PaymentStatus::Succeeded,
-        "processing" => PaymentStatus::Processing,
-        "requires_capture" => PaymentStatus::RequiresCapture,
-        "canceled" => PaymentStatus::Canceled,
-        "requires_action" | "requires_confirmation" => PaymentStatus::RequiresAction,
-        // requires_payment_method: declined, or never confirmed.
-        _ => PaymentStatus::Failed,
-    }
-}
-
-/// Where a PaymentIntent stands. An off-session attempt that needed authentication leaves the
-/// intent `requires_payment_method` with `authentication_required`: it still waits for the
-/// customer, who can confirm it on-session, so it is `requires-action` (as `charge` answered),
-/// not `failed`, until it succeeds, fails authentication or is cancelled.
-pub(crate) fn intent_status(pi: &Json) -> PaymentStatus {
-    let status = pi.get("status").str().unwrap_or("");
-    if status == "requires_payment_method"
-        && pi.path("last_payment_error.code").str() == Some("authentication_required")
-    {
-        return PaymentStatus::RequiresAction;
-    }
-    payment_status(status)
-}
-
-pub(crate) fn decline_from(error: &Json, payment: Option<String>) -> Option<Decline> {
-    if error.is_null() {
-        return None;
-    }
-    Some(Decline {
-        code: error
-            .get("code")
-            .string()
-            .unwrap_or_else(|| "card_declined".into()),
-        decline_reason: error.get("decline_code").string(),
-        customer_message: error.get("message").string().unwrap_or_default(),
-        payment,
-        request_id: None,
-    })
-}
-
-pub(crate) fn payment_from(pi: &Json) -> Payment {
-    let id = pi.get("id").string().unwrap_or_default();
-    let error = pi.get("last_payment_error");
-    let status = intent_status(pi);
-    let charge = pi.get("latest_charge");
-    let amount = money(pi.get("amount").i64().unwrap_or(0), pi.get("currency"));
-    let amount_captured = charge
-        .get("amount_captured")
-        .i64()
-        .or_else(|| pi.get("amount_received").i64())
-        .unwrap_or(0);
-    let txn = charge.get("balance_transaction");
-    let fee = txn
-        .get("fee")
-        .i64()
-        .map(|fee| money(fee, txn.get("currency")));
-    Payment {
-        status,
-        amount_captured: money::from_stripe(amount_captured, &amount.currency),
-        amount_refunded: money::field(charge, "amount_refunded", &amount.currency),
-        amount,
-        customer: pi.get("customer").id(),
-        card: pi.get("payment_method").id(),
-        description: pi.get("description").string(),
-        metadata: crate::metadata(pi.get("metadata")),
-        created: pi.get("created").i64().unwrap_or(0),
-        last_decline: if status == PaymentStatus::Failed {
-            decline_from(error, Some(id.clone()))
-        } else {
-            None
-        },
-        next_action: (status == PaymentStatus::RequiresAction).then(|| next_action(pi)),
-        fee,
-        id,
-    }
-}
-
-pub(crate) fn refund_status(status: &str) -> RefundStatus {
-    match status {
-        "succeeded" => RefundStatus::Succeeded,
-        "requires_action" => RefundStatus::RequiresAction,
-        "failed" => RefundStatus::Failed,
-        "canceled" => RefundStatus::Canceled,
-        _ => RefundStatus::Pending,
-    }
-}
-
-fn refund_from(re: &Json, payment: &str) -> Refund {
-    Refund {
-        id: re.get("id").string().unwrap_or_default(),
-        payment: re
-            .get("payment_intent")
-            .id()
-            .unwrap_or_else(|| payment.to_owned()),
-        amount: money(re.get("amount").i64().unwrap_or(0), re.get("currency")),
-        status: refund_status(re.get("status").str().unwrap_or("")),
-        reason: match re.get("reason").str() {
-            Some("duplicate") => Some(RefundReason::Duplicate),
-            Some("fraudulent") => Some(RefundReason::Fraudulent),
-            Some("requested_by_customer") => Some(RefundReason::RequestedByCustomer),
-            _ => None,
-        },
-        created: re.get("created").i64().unwrap_or(0),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_intent_waiting_for_authentication_requires_action() {
-        let status = |body: &str| intent_status(&Json::parse(body.as_bytes()).unwrap());
-        let waiting = r#"{"status":"requires_payment_method","last_payment_error":{"code":"authentication_required"}}"#;
-        assert_eq!(status(waiting), PaymentStatus::RequiresAction);
-        let declined =
-            r#"{"status":"requires_payment_method","last_payment_error":{"code":"card_declined"}}"#;
-        assert_eq!(status(declined), PaymentStatus::Failed);
-        assert_eq!(
-            status(r#"{"status":"requires_action"}"#),
-            PaymentStatus::RequiresAction
-        );
-        assert_eq!(status(r#"{"status":"canceled"}"#), PaymentStatus::Canceled);
     }
 }

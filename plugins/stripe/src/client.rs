@@ -7,10 +7,11 @@ use core::time::Duration;
 use omnicrm_gateway_sdk::http::{self, Method, Request, Response};
 use omnicrm_gateway_sdk::omnicrm::payments::types::GatewayError;
 use omnicrm_gateway_sdk::{log, settings, time};
+use serde::de::DeserializeOwned;
 
 use crate::errors::{self, Target, failure};
 use crate::form::Form;
-use crate::json::Json;
+use crate::wire::{self, ErrorBody, HasId, List};
 
 /// The Stripe API version every request pins (2025-03-31.basil: invoices no longer carry
 /// `payment_intent`/`charge`/`paid`, payment intents no longer carry `invoice`).
@@ -66,21 +67,28 @@ impl Client {
         })
     }
 
-    /// `GET path?query`.
-    pub fn get(&self, path: &str, query: &Form, target: Target<'_>) -> Result<Json, GatewayError> {
-        self.call(Method::Get, path, query, None, target)
+    /// `GET path?query`, its answer decoded as `T`.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Form,
+        target: Target<'_>,
+    ) -> Result<T, GatewayError> {
+        let response = self.call(Method::Get, path, query, None, target)?;
+        decode(Method::Get, path, &response)
     }
 
-    /// `POST path` with a form body and the step's idempotency key. Without one (an update that
-    /// is harmless to repeat, like setting the default card), a random key is made for this call,
-    /// so that its own retries are still applied at most once, as Stripe's libraries do.
-    pub fn post(
+    /// `POST path` with a form body and the step's idempotency key, its answer decoded as `T`.
+    /// Without a key (an update that is harmless to repeat, like setting the default card), a
+    /// random key is made for this call, so that its own retries are still applied at most once,
+    /// as Stripe's libraries do.
+    pub fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         form: &Form,
         idempotency_key: Option<&str>,
         target: Target<'_>,
-    ) -> Result<Json, GatewayError> {
+    ) -> Result<T, GatewayError> {
         let generated;
         let key = match idempotency_key {
             Some(key) => key,
@@ -93,24 +101,31 @@ impl Client {
                 &generated
             }
         };
-        self.call(Method::Post, path, form, Some(key), target)
+        let response = self.call(Method::Post, path, form, Some(key), target)?;
+        decode(Method::Post, path, &response)
     }
 
-    /// `DELETE path`. Stripe keeps no idempotency key for deletes (repeating one answers
-    /// `not-found` once the object is gone): callers make the repeat safe themselves.
-    pub fn delete(&self, path: &str, target: Target<'_>) -> Result<Json, GatewayError> {
-        self.call(Method::Delete, path, &Form::new(), None, target)
+    /// `DELETE path`, its answer decoded as `T`. Stripe keeps no idempotency key for deletes
+    /// (repeating one answers `not-found` once the object is gone): callers make the repeat safe
+    /// themselves.
+    pub fn delete<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        target: Target<'_>,
+    ) -> Result<T, GatewayError> {
+        let response = self.call(Method::Delete, path, &Form::new(), None, target)?;
+        decode(Method::Delete, path, &response)
     }
 
     /// Calls `each` for every object of a list, page after page (`limit` is `page-size`), starting
     /// after the object `after` when given.
-    pub fn walk(
+    pub fn walk<T: DeserializeOwned + HasId>(
         &self,
         path: &str,
         query: &Form,
         after: Option<String>,
         target: Target<'_>,
-        mut each: impl FnMut(&Json),
+        mut each: impl FnMut(T),
     ) -> Result<(), GatewayError> {
         let mut cursor = after;
         loop {
@@ -118,11 +133,10 @@ impl Client {
             page_query
                 .add("limit", self.page_size)
                 .opt("starting_after", cursor.as_ref());
-            let page = self.get(path, &page_query, target)?;
-            let data = page.get("data").arr();
-            data.iter().for_each(&mut each);
-            cursor = data.last().and_then(|x| x.get("id").string());
-            if page.get("has_more").bool() != Some(true) || cursor.is_none() {
+            let page: List<T> = self.get(path, &page_query, target)?;
+            cursor = page.data.last().map(|x| x.id().to_owned());
+            page.data.into_iter().for_each(&mut each);
+            if !page.has_more || cursor.is_none() {
                 return Ok(());
             }
         }
@@ -135,7 +149,7 @@ impl Client {
         params: &Form,
         idempotency_key: Option<&str>,
         target: Target<'_>,
-    ) -> Result<Json, GatewayError> {
+    ) -> Result<Response, GatewayError> {
         let mut request = Request::new(method, format!("{}{path}", self.base))
             .header("stripe-version", STRIPE_VERSION)
             .header("user-agent", USER_AGENT)
@@ -189,15 +203,7 @@ impl Client {
                 }
             }
             let outcome = match result {
-                Ok(response) if response.is_success() => Json::parse(&response.body).map_err(|e| {
-                    let message = format!("unreadable Stripe response: {e}");
-                    let request_id = response.header("request-id").map(str::to_owned);
-                    if method != Method::Get {
-                        GatewayError::OutcomeUnknown(failure(message, request_id))
-                    } else {
-                        GatewayError::NotAttempted(failure(message, request_id))
-                    }
-                }),
+                Ok(response) if response.is_success() => Ok(response),
                 Ok(response) => {
                     log!(
                         info,
@@ -228,6 +234,33 @@ impl Client {
             jitter,
         )
     }
+}
+
+/// Decodes a 2xx answer; one that doesn't decode is [`errors::unusable`].
+fn decode<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    response: &Response,
+) -> Result<T, GatewayError> {
+    wire::decode(&response.body).map_err(|e| undecodable(method, path, response, &e))
+}
+
+// Apart from the generic `decode`, so that it is compiled once.
+fn undecodable(
+    method: Method,
+    path: &str,
+    response: &Response,
+    error: &wire::DecodeError,
+) -> GatewayError {
+    let request_id = response.header("request-id");
+    let message = errors::redact(&error.to_string());
+    log!(
+        warn,
+        "{} {path}: unusable answer (request-id {}): {message}",
+        method.as_str(),
+        request_id.unwrap_or("-")
+    );
+    errors::unusable(method, message, request_id.map(str::to_owned))
 }
 
 /// `initial * 2^(n-1)`, capped at `max`, times `jitter` per mille (500 to 1000), never below
@@ -308,10 +341,7 @@ fn should_retry(
     }
     let retry = match response.status {
         409 | 503 => true,
-        429 => {
-            let body = Json::parse(&response.body).unwrap_or(Json::Null);
-            body.path("error.code").str() == Some("lock_timeout")
-        }
+        429 => ErrorBody::parse(&response.body).error.code.as_deref() == Some("lock_timeout"),
         500 => method != Method::Post,
         _ => false,
     };

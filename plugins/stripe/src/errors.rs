@@ -5,7 +5,7 @@ use omnicrm_gateway_sdk::omnicrm::payments::types::{
     ActionRequired, Decline, Failure, GatewayError, InvalidInput, NextAction, NotFound, RateLimited,
 };
 
-use crate::json::Json;
+use crate::wire::ErrorBody;
 
 /// What a request is about: names the object in `not-found` errors.
 #[derive(Debug, Clone, Copy)]
@@ -132,43 +132,48 @@ fn quoted(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
-/// What the customer must do for an intent that waits for them.
-pub fn next_action(intent: &Json) -> NextAction {
-    if let Some(url) = intent.path("next_action.redirect_to_url.url").string() {
-        return NextAction::RedirectToUrl(url);
-    }
-    match intent.get("client_secret").string() {
-        Some(secret) => NextAction::ConfirmWithClientSdk(secret),
-        None => NextAction::BringCustomerOnSession,
+/// A 2xx answer the plugin can't use: its body does not decode (a required field is missing,
+/// or has the wrong type), or it carries a status the plugin does not know. `method` is the
+/// request that brought it.
+///
+/// - After a POST or DELETE, Stripe did act on the request (it answered 2xx), and whatever it
+///   did may have moved money: `outcome-unknown`. Repeating the operation with the same
+///   idempotency key replays the same answer without acting again, and a lookup settles it.
+/// - After a GET nothing changed at Stripe, so nothing happened, and repeating is safe:
+///   `not-attempted`, with a message naming what was missing or unknown. Not `outcome-unknown`,
+///   which would send the caller to reconcile money a read could not have moved; not
+///   `invalid-input`, as the caller's input was fine.
+pub fn unusable(method: Method, message: String, request_id: Option<String>) -> GatewayError {
+    // Decoding messages may quote a value of the body.
+    let message = format!("unusable Stripe response: {}", redact(&message));
+    if method == Method::Get {
+        GatewayError::NotAttempted(failure(message, request_id))
+    } else {
+        GatewayError::OutcomeUnknown(failure(message, request_id))
     }
 }
 
 /// Maps a non-2xx response (after retries).
 pub fn from_response(method: Method, response: &Response, target: Target<'_>) -> GatewayError {
     let request_id = response.header("request-id").map(str::to_owned);
-    let body = Json::parse(&response.body).unwrap_or(Json::Null);
-    let error = body.get("error");
-    let kind = error.get("type").str().unwrap_or("");
-    let code = error.get("code").str().unwrap_or("");
-    let param = error.get("param").str().unwrap_or("");
-    let message = error.get("message").str().map_or_else(
+    let ErrorBody { error } = ErrorBody::parse(&response.body);
+    let kind = error.kind.as_deref().unwrap_or("");
+    let code = error.code.as_deref().unwrap_or("");
+    let param = error.param.as_deref().unwrap_or("");
+    let message = error.message.as_deref().map_or_else(
         || format!("Stripe answered HTTP {}", response.status),
         redact,
     );
     let status = response.status;
 
     if kind == "card_error" || (status == 402 && !code.is_empty()) {
-        let intent = if error.get("payment_intent").is_null() {
-            error.get("setup_intent")
-        } else {
-            error.get("payment_intent")
-        };
+        let intent = error.intent();
         if code == "authentication_required"
-            || intent.get("status").str() == Some("requires_action")
+            || intent.and_then(|i| i.status.as_deref()) == Some("requires_action")
         {
             return GatewayError::ActionRequired(ActionRequired {
-                payment: intent.id().unwrap_or_default(),
-                next_action: next_action(intent),
+                payment: intent.and_then(|i| i.id.clone()).unwrap_or_default(),
+                next_action: intent.map_or(NextAction::BringCustomerOnSession, |i| i.next_action()),
                 customer_message: message,
                 request_id,
             });
@@ -179,9 +184,9 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
             } else {
                 code.to_owned()
             },
-            decline_reason: error.get("decline_code").string(),
+            decline_reason: error.decline_code.clone(),
             customer_message: message,
-            payment: error.get("payment_intent").id(),
+            payment: error.payment_intent.as_ref().and_then(|i| i.id.clone()),
             request_id,
         });
     }
@@ -344,6 +349,26 @@ mod tests {
         assert!(matches!(
             from_response(Method::Get, &response(502, ""), target),
             GatewayError::NotAttempted(_)
+        ));
+    }
+
+    #[test]
+    fn an_unusable_answer_is_unknown_after_a_post_and_not_attempted_after_a_get() {
+        use crate::wire::{PaymentIntent, decode};
+
+        let no_id = br#"{"object":"payment_intent","status":"succeeded","amount":1,"currency":"usd","created":1}"#;
+        let why = decode::<PaymentIntent>(no_id).unwrap_err().to_string();
+        assert!(why.contains("missing field `id`"), "{why}");
+        for method in [Method::Post, Method::Delete] {
+            assert!(matches!(
+                unusable(method, why.clone(), Some("req_1".into())),
+                GatewayError::OutcomeUnknown(f)
+                    if f.message.contains("missing field `id`") && f.request_id.is_some()
+            ));
+        }
+        assert!(matches!(
+            unusable(Method::Get, why, None),
+            GatewayError::NotAttempted(f) if f.message.contains("missing field `id`")
         ));
     }
 }

@@ -4,14 +4,15 @@ use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{
     CollectionMethod, Guest, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
     InvoiceStatus,
 };
+use omnicrm_gateway_sdk::http::Method;
 use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest};
 
 use crate::Stripe;
 use crate::client::{Client, check_id, step_key};
-use crate::errors::{Target, invalid};
+use crate::errors::{Target, failure, invalid, unusable};
 use crate::form::{Form, encode};
-use crate::json::Json;
 use crate::money;
+use crate::wire::{self, InvoiceItem, List};
 
 impl Guest for Stripe {
     fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
@@ -55,9 +56,17 @@ impl Guest for Stripe {
             }
         }
         let key = step_key(&request.idempotency_key, "invoice")?;
-        let invoice = client.post("/v1/invoices", &form, Some(&key), Target::any("invoice"))?;
-        let id = invoice.get("id").string().unwrap_or_default();
-        check_id("invoice", "invoice", &id)?;
+        let invoice: wire::Invoice =
+            client.post("/v1/invoices", &form, Some(&key), Target::any("invoice"))?;
+        // The id goes into the next URLs: an odd one is not used.
+        let id = invoice.id;
+        check_id("invoice", "invoice", &id).map_err(|_| {
+            unusable(
+                Method::Post,
+                format!("new invoice id {id:?} is not an id"),
+                None,
+            )
+        })?;
 
         for (n, (item, unit_amount)) in request.items.iter().zip(unit_amounts).enumerate() {
             let mut form = Form::new();
@@ -69,7 +78,7 @@ impl Guest for Stripe {
                 .add("quantity", item.quantity)
                 .metadata(&item.metadata);
             let key = step_key(&request.idempotency_key, &format!("item:{n}"))?;
-            client.post(
+            let _: InvoiceItem = client.post(
                 "/v1/invoiceitems",
                 &form,
                 Some(&key),
@@ -104,8 +113,8 @@ impl Guest for Stripe {
         let id = check_id("invoice", "invoice", &invoice)?;
         let client = Client::from_config()?;
         let path = format!("/v1/invoices/{}", encode(id));
-        match client.get(&path, &Form::new(), Target::new("invoice", id)) {
-            Ok(inv) if inv.get("status").str() != Some("draft") => {
+        match client.get::<wire::Invoice>(&path, &Form::new(), Target::new("invoice", id)) {
+            Ok(inv) if inv.status != wire::InvoiceStatus::Draft => {
                 action(id, "void", &Form::new(), &idempotency_key)
             }
             // A draft, or gone: maybe deleted by an earlier attempt of this operation.
@@ -144,18 +153,19 @@ impl Guest for Stripe {
         if let Some(customer) = &filter.customer {
             query.add("customer", check_id("customer", "customer", customer)?);
         }
-        query.opt("status", filter.status.map(status_name));
+        query.opt("status", filter.status.map(wire::InvoiceStatus::name_of));
         if let Some(range) = filter.created {
             query
                 .add("created[gte]", range.start)
                 .add("created[lt]", range.end);
         }
-        let list = client.get("/v1/invoices", &query, Target::any("invoice"))?;
+        let list: List<wire::Invoice> =
+            client.get("/v1/invoices", &query, Target::any("invoice"))?;
         let mut invoices = Vec::new();
-        for inv in list.get("data").arr() {
-            invoices.push(invoice_from(&client, inv)?);
+        for inv in &list.data {
+            invoices.push(invoice_from(&client, inv, Method::Get)?);
         }
-        let next_cursor = if list.get("has_more").bool() == Some(true) {
+        let next_cursor = if list.has_more {
             invoices.last().map(|i| i.id.clone())
         } else {
             None
@@ -168,13 +178,26 @@ impl Guest for Stripe {
 }
 
 /// `POST /v1/invoices/{id}/{verb}` with its own key step.
+///
+/// Once Stripe answered, the verb is done (paying may have moved money): a failure to read the
+/// rest of the lines afterwards is `outcome-unknown`, never `not-attempted`. Repeating the call
+/// with the same key replays the verb's answer without acting again.
 fn action(invoice: &str, verb: &str, form: &Form, key: &str) -> Result<Invoice, GatewayError> {
     let id = check_id("invoice", "invoice", invoice)?;
     let key = step_key(key, verb)?;
     let client = Client::from_config()?;
     let path = format!("/v1/invoices/{}/{verb}", encode(id));
-    let inv = client.post(&path, form, Some(&key), Target::new("invoice", id))?;
-    invoice_from(&client, &inv)
+    let inv: wire::Invoice = client.post(&path, form, Some(&key), Target::new("invoice", id))?;
+    invoice_from(&client, &inv, Method::Post).map_err(|e| match e {
+        GatewayError::NotAttempted(f) => GatewayError::OutcomeUnknown(failure(
+            format!(
+                "Stripe answered the {verb} of invoice {id}, then: {}",
+                f.message
+            ),
+            f.request_id,
+        )),
+        other => other,
+    })
 }
 
 /// Deletes a draft invoice and reports it `void`.
@@ -190,130 +213,61 @@ fn delete_draft(client: &Client, id: &str, key: &str) -> Result<Invoice, Gateway
     let mut mark = Form::new();
     mark.add("metadata[omnicrm_void]", key);
     let mark_key = step_key(key, "void:mark")?;
-    let draft = client.post(&path, &mark, Some(&mark_key), Target::new("invoice", id))?;
-    if draft.get("status").str() != Some("draft") {
+    let draft: wire::Invoice =
+        client.post(&path, &mark, Some(&mark_key), Target::new("invoice", id))?;
+    if draft.status != wire::InvoiceStatus::Draft {
         // Finalized since the look-up: void it instead.
         return action(id, "void", &Form::new(), key);
     }
     // The lines, while the draft is still there (a replayed mark only embeds the first page).
     let lines = match lines_of(client, &draft) {
-        Err(GatewayError::NotFound(_)) => embedded_lines(&draft),
+        Err(GatewayError::NotFound(_)) => draft.embedded_lines(),
         other => other?,
     };
-    match client.delete(&path, Target::new("invoice", id)) {
+    match client.delete::<wire::Ref>(&path, Target::new("invoice", id)) {
         // Deleted now, or by an earlier attempt of this operation (which marked it).
         Ok(_) | Err(GatewayError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
-    Ok(Invoice {
-        status: InvoiceStatus::Void,
-        ..record(&draft, lines)
-    })
+    let mut record = draft
+        .record(lines)
+        .map_err(|e| unusable(Method::Post, e.to_string(), None))?;
+    record.status = InvoiceStatus::Void;
+    Ok(record)
 }
 
 fn fetch(client: &Client, id: &str) -> Result<Invoice, GatewayError> {
     let path = format!("/v1/invoices/{}", encode(id));
-    let inv = client.get(&path, &Form::new(), Target::new("invoice", id))?;
-    invoice_from(client, &inv)
+    let inv: wire::Invoice = client.get(&path, &Form::new(), Target::new("invoice", id))?;
+    invoice_from(client, &inv, Method::Get)
 }
 
-fn status_name(status: InvoiceStatus) -> &'static str {
-    match status {
-        InvoiceStatus::Draft => "draft",
-        InvoiceStatus::Open => "open",
-        InvoiceStatus::Paid => "paid",
-        InvoiceStatus::Void => "void",
-        InvoiceStatus::Uncollectible => "uncollectible",
-    }
-}
-
-pub(crate) fn invoice_status(status: &str) -> InvoiceStatus {
-    match status {
-        "open" => InvoiceStatus::Open,
-        "paid" => InvoiceStatus::Paid,
-        "void" => InvoiceStatus::Void,
-        "uncollectible" => InvoiceStatus::Uncollectible,
-        _ => InvoiceStatus::Draft,
-    }
-}
-
-/// A line of an invoice in `currency` (the invoice's, which its lines share).
-fn line(l: &Json, currency: &str) -> InvoiceLine {
-    InvoiceLine {
-        description: l.get("description").string().unwrap_or_default(),
-        amount: money::field(l, "amount", currency),
-        quantity: l.get("quantity").int().unwrap_or(1),
-    }
-}
-
-/// Converts an invoice, fetching the rest of its lines when Stripe returned only the first page.
-fn invoice_from(client: &Client, inv: &Json) -> Result<Invoice, GatewayError> {
-    Ok(record(inv, lines_of(client, inv)?))
-}
-
-/// The lines embedded in an invoice object (the first page).
-fn embedded_lines(inv: &Json) -> Vec<InvoiceLine> {
-    let currency = inv.get("currency").str().unwrap_or("");
-    inv.get("lines")
-        .get("data")
-        .arr()
-        .iter()
-        .map(|l| line(l, currency))
-        .collect()
+/// Converts an invoice that `method` brought back, fetching the rest of its lines when Stripe
+/// returned only the first page. An invoice whose status the plugin does not know is
+/// [`unusable`].
+fn invoice_from(
+    client: &Client,
+    inv: &wire::Invoice,
+    method: Method,
+) -> Result<Invoice, GatewayError> {
+    let lines = lines_of(client, inv)?;
+    inv.record(lines)
+        .map_err(|e| unusable(method, e.to_string(), None))
 }
 
 /// Every line of an invoice: the embedded ones, then the other pages.
-fn lines_of(client: &Client, inv: &Json) -> Result<Vec<InvoiceLine>, GatewayError> {
-    let id = inv.get("id").string().unwrap_or_default();
-    let currency = inv.get("currency").str().unwrap_or("");
-    let embedded = inv.get("lines");
-    let mut lines = embedded_lines(inv);
-    if embedded.get("has_more").bool() == Some(true) && check_id("invoice", "invoice", &id).is_ok()
-    {
-        let after = embedded
-            .get("data")
-            .arr()
-            .last()
-            .and_then(|l| l.get("id").string());
-        let path = format!("/v1/invoices/{}/lines", encode(&id));
+fn lines_of(client: &Client, inv: &wire::Invoice) -> Result<Vec<InvoiceLine>, GatewayError> {
+    let mut lines = inv.embedded_lines();
+    if inv.lines.has_more && check_id("invoice", "invoice", &inv.id).is_ok() {
+        let after = inv.lines.data.last().map(|l| l.id.clone());
+        let path = format!("/v1/invoices/{}/lines", encode(&inv.id));
         client.walk(
             &path,
             &Form::new(),
             after,
-            Target::new("invoice", &id),
-            |l| {
-                lines.push(line(l, currency));
-            },
+            Target::new("invoice", &inv.id),
+            |l: wire::InvoiceLine| lines.push(l.record(&inv.currency)),
         )?;
     }
     Ok(lines)
-}
-
-/// The contract's invoice of a Stripe invoice object with its lines.
-fn record(inv: &Json, lines: Vec<InvoiceLine>) -> Invoice {
-    let id = inv.get("id").string().unwrap_or_default();
-    let currency = inv.get("currency").str().unwrap_or("").to_ascii_uppercase();
-    // 2025-03-31.basil replaced `tax` with `total_taxes[]`.
-    let tax = match inv.get("total_taxes") {
-        Json::Arr(taxes) => taxes.iter().filter_map(|t| t.get("amount").i64()).sum(),
-        _ => inv.get("tax").i64().unwrap_or(0),
-    };
-    Invoice {
-        customer: inv.get("customer").id().unwrap_or_default(),
-        status: invoice_status(inv.get("status").str().unwrap_or("")),
-        number: inv.get("number").string(),
-        lines,
-        subtotal: money::field(inv, "subtotal", &currency),
-        tax: money::from_stripe(tax, &currency),
-        total: money::field(inv, "total", &currency),
-        amount_paid: money::field(inv, "amount_paid", &currency),
-        amount_remaining: money::field(inv, "amount_remaining", &currency),
-        hosted_url: inv.get("hosted_invoice_url").string(),
-        pdf_url: inv.get("invoice_pdf").string(),
-        created: inv.get("created").i64().unwrap_or(0),
-        due_date: inv.get("due_date").i64(),
-        metadata: crate::metadata(inv.get("metadata")),
-        currency,
-        id,
-    }
 }

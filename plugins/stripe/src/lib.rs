@@ -10,7 +10,8 @@
 //! - Idempotency: every request of an operation carries `<caller key>:<step>` (`:customer`,
 //!   `:payment_method`, `:attach`, `:setup_intent`, `:payment_intent`, `:capture`, `:cancel`,
 //!   `:refund`, `:invoice`, `:item:<n>`, `:finalize`, `:pay`, `:void`, `:mark_uncollectible`);
-//!   a detach uses `omnicrm-detach-<card>`; setting the default card needs none.
+//!   a detach and setting the default card, harmless to repeat, carry a random key made for the
+//!   call (its own retries are applied at most once).
 //! - Retries (same key): `Stripe-Should-Retry` first, then 409, 429 with `lock_timeout`, 503,
 //!   500 on GET, transport failures; exponential backoff with jitter, never past the deadline.
 //!
@@ -40,9 +41,16 @@
 //!   on-session), or `bring-customer-on-session` when Stripe gives no secret.
 //! - No response to a POST (or a 5xx after the retries) is `outcome-unknown`; to a GET it is
 //!   `not-attempted` (nothing can have changed).
+//! - Answers are decoded into typed structs (module `wire`), never guessed: a 2xx answer that
+//!   lacks a required field (`id`, `status`, `amount`, `currency`, ...) or carries a status the
+//!   plugin does not know is `outcome-unknown` after a POST (Stripe acted; repeating with the same
+//!   key is safe) and `not-attempted` after a GET, with a message naming what was wrong. Once an
+//!   invoice verb was answered, failing to read the rest of its lines is `outcome-unknown` too.
 //! - Webhooks: `payment_intent.canceled` is `payment-failed` with status `canceled`;
 //!   `refund.*`/`charge.refund.updated` are `refund`; `charge.dispute.created`/`closed` are
-//!   dispute events; other types are `other`.
+//!   dispute events; other types are `other`. An event whose object lacks a required field is
+//!   `malformed`; one whose object has a status the plugin does not know (or a payment method
+//!   that is not a card) is `other`, so that the host acts on nothing it would have to guess.
 //! - Metrics: disputes count chargebacks only (inquiries, `warning_*`, are left out); `net` sums
 //!   every balance transaction of the range except payouts.
 
@@ -51,17 +59,15 @@ mod client;
 mod errors;
 mod form;
 mod invoicing;
-mod json;
 mod metrics;
 mod money;
 mod signature;
 mod tokens;
 mod webhooks;
+mod wire;
 
 use omnicrm_gateway_sdk::exports::omnicrm::payments::info::{GatewayInfo, Guest as InfoGuest};
 use omnicrm_gateway_sdk::omnicrm::payments::types::GatewayError;
-
-use crate::json::Json;
 
 /// The component's implementation of every exported interface.
 pub struct Stripe;
@@ -89,14 +95,6 @@ fn currency_to_stripe(currency: &str) -> Result<String, GatewayError> {
         ));
     }
     Ok(c.to_ascii_lowercase())
-}
-
-/// Stripe metadata as the contract's key/value list.
-fn metadata(m: &Json) -> Vec<(String, String)> {
-    m.entries()
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.string()?)))
-        .collect()
 }
 
 omnicrm_gateway_sdk::export_gateway!(Stripe with_types_in omnicrm_gateway_sdk);

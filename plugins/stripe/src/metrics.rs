@@ -1,16 +1,18 @@
 //! `metrics`: sums over balance transactions and disputes, walking every page.
 
 use omnicrm_gateway_sdk::exports::omnicrm::payments::metrics::{
-    BalanceFilter, BalanceKind, BalancePage, BalanceTransaction, FinancialSummary, Guest,
+    BalanceFilter, BalanceKind, BalancePage, FinancialSummary, Guest,
 };
 use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest, TimeRange};
+
+use serde::de::DeserializeOwned;
 
 use crate::Stripe;
 use crate::client::{Client, check_id};
 use crate::errors::{Target, invalid};
 use crate::form::Form;
-use crate::json::Json;
-use crate::money::{self, money};
+use crate::money;
+use crate::wire::{self, HasId, List};
 
 /// Lists name no object.
 const LIST: Target<'static> = Target::any("");
@@ -41,10 +43,9 @@ impl Guest for Stripe {
             &range,
             &wire_currency,
             true,
-            |t| {
-                let (amount, fee, net) = amounts(t, &wire_currency);
-                let ty = t.get("type").str().unwrap_or("");
-                match kind(t) {
+            |t: wire::BalanceTransaction| {
+                let (amount, fee, net) = t.amounts(&wire_currency);
+                match t.kind() {
                     BalanceKind::Charge => {
                         s.gross_volume += amount;
                         s.successful_payments += 1;
@@ -57,7 +58,7 @@ impl Guest for Stripe {
                     _ => {}
                 }
                 s.fees += fee;
-                if ty == "stripe_fee" {
+                if t.kind == "stripe_fee" {
                     s.fees -= amount; // a fee charged on its own is its (negative) amount
                 }
                 s.net += net;
@@ -70,15 +71,14 @@ impl Guest for Stripe {
             &range,
             &wire_currency,
             false,
-            |d| {
-                let status = d.get("status").str().unwrap_or("");
-                if status.starts_with("warning_") {
+            |d: wire::Dispute| {
+                if d.status.is_inquiry() {
                     return; // inquiries: no chargeback
                 }
-                let amount = money::field(d, "amount", &wire_currency);
+                let amount = money::from_stripe(d.amount, &wire_currency);
                 s.dispute_count += 1;
                 s.disputed_amount += amount;
-                if status == "lost" {
+                if d.status == wire::DisputeStatus::Lost {
                     s.disputes_lost += 1;
                     s.disputes_lost_amount += amount;
                 }
@@ -104,47 +104,25 @@ impl Guest for Stripe {
         if let Some(cursor) = &page.cursor {
             query.add("starting_after", check_id("cursor", "cursor", cursor)?);
         }
-        let list = client.get("/v1/balance_transactions", &query, LIST)?;
-        let data = list.get("data").arr();
-        let next_cursor = if list.get("has_more").bool() == Some(true) {
-            data.last().and_then(|t| t.get("id").string())
+        let list: List<wire::BalanceTransaction> =
+            client.get("/v1/balance_transactions", &query, LIST)?;
+        let next_cursor = if list.has_more {
+            list.data.last().map(|t| t.id.clone())
         } else {
             None
         };
         let wanted = filter.currency.as_deref().map(str::to_ascii_lowercase);
-        let transactions = data
+        let transactions = list
+            .data
             .iter()
-            .filter(|t| wanted.is_none() || t.get("currency").str() == wanted.as_deref())
-            .map(|t| {
-                let amount = money(t.get("amount").i64().unwrap_or(0), t.get("currency"));
-                let (_, fee, net) = amounts(t, &amount.currency);
-                BalanceTransaction {
-                    id: t.get("id").string().unwrap_or_default(),
-                    kind: kind(t),
-                    gateway_type: t.get("type").string().unwrap_or_default(),
-                    amount,
-                    fee,
-                    net,
-                    created: t.get("created").i64().unwrap_or(0),
-                    source: t.get("source").id(),
-                    description: t.get("description").string(),
-                }
-            })
+            .filter(|t| wanted.as_deref().is_none_or(|c| t.currency == c))
+            .map(wire::BalanceTransaction::record)
             .collect();
         Ok(BalancePage {
             transactions,
             next_cursor,
         })
     }
-}
-
-/// A balance transaction's `(amount, fee, net)` in contract units of `currency`. `net` is the
-/// converted `amount - fee`, as Stripe defines its own `net`: the contract's `net = amount - fee`
-/// then holds even where converting a fee rounds (ISK fees are in hundredths of a króna).
-fn amounts(t: &Json, currency: &str) -> (i64, i64, i64) {
-    let amount = money::field(t, "amount", currency);
-    let fee = money::field(t, "fee", currency);
-    (amount, fee, amount - fee)
 }
 
 fn check_range(range: &TimeRange) -> Result<(), GatewayError> {
@@ -154,38 +132,42 @@ fn check_range(range: &TimeRange) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// The kind of a balance transaction, from its type and reporting category.
-fn kind(t: &Json) -> BalanceKind {
-    let category = t.get("reporting_category").str().unwrap_or("");
-    match (t.get("type").str().unwrap_or(""), category) {
-        (_, "dispute_reversal") | ("dispute_reversal", _) => BalanceKind::DisputeReversal,
-        (_, "dispute") | ("dispute", _) => BalanceKind::Dispute,
-        ("charge" | "payment", _) => BalanceKind::Charge,
-        ("refund" | "payment_refund", _) => BalanceKind::Refund,
-        ("stripe_fee" | "application_fee" | "tax_fee", _) => BalanceKind::Fee,
-        ("payout" | "payout_cancel" | "payout_failure", _) => BalanceKind::Payout,
-        _ => BalanceKind::Other,
-    }
-}
-
 /// Calls `each` for every object of a list over `[start, end)` in `currency`, page after page;
 /// `filter_at_stripe` when the list takes a `currency` parameter.
-fn walk(
+fn walk<T: DeserializeOwned + HasId + Currency>(
     client: &Client,
     path: &str,
     range: &TimeRange,
     currency: &str,
     filter_at_stripe: bool,
-    mut each: impl FnMut(&Json),
+    mut each: impl FnMut(T),
 ) -> Result<(), GatewayError> {
     let mut query = Form::new();
     query
         .add("created[gte]", range.start)
         .add("created[lt]", range.end)
         .opt("currency", filter_at_stripe.then_some(currency));
-    client.walk(path, &query, None, LIST, |item| {
-        if item.get("currency").str() == Some(currency) {
+    client.walk(path, &query, None, LIST, |item: T| {
+        if item.currency() == currency {
             each(item);
         }
     })
+}
+
+/// An object in one currency.
+trait Currency {
+    /// Its currency, lower case.
+    fn currency(&self) -> &str;
+}
+
+impl Currency for wire::BalanceTransaction {
+    fn currency(&self) -> &str {
+        &self.currency
+    }
+}
+
+impl Currency for wire::Dispute {
+    fn currency(&self) -> &str {
+        &self.currency
+    }
 }

@@ -14,16 +14,22 @@
 //! Every amount the plugin sends goes through [`to_stripe`]; every amount it reads goes through
 //! [`from_stripe`] (or [`money`], which also spells the currency as the contract does).
 
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, Money};
-
-use crate::errors::invalid;
-use crate::json::Json;
+use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, InvalidInput, Money};
 
 /// Currencies Stripe counts in hundredths although ISO 4217 gives them no minor unit.
 const HUNDREDTHS_AT_STRIPE: &[&str] = &["ISK"];
 
 /// Three-decimal currencies whose Stripe amounts must end in 0.
 const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
+
+/// An `invalid-input` error on `amount` (no request was made).
+fn invalid_amount(message: String) -> GatewayError {
+    GatewayError::InvalidInput(InvalidInput {
+        field: "amount".into(),
+        message,
+        request_id: None,
+    })
+}
 
 /// How Stripe counts a currency, relative to its ISO 4217 minor unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,22 +62,16 @@ pub fn to_stripe(amount: i64, currency: &str) -> Result<i64, GatewayError> {
     match scale(currency) {
         Scale::Same => Ok(amount),
         Scale::Hundredths => amount.checked_mul(100).ok_or_else(|| {
-            invalid(
-                "amount",
-                format!(
-                    "{amount} is too large: Stripe counts {} in hundredths",
-                    currency.trim().to_ascii_uppercase()
-                ),
-            )
-        }),
-        Scale::MultipleOfTen if amount % 10 != 0 => Err(invalid(
-            "amount",
-            format!(
-                "{} amounts must be a multiple of 10 (the last of the three decimals must be 0): \
-                 Stripe's card acquirers refuse {amount}; round to the nearest ten",
+            invalid_amount(format!(
+                "{amount} is too large: Stripe counts {} in hundredths",
                 currency.trim().to_ascii_uppercase()
-            ),
-        )),
+            ))
+        }),
+        Scale::MultipleOfTen if amount % 10 != 0 => Err(invalid_amount(format!(
+            "{} amounts must be a multiple of 10 (the last of the three decimals must be 0): \
+                 Stripe's card acquirers refuse {amount}; round to the nearest ten",
+            currency.trim().to_ascii_uppercase()
+        ))),
         Scale::MultipleOfTen => Ok(amount),
     }
 }
@@ -94,14 +94,9 @@ pub fn from_stripe(amount: i64, currency: &str) -> i64 {
     }
 }
 
-/// Field `key` of a Stripe object (absent: 0) converted from `currency` (any case).
-pub fn field(object: &Json, key: &str, currency: &str) -> i64 {
-    from_stripe(object.get(key).i64().unwrap_or(0), currency)
-}
-
 /// A Stripe amount with its Stripe currency (`"isk"`) as the contract's money.
-pub fn money(amount: i64, currency: &Json) -> Money {
-    let currency = currency.str().unwrap_or("").to_ascii_uppercase();
+pub fn money(amount: i64, currency: &str) -> Money {
+    let currency = currency.to_ascii_uppercase();
     Money {
         amount: from_stripe(amount, &currency),
         currency,
@@ -180,13 +175,10 @@ mod tests {
     }
 
     #[test]
-    fn money_and_fields_convert() {
-        let t = Json::parse(br#"{"amount":500000,"fee":14530,"currency":"isk"}"#).unwrap();
-        let m = money(t.get("amount").i64().unwrap(), t.get("currency"));
+    fn money_converts_and_spells_the_currency() {
+        let m = money(500_000, "isk");
         assert_eq!((m.amount, m.currency.as_str()), (5_000, "ISK"));
-        assert_eq!(field(&t, "fee", "ISK"), 145);
-        assert_eq!(field(&t, "missing", "ISK"), 0);
-        let usd = money(1_050, &Json::parse(br#""usd""#).unwrap());
+        let usd = money(1_050, "usd");
         assert_eq!((usd.amount, usd.currency.as_str()), (1_050, "USD"));
     }
 }

@@ -1,18 +1,19 @@
-//! `webhooks`: verifies `Stripe-Signature` on the raw body, then normalizes the event.
+//! `webhooks`: verifies `Stripe-Signature` on the raw body, then decodes and normalizes the event.
+//!
+//! An event whose object doesn't decode (a required field is missing) is `malformed`. An object
+//! the plugin can't map without guessing (a status it does not know, a payment method that is not
+//! a card) makes the event `other`: the host acknowledges it and acts on nothing, and its lookups
+//! say what the plugin knows.
 
 use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::{
-    CardUpdate, DisputeStatus, DisputeUpdate, EventKind, GatewayEvent, Guest, InvoiceUpdate,
-    PaymentUpdate, RefundUpdate, Rejection,
+    EventKind, GatewayEvent, Guest, Rejection,
 };
 use omnicrm_gateway_sdk::omnicrm::payments::credentials::{self, CredentialError, MacAlgorithm};
-use omnicrm_gateway_sdk::{settings, time};
+use omnicrm_gateway_sdk::{log, settings, time};
 
 use crate::Stripe;
-use crate::charging::{decline_from, intent_status, refund_status};
-use crate::invoicing::invoice_status;
-use crate::json::Json;
-use crate::money::{self, money};
 use crate::signature;
+use crate::wire::{self, DecodeError, Event, Unmapped};
 
 /// The secret's name in the host's configuration.
 const SECRET: &str = "webhook-secret";
@@ -47,98 +48,232 @@ impl Guest for Stripe {
             return Err(Rejection::OutsideTolerance);
         }
 
-        let event = Json::parse(&body).map_err(Rejection::Malformed)?;
-        let id = event.get("id").string().ok_or_else(|| malformed("id"))?;
-        let gateway_type = event
-            .get("type")
-            .string()
-            .ok_or_else(|| malformed("type"))?;
-        let object = event.path("data.object");
-        if !matches!(object, Json::Obj(_)) {
-            return Err(malformed("data.object"));
-        }
+        // Only now, with the body verified, is anything parsed.
+        let event = decode(&body)?;
+        let kind = normalize(&event)
+            .map_err(malformed)?
+            .unwrap_or_else(|unmapped| {
+                log!(
+                    warn,
+                    "event {} ({}): {unmapped}; reported as `other`",
+                    event.id,
+                    event.kind
+                );
+                EventKind::Other(event.kind.clone())
+            });
         Ok(GatewayEvent {
-            created: event.get("created").i64().unwrap_or(0),
-            kind: normalize(&gateway_type, object),
-            gateway_type,
-            id,
+            id: event.id,
+            created: event.created,
+            gateway_type: event.kind,
+            kind,
         })
     }
 }
 
-fn malformed(field: &str) -> Rejection {
-    Rejection::Malformed(format!("event without `{field}`"))
+fn malformed(error: DecodeError) -> Rejection {
+    Rejection::Malformed(format!("event: {error}"))
 }
 
-fn normalize(ty: &str, o: &Json) -> EventKind {
-    match ty {
-        "payment_intent.succeeded" => EventKind::PaymentSucceeded(payment_update(o)),
-        "payment_intent.payment_failed" | "payment_intent.canceled" => {
-            EventKind::PaymentFailed(payment_update(o))
-        }
-        "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
-            EventKind::Refund(refund_update(o))
-        }
-        "charge.refunded" => match o.path("refunds.data").arr().first() {
-            Some(refund) => EventKind::Refund(refund_update(refund)),
-            None => EventKind::Other(ty.to_owned()),
+/// The event envelope; its `data.object` must be an object.
+fn decode(body: &[u8]) -> Result<Event, Rejection> {
+    let event: Event = wire::decode(body).map_err(malformed)?;
+    if !event.has_object() {
+        return Err(Rejection::Malformed(
+            "event: `data.object` is not an object".into(),
+        ));
+    }
+    Ok(event)
+}
+
+/// The contract's kind of an event: `Err` when its object doesn't decode, `Ok(Err)` when the
+/// plugin can't map it without guessing.
+fn normalize(event: &Event) -> Result<Result<EventKind, Unmapped>, DecodeError> {
+    let ty = event.kind.as_str();
+    Ok(match ty {
+        "payment_intent.succeeded" => event
+            .object::<wire::PaymentIntent>()?
+            .update()
+            .map(EventKind::PaymentSucceeded),
+        "payment_intent.payment_failed" | "payment_intent.canceled" => event
+            .object::<wire::PaymentIntent>()?
+            .update()
+            .map(EventKind::PaymentFailed),
+        "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => event
+            .object::<wire::Refund>()?
+            .update()
+            .map(EventKind::Refund),
+        "charge.refunded" => match event.object::<wire::Charge>()?.refunds {
+            Some(refunds) if !refunds.data.is_empty() => {
+                refunds.data[0].update().map(EventKind::Refund)
+            }
+            _ => Ok(EventKind::Other(ty.to_owned())),
         },
-        "charge.dispute.created" => EventKind::DisputeOpened(dispute_update(o)),
-        "charge.dispute.closed" => EventKind::DisputeClosed(dispute_update(o)),
-        "invoice.paid" => EventKind::InvoicePaid(invoice_update(o)),
-        "invoice.payment_failed" => EventKind::InvoicePaymentFailed(invoice_update(o)),
-        "payment_method.automatically_updated" | "payment_method.updated" => {
-            let card = o.get("card");
-            EventKind::CardUpdated(CardUpdate {
-                card: o.get("id").string().unwrap_or_default(),
-                customer: o.get("customer").id(),
-                exp_month: card.get("exp_month").int().unwrap_or(0),
-                exp_year: card.get("exp_year").int().unwrap_or(0),
-                last4: card.get("last4").string().unwrap_or_default(),
-            })
+        "charge.dispute.created" => Ok(EventKind::DisputeOpened(
+            event.object::<wire::Dispute>()?.update(),
+        )),
+        "charge.dispute.closed" => Ok(EventKind::DisputeClosed(
+            event.object::<wire::Dispute>()?.update(),
+        )),
+        "invoice.paid" => event
+            .object::<wire::Invoice>()?
+            .update()
+            .map(EventKind::InvoicePaid),
+        "invoice.payment_failed" => event
+            .object::<wire::Invoice>()?
+            .update()
+            .map(EventKind::InvoicePaymentFailed),
+        "payment_method.automatically_updated" | "payment_method.updated" => event
+            .object::<wire::PaymentMethod>()?
+            .update()
+            .map(EventKind::CardUpdated),
+        _ => Ok(EventKind::Other(ty.to_owned())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::PaymentStatus;
+    use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::InvoiceStatus;
+    use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::DisputeStatus;
+
+    use super::*;
+
+    /// Decodes and normalizes an event body as `verify_event` does once the signature holds.
+    fn kind(body: &[u8]) -> Result<Result<EventKind, Unmapped>, Rejection> {
+        let event = decode(body)?;
+        normalize(&event).map_err(malformed)
+    }
+
+    fn mapped(body: &[u8]) -> EventKind {
+        match kind(body) {
+            Ok(Ok(kind)) => kind,
+            other => panic!("{other:?}"),
         }
-        _ => EventKind::Other(ty.to_owned()),
     }
-}
 
-fn payment_update(pi: &Json) -> PaymentUpdate {
-    let id = pi.get("id").string().unwrap_or_default();
-    PaymentUpdate {
-        status: intent_status(pi),
-        amount: money(pi.get("amount").i64().unwrap_or(0), pi.get("currency")),
-        decline: decline_from(pi.get("last_payment_error"), Some(id.clone())),
-        payment: id,
+    /// A signed event's body with `data.object` replaced.
+    fn event(ty: &str, object: &str) -> String {
+        format!(
+            r#"{{"id":"evt_1","object":"event","type":"{ty}","created":1700000000,
+                "api_version":"2025-03-31.basil","data":{{"object":{object}}}}}"#
+        )
     }
-}
 
-fn refund_update(re: &Json) -> RefundUpdate {
-    RefundUpdate {
-        refund: re.get("id").string().unwrap_or_default(),
-        payment: re.get("payment_intent").id(),
-        amount: money(re.get("amount").i64().unwrap_or(0), re.get("currency")),
-        status: refund_status(re.get("status").str().unwrap_or("")),
+    #[test]
+    fn events_as_stripe_sends_them() {
+        let body = include_bytes!("wire/fixtures/event_invoice_paid.json");
+        let envelope = decode(body).unwrap();
+        assert_eq!(
+            (
+                envelope.id.as_str(),
+                envelope.kind.as_str(),
+                envelope.created
+            ),
+            (
+                "evt_m80nxRa40HyjsodknYfCcXZy",
+                "invoice.paid",
+                1_796_138_413
+            )
+        );
+        let EventKind::InvoicePaid(u) = mapped(body) else {
+            panic!("invoice.paid")
+        };
+        assert_eq!(
+            (u.invoice.as_str(), u.status, u.amount_paid),
+            ("in_RTIywSKZu1xGt2iWziVpKd7Y", InvoiceStatus::Paid, 3000)
+        );
+
+        let EventKind::PaymentFailed(u) =
+            mapped(include_bytes!("wire/fixtures/event_payment_failed.json"))
+        else {
+            panic!("payment_intent.payment_failed")
+        };
+        assert_eq!(u.status, PaymentStatus::Failed);
+        let decline = u.decline.unwrap();
+        assert_eq!(
+            (decline.code.as_str(), decline.decline_reason.as_deref()),
+            ("card_declined", Some("insufficient_funds"))
+        );
+        assert_eq!(decline.payment.as_deref(), Some(u.payment.as_str()));
+
+        let EventKind::DisputeOpened(u) =
+            mapped(include_bytes!("wire/fixtures/event_dispute_created.json"))
+        else {
+            panic!("charge.dispute.created")
+        };
+        assert_eq!((u.amount.amount, u.status), (5000, DisputeStatus::Open));
+        assert_eq!(u.reason, "fraudulent");
+
+        // Since 2022-11-15 a charge carries no refunds unless expanded: nothing to report.
+        assert!(matches!(
+            mapped(include_bytes!("wire/fixtures/event_charge_refunded.json")),
+            EventKind::Other(t) if t == "charge.refunded"
+        ));
     }
-}
 
-fn dispute_update(du: &Json) -> DisputeUpdate {
-    DisputeUpdate {
-        dispute: du.get("id").string().unwrap_or_default(),
-        payment: du.get("payment_intent").id(),
-        amount: money(du.get("amount").i64().unwrap_or(0), du.get("currency")),
-        reason: du.get("reason").string().unwrap_or_default(),
-        status: match du.get("status").str().unwrap_or("") {
-            "won" => DisputeStatus::Won,
-            "lost" => DisputeStatus::Lost,
-            s if s.starts_with("warning_") => DisputeStatus::Warning,
-            _ => DisputeStatus::Open,
-        },
+    #[test]
+    fn an_unknown_status_makes_the_event_other_not_a_guess() {
+        let intent = r#"{"id":"pi_1","object":"payment_intent","amount":1000,"currency":"usd",
+            "created":1,"status":"requires_reauthorization"}"#;
+        let unmapped = kind(event("payment_intent.payment_failed", intent).as_bytes())
+            .unwrap()
+            .unwrap_err();
+        assert!(unmapped.to_string().contains("requires_reauthorization"));
+        let refund = r#"{"id":"re_1","amount":1,"currency":"usd","created":1,"status":"held"}"#;
+        assert!(
+            kind(event("refund.updated", refund).as_bytes())
+                .unwrap()
+                .is_err()
+        );
+        let sepa = r#"{"id":"pm_1","type":"sepa_debit","customer":"cus_1"}"#;
+        assert!(
+            kind(event("payment_method.updated", sepa).as_bytes())
+                .unwrap()
+                .is_err()
+        );
+        // A refund the plugin knows, listed in an (expanded) charge.
+        let charge = r#"{"id":"ch_1","amount_captured":1000,"amount_refunded":400,
+            "refunds":{"object":"list","has_more":false,"data":[{"id":"re_1","amount":400,
+            "currency":"usd","created":1,"status":"succeeded","payment_intent":"pi_1"}]}}"#;
+        let EventKind::Refund(r) = mapped(event("charge.refunded", charge).as_bytes()) else {
+            panic!("charge.refunded")
+        };
+        assert_eq!(
+            (r.refund.as_str(), r.payment.as_deref()),
+            ("re_1", Some("pi_1"))
+        );
     }
-}
 
-fn invoice_update(inv: &Json) -> InvoiceUpdate {
-    InvoiceUpdate {
-        invoice: inv.get("id").string().unwrap_or_default(),
-        status: invoice_status(inv.get("status").str().unwrap_or("")),
-        amount_paid: money::field(inv, "amount_paid", inv.get("currency").str().unwrap_or("")),
+    #[test]
+    fn malformed_events_are_rejected_with_what_is_missing() {
+        let reason = |body: &str| match kind(body.as_bytes()) {
+            Err(Rejection::Malformed(reason)) => reason,
+            other => panic!("{other:?}"),
+        };
+        let no_id = event("invoice.paid", "{}").replace(r#""id":"evt_1","#, "");
+        assert!(reason(&no_id).contains("missing field `id`"));
+        let empty_id = event("invoice.paid", "{}").replace("evt_1", "");
+        assert!(reason(&empty_id).contains("invalid value"));
+        assert!(reason(&event("invoice.paid", "[1]")).contains("not an object"));
+        assert!(reason(&event("invoice.paid", "null")).contains("not an object"));
+        assert!(reason("not json").starts_with("event: "));
+        let no_amount = r#"{"id":"pi_1","currency":"usd","created":1,"status":"succeeded"}"#;
+        let why = reason(&event("payment_intent.succeeded", no_amount));
+        assert!(why.contains("data.object: missing field `amount`"), "{why}");
+        // Types the contract doesn't model: only the envelope is read.
+        assert!(matches!(
+            mapped(event("customer.created", r#"{"id":"cus_1"}"#).as_bytes()),
+            EventKind::Other(t) if t == "customer.created"
+        ));
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+        for deep in ["[".repeat(100_000), "{\"a\":".repeat(100_000)] {
+            let body = event("customer.created", &format!(r#"{{"x":{deep}}}"#));
+            assert!(kind(body.as_bytes()).is_err());
+            let body = format!(r#"{{"id":"evt_1","type":"x","created":1,"extra":{deep}}}"#);
+            assert!(kind(body.as_bytes()).is_err());
+        }
     }
 }

@@ -136,6 +136,61 @@ fn import_provided(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A component exporting each of `interfaces` (empty instances) at its version.
+    fn component(engine: &Engine, interfaces: &[(&str, &str)]) -> Component {
+        let mut wat = String::from("(component\n");
+        for (i, (interface, version)) in interfaces.iter().enumerate() {
+            wat.push_str(&format!(
+                "  (instance $i{i})\n  (export \"{CONTRACT_PACKAGE}/{interface}@{version}\" (instance $i{i}))\n"
+            ));
+        }
+        wat.push(')');
+        Component::new(engine, wat).unwrap()
+    }
+
+    fn all_at(version: &str) -> Vec<(&'static str, &str)> {
+        ContractVersion::LATEST
+            .required_exports()
+            .iter()
+            .map(|interface| (*interface, version))
+            .collect()
+    }
+
+    #[test]
+    fn the_version_is_read_from_the_exports() {
+        let engine = Engine::default();
+        let compatible = check(&engine, &component(&engine, &all_at("0.1.3"))).unwrap();
+        assert_eq!(compatible.contract, ContractVersion::V0_1);
+        assert_eq!(compatible.version, "0.1.3");
+
+        // Interfaces of one line at different patch versions: the newest is reported.
+        let mut mixed = all_at("0.1.0");
+        mixed[2].1 = "0.1.4";
+        let compatible = check(&engine, &component(&engine, &mixed)).unwrap();
+        assert_eq!(compatible.version, "0.1.4");
+    }
+
+    #[test]
+    fn problems_quote_the_supported_range() {
+        let engine = Engine::default();
+        let problems = check(&engine, &component(&engine, &all_at("0.2.0"))).unwrap_err();
+        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert_eq!(
+            problems[0].to_string(),
+            "exports omnicrm:payments/info@0.2.0 but this host supports 0.1.x"
+        );
+
+        let mut missing = all_at("0.1.0");
+        missing.retain(|(interface, _)| *interface != "metrics");
+        let problems = check(&engine, &component(&engine, &missing)).unwrap_err();
+        assert_eq!(
+            problems,
+            [ContractProblem::MissingExport {
+                interface: "omnicrm:payments/metrics@0.1.x".into()
+            }]
+        );
+    }
+
     #[test]
     fn wasi_versions() {
         assert!(wasi_version_supported("0.2.12"));

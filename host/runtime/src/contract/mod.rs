@@ -7,10 +7,11 @@
 //! `serde::Serialize` and `serde::Deserialize`, so the service can return them as JSON.
 //!
 //! Each supported version has a module of its own (`v0_1`: bindings generated from that
-//! version's WIT, the interfaces it requires and provides, its export indices), and
-//! [`ContractVersion`] names them: loading picks the version a component exports, and the
-//! gateway's calls dispatch on it. Adding a version is a new module here, a variant of
-//! [`ContractVersion`] and an arm per call in the gateway's call dispatch.
+//! version's WIT, the interfaces it requires and provides, its export indices), and the
+//! crate-internal `ContractVersion` names them: loading picks the version a component exports,
+//! and the gateway's calls dispatch on it. Adding a version is a new module here (bindings
+//! generated from a frozen copy of its WIT, sharing unchanged interfaces with `with:`), a
+//! variant of `ContractVersion` and an arm per call in the gateway's call dispatch.
 //!
 //! The raw bindings of the newest version (the generated world, its `Pre` and the host traits)
 //! are in [`bindings`].
@@ -26,8 +27,9 @@ pub(crate) use version::Version;
 pub use latest::bindings;
 
 /// The newest version of the contract this host implements (`omnicrm:payments@0.1.0`): the
-/// version of the types of this module. Plugins of every version [`ContractVersion`] lists load
-/// (`0.1.x`).
+/// version of the types of this module. Plugins of every supported version load (`0.1.x`);
+/// [`Gateway::contract_version`](crate::Gateway::contract_version) tells which one a plugin
+/// exports.
 pub const CONTRACT_VERSION: &str = latest::VERSION;
 
 /// The WIT package of the contract.

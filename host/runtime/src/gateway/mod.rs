@@ -89,7 +89,8 @@ impl Gateway {
         self.runner().limits()
     }
 
-    /// How the gateway was loaded (artifact cache hit or not, timings).
+    /// How the gateway was loaded (artifact cache hit or not, timings); always present for a
+    /// gateway from [`Runtime::load`](crate::Runtime::load).
     pub fn load_info(&self) -> Option<&LoadInfo> {
         Some(&self.inner.load_info)
     }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Version 2 added the component digest to the header.
+/// Tags an entry file of this format (`v2`: its header holds the digest of the component).
 const MAGIC: &[u8; 12] = b"OMNICWASM\x00v2";
 /// Magic tag, component digest, artifact digest.
 const HEADER_LEN: usize = MAGIC.len() + 32 + 32;

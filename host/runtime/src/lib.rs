@@ -3,6 +3,21 @@
 //! [`runtime::Runtime`] loads a gateway component from a file (validated
 //! against the contract, compiled once, cached on disk) into a [`gateway::Gateway`] whose typed
 //! async methods call the plugin in a fresh, sandboxed instance per call.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use omnicrm_host::{GatewayConfig, Runtime, RuntimeOptions};
+//!
+//! let runtime = Runtime::new(RuntimeOptions::default())?;
+//! let gateway = runtime
+//!     .load("offline", &GatewayConfig::new("omnicrm_offline_gateway.wasm"))
+//!     .await?;
+//! println!("{} speaks contract {}", gateway.info().display_name, gateway.contract_version());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/embed.rs` is a whole program: it loads a component and charges a card.
 
 pub mod config;
 pub mod contract;
@@ -11,11 +26,13 @@ pub mod gateway;
 pub mod runtime;
 
 mod cache;
-mod exports;
-mod host_api;
-mod oauth;
+mod components;
+mod engine;
+mod imports;
+mod load_info;
 mod outbound;
 mod secrets;
+mod text;
 mod validate;
 
 pub use config::{GatewayConfig, GatewaysFile, Limits, OutboundAuth, Secret, SecretSource};

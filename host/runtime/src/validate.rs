@@ -1,26 +1,13 @@
 //! Load-time checks of a component against the contract, before linking: what it exports, at
 //! which version, and what it imports.
 
-use crate::contract::CONTRACT_PACKAGE;
+use crate::contract::{CONTRACT_PACKAGE, ContractVersion, Version, supported_range};
 use crate::error::ContractProblem;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The interfaces a gateway must export.
-pub(crate) const REQUIRED_EXPORTS: [&str; 6] = [
-    "info",
-    "tokens",
-    "charging",
-    "invoicing",
-    "metrics",
-    "webhooks",
-];
-
-/// The contract interfaces the host provides to plugins.
-const PROVIDED_CONTRACT_IMPORTS: [&str; 5] =
-    ["types", "config", "logging", "credentials", "call-context"];
-
 /// WASI 0.2 packages and interfaces the host links (`None` = every interface of the package).
+/// Kept in step with `imports::new_linker`.
 const PROVIDED_WASI: [(&str, Option<&[&str]>); 7] = [
     ("wasi:cli", None),
     ("wasi:clocks", None),
@@ -30,6 +17,16 @@ const PROVIDED_WASI: [(&str, Option<&[&str]>); 7] = [
     ("wasi:sockets", None),
     ("wasi:http", Some(&["types", "outgoing-handler"])),
 ];
+
+/// The contract a component implements, once it passed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Compatible {
+    /// The version line whose bindings serve it.
+    pub(crate) contract: ContractVersion,
+    /// The version it exports, as its export names spell it (`0.1.0`): the newest of its
+    /// contract exports (a component built from one WIT package exports one version).
+    pub(crate) version: String,
+}
 
 /// Splits `ns:pkg/iface@version` into (`ns:pkg`, `iface`, `version`).
 fn split_name(name: &str) -> Option<(&str, &str, Option<&str>)> {
@@ -41,53 +38,59 @@ fn split_name(name: &str) -> Option<(&str, &str, Option<&str>)> {
     Some((package, interface, version))
 }
 
-/// `0.1.x` for the contract.
-fn contract_version_supported(version: &str) -> bool {
-    let mut parts = version.split(['.', '-', '+']);
-    matches!((parts.next(), parts.next()), (Some("0"), Some("1")))
-}
-
 /// `0.2.x` for WASI.
 fn wasi_version_supported(version: &str) -> bool {
     let mut parts = version.split(['.', '-', '+']);
     matches!((parts.next(), parts.next()), (Some("0"), Some("2")))
 }
 
-/// Every problem of `component` against the contract, in a stable order. Empty when it may be
-/// linked (type mismatches are found afterwards, by linking).
-pub(crate) fn check(engine: &Engine, component: &Component) -> Vec<ContractProblem> {
+/// The contract `component` implements, or every problem it has against the contract, in a
+/// stable order. Type mismatches are found afterwards, by linking.
+pub(crate) fn check(
+    engine: &Engine,
+    component: &Component,
+) -> Result<Compatible, Vec<ContractProblem>> {
     let ty = component.component_type();
     let mut problems = Vec::new();
 
-    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    for required in REQUIRED_EXPORTS {
-        let mut found_supported = false;
+    // The contract's exports: (full name, interface, version).
+    let exports: Vec<(&str, &str, Option<&str>)> = ty
+        .exports(engine)
+        .filter_map(|(name, _)| {
+            let (package, interface, version) = split_name(name)?;
+            (package == CONTRACT_PACKAGE).then_some((name, interface, version))
+        })
+        .collect();
+    // The component's version: the newest supported one among its contract exports.
+    let exported = exports
+        .iter()
+        .filter_map(|&(_, _, version)| {
+            let version = version?;
+            Some((ContractVersion::of(version)?, version))
+        })
+        .max_by_key(|&(_, version)| Version::parse(version));
+    let contract = exported.map_or(ContractVersion::LATEST, |(line, _)| line);
+
+    for &required in contract.required_exports() {
+        let mut found = false;
         let mut wrong_versions = Vec::new();
-        for name in &exports {
-            let Some((package, interface, version)) = split_name(name) else {
-                continue;
-            };
-            if package != CONTRACT_PACKAGE || interface != required {
+        for &(name, interface, version) in &exports {
+            if interface != required {
                 continue;
             }
             match version {
-                Some(v) if contract_version_supported(v) => found_supported = true,
-                Some(v) => wrong_versions.push(ContractProblem::WrongVersion {
+                Some(v) if ContractVersion::of(v) == Some(contract) => found = true,
+                found_version => wrong_versions.push(ContractProblem::WrongVersion {
                     export: name.to_string(),
-                    found: v.to_string(),
-                    supported: "0.1.x".to_string(),
-                }),
-                None => wrong_versions.push(ContractProblem::WrongVersion {
-                    export: name.to_string(),
-                    found: "(none)".to_string(),
-                    supported: "0.1.x".to_string(),
+                    found: found_version.unwrap_or("(none)").to_string(),
+                    supported: supported_range(),
                 }),
             }
         }
-        if !found_supported {
+        if !found {
             if wrong_versions.is_empty() {
                 problems.push(ContractProblem::MissingExport {
-                    interface: format!("{CONTRACT_PACKAGE}/{required}@0.1.x"),
+                    interface: format!("{CONTRACT_PACKAGE}/{required}@{}", contract.range()),
                 });
             } else {
                 problems.extend(wrong_versions);
@@ -102,7 +105,13 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Vec<ContractProbl
             });
         }
     }
-    problems
+    match exported {
+        Some((contract, version)) if problems.is_empty() => Ok(Compatible {
+            contract,
+            version: version.to_string(),
+        }),
+        _ => Err(problems),
+    }
 }
 
 fn import_provided(name: &str) -> bool {
@@ -113,8 +122,8 @@ fn import_provided(name: &str) -> bool {
         return false;
     };
     if package == CONTRACT_PACKAGE {
-        return contract_version_supported(version)
-            && PROVIDED_CONTRACT_IMPORTS.contains(&interface);
+        return ContractVersion::of(version)
+            .is_some_and(|line| line.provided_imports().contains(&interface));
     }
     PROVIDED_WASI.iter().any(|(pkg, interfaces)| {
         *pkg == package
@@ -127,12 +136,63 @@ fn import_provided(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A component exporting each of `interfaces` (empty instances) at its version.
+    fn component(engine: &Engine, interfaces: &[(&str, &str)]) -> Component {
+        let mut wat = String::from("(component\n");
+        for (i, (interface, version)) in interfaces.iter().enumerate() {
+            wat.push_str(&format!(
+                "  (instance $i{i})\n  (export \"{CONTRACT_PACKAGE}/{interface}@{version}\" (instance $i{i}))\n"
+            ));
+        }
+        wat.push(')');
+        Component::new(engine, wat).unwrap()
+    }
+
+    fn all_at(version: &str) -> Vec<(&'static str, &str)> {
+        ContractVersion::LATEST
+            .required_exports()
+            .iter()
+            .map(|interface| (*interface, version))
+            .collect()
+    }
+
     #[test]
-    fn versions() {
-        assert!(contract_version_supported("0.1.0"));
-        assert!(contract_version_supported("0.1.7"));
-        assert!(!contract_version_supported("0.2.0"));
-        assert!(!contract_version_supported("1.1.0"));
+    fn the_version_is_read_from_the_exports() {
+        let engine = Engine::default();
+        let compatible = check(&engine, &component(&engine, &all_at("0.1.3"))).unwrap();
+        assert_eq!(compatible.contract, ContractVersion::V0_1);
+        assert_eq!(compatible.version, "0.1.3");
+
+        // Interfaces of one line at different patch versions: the newest is reported.
+        let mut mixed = all_at("0.1.0");
+        mixed[2].1 = "0.1.4";
+        let compatible = check(&engine, &component(&engine, &mixed)).unwrap();
+        assert_eq!(compatible.version, "0.1.4");
+    }
+
+    #[test]
+    fn problems_quote_the_supported_range() {
+        let engine = Engine::default();
+        let problems = check(&engine, &component(&engine, &all_at("0.2.0"))).unwrap_err();
+        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert_eq!(
+            problems[0].to_string(),
+            "exports omnicrm:payments/info@0.2.0 but this host supports 0.1.x"
+        );
+
+        let mut missing = all_at("0.1.0");
+        missing.retain(|(interface, _)| *interface != "metrics");
+        let problems = check(&engine, &component(&engine, &missing)).unwrap_err();
+        assert_eq!(
+            problems,
+            [ContractProblem::MissingExport {
+                interface: "omnicrm:payments/metrics@0.1.x".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn wasi_versions() {
         assert!(wasi_version_supported("0.2.12"));
         assert!(!wasi_version_supported("0.3.0-rc"));
     }

@@ -1,10 +1,11 @@
 //! OAuth 2.0 client-credentials access tokens (RFC 6749 §4.4) that the host obtains for a
 //! gateway, caches until shortly before they expire, and injects into the plugin's requests as
-//! `Authorization: Bearer <token>` (see `outbound`). The plugin never sees the client secret or
+//! `Authorization: Bearer <token>` (see `auth`). The plugin never sees the client secret or
 //! the token.
 
+use super::client::OutboundClient;
+use super::policy::{is_loopback, redact_query};
 use crate::config::Secret;
-use crate::outbound::{OutboundClient, redact_query};
 use crate::secrets::SecretStore;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -114,7 +115,7 @@ pub(crate) fn parse_token_url(text: &str) -> Result<http::Uri, String> {
     let url = url::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
     match url.scheme() {
         "https" => {}
-        "http" if url.host_str().is_some_and(crate::outbound::is_loopback) => {}
+        "http" if url.host_str().is_some_and(is_loopback) => {}
         "http" => {
             return Err(format!(
                 "`{text}`: plain http is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost); use https"
@@ -380,7 +381,6 @@ fn parse_answer(body: &[u8]) -> Result<(Secret, Duration), TokenError> {
 mod tests {
     use super::*;
     use crate::config::SecretSource;
-    use crate::outbound::ClientSettings;
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
     use std::collections::BTreeMap;
@@ -450,13 +450,7 @@ mod tests {
             "client-secret".to_string(),
             SecretSource::value(CLIENT_SECRET),
         );
-        let client = OutboundClient::new(&ClientSettings {
-            extra_ca_pem: None,
-            connect_timeout: Duration::from_secs(5),
-            max_idle_per_host: 4,
-            max_response_header_bytes: 64 * 1024,
-        })
-        .unwrap();
+        let client = OutboundClient::for_tests(None);
         TokenSource::new(
             Arc::from("test"),
             parse_token_url(url).unwrap(),

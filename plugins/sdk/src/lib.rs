@@ -75,7 +75,7 @@
 //! hosts and computes MACs with named secrets (`omnicrm::payments::credentials`).
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../wit/v0.1.0",
     world: "omnicrm:payments/gateway",
     pub_export_macro: true,
     export_macro_name: "export_gateway",

@@ -10,7 +10,7 @@ use wasmtime::component::{HasSelf, InstancePre, Linker};
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../wit/v0.1.0",
         world: "omnicrm:payments/gateway",
         imports: { default: async },
         exports: { default: async },

@@ -91,7 +91,7 @@ fn on_an_invoice() -> Error {
 }
 
 /// Where a charge's intent stands.
-pub(crate) enum ChargeIntent {
+enum ChargeIntent {
     /// Written (now or before) and unsettled: run it.
     Run(Operation),
     /// Settled before, or nothing to charge: answer with the transaction as it stands.
@@ -199,7 +199,7 @@ impl Service {
     /// (with the transaction's key and the exact inputs) and the transaction's card, together,
     /// before the gateway is called, while the transaction is still a pending charge that no
     /// invoice holds (an invoice and a charge never both collect it).
-    pub(crate) async fn charge_intent(&self, txn_id: i64) -> Result<ChargeIntent, Error> {
+    async fn charge_intent(&self, txn_id: i64) -> Result<ChargeIntent, Error> {
         let txn = self.transaction(txn_id).await?;
         if txn.kind != TxnKind::Charge {
             return Err(Error::conflict("transaction_id", "a credit is not charged"));

@@ -18,7 +18,7 @@
 //! ([`crate::events`]) apply the same compare-and-set updates, so the synchronous path, the
 //! reconciler and webhooks converge in any order.
 //!
-//! One flow per file: [`charge`](self::charge) (recording and charging transactions),
+//! One flow per file: [`charge`] (recording and charging transactions),
 //! `capture`, `void` (both through `authorization`), `refund`, and [`lookup`] (moving payments
 //! forward to what the gateway says).
 

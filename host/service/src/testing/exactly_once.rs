@@ -3,125 +3,19 @@
 //! exactly which calls reached the gateway (operation, idempotency key, inputs) and how many
 //! payments it made.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use omnicrm_host::contract::{Failure, GatewayError};
+use omnicrm_host::contract::GatewayError;
 use omnicrm_host::error::CallError;
 
-use super::fake_gateway::{FakeGateway, Step};
+use super::fake_gateway::Step;
+use super::service_env::{CUSTOMER, charge, env, failure, not_attempted};
 use crate::error::{Concerned, ErrorKind};
 use crate::invoices::InvoiceRequestIn;
-use crate::ledger::sqlite::SqliteLedger;
-use crate::ledger::{
-    Capture, Db, Durability, InvoiceStatus, OpKind, OpState, Operation, Transaction, TxnKind,
-    TxnStatus, now,
-};
-use crate::payments::TxnRequest;
+use crate::ledger::{Capture, InvoiceStatus, OpKind, OpState, TxnStatus};
 use crate::payments::params::ChargeParams;
 use crate::reconcile::reconcile_once;
 use crate::retry::RetryPolicy;
-use crate::service::Service;
-
-const CUSTOMER: &str = "acme-7";
-
-struct Env {
-    service: Arc<Service>,
-    fake: Arc<FakeGateway>,
-    _dir: tempfile::TempDir,
-}
-
-/// A service over a fresh ledger and the fake, with one customer and a stored card.
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = SqliteLedger::open(&dir.path().join("ledger.db"), Durability::Normal).unwrap();
-    let fake = FakeGateway::new();
-    let service = Arc::new(Service::new(
-        Db::new(Arc::new(ledger)),
-        Arc::new(fake.gateways()),
-    ));
-    service
-        .link_customer(CUSTOMER, None, None, None, None)
-        .await
-        .unwrap();
-    service
-        .store_card(CUSTOMER, None, "tok_visa", None, true, None)
-        .await
-        .unwrap();
-    Env {
-        service,
-        fake,
-        _dir: dir,
-    }
-}
-
-fn charge(amount: i64, now_or_later: bool) -> TxnRequest {
-    TxnRequest {
-        customer_id: CUSTOMER.into(),
-        amount,
-        currency: "EUR".into(),
-        description: Some(format!("line of {amount}")),
-        kind: TxnKind::Charge,
-        card_id: None,
-        capture: Capture::Automatic,
-        charge_now: now_or_later,
-        client_key: None,
-    }
-}
-
-fn failure() -> Failure {
-    Failure {
-        message: "scripted".into(),
-        request_id: None,
-    }
-}
-
-fn not_attempted() -> CallError {
-    CallError::Gateway(GatewayError::NotAttempted(failure()))
-}
-
-impl Env {
-    async fn txn(&self, id: i64) -> Transaction {
-        self.service.transaction(id).await.unwrap()
-    }
-
-    async fn operations(&self, txn_id: i64) -> Vec<Operation> {
-        self.service
-            .db
-            .run(move |l| l.operations_for(Some(txn_id), None))
-            .await
-            .unwrap()
-    }
-
-    async fn unsettled(&self) -> Vec<Operation> {
-        self.service
-            .db
-            .run(|l| l.unsettled_operations(now() + 1, 100))
-            .await
-            .unwrap()
-    }
-
-    /// Asserts that every charge that reached the gateway carried the transaction's key and the
-    /// same inputs (the stored ones), and that the gateway made one payment: the transaction's.
-    fn assert_charged_once(&self, txn: &Transaction, calls: usize) {
-        let charges = self.fake.calls_of("charge");
-        assert_eq!(charges.len(), calls, "{charges:#?}");
-        for c in &charges {
-            assert_eq!(c.key.as_deref(), Some(txn.idempotency_key.as_str()));
-            assert_eq!(
-                c.inputs, charges[0].inputs,
-                "a repeat sends the same inputs"
-            );
-        }
-        let payments = self.fake.payments();
-        assert_eq!(payments.len(), 1, "{payments:#?}");
-        let (id, payment) = payments.iter().next().unwrap();
-        assert_eq!(txn.gateway_payment_ref.as_deref(), Some(id.as_str()));
-        assert_eq!(txn.status, TxnStatus::Succeeded);
-        assert_eq!(txn.amount_captured, txn.amount);
-        assert_eq!(payment.amount.amount, txn.amount);
-    }
-}
 
 #[tokio::test]
 async fn an_unknown_outcome_is_settled_by_repeating_the_call_with_the_same_key() {

@@ -1,0 +1,99 @@
+//! API idempotency keys: a request is run once, its response replayed to repeats.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::connections::Connections;
+use crate::ledger::{IdemBegin, Result, now};
+
+/// A request left running by its owner for this long (seconds) is taken to have died with it.
+const RUNNING_FOR_AT_MOST: i64 = 600;
+
+/// A row of `api_idempotency`: request hash, state, owner, status, response, created.
+type IdemRow = (String, String, String, Option<u16>, Option<Vec<u8>>, i64);
+
+/// See [`crate::ledger::Ledger::idem_begin`].
+pub(super) fn idem_begin(
+    db: &Connections,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+    owner: &str,
+) -> Result<IdemBegin> {
+    db.write(|tx| {
+        let existing: Option<IdemRow> = tx
+            .prepare_cached(
+                "SELECT request_hash, state, owner, status_code, response, created_at
+                 FROM api_idempotency WHERE scope = ?1 AND key = ?2",
+            )?
+            .query_row(params![scope, key], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .optional()?;
+        let result = match existing {
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO api_idempotency (scope, key, request_hash, state, owner,
+                        created_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                )?
+                .execute(params![scope, key, request_hash, owner, now()])?;
+                IdemBegin::Run
+            }
+            Some((hash, ..)) if hash != request_hash => IdemBegin::Mismatch,
+            Some((_, state, _, Some(status), Some(body), _)) if state == "done" => {
+                IdemBegin::Replay { status, body }
+            }
+            // Running in this process, unless it has been for too long (its task died).
+            Some((_, _, prev_owner, _, _, created))
+                if prev_owner == owner && created > now() - RUNNING_FOR_AT_MOST =>
+            {
+                IdemBegin::InProgress
+            }
+            Some(_) => {
+                // Started by a process that is gone: run it again (the handlers are idempotent
+                // on their own keys, derived from this one).
+                tx.prepare_cached(
+                    "UPDATE api_idempotency SET owner = ?3, state = 'running', created_at = ?4
+                     WHERE scope = ?1 AND key = ?2",
+                )?
+                .execute(params![scope, key, owner, now()])?;
+                IdemBegin::Run
+            }
+        };
+        Ok(result)
+    })
+}
+
+/// See [`crate::ledger::Ledger::idem_finish`].
+pub(super) fn idem_finish(
+    db: &Connections,
+    scope: &str,
+    key: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<()> {
+    db.write(|conn| {
+        conn.prepare_cached(
+            "UPDATE api_idempotency SET state = 'done', status_code = ?3, response = ?4
+             WHERE scope = ?1 AND key = ?2",
+        )?
+        .execute(params![scope, key, status, body])?;
+        Ok(())
+    })
+}
+
+/// See [`crate::ledger::Ledger::idem_abort`].
+pub(super) fn idem_abort(db: &Connections, scope: &str, key: &str) -> Result<()> {
+    db.write(|conn| {
+        conn.prepare_cached("DELETE FROM api_idempotency WHERE scope = ?1 AND key = ?2")?
+            .execute(params![scope, key])?;
+        Ok(())
+    })
+}

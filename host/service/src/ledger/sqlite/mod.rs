@@ -1,0 +1,363 @@
+//! The embedded ledger on SQLite (WAL mode).
+//!
+//! Writes go through one writer connection with group commit and reads through a small pool of
+//! read connections (`connections`): no write returns before the commit that holds it is
+//! durable, so an intent written before a gateway call is on disk before the call, and an
+//! outcome is on disk before the API answers. An in-memory ledger has a single connection for
+//! both.
+//!
+//! This module opens the connections, sets their pragmas and applies the migrations
+//! (`migrations`); the queries live in one module per job (`customers`, `transactions`,
+//! `refunds`, `operations`, `invoices`, `gateway_events`, `idempotency`, `totals`), each with the
+//! row mappers of what it reads, and [`SqliteLedger`]'s [`Ledger`] methods hand each call to
+//! them.
+
+mod connections;
+mod customers;
+mod gateway_events;
+mod idempotency;
+mod invoices;
+mod migrations;
+mod operations;
+mod refunds;
+mod sql;
+mod totals;
+mod transactions;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use self::connections::Connections;
+pub use self::migrations::MIGRATIONS;
+use crate::ledger::{
+    Card, CustomerLink, Dispute, DisputeUpdate, Durability, IdemBegin, Invoice, InvoiceFilter,
+    InvoicePatch, InvoiceStatus, Ledger, LedgerError, LedgerTotals, NewCard, NewInvoice,
+    NewOperation, NewTransaction, OpState, Operation, Refund, RefundStatus, Result, Transaction,
+    Ts, TxnFilter, TxnPatch, TxnStatus,
+};
+
+/// Read connections of a ledger on a file.
+const READERS: usize = 4;
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 64;
+/// How long a connection waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite ledger.
+pub struct SqliteLedger {
+    db: Connections,
+}
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                LedgerError::Database(format!("creating {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        let mut ledger = Self::setup(conn, durability)?;
+        for _ in 0..READERS {
+            let reader = Connection::open(path)?;
+            reader.busy_timeout(BUSY_TIMEOUT)?;
+            reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            reader.execute_batch("PRAGMA query_only=ON;")?;
+            ledger.db.add_reader(reader);
+        }
+        Ok(ledger)
+    }
+
+    /// An in-memory ledger (tests).
+    pub fn in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?, Durability::Normal)
+    }
+
+    /// Sets the writer connection's pragmas and brings its schema up to date.
+    fn setup(conn: Connection, durability: Durability) -> Result<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let _mode: String = conn
+            .prepare_cached("PRAGMA journal_mode=WAL")?
+            .query_row([], |r| r.get(0))?;
+        conn.execute_batch(match durability {
+            Durability::Full => "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            Durability::Normal => "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        })?;
+        let ledger = SqliteLedger {
+            db: Connections::new(conn),
+        };
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Applies the migrations not applied yet; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<i64>> {
+        self.db.with_writer(migrations::migrate)
+    }
+
+    /// The applied migration versions.
+    pub fn applied_migrations(&self) -> Result<Vec<i64>> {
+        self.db.read(migrations::applied)
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn upsert_customer(&self, link: &CustomerLink) -> Result<CustomerLink> {
+        customers::upsert_customer(&self.db, link)
+    }
+
+    fn customer_links(&self, crm_customer_id: &str) -> Result<Vec<CustomerLink>> {
+        customers::customer_links(&self.db, crm_customer_id)
+    }
+
+    fn insert_card(&self, card: &NewCard) -> Result<Card> {
+        customers::insert_card(&self.db, card)
+    }
+
+    fn card(&self, id: i64) -> Result<Option<Card>> {
+        customers::card(&self.db, id)
+    }
+
+    fn cards(&self, crm_customer_id: &str) -> Result<Vec<Card>> {
+        customers::cards(&self.db, crm_customer_id)
+    }
+
+    fn set_default_card(&self, crm_customer_id: &str, card_id: i64) -> Result<bool> {
+        customers::set_default_card(&self.db, crm_customer_id, card_id)
+    }
+
+    fn remove_card(&self, crm_customer_id: &str, card_id: i64) -> Result<bool> {
+        customers::remove_card(&self.db, crm_customer_id, card_id)
+    }
+
+    fn expiring_cards(&self, from: (u16, u8), to: (u16, u8)) -> Result<Vec<Card>> {
+        customers::expiring_cards(&self.db, from, to)
+    }
+
+    fn update_card_details(
+        &self,
+        gateway: &str,
+        gateway_card_ref: &str,
+        exp_month: u8,
+        exp_year: u16,
+        last4: &str,
+    ) -> Result<bool> {
+        customers::update_card_details(
+            &self.db,
+            gateway,
+            gateway_card_ref,
+            exp_month,
+            exp_year,
+            last4,
+        )
+    }
+
+    fn insert_transaction(&self, t: &NewTransaction) -> Result<(Transaction, bool)> {
+        transactions::insert_transaction(&self.db, t)
+    }
+
+    fn transaction(&self, id: i64) -> Result<Option<Transaction>> {
+        transactions::transaction(&self.db, id)
+    }
+
+    fn transaction_by_payment(
+        &self,
+        gateway: &str,
+        payment_ref: &str,
+    ) -> Result<Option<Transaction>> {
+        transactions::transaction_by_payment(&self.db, gateway, payment_ref)
+    }
+
+    fn transactions(&self, filter: &TxnFilter) -> Result<Vec<Transaction>> {
+        transactions::transactions(&self.db, filter)
+    }
+
+    fn update_transaction(
+        &self,
+        id: i64,
+        from: &[TxnStatus],
+        patch: &TxnPatch,
+    ) -> Result<Option<Transaction>> {
+        transactions::update_transaction(&self.db, id, from, patch)
+    }
+
+    fn cancel_unattempted(&self, id: i64) -> Result<Option<Transaction>> {
+        transactions::cancel_unattempted(&self.db, id)
+    }
+
+    fn create_refund(
+        &self,
+        transaction_id: i64,
+        amount: Option<i64>,
+        reason: Option<&str>,
+        idempotency_key: &str,
+        operation: &dyn Fn(&Refund, &Transaction) -> Result<NewOperation>,
+    ) -> Result<(Refund, Operation)> {
+        refunds::create_refund(
+            &self.db,
+            transaction_id,
+            amount,
+            reason,
+            idempotency_key,
+            operation,
+        )
+    }
+
+    fn refund(&self, id: i64) -> Result<Option<Refund>> {
+        refunds::refund(&self.db, id)
+    }
+
+    fn refunds(&self, transaction_id: i64) -> Result<Vec<Refund>> {
+        refunds::refunds(&self.db, transaction_id)
+    }
+
+    fn settle_refund(
+        &self,
+        id: i64,
+        from: &[RefundStatus],
+        status: RefundStatus,
+        gateway_refund_ref: Option<&str>,
+        last_error: Option<&str>,
+    ) -> Result<Option<Refund>> {
+        refunds::settle_refund(&self.db, id, from, status, gateway_refund_ref, last_error)
+    }
+
+    fn observe_refund(
+        &self,
+        transaction_id: i64,
+        gateway_refund_ref: &str,
+        amount: i64,
+        status: RefundStatus,
+    ) -> Result<Option<Refund>> {
+        refunds::observe_refund(&self.db, transaction_id, gateway_refund_ref, amount, status)
+    }
+
+    fn create_invoice(&self, new: &NewInvoice) -> Result<Option<Invoice>> {
+        invoices::create_invoice(&self.db, new)
+    }
+
+    fn invoice(&self, id: i64) -> Result<Option<Invoice>> {
+        invoices::invoice(&self.db, id)
+    }
+
+    fn invoice_by_ref(&self, gateway: &str, invoice_ref: &str) -> Result<Option<Invoice>> {
+        invoices::invoice_by_ref(&self.db, gateway, invoice_ref)
+    }
+
+    fn invoices(&self, filter: &InvoiceFilter) -> Result<Vec<Invoice>> {
+        invoices::invoices(&self.db, filter)
+    }
+
+    fn invoice_lines(&self, id: i64) -> Result<Vec<Transaction>> {
+        invoices::invoice_lines(&self.db, id)
+    }
+
+    fn update_invoice(
+        &self,
+        id: i64,
+        from: &[InvoiceStatus],
+        patch: &InvoicePatch,
+    ) -> Result<Option<Invoice>> {
+        invoices::update_invoice(&self.db, id, from, patch)
+    }
+
+    fn upsert_dispute(&self, update: &DisputeUpdate) -> Result<Dispute> {
+        gateway_events::upsert_dispute(&self.db, update)
+    }
+
+    fn disputes(&self, transaction_id: Option<i64>) -> Result<Vec<Dispute>> {
+        gateway_events::disputes(&self.db, transaction_id)
+    }
+
+    fn insert_operation(&self, op: &NewOperation) -> Result<(Operation, bool)> {
+        operations::insert_operation(&self.db, op)
+    }
+
+    fn begin_charge(&self, op: &NewOperation, card_id: i64) -> Result<Option<Operation>> {
+        operations::begin_charge(&self.db, op, card_id)
+    }
+
+    fn create_charge(
+        &self,
+        t: &NewTransaction,
+        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+    ) -> Result<(Transaction, Option<Operation>)> {
+        operations::create_charge(&self.db, t, operation)
+    }
+
+    fn settle_charge(
+        &self,
+        op_id: i64,
+        txn_id: i64,
+        from: &[TxnStatus],
+        patch: Option<&TxnPatch>,
+        state: OpState,
+        last_error: Option<&str>,
+    ) -> Result<(OpState, Option<Transaction>)> {
+        operations::settle_charge(&self.db, op_id, txn_id, from, patch, state, last_error)
+    }
+
+    fn operation(&self, id: i64) -> Result<Option<Operation>> {
+        operations::operation(&self.db, id)
+    }
+
+    fn unsettled_operations(&self, updated_before: Ts, limit: u32) -> Result<Vec<Operation>> {
+        operations::unsettled_operations(&self.db, updated_before, limit)
+    }
+
+    fn operations_for(
+        &self,
+        transaction_id: Option<i64>,
+        invoice_id: Option<i64>,
+    ) -> Result<Vec<Operation>> {
+        operations::operations_for(&self.db, transaction_id, invoice_id)
+    }
+
+    fn set_operation_state(
+        &self,
+        id: i64,
+        state: OpState,
+        last_error: Option<&str>,
+        attempted: bool,
+    ) -> Result<()> {
+        operations::set_operation_state(&self.db, id, state, last_error, attempted)
+    }
+
+    fn idem_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        owner: &str,
+    ) -> Result<IdemBegin> {
+        idempotency::idem_begin(&self.db, scope, key, request_hash, owner)
+    }
+
+    fn idem_finish(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()> {
+        idempotency::idem_finish(&self.db, scope, key, status, body)
+    }
+
+    fn idem_abort(&self, scope: &str, key: &str) -> Result<()> {
+        idempotency::idem_abort(&self.db, scope, key)
+    }
+
+    fn webhook_seen(&self, gateway: &str, event_id: &str) -> Result<bool> {
+        gateway_events::webhook_seen(&self.db, gateway, event_id)
+    }
+
+    fn record_webhook(&self, gateway: &str, event_id: &str, gateway_type: &str) -> Result<bool> {
+        gateway_events::record_webhook(&self.db, gateway, event_id, gateway_type)
+    }
+
+    fn totals(&self, currency: &str, from: Ts, to: Ts) -> Result<LedgerTotals> {
+        totals::totals(&self.db, currency, from, to)
+    }
+}

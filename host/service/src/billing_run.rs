@@ -15,12 +15,12 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::Service;
 use crate::currency::format_amount;
-use crate::error::ServiceError;
-use crate::ledger::*;
+use crate::error::Error;
+use crate::ledger::{InvoiceFilter, InvoiceStatus, TxnFilter, TxnKind, TxnStatus};
 use crate::reconcile::{ReconcileReport, reconcile_once};
-use crate::reload::RetryPolicy;
+use crate::retry::RetryPolicy;
+use crate::service::Service;
 
 /// Options of a run.
 #[derive(Debug, Clone)]
@@ -126,7 +126,7 @@ pub async fn run(
     service: Arc<Service>,
     opts: BillingOptions,
     stop: Arc<AtomicBool>,
-) -> Result<BillingSummary, ServiceError> {
+) -> Result<BillingSummary, Error> {
     let started = Instant::now();
     let mut summary = BillingSummary {
         reconciled: reconcile_once(&service, Duration::ZERO).await?,
@@ -190,7 +190,7 @@ pub async fn run(
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| ServiceError::internal(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         if stop.load(Ordering::SeqCst) {
             summary.interrupted = true;
             break;

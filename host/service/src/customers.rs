@@ -4,10 +4,10 @@
 //! None of these move money; each gateway call carries a fresh idempotency key (or one derived
 //! from the client's `Idempotency-Key`), and the ledger is written after the gateway answered.
 
-use crate::Service;
-use crate::error::ServiceError;
-use crate::ledger::*;
-use crate::reload::RetryPolicy;
+use crate::error::{Error, ErrorKind};
+use crate::ledger::{Card, CustomerLink, NewCard, new_key, now};
+use crate::retry::RetryPolicy;
+use crate::service::Service;
 use omnicrm_host::contract::{self, CustomerRequest, GatewayError};
 use omnicrm_host::error::CallError;
 
@@ -21,7 +21,7 @@ impl Service {
         email: Option<String>,
         name: Option<String>,
         phone: Option<String>,
-    ) -> Result<(CustomerLink, bool), ServiceError> {
+    ) -> Result<(CustomerLink, bool), Error> {
         check_customer_id(crm_customer_id)?;
         let gateway = self.gateway_name(gateway)?;
         let slot = self.slot(&gateway)?;
@@ -56,13 +56,12 @@ impl Service {
                 async move { g.ensure_customer(request, &key).await }
             })
             .await
-            .map_err(|e| ServiceError::from_call(&e))?;
+            .map_err(|e| Error::from_call(&e))?;
         if customer.crm_customer_id != crm_customer_id {
             // A plugin that matched another CRM customer's gateway customer: never link it.
-            return Err(ServiceError::new_status(
-                502,
-                "gateway_mismatch",
-                "customer_id",
+            return Err(Error::new(
+                ErrorKind::GatewayMismatch,
+                Some("customer_id"),
                 format!(
                     "gateway {gateway} answered with the customer of another CRM customer; nothing was linked"
                 ),
@@ -80,17 +79,17 @@ impl Service {
         Ok((link, customer.created))
     }
 
-    /// The customer's link on a gateway; 404 naming `customer_id` when there is none.
+    /// The customer's link on a gateway; not found naming `customer_id` when there is none.
     pub async fn customer_link(
         &self,
         crm_customer_id: &str,
         gateway: &str,
-    ) -> Result<CustomerLink, ServiceError> {
+    ) -> Result<CustomerLink, Error> {
         check_customer_id(crm_customer_id)?;
         let id = crm_customer_id.to_string();
         let links = self.db.run(move |l| l.customer_links(&id)).await?;
         if links.is_empty() {
-            return Err(ServiceError::not_found(
+            return Err(Error::not_found(
                 "customer_id",
                 format!("customer {crm_customer_id:?} is not linked: POST /v1/customers first"),
             ));
@@ -99,36 +98,32 @@ impl Service {
             .into_iter()
             .find(|l| l.gateway == gateway)
             .ok_or_else(|| {
-                ServiceError::not_found(
+                Error::not_found(
                     "customer_id",
                     format!("customer {crm_customer_id:?} is not linked to gateway {gateway}"),
                 )
             })
     }
 
-    /// Whether the CRM customer is linked to any gateway; 404 naming `customer_id` if not.
+    /// Whether the CRM customer is linked to any gateway; not found naming `customer_id` if not.
     pub async fn require_customer(
         &self,
         crm_customer_id: &str,
-    ) -> Result<Vec<CustomerLink>, ServiceError> {
+    ) -> Result<Vec<CustomerLink>, Error> {
         check_customer_id(crm_customer_id)?;
         let id = crm_customer_id.to_string();
         let links = self.db.run(move |l| l.customer_links(&id)).await?;
         linked(crm_customer_id, links)
     }
 
-    /// A card of the customer; 404 naming `card_id` when it is not theirs or was removed.
-    pub async fn customer_card(
-        &self,
-        crm_customer_id: &str,
-        card_id: i64,
-    ) -> Result<Card, ServiceError> {
+    /// A card of the customer; not found naming `card_id` when it is not theirs or was removed.
+    pub async fn customer_card(&self, crm_customer_id: &str, card_id: i64) -> Result<Card, Error> {
         let card = self.db.run(move |l| l.card(card_id)).await?;
         own_card(crm_customer_id, card_id, card)
     }
 
-    /// Stores a card from a client-side token.
-    pub async fn add_card(
+    /// Stores a card at the gateway from a client-side token, and in the ledger.
+    pub async fn store_card(
         &self,
         crm_customer_id: &str,
         gateway: Option<&str>,
@@ -136,7 +131,7 @@ impl Service {
         nickname: Option<String>,
         make_default: bool,
         client_key: Option<String>,
-    ) -> Result<Card, ServiceError> {
+    ) -> Result<Card, Error> {
         let links = self.require_customer(crm_customer_id).await?;
         let gateway = match gateway {
             Some(g) => self.gateway_name(Some(g))?,
@@ -171,16 +166,16 @@ impl Service {
             .await
             .map_err(|e| match &e {
                 CallError::Gateway(GatewayError::InvalidInput(i)) => {
-                    ServiceError::invalid("token", i.message.clone())
+                    Error::invalid("token", i.message.clone())
                 }
                 CallError::Gateway(GatewayError::NotFound(_)) => {
-                    ServiceError::invalid("token", "the gateway does not know this token")
+                    Error::invalid("token", "the gateway does not know this token")
                 }
-                CallError::Gateway(GatewayError::Declined(d)) => ServiceError::invalid(
+                CallError::Gateway(GatewayError::Declined(d)) => Error::invalid(
                     "token",
                     format!("the card was declined: {}", d.customer_message),
                 ),
-                _ => ServiceError::from_call(&e),
+                _ => Error::from_call(&e),
             })?;
         let new = NewCard {
             crm_customer_id: crm_customer_id.to_string(),
@@ -209,7 +204,7 @@ impl Service {
         &self,
         crm_customer_id: &str,
         card_id: i64,
-    ) -> Result<Card, ServiceError> {
+    ) -> Result<Card, Error> {
         let card = self.customer_card(crm_customer_id, card_id).await?;
         let link = self.customer_link(crm_customer_id, &card.gateway).await?;
         let slot = self.slot(&card.gateway)?;
@@ -221,7 +216,7 @@ impl Service {
             async move { g.set_default_card(&c, &r).await }
         })
         .await
-        .map_err(|e| ServiceError::from_call(&e))?;
+        .map_err(|e| Error::from_call(&e))?;
         let id = crm_customer_id.to_string();
         self.db
             .run(move |l| l.set_default_card(&id, card_id))
@@ -230,11 +225,7 @@ impl Service {
     }
 
     /// Removes a card at its gateway and in the ledger.
-    pub async fn remove_card(
-        &self,
-        crm_customer_id: &str,
-        card_id: i64,
-    ) -> Result<(), ServiceError> {
+    pub async fn remove_card(&self, crm_customer_id: &str, card_id: i64) -> Result<(), Error> {
         let card = self.customer_card(crm_customer_id, card_id).await?;
         let link = self.customer_link(crm_customer_id, &card.gateway).await?;
         let slot = self.slot(&card.gateway)?;
@@ -249,15 +240,15 @@ impl Service {
             .await;
         match result {
             Ok(()) | Err(CallError::Gateway(GatewayError::NotFound(_))) => {}
-            Err(e) => return Err(ServiceError::from_call(&e)),
+            Err(e) => return Err(Error::from_call(&e)),
         }
         let id = crm_customer_id.to_string();
         self.db.run(move |l| l.remove_card(&id, card_id)).await?;
         Ok(())
     }
 
-    /// The customer's default card; 400 naming `card_id` when there is none.
-    pub async fn default_card(&self, crm_customer_id: &str) -> Result<Card, ServiceError> {
+    /// The customer's default card; invalid input naming `card_id` when there is none.
+    pub async fn default_card(&self, crm_customer_id: &str) -> Result<Card, Error> {
         let id = crm_customer_id.to_string();
         let cards = self.db.run(move |l| l.cards(&id)).await?;
         default_of(crm_customer_id, cards)
@@ -271,7 +262,7 @@ impl Service {
         crm_customer_id: &str,
         card_id: Option<i64>,
         need_card: bool,
-    ) -> Result<(Vec<CustomerLink>, Option<Card>), ServiceError> {
+    ) -> Result<(Vec<CustomerLink>, Option<Card>), Error> {
         check_customer_id(crm_customer_id)?;
         let id = crm_customer_id.to_string();
         let (links, card, cards) = self
@@ -304,18 +295,18 @@ pub const MAX_CUSTOMER_ID: usize = 200;
 /// Checks a CRM customer id where it enters the service. Ids are taken exactly as given (never
 /// trimmed or case-folded), so two ids that differ by white space or invisible characters would be
 /// two customers that people and gateways confuse: such ids are refused instead.
-pub fn check_customer_id(id: &str) -> Result<(), ServiceError> {
+pub fn check_customer_id(id: &str) -> Result<(), Error> {
     if id.is_empty() {
-        return Err(ServiceError::invalid("customer_id", "must not be empty"));
+        return Err(Error::invalid("customer_id", "must not be empty"));
     }
     if id.len() > MAX_CUSTOMER_ID {
-        return Err(ServiceError::invalid(
+        return Err(Error::invalid(
             "customer_id",
             format!("at most {MAX_CUSTOMER_ID} bytes"),
         ));
     }
     if let Some(c) = id.chars().find(|c| is_invisible(*c)) {
-        return Err(ServiceError::invalid(
+        return Err(Error::invalid(
             "customer_id",
             format!(
                 "must not contain white space or control characters (found U+{:04X})",
@@ -334,13 +325,10 @@ fn is_invisible(c: char) -> bool {
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{00AD}')
 }
 
-/// The links of a customer that must be linked; 404 naming `customer_id` if none.
-fn linked(
-    crm_customer_id: &str,
-    links: Vec<CustomerLink>,
-) -> Result<Vec<CustomerLink>, ServiceError> {
+/// The links of a customer that must be linked; not found naming `customer_id` if none.
+fn linked(crm_customer_id: &str, links: Vec<CustomerLink>) -> Result<Vec<CustomerLink>, Error> {
     if links.is_empty() {
-        return Err(ServiceError::not_found(
+        return Err(Error::not_found(
             "customer_id",
             format!("no customer {crm_customer_id:?}: link it with POST /v1/customers first"),
         ));
@@ -348,11 +336,11 @@ fn linked(
     Ok(links)
 }
 
-/// A card that must be the customer's; 404 naming `card_id` when it is not theirs or was removed.
-fn own_card(crm_customer_id: &str, card_id: i64, card: Option<Card>) -> Result<Card, ServiceError> {
+/// A card that must be the customer's; not found naming `card_id` when it is not theirs or was removed.
+fn own_card(crm_customer_id: &str, card_id: i64, card: Option<Card>) -> Result<Card, Error> {
     match card {
         Some(c) if c.crm_customer_id == crm_customer_id => Ok(c),
-        _ => Err(ServiceError::not_found(
+        _ => Err(Error::not_found(
             "card_id",
             format!("customer {crm_customer_id:?} has no card {card_id}"),
         )),
@@ -360,9 +348,9 @@ fn own_card(crm_customer_id: &str, card_id: i64, card: Option<Card>) -> Result<C
 }
 
 /// The default among the customer's cards.
-fn default_of(crm_customer_id: &str, cards: Vec<Card>) -> Result<Card, ServiceError> {
+fn default_of(crm_customer_id: &str, cards: Vec<Card>) -> Result<Card, Error> {
     cards.into_iter().find(|c| c.is_default).ok_or_else(|| {
-        ServiceError::invalid(
+        Error::invalid(
             "card_id",
             format!("customer {crm_customer_id:?} has no default card: add one or name a card_id"),
         )

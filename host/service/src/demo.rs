@@ -230,7 +230,7 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
     let is_offline = service
         .gateways
         .get(&gateway)
-        .map(|g| g.gateway().info().name == "offline")
+        .map(|g| g.gateway().describe().name == "offline")
         .unwrap_or(false);
     if !is_offline {
         offline_secret = None;

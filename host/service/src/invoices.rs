@@ -3,13 +3,15 @@
 //! operation of the intent log (see [`crate::payments`]). A payment attempt gets a key
 //! of its own (`…:pay:N`), so that a declined attempt is never replayed for the next card.
 
-use crate::Service;
-use crate::error::ServiceError;
-use crate::ledger::*;
-use crate::payments::{
-    ErrorClass, InvoiceCreateParams, InvoiceParams, LineParams, classify, to_params,
+use crate::error::{Concerned, Error};
+use crate::ledger::{
+    Invoice, InvoicePatch, InvoiceStatus, NewInvoice, NewOperation, OpKind, OpState, Ts, TxnKind,
+    new_key, now,
 };
-use crate::reload::RetryPolicy;
+use crate::payments::outcome::{ErrorClass, classify};
+use crate::payments::params::{InvoiceCreateParams, InvoiceParams, LineParams, to_params};
+use crate::retry::RetryPolicy;
+use crate::service::Service;
 use omnicrm_host::error::CallError;
 
 /// An invoice to create, as the API receives it.
@@ -32,18 +34,19 @@ pub struct InvoiceRequestIn {
     /// Key derived from the client's `Idempotency-Key`.
     pub client_key: Option<String>,
 }
+
 impl Service {
-    /// An invoice of the ledger; 404 naming `invoice_id` when there is none.
-    pub(super) async fn invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+    /// An invoice of the ledger; not found naming `invoice_id` when there is none.
+    pub async fn invoice(&self, id: i64) -> Result<Invoice, Error> {
         self.db
             .run(move |l| l.invoice(id))
             .await?
-            .ok_or_else(|| ServiceError::not_found("invoice_id", format!("no invoice {id}")))
+            .ok_or_else(|| Error::not_found("invoice_id", format!("no invoice {id}")))
     }
 
     /// Creates an invoice from the customer's uninvoiced pending transactions, in the ledger
     /// and (as a draft) at the gateway.
-    pub async fn create_invoice(&self, req: InvoiceRequestIn) -> Result<Invoice, ServiceError> {
+    pub async fn create_invoice(&self, req: InvoiceRequestIn) -> Result<Invoice, Error> {
         let links = self.require_customer(&req.customer_id).await?;
         let gateway = match &req.gateway {
             Some(g) => self.gateway_name(Some(g))?,
@@ -79,7 +82,7 @@ impl Service {
             .run(move |l| l.create_invoice(&new))
             .await?
             .ok_or_else(|| {
-                ServiceError::conflict(
+                Error::conflict(
                     "customer_id",
                     format!(
                         "customer {:?} has no uninvoiced pending {} transactions{}",
@@ -107,14 +110,14 @@ impl Service {
             self.db
                 .run(move |l| l.update_invoice(id, &[InvoiceStatus::Draft], &patch))
                 .await?;
-            return Err(ServiceError::from_call(e));
+            return Err(Error::from_call(e));
         }
         self.invoice(id).await
     }
 
     /// The operation that creates an invoice at the gateway, with its lines. Its key derives
     /// from the invoice's, so building it again yields the same operation.
-    async fn invoice_create_op(&self, invoice: &Invoice) -> Result<NewOperation, ServiceError> {
+    async fn invoice_create_op(&self, invoice: &Invoice) -> Result<NewOperation, Error> {
         let link = self
             .customer_link(&invoice.crm_customer_id, &invoice.gateway)
             .await?;
@@ -159,19 +162,20 @@ impl Service {
 
     /// Makes sure the invoice exists at the gateway, settling its creation if needed (and
     /// writing the creation's operation when a crash came between the invoice and it).
-    async fn gateway_invoice(&self, inv: &Invoice) -> Result<String, ServiceError> {
+    async fn gateway_invoice(&self, inv: &Invoice) -> Result<String, Error> {
         if let Some(r) = &inv.gateway_invoice_ref {
             return Ok(r.clone());
         }
         let new = self.invoice_create_op(inv).await?;
         let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
         if matches!(op.state, OpState::Pending | OpState::Unknown) {
-            let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
-            Self::exec_result(exec)?;
+            self.execute(op, RetryPolicy::INTERACTIVE)
+                .await?
+                .into_result()?;
         }
         let fresh = self.invoice(inv.id).await?;
         fresh.gateway_invoice_ref.ok_or_else(|| {
-            ServiceError::conflict("invoice_id", "the invoice was not created at the gateway")
+            Error::conflict("invoice_id", "the invoice was not created at the gateway")
         })
     }
 
@@ -182,13 +186,13 @@ impl Service {
         allowed: &[InvoiceStatus],
         card: Option<String>,
         policy: RetryPolicy,
-    ) -> Result<(Invoice, Option<CallError>), ServiceError> {
+    ) -> Result<(Invoice, Option<CallError>), Error> {
         let inv = self.invoice(id).await?;
         let op = match self.unsettled_op(None, Some(id), &[kind]).await? {
             Some(op) => op,
             None => {
                 if !allowed.contains(&inv.status) {
-                    return Err(ServiceError::conflict(
+                    return Err(Error::conflict(
                         "invoice_id",
                         format!(
                             "invoice {} is {}: it cannot be {}",
@@ -210,7 +214,7 @@ impl Service {
                         .unsettled_op(None, Some(id), &[OpKind::InvoiceCreate])
                         .await?
                     {
-                        Self::exec_result(self.execute(create, policy).await?)?;
+                        self.execute(create, policy).await?.into_result()?;
                     }
                     if self.invoice(id).await?.gateway_invoice_ref.is_none() {
                         let patch = InvoicePatch {
@@ -236,7 +240,7 @@ impl Service {
                             .db
                             .run(move |l| l.update_invoice(id, &[], &patch))
                             .await?
-                            .ok_or_else(|| ServiceError::internal("invoice vanished"))?;
+                            .ok_or_else(|| Error::internal("invoice vanished"))?;
                         format!("pay:{}", after.pay_attempts)
                     }
                     OpKind::InvoiceFinalize => "finalize".into(),
@@ -260,7 +264,7 @@ impl Service {
         };
         let exec = self.execute(op, policy).await?;
         if exec.in_flight {
-            return Err(ServiceError::conflict(
+            return Err(Error::conflict(
                 "invoice_id",
                 "another request is changing this invoice now",
             ));
@@ -269,7 +273,7 @@ impl Service {
     }
 
     /// Finalizes a draft invoice.
-    pub async fn finalize_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+    pub async fn finalize_invoice(&self, id: i64) -> Result<Invoice, Error> {
         let (inv, err) = self
             .invoice_op(
                 id,
@@ -280,7 +284,7 @@ impl Service {
             )
             .await?;
         match err {
-            Some(e) => Err(ServiceError::from_call(&e)),
+            Some(e) => Err(Error::from_call(&e)),
             None => Ok(inv),
         }
     }
@@ -292,13 +296,13 @@ impl Service {
         id: i64,
         card_id: Option<i64>,
         policy: RetryPolicy,
-    ) -> Result<Invoice, ServiceError> {
+    ) -> Result<Invoice, Error> {
         let inv = self.invoice(id).await?;
         let card = match card_id {
             Some(c) => {
                 let card = self.customer_card(&inv.crm_customer_id, c).await?;
                 if card.gateway != inv.gateway {
-                    return Err(ServiceError::invalid(
+                    return Err(Error::invalid(
                         "card_id",
                         format!(
                             "card {c} is kept by gateway {}, the invoice by {}",
@@ -311,7 +315,7 @@ impl Service {
             None => None,
         };
         if matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Paid) {
-            return Err(ServiceError::conflict(
+            return Err(Error::conflict(
                 "invoice_id",
                 format!(
                     "invoice {} is {}: it cannot be paid",
@@ -332,16 +336,17 @@ impl Service {
             )
             .await?;
         match err {
-            Some(e) => Err(ServiceError::from_call(&e).with_details(serde_json::json!({
-                "invoice_id": inv.id, "status": inv.status,
-            }))),
+            Some(e) => Err(Error::from_call(&e).concerning(Concerned::Invoice {
+                id: inv.id,
+                status: inv.status,
+            })),
             None => Ok(inv),
         }
     }
 
     /// Voids an invoice (a draft is deleted at the gateway); its pending transactions become
     /// uninvoiced again.
-    pub async fn void_invoice(&self, id: i64) -> Result<Invoice, ServiceError> {
+    pub async fn void_invoice(&self, id: i64) -> Result<Invoice, Error> {
         let (inv, err) = self
             .invoice_op(
                 id,
@@ -356,7 +361,7 @@ impl Service {
             )
             .await?;
         match err {
-            Some(e) => Err(ServiceError::from_call(&e)),
+            Some(e) => Err(Error::from_call(&e)),
             None => Ok(inv),
         }
     }

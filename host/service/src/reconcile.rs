@@ -10,48 +10,23 @@
 //! is missed: `processing` ones; authorizations older than
 //! [`ReconcileSettings::authorization_max_age`] (the gateway lets them expire: the transaction
 //! becomes `canceled`, or `succeeded` when captured elsewhere); and payments waiting for the
-//! customer to authenticate (3-D Secure), which are cancelled at the gateway, through the intent
+//! customer to authenticate (3-D Secure), which are voided at the gateway, through the intent
 //! log, once they have waited longer than [`ReconcileSettings::action_expiry`].
+//!
+//! [`ReconcileSettings::authorization_max_age`]: crate::service::ReconcileSettings::authorization_max_age
+//! [`ReconcileSettings::action_expiry`]: crate::service::ReconcileSettings::action_expiry
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::Service;
-use crate::config::ServiceSection;
-use crate::error::ServiceError;
+use crate::error::Error;
 use crate::ledger::{NewOperation, OpKind, OpState, Transaction, Ts, TxnFilter, TxnStatus, now};
-use crate::payments::{PaymentParams, to_params};
-use crate::reload::RetryPolicy;
+use crate::payments::params::{PaymentParams, to_params};
+use crate::retry::RetryPolicy;
+use crate::service::Service;
 use omnicrm_host::contract::PaymentStatus;
-
-/// How the reconciler treats payments that wait at the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReconcileSettings {
-    /// Authorizations older than this are looked up at the gateway (default 6 days; card
-    /// authorizations expire after about 7).
-    pub authorization_max_age: Duration,
-    /// Payments waiting for the customer to authenticate longer than this are cancelled at the
-    /// gateway (default 24 hours).
-    pub action_expiry: Duration,
-}
-
-impl Default for ReconcileSettings {
-    fn default() -> Self {
-        Self::from_config(&ServiceSection::default())
-    }
-}
-
-impl ReconcileSettings {
-    /// The settings of a `[service]` table.
-    pub fn from_config(section: &ServiceSection) -> Self {
-        ReconcileSettings {
-            authorization_max_age: Duration::from_secs(section.authorization_max_age_secs),
-            action_expiry: Duration::from_secs(section.action_expiry_secs),
-        }
-    }
-}
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -69,16 +44,13 @@ pub struct ReconcileReport {
     /// Payments looked up and moved on: processing ones, old authorizations captured elsewhere,
     /// payments the customer authenticated (or failed to).
     pub refreshed: u64,
-    /// Authorizations that expired at the gateway, and payments cancelled after waiting too
-    /// long for the customer: now `canceled`.
+    /// Authorizations that expired at the gateway, and payments voided after waiting too long
+    /// for the customer: now `canceled`.
     pub expired: u64,
 }
 
 /// Repeats every unsettled operation last touched at least `grace` ago.
-pub async fn reconcile_once(
-    service: &Service,
-    grace: Duration,
-) -> Result<ReconcileReport, ServiceError> {
+pub async fn reconcile_once(service: &Service, grace: Duration) -> Result<ReconcileReport, Error> {
     let mut report = ReconcileReport::default();
     let cutoff = now() - grace.as_secs() as i64;
     let mut last_id = 0;
@@ -155,7 +127,7 @@ async fn waiting(
     service: &Service,
     status: TxnStatus,
     created_by: Option<Ts>,
-) -> Result<Vec<Transaction>, ServiceError> {
+) -> Result<Vec<Transaction>, Error> {
     let filter = TxnFilter {
         statuses: vec![status],
         to: created_by.map(|t| t + 1),
@@ -183,7 +155,7 @@ fn secs(d: Duration) -> Ts {
 }
 
 /// Counts a looked-up payment in the report.
-fn count(report: &mut ReconcileReport, txn: i64, moved: Result<Option<Transaction>, ServiceError>) {
+fn count(report: &mut ReconcileReport, txn: i64, moved: Result<Option<Transaction>, Error>) {
     match moved {
         Ok(Some(t)) if t.status == TxnStatus::Canceled => report.expired += 1,
         Ok(Some(_)) => report.refreshed += 1,
@@ -195,14 +167,14 @@ fn count(report: &mut ReconcileReport, txn: i64, moved: Result<Option<Transactio
 impl Service {
     /// Settles a payment waiting for the customer to authenticate (3-D Secure): looks it up and
     /// moves the transaction on when the customer acted or the gateway gave up. Once it has
-    /// waited longer than `expiry`, cancels it at the gateway through the intent log, with a key
-    /// derived from the transaction's (a repeat is the same cancellation), and records why.
-    /// Returns the transaction when it moved.
+    /// waited longer than `expiry`, voids it at the gateway through the intent log, with a key
+    /// derived from the transaction's (a repeat is the same void), and records why. Returns the
+    /// transaction when it moved.
     pub async fn settle_waiting_payment(
         &self,
         txn: &Transaction,
         expiry: Duration,
-    ) -> Result<Option<Transaction>, ServiceError> {
+    ) -> Result<Option<Transaction>, Error> {
         let Some(p) = self.look_up_payment(txn).await? else {
             return Ok(None);
         };
@@ -214,6 +186,7 @@ impl Service {
              canceled at the gateway. No money was taken",
             span(expiry)
         );
+        // `Cancel` is the stored name of a void; the key keeps its stored spelling too.
         let new = NewOperation {
             kind: OpKind::Cancel,
             gateway: txn.gateway.clone().unwrap_or_default(),
@@ -234,7 +207,7 @@ impl Service {
                 return self.apply_lookup(txn.id, &p, None).await;
             }
         }
-        let after = self.txn(txn.id).await?;
+        let after = self.transaction(txn.id).await?;
         Ok((after.status != txn.status).then_some(after))
     }
 }

@@ -9,13 +9,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::Service;
-use crate::api::{self, AppState, auth::ApiKeys};
+use crate::api::{self, AppState, api_keys::ApiKeys};
 use crate::config::ServiceConfig;
 use crate::ledger::sqlite::SqliteLedger;
 use crate::ledger::{Db, LedgerError};
-use crate::reconcile::{self, ReconcileReport, ReconcileSettings};
-use crate::reload::{GatewayLoadError, Gateways};
+use crate::live_gateways::{GatewayLoadError, Gateways};
+use crate::reconcile::{self, ReconcileReport};
+use crate::service::{ReconcileSettings, Service};
 use omnicrm_host::runtime::{Runtime, RuntimeOptions};
 
 /// Why the service could not start.

@@ -91,7 +91,7 @@ async fn sigkill_in_the_middle_of_a_billing_run_charges_each_transaction_exactly
                 .await
                 .unwrap();
             service
-                .add_card(&id, None, "pm_card_visa", None, true, None)
+                .store_card(&id, None, "pm_card_visa", None, true, None)
                 .await
                 .unwrap();
         }

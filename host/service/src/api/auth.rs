@@ -1,4 +1,4 @@
-//! API keys (`Authorization: Bearer <key>`, configured as SHA-256 hashes with scopes) and
+//! Authentication (`Authorization: Bearer <key>`, checked against [`super::api_keys`]) and
 //! `Idempotency-Key` replay for POST requests.
 
 use std::sync::Arc;
@@ -9,54 +9,15 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use sha2::Digest;
+use axum::extract::Extension;
 
-use crate::config::{ApiKeyConfig, Scope};
-use crate::error::ServiceError;
+use crate::config::Scope;
+use crate::error::Error;
+use crate::keys::digest;
 use crate::ledger::IdemBegin;
-use crate::payments::digest;
 
-use super::AppState;
-
-/// The configured keys: the SHA-256 of each (never the key itself), its name and scopes.
-#[derive(Clone, Default)]
-pub struct ApiKeys {
-    keys: Vec<([u8; 32], String, Vec<Scope>)>,
-}
-
-impl ApiKeys {
-    /// From the configuration (the configuration checks that each `sha256` is 64 hex digits;
-    /// one that is not matches no key).
-    pub fn new(keys: &[ApiKeyConfig]) -> Self {
-        ApiKeys {
-            keys: keys
-                .iter()
-                .filter_map(|k| {
-                    let digest = hex::decode(k.sha256.trim()).ok()?.try_into().ok()?;
-                    Some((digest, k.name.clone(), k.scopes.clone()))
-                })
-                .collect(),
-        }
-    }
-
-    /// The name and scopes of a presented key. The presented key's SHA-256 is compared with
-    /// every configured one in constant time, so the answer's timing tells nothing about how
-    /// close a guess came.
-    pub fn lookup(&self, presented: &str) -> Option<(String, Vec<Scope>)> {
-        let presented: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
-        let mut found = None;
-        for (digest, name, scopes) in &self.keys {
-            let diff = digest
-                .iter()
-                .zip(presented.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if std::hint::black_box(diff) == 0 {
-                found = Some((name.clone(), scopes.clone()));
-            }
-        }
-        found
-    }
-}
+use super::errors::ApiError;
+use super::state::AppState;
 
 /// Who is calling: the key's name.
 #[derive(Clone, Debug)]
@@ -66,6 +27,11 @@ pub struct Caller(pub String);
 /// of the objects the request creates.
 #[derive(Clone, Debug)]
 pub struct ClientKey(pub String);
+
+/// The key derived from the client's `Idempotency-Key`, when it sent one.
+pub fn client_key(k: Option<Extension<ClientKey>>) -> Option<String> {
+    k.map(|Extension(ClientKey(k))| k)
+}
 
 const MAX_BODY: usize = 1 << 20;
 
@@ -86,11 +52,11 @@ pub async fn authenticate(
         .map(str::trim)
         .map(str::to_string);
     let Some(presented) = presented else {
-        return ServiceError::unauthorized("missing API key: send `Authorization: Bearer <key>`")
+        return ApiError::unauthorized("missing API key: send `Authorization: Bearer <key>`")
             .into_response();
     };
     let Some((name, scopes)) = state.keys.lookup(&presented) else {
-        return ServiceError::unauthorized("the API key is not valid").into_response();
+        return ApiError::unauthorized("the API key is not valid").into_response();
     };
     let needs = if matches!(*req.method(), Method::GET | Method::HEAD) {
         Scope::Read
@@ -100,7 +66,7 @@ pub async fn authenticate(
     let allowed =
         scopes.contains(&needs) || (needs == Scope::Read && scopes.contains(&Scope::Write));
     if !allowed {
-        return ServiceError::forbidden(format!(
+        return ApiError::forbidden(format!(
             "the API key {name:?} lacks the `{}` scope",
             if needs == Scope::Read {
                 "read"
@@ -120,10 +86,10 @@ pub async fn authenticate(
         Some(Ok(k)) if !k.is_empty() && k.len() <= 255 && *req.method() == Method::POST => k,
         Some(Ok(_)) if *req.method() != Method::POST => return next.run(req).await,
         Some(_) => {
-            return ServiceError::invalid(
+            return ApiError::from(Error::invalid(
                 "Idempotency-Key",
                 "must be 1 to 255 visible ASCII characters",
-            )
+            ))
             .into_response();
         }
     };
@@ -132,8 +98,11 @@ pub async fn authenticate(
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return ServiceError::invalid("body", "the body is too large or unreadable")
-                .into_response();
+            return ApiError::from(Error::invalid(
+                "body",
+                "the body is too large or unreadable",
+            ))
+            .into_response();
         }
     };
     let hash = digest(&[
@@ -148,21 +117,15 @@ pub async fn authenticate(
         .run(move |l| l.idem_begin(&scope, &key, &hash, &owner))
         .await;
     match begin {
-        Err(e) => return ServiceError::from(e).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
         Ok(IdemBegin::Mismatch) => {
-            return ServiceError::new_status(
-                422,
-                "idempotency_key_reused",
-                "Idempotency-Key",
-                "this key was used with a different request",
-            )
-            .into_response();
+            return ApiError::idempotency_key_reused().into_response();
         }
         Ok(IdemBegin::InProgress) => {
-            return ServiceError::conflict(
+            return ApiError::from(Error::conflict(
                 "Idempotency-Key",
                 "a request with this key is still running",
-            )
+            ))
             .into_response();
         }
         Ok(IdemBegin::Replay { status, body }) => {
@@ -204,41 +167,4 @@ pub async fn authenticate(
         })
         .await;
     Response::from_parts(parts, AxumBody::from(bytes))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::hash_api_key;
-
-    #[test]
-    fn keys_are_matched_by_their_hash_only() {
-        let config = |name: &str, sha256: String, scopes: Vec<Scope>| ApiKeyConfig {
-            name: name.into(),
-            sha256,
-            scopes,
-        };
-        let keys = ApiKeys::new(&[
-            config("crm", hash_api_key("secret-1"), vec![Scope::Write]),
-            config(
-                "reports",
-                hash_api_key("secret-2").to_ascii_uppercase(),
-                vec![Scope::Read],
-            ),
-            config("broken", "not hex".into(), vec![Scope::Write]),
-        ]);
-        assert_eq!(
-            keys.lookup("secret-1"),
-            Some(("crm".to_string(), vec![Scope::Write]))
-        );
-        assert_eq!(
-            keys.lookup("secret-2"),
-            Some(("reports".to_string(), vec![Scope::Read]))
-        );
-        assert_eq!(keys.lookup("secret-3"), None);
-        assert_eq!(keys.lookup(""), None);
-        // The configured hash is not a key.
-        assert_eq!(keys.lookup(&hash_api_key("secret-1")), None);
-        assert_eq!(keys.lookup("not hex"), None);
-    }
 }

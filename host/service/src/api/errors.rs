@@ -1,190 +1,249 @@
-//! Error responses and strict request parsing that names the field at fault.
+//! The API's errors: every domain [`Error`] mapped to an HTTP status and a machine-readable code,
+//! plus the API's own (authentication, idempotency keys). The body is always
+//! `{"error": {"code", "field"?, "message", "details"?}}`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::error::ServiceError;
+use crate::error::{Concerned, Error, ErrorKind, EventRejection};
 
-impl IntoResponse for ServiceError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(serde_json::json!({ "error": self }))).into_response()
-    }
+/// An error answered to an API client. Messages never contain secrets or card data.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The body's `error` object.
+    pub body: ErrorBody,
 }
 
-/// A JSON object body, read strictly: unknown fields and wrong types are errors naming the
-/// field.
-pub struct Body {
-    map: Map<String, Value>,
+/// The `error` object of an error response.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    /// Machine-readable code (`invalid_request`, `not_found`, `card_declined`, ...).
+    pub code: &'static str,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong, for people.
+    pub message: String,
+    /// Extra details (the transaction or invoice concerned, the decline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
 }
 
-impl Body {
-    /// Parses a body that must be a JSON object (an empty body is an empty object).
-    pub fn parse(bytes: &[u8], allowed: &[&str]) -> Result<Self, ServiceError> {
-        let map = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            Map::new()
-        } else {
-            match serde_json::from_slice::<Value>(bytes) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => {
-                    return Err(ServiceError::invalid(
-                        "body",
-                        "the body must be a JSON object",
-                    ));
-                }
-                Err(e) => {
-                    return Err(ServiceError::invalid(
-                        "body",
-                        format!("malformed JSON: {e}"),
-                    ));
-                }
-            }
-        };
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(ServiceError::invalid(
-                unknown,
-                format!("unknown field; expected one of: {}", allowed.join(", ")),
-            ));
-        }
-        Ok(Body { map })
-    }
-
-    fn get(&self, field: &str) -> Option<&Value> {
-        self.map.get(field).filter(|v| !v.is_null())
-    }
-
-    /// An optional string.
-    pub fn str(&self, field: &str) -> Result<Option<String>, ServiceError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ServiceError::invalid(field, "must be a string")),
-        }
-    }
-
-    /// A required, non-empty string.
-    pub fn req_str(&self, field: &str) -> Result<String, ServiceError> {
-        match self.str(field)? {
-            Some(s) if !s.trim().is_empty() => Ok(s),
-            Some(_) => Err(ServiceError::invalid(field, "must not be empty")),
-            None => Err(ServiceError::invalid(field, "is required")),
-        }
-    }
-
-    /// An optional integer.
-    pub fn i64(&self, field: &str) -> Result<Option<i64>, ServiceError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
-                ServiceError::invalid(field, "must be an integer (minor units, no decimals)")
-            }),
-            Some(_) => Err(ServiceError::invalid(field, "must be an integer")),
-        }
-    }
-
-    /// A required integer.
-    pub fn req_i64(&self, field: &str) -> Result<i64, ServiceError> {
-        self.i64(field)?
-            .ok_or_else(|| ServiceError::invalid(field, "is required"))
-    }
-
-    /// An optional boolean.
-    pub fn bool(&self, field: &str) -> Result<Option<bool>, ServiceError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ServiceError::invalid(field, "must be true or false")),
-        }
-    }
-
-    /// An optional time: Unix seconds or an ISO date (`2026-01-31`, `2026-01-31T12:00:00Z`).
-    pub fn time(&self, field: &str) -> Result<Option<i64>, ServiceError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| ServiceError::invalid(field, "must be Unix seconds or an ISO date")),
-            Some(Value::String(s)) => crate::time::parse_time(s)
-                .map(Some)
-                .ok_or_else(|| ServiceError::invalid(field, "must be Unix seconds or an ISO date")),
-            Some(_) => Err(ServiceError::invalid(
-                field,
-                "must be Unix seconds or an ISO date",
-            )),
-        }
-    }
-}
-
-/// Query parameters, read strictly.
-pub struct Query {
-    map: std::collections::HashMap<String, String>,
-}
-
-impl Query {
-    /// Parses a query string, refusing unknown parameters.
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Self, ServiceError> {
-        let mut map = std::collections::HashMap::new();
-        for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-            if !allowed.contains(&k.as_ref()) {
-                return Err(ServiceError::invalid(
-                    &k,
-                    format!(
-                        "unknown query parameter; expected one of: {}",
-                        allowed.join(", ")
-                    ),
-                ));
-            }
-            map.insert(k.into_owned(), v.into_owned());
-        }
-        Ok(Query { map })
-    }
-
-    /// An optional string.
-    pub fn str(&self, field: &str) -> Option<String> {
-        self.map.get(field).filter(|v| !v.is_empty()).cloned()
-    }
-
-    /// An optional integer within bounds.
-    pub fn int(&self, field: &str, min: i64, max: i64) -> Result<Option<i64>, ServiceError> {
-        match self.str(field) {
-            None => Ok(None),
-            Some(s) => match s.parse::<i64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(ServiceError::invalid(
-                    field,
-                    format!("must be an integer from {min} to {max}"),
-                )),
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                code,
+                field: Some(field.to_string()),
+                message: message.into(),
+                details: None,
             },
         }
     }
 
-    /// An optional boolean.
-    pub fn bool(&self, field: &str) -> Result<Option<bool>, ServiceError> {
-        match self.str(field).as_deref() {
-            None => Ok(None),
-            Some("true") => Ok(Some(true)),
-            Some("false") => Ok(Some(false)),
-            Some(_) => Err(ServiceError::invalid(field, "must be true or false")),
-        }
+    /// 401: no valid API key.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "authorization",
+            message,
+        )
     }
 
-    /// An optional time.
-    pub fn time(&self, field: &str) -> Result<Option<i64>, ServiceError> {
-        match self.str(field) {
-            None => Ok(None),
-            Some(s) => crate::time::parse_time(&s).map(Some).ok_or_else(|| {
-                ServiceError::invalid(field, "must be Unix seconds or an ISO date (2026-01-31)")
-            }),
+    /// 403: the API key lacks the scope.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "authorization", message)
+    }
+
+    /// 422: an `Idempotency-Key` used before with a different request.
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "Idempotency-Key",
+            "this key was used with a different request",
+        )
+    }
+
+    /// Replaces the details.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.body.details = Some(details);
+        self
+    }
+}
+
+/// The status and code of a kind of domain error.
+fn status_and_code(kind: &ErrorKind) -> (StatusCode, &'static str) {
+    match kind {
+        ErrorKind::InvalidInput => (StatusCode::BAD_REQUEST, "invalid_request"),
+        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+        ErrorKind::Declined(_) => (StatusCode::PAYMENT_REQUIRED, "card_declined"),
+        ErrorKind::ActionRequired => (StatusCode::PAYMENT_REQUIRED, "authentication_required"),
+        ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        ErrorKind::GatewayUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "gateway_unavailable"),
+        ErrorKind::OutcomeUnknown => (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown"),
+        ErrorKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+        ErrorKind::GatewayMisconfigured => (StatusCode::BAD_GATEWAY, "gateway_configuration"),
+        ErrorKind::GatewayMismatch => (StatusCode::BAD_GATEWAY, "gateway_mismatch"),
+        ErrorKind::EventUnverifiable => {
+            (StatusCode::SERVICE_UNAVAILABLE, "verification_unavailable")
+        }
+        ErrorKind::EventRejected(why) => (
+            StatusCode::BAD_REQUEST,
+            match why {
+                EventRejection::MissingSignature => "missing_signature",
+                EventRejection::BadSignature => "bad_signature",
+                EventRejection::OutsideTolerance => "outside_tolerance",
+                EventRejection::NotConfigured => "not_configured",
+                EventRejection::Malformed => "malformed",
+            },
+        ),
+        ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let (status, code) = status_and_code(&e.kind);
+        let details = match (&e.concerned, &e.kind) {
+            (Some(Concerned::Invoice { id, status }), _) => {
+                Some(json!({ "invoice_id": id, "status": status }))
+            }
+            (None, ErrorKind::Declined(d)) => Some(json!({
+                "decline_code": d.code, "decline_reason": d.reason,
+            })),
+            (None, _) => None,
+        };
+        ApiError {
+            status,
+            body: ErrorBody {
+                code,
+                field: e.field,
+                message: e.message,
+                details,
+            },
         }
     }
 }
 
-/// Parses a numeric id from a path segment.
-pub fn path_id(field: &str, raw: &str) -> Result<i64, ServiceError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ServiceError::invalid(field, format!("{raw:?} is not a valid id")))
+impl From<crate::ledger::LedgerError> for ApiError {
+    fn from(e: crate::ledger::LedgerError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "error": self.body }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Decline;
+    use crate::ledger::InvoiceStatus;
+
+    fn answer(e: Error) -> (u16, Value) {
+        let e = ApiError::from(e);
+        (e.status.as_u16(), json!({ "error": e.body }))
+    }
+
+    #[test]
+    fn domain_errors_keep_their_status_and_body() {
+        assert_eq!(
+            answer(Error::invalid("amount", "must be positive")),
+            (
+                400,
+                json!({"error": {"code": "invalid_request", "field": "amount", "message": "must be positive"}})
+            )
+        );
+        assert_eq!(
+            answer(Error::internal("the ledger failed")),
+            (
+                500,
+                json!({"error": {"code": "internal_error", "message": "the ledger failed"}})
+            )
+        );
+        let declined = Error::new(
+            ErrorKind::Declined(Decline {
+                code: "card_declined".into(),
+                reason: None,
+            }),
+            Some("card_id"),
+            "Your card was declined.",
+        );
+        assert_eq!(
+            answer(declined.clone()),
+            (
+                402,
+                json!({"error": {
+                    "code": "card_declined", "field": "card_id", "message": "Your card was declined.",
+                    "details": {"decline_code": "card_declined", "decline_reason": null},
+                }})
+            )
+        );
+        // The invoice concerned replaces the decline's details.
+        let (status, body) = answer(declined.concerning(Concerned::Invoice {
+            id: 4,
+            status: InvoiceStatus::Open,
+        }));
+        assert_eq!(status, 402);
+        assert_eq!(
+            body["error"]["details"],
+            json!({"invoice_id": 4, "status": "open"})
+        );
+        for (kind, status, code) in [
+            (ErrorKind::NotFound, 404, "not_found"),
+            (ErrorKind::Conflict, 409, "conflict"),
+            (ErrorKind::ActionRequired, 402, "authentication_required"),
+            (ErrorKind::RateLimited, 429, "rate_limited"),
+            (ErrorKind::GatewayUnavailable, 503, "gateway_unavailable"),
+            (ErrorKind::OutcomeUnknown, 504, "outcome_unknown"),
+            (ErrorKind::Unsupported, 501, "unsupported"),
+            (
+                ErrorKind::GatewayMisconfigured,
+                502,
+                "gateway_configuration",
+            ),
+            (ErrorKind::GatewayMismatch, 502, "gateway_mismatch"),
+            (
+                ErrorKind::EventUnverifiable,
+                503,
+                "verification_unavailable",
+            ),
+            (
+                ErrorKind::EventRejected(EventRejection::BadSignature),
+                400,
+                "bad_signature",
+            ),
+        ] {
+            let (s, body) = answer(Error::new(kind, None, "x"));
+            assert_eq!((s, body["error"]["code"].as_str()), (status, Some(code)));
+        }
+    }
+
+    #[test]
+    fn the_apis_own_errors() {
+        let e = ApiError::unauthorized("missing API key");
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(e.body.field.as_deref(), Some("authorization"));
+        let e = ApiError::idempotency_key_reused();
+        assert_eq!(
+            (e.status.as_u16(), e.body.code),
+            (422, "idempotency_key_reused")
+        );
+    }
 }

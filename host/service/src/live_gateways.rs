@@ -1,8 +1,8 @@
-//! The live gateways: one slot per configured gateway, holding the loaded [`Gateway`] behind a
+//! The live gateways: one slot per configured gateway, holding its [`PaymentGateway`] behind a
 //! lock that is held only to clone it, the per-gateway limits (concurrency, pacing), retries of
-//! calls that did nothing (rate-limited, not attempted), and hot reload of component files.
+//! calls that did nothing ([`crate::retry`]), and hot reload of component files.
 //!
-//! A call clones the slot's current `Gateway` and runs on that clone, so a reload (which swaps
+//! A call clones the slot's current gateway and runs on that clone, so a reload (which swaps
 //! the slot's value) never disturbs calls in flight: they finish on the old component, and new
 //! calls start on the new one.
 
@@ -15,7 +15,9 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::config::{GatewayEntry, ServiceConfig};
+use crate::gateway::PaymentGateway;
 use crate::ledger::{Ts, now};
+use crate::retry::{RetryPolicy, retryable};
 use omnicrm_host::contract::GatewayError;
 use omnicrm_host::error::{CallError, LoadError};
 use omnicrm_host::gateway::Gateway;
@@ -35,7 +37,7 @@ pub struct GatewayLoadError {
 /// The loaded component of a slot.
 #[derive(Clone)]
 struct Loaded {
-    gateway: Gateway,
+    gateway: Arc<dyn PaymentGateway>,
     sha256: String,
     loaded_at: Ts,
     generation: u64,
@@ -69,59 +71,6 @@ pub struct GatewayStatus {
     pub max_concurrency: usize,
     /// Calls per second, at most.
     pub requests_per_second: Option<f64>,
-}
-
-/// How calls that did nothing are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all (at least 1).
-    pub attempts: u32,
-    /// First back-off.
-    pub initial: Duration,
-    /// Longest back-off.
-    pub max: Duration,
-}
-
-impl RetryPolicy {
-    /// For calls made while an API client waits.
-    pub const INTERACTIVE: RetryPolicy = RetryPolicy {
-        attempts: 3,
-        initial: Duration::from_millis(200),
-        max: Duration::from_secs(2),
-    };
-    /// For billing runs and the reconciler.
-    pub const BATCH: RetryPolicy = RetryPolicy {
-        attempts: 8,
-        initial: Duration::from_millis(250),
-        max: Duration::from_secs(8),
-    };
-
-    fn delay(&self, attempt: u32, hint: Option<Duration>) -> Duration {
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max);
-        let jitter = 0.5 + rand::random::<f64>() * 0.5;
-        let d = exp.mul_f64(jitter).max(self.initial);
-        match hint {
-            // The gateway's own hint, within the policy's longest back-off.
-            Some(h) => d.max(h.min(self.max)),
-            None => d,
-        }
-    }
-}
-
-/// Whether a failed call did nothing at the gateway and may be repeated with the same key.
-pub fn retryable(e: &CallError) -> Option<Option<Duration>> {
-    match e {
-        CallError::Gateway(GatewayError::RateLimited(r)) => {
-            Some(r.retry_after_ms.map(Duration::from_millis))
-        }
-        CallError::Gateway(GatewayError::NotAttempted(_)) => Some(None),
-        CallError::Gateway(GatewayError::IdempotencyConflict(_)) => Some(None),
-        CallError::Host(_) => Some(None),
-        _ => None,
-    }
 }
 
 /// Spaces call starts `1 / rate` seconds apart.
@@ -182,7 +131,7 @@ impl GatewaySlot {
     }
 
     /// The gateway loaded now (calls in flight keep their own clone).
-    pub fn gateway(&self) -> Gateway {
+    pub fn gateway(&self) -> Arc<dyn PaymentGateway> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -192,7 +141,7 @@ impl GatewaySlot {
 
     /// ISO currencies the plugin accepts (empty: any).
     pub fn currencies(&self) -> Vec<String> {
-        self.gateway().info().currencies.clone()
+        self.gateway().describe().currencies.clone()
     }
 
     /// The configuration entry.
@@ -207,7 +156,7 @@ impl GatewaySlot {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let info = l.gateway.info();
+        let info = l.gateway.describe();
         GatewayStatus {
             name: self.name.clone(),
             display_name: info.display_name.clone(),
@@ -234,7 +183,7 @@ impl GatewaySlot {
         f: F,
     ) -> Result<T, CallError>
     where
-        F: Fn(Gateway) -> Fut,
+        F: Fn(Arc<dyn PaymentGateway>) -> Fut,
         Fut: std::future::Future<Output = Result<T, CallError>>,
     {
         let mut attempt = 0;
@@ -269,7 +218,8 @@ impl GatewaySlot {
 
 /// Every configured gateway.
 pub struct Gateways {
-    runtime: Arc<Runtime>,
+    /// Loads changed component files; none for gateways given in memory, which never reload.
+    runtime: Option<Arc<Runtime>>,
     slots: BTreeMap<String, Arc<GatewaySlot>>,
     default: Option<String>,
 }
@@ -320,7 +270,7 @@ impl Gateways {
                     is_default: default.as_deref() == Some(name.as_str()),
                     current: RwLock::new(Loaded {
                         sha256: loaded_sha256(&gateway),
-                        gateway,
+                        gateway: Arc::new(gateway),
                         loaded_at: now(),
                         generation: 1,
                         file_stamp: stamp,
@@ -332,10 +282,43 @@ impl Gateways {
             );
         }
         Ok(Gateways {
-            runtime,
+            runtime: Some(runtime),
             slots,
             default,
         })
+    }
+
+    /// Gateways given in memory (a scripted fake in tests, a gateway built by the caller): each
+    /// with its name and configuration entry (for its limits). They are never reloaded.
+    pub fn from_gateways(
+        gateways: Vec<(String, GatewayEntry, Arc<dyn PaymentGateway>)>,
+        default: Option<String>,
+    ) -> Self {
+        let slots = gateways
+            .into_iter()
+            .map(|(name, entry, gateway)| {
+                let slot = GatewaySlot {
+                    name: name.clone(),
+                    is_default: default.as_deref() == Some(name.as_str()),
+                    current: RwLock::new(Loaded {
+                        gateway,
+                        sha256: String::new(),
+                        loaded_at: now(),
+                        generation: 1,
+                        file_stamp: None,
+                    }),
+                    permits: Arc::new(Semaphore::new(entry.max_concurrency.max(1))),
+                    pacer: Pacer::new(entry.requests_per_second),
+                    entry,
+                };
+                (name, Arc::new(slot))
+            })
+            .collect();
+        Gateways {
+            runtime: None,
+            slots,
+            default,
+        }
     }
 
     /// A gateway by name.
@@ -362,7 +345,7 @@ impl Gateways {
     /// whether it was swapped. A file that does not load (half-written, broken) leaves the
     /// running gateway in place; it is tried again at the next check.
     pub async fn reload_if_changed(&self, name: &str) -> Result<bool, GatewayLoadError> {
-        let Some(slot) = self.get(name) else {
+        let (Some(slot), Some(runtime)) = (self.get(name), &self.runtime) else {
             return Ok(false);
         };
         let path = slot.entry.config.component.clone();
@@ -376,8 +359,7 @@ impl Gateways {
             return Ok(false);
         }
         // An unchanged component comes back from the runtime's memory at no cost.
-        let gateway = self
-            .runtime
+        let gateway = runtime
             .load(name, &slot.entry.config)
             .await
             .map_err(|source| GatewayLoadError {
@@ -399,7 +381,7 @@ impl Gateways {
             "gateway component changed: reloaded"
         );
         *current = Loaded {
-            gateway,
+            gateway: Arc::new(gateway),
             sha256: sha,
             loaded_at: now(),
             generation,

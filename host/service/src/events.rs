@@ -1,100 +1,108 @@
-//! Gateway events: `POST /webhooks/{gateway}`.
+//! Gateway events (webhooks): verified by the gateway, deduplicated, applied forward-only.
 //!
-//! The raw headers and body go to the gateway's plugin (`verify-event`) untouched; only a
-//! verified event is acted on. Events are deduplicated on their id, and every update is a
+//! The raw headers and body go to the gateway ([`PaymentGateway::verify_event`]) untouched;
+//! only a verified event is acted on. Events are deduplicated on their id, and every update is a
 //! compare-and-set that only moves states forward, so webhooks and the synchronous path
 //! converge whatever the order. An event is recorded as processed only after it was applied,
 //! so a failure makes the gateway deliver it again.
+//!
+//! [`PaymentGateway::verify_event`]: crate::gateway::PaymentGateway::verify_event
 
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
-use crate::Service;
-use crate::api::{AppState, raw_headers};
-use crate::error::ServiceError;
-use crate::ledger::*;
-use crate::payments::{AUTHORIZATION_EXPIRED, refund_status_of, txn_from, txn_status_of};
-use crate::reload::RetryPolicy;
+use crate::error::{Error, ErrorKind, EventRejection};
+use crate::ledger::{
+    Capture, DisputeStatus, DisputeUpdate, InvoicePatch, Transaction, TxnPatch, TxnStatus,
+};
+use crate::payments::lookup::AUTHORIZATION_EXPIRED;
+use crate::payments::status::{
+    invoice_from, invoice_status_of, refund_status_of, txn_from, txn_status_of,
+};
+use crate::retry::RetryPolicy;
+use crate::service::Service;
 use omnicrm_host::contract::{self, EventKind, GatewayEvent, Rejection};
 
 /// What became of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
-    /// Applied now.
+    /// Applied now; what it did (`payment_updated`, `dispute_recorded`, ...).
     Applied(&'static str),
     /// Seen before.
     Duplicate,
 }
 
-/// `POST /webhooks/{gateway}`.
+impl Handled {
+    /// What the event did: the action, or `ignored` for a duplicate.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Handled::Applied(a) => a,
+            Handled::Duplicate => "ignored",
+        }
+    }
+}
+
+/// Verifies an event delivered to `gateway` (its raw headers, lower-case names, and body) and
+/// applies it once. Not found naming `gateway` for an unknown gateway; a rejected event is
+/// [`ErrorKind::EventRejected`], one the gateway could not verify now
+/// [`ErrorKind::EventUnverifiable`].
 pub async fn receive(
-    State(st): State<Arc<AppState>>,
-    Path(gateway): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ServiceError> {
-    let Some(slot) = st.service.gateways.get(&gateway) else {
-        return Err(ServiceError::not_found(
+    service: &Service,
+    gateway: &str,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+) -> Result<(GatewayEvent, Handled), Error> {
+    let Some(slot) = service.gateways.get(gateway) else {
+        return Err(Error::not_found(
             "gateway",
             format!("no gateway named {gateway:?}"),
         ));
     };
     let verified = slot
         .gateway()
-        .verify_event(raw_headers(&headers), body.to_vec())
+        .verify_event(headers, body)
         .await
         .map_err(|e| {
             tracing::warn!(gateway = %gateway, error = %e, "webhook verification failed to run");
-            ServiceError::new_status(
-                503,
-                "verification_unavailable",
-                "body",
+            Error::new(
+                ErrorKind::EventUnverifiable,
+                Some("body"),
                 "the event could not be verified now",
             )
         })?;
     let event = match verified {
         Ok(ev) => ev,
         Err(rejection) => {
-            let (code, message) = match &rejection {
+            let (why, message) = match &rejection {
                 Rejection::MissingSignature => (
-                    "missing_signature",
+                    EventRejection::MissingSignature,
                     "the signature header is missing".to_string(),
                 ),
-                Rejection::BadSignature => {
-                    ("bad_signature", "no signature matches the body".to_string())
-                }
+                Rejection::BadSignature => (
+                    EventRejection::BadSignature,
+                    "no signature matches the body".to_string(),
+                ),
                 Rejection::OutsideTolerance => (
-                    "outside_tolerance",
+                    EventRejection::OutsideTolerance,
                     "the signed timestamp is too old or too new".to_string(),
                 ),
                 Rejection::NotConfigured(m) => (
-                    "not_configured",
+                    EventRejection::NotConfigured,
                     format!("webhook verification is not configured: {m}"),
                 ),
-                Rejection::Malformed(m) => ("malformed", format!("the event is malformed: {m}")),
+                Rejection::Malformed(m) => (
+                    EventRejection::Malformed,
+                    format!("the event is malformed: {m}"),
+                ),
             };
-            tracing::warn!(gateway = %gateway, code, "webhook rejected");
-            return Err(ServiceError::new_status(400, code, "signature", message));
+            tracing::warn!(gateway = %gateway, rejection = ?why, "webhook rejected");
+            return Err(Error::new(
+                ErrorKind::EventRejected(why),
+                Some("signature"),
+                message,
+            ));
         }
     };
-    let handled = handle_event(&st.service, &gateway, &event).await?;
+    let handled = handle_event(service, gateway, &event).await?;
     tracing::info!(gateway = %gateway, event = %event.id, kind = %event.gateway_type, ?handled, "webhook");
-    Ok((
-        StatusCode::OK,
-        axum::Json(json!({
-            "received": true,
-            "event": event.id,
-            "type": event.gateway_type,
-            "duplicate": handled == Handled::Duplicate,
-            "action": match handled { Handled::Applied(a) => a, Handled::Duplicate => "ignored" },
-        })),
-    )
-        .into_response())
+    Ok((event, handled))
 }
 
 /// Finds the transaction of a payment, looking the payment up at the gateway (its metadata
@@ -103,7 +111,7 @@ async fn txn_of_payment(
     service: &Service,
     gateway: &str,
     payment: &str,
-) -> Result<Option<Transaction>, ServiceError> {
+) -> Result<Option<Transaction>, Error> {
     let (g, p) = (gateway.to_string(), payment.to_string());
     if let Some(t) = service
         .db
@@ -141,7 +149,7 @@ pub async fn handle_event(
     service: &Service,
     gateway: &str,
     event: &GatewayEvent,
-) -> Result<Handled, ServiceError> {
+) -> Result<Handled, Error> {
     let (g, id) = (gateway.to_string(), event.id.clone());
     if service.db.run(move |l| l.webhook_seen(&g, &id)).await? {
         return Ok(Handled::Duplicate);
@@ -244,7 +252,7 @@ pub async fn handle_event(
             match service.db.run(move |l| l.invoice_by_ref(&g, &r)).await? {
                 Some(inv) => {
                     let paid = matches!(event.kind, EventKind::InvoicePaid(_));
-                    let status = crate::payments::invoice_status_of(i.status);
+                    let status = invoice_status_of(i.status);
                     let patch = InvoicePatch {
                         status: Some(status),
                         amount_paid: Some(i.amount_paid),
@@ -252,7 +260,7 @@ pub async fn handle_event(
                             .then(|| Some("an attempt to pay the invoice failed".to_string())),
                         ..Default::default()
                     };
-                    let from = crate::payments::invoice_from(status);
+                    let from = invoice_from(status);
                     let id = inv.id;
                     service
                         .db

@@ -1,0 +1,237 @@
+//! The seam between the service and a gateway: [`PaymentGateway`], the operations the service
+//! calls, named as the service names them (see the glossary in the crate's documentation). It is
+//! implemented for the runtime's [`Gateway`] (a loaded component); the live-gateway slots
+//! ([`crate::live_gateways`]) hold an `Arc<dyn PaymentGateway>`, so tests can put a scripted
+//! fake in a slot and drive the exactly-once executor without a component.
+//!
+//! Every operation that changes something at the gateway takes an idempotency key: repeated with
+//! the same key and inputs, the gateway answers with the original outcome and does nothing again.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use omnicrm_host::Gateway;
+use omnicrm_host::contract::{
+    ChargeRequest, Customer, CustomerRequest, FinancialSummary, GatewayEvent, GatewayInfo, Invoice,
+    InvoiceRequest, Payment, Refund, RefundRequest, Rejection, StoredCard, TimeRange,
+};
+use omnicrm_host::error::CallError;
+
+/// The future of a gateway call.
+pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallError>> + Send + 'a>>;
+
+/// The operations the service calls on a payment gateway.
+pub trait PaymentGateway: Send + Sync {
+    /// What the gateway says about itself: name, display name, version, currencies.
+    fn describe(&self) -> &GatewayInfo;
+
+    /// The contract version the service speaks with this gateway.
+    fn contract_version(&self) -> &str;
+
+    /// Creates the gateway customer of a CRM customer, or finds the one created before.
+    fn ensure_customer<'a>(
+        &'a self,
+        request: CustomerRequest,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Customer>;
+
+    /// Stores a card from a token made by the gateway's card form.
+    fn store_card<'a>(
+        &'a self,
+        customer: &'a str,
+        token: &'a str,
+        make_default: bool,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, StoredCard>;
+
+    /// The customer's stored cards, default first.
+    fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>>;
+
+    /// Makes one of the customer's stored cards the default.
+    fn set_default_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()>;
+
+    /// Removes a stored card.
+    fn remove_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()>;
+
+    /// Charges a stored card off-session, or authorizes it (manual capture).
+    fn charge(&self, request: ChargeRequest) -> GatewayFuture<'_, Payment>;
+
+    /// Captures all of an authorization, or `amount` minor units of it.
+    fn capture<'a>(
+        &'a self,
+        payment: &'a str,
+        amount: Option<i64>,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Payment>;
+
+    /// Voids a payment not captured yet (an authorization, or one awaiting authentication): the
+    /// contract's `cancel`. The payment ends `canceled`.
+    fn void<'a>(&'a self, payment: &'a str, idempotency_key: &'a str)
+    -> GatewayFuture<'a, Payment>;
+
+    /// Refunds all or part of a payment.
+    fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund>;
+
+    /// Looks a payment up.
+    fn get_payment<'a>(&'a self, payment: &'a str) -> GatewayFuture<'a, Payment>;
+
+    /// Creates a draft invoice.
+    fn create_invoice(&self, request: InvoiceRequest) -> GatewayFuture<'_, Invoice>;
+
+    /// Finalizes a draft invoice.
+    fn finalize_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice>;
+
+    /// Pays an open invoice with `card`, or the customer's default card.
+    fn pay_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        card: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice>;
+
+    /// Voids an invoice (a draft is deleted).
+    fn void_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice>;
+
+    /// Volume, refunds, fees and disputes over a time range in one currency.
+    fn summarize<'a>(
+        &'a self,
+        range: TimeRange,
+        currency: &'a str,
+    ) -> GatewayFuture<'a, FinancialSummary>;
+
+    /// Verifies and normalizes an event from its raw headers (lower-case names) and body. The
+    /// outer error is the call failing; the inner one is the gateway's rejection of the event.
+    fn verify_event(
+        &self,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+    ) -> GatewayFuture<'_, Result<GatewayEvent, Rejection>>;
+}
+
+impl PaymentGateway for Gateway {
+    fn describe(&self) -> &GatewayInfo {
+        self.info()
+    }
+
+    fn contract_version(&self) -> &str {
+        Gateway::contract_version(self)
+    }
+
+    fn ensure_customer<'a>(
+        &'a self,
+        request: CustomerRequest,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Customer> {
+        Box::pin(Gateway::ensure_customer(self, request, idempotency_key))
+    }
+
+    fn store_card<'a>(
+        &'a self,
+        customer: &'a str,
+        token: &'a str,
+        make_default: bool,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, StoredCard> {
+        Box::pin(Gateway::store_card(
+            self,
+            customer,
+            token,
+            make_default,
+            idempotency_key,
+        ))
+    }
+
+    fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>> {
+        Box::pin(Gateway::list_cards(self, customer))
+    }
+
+    fn set_default_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()> {
+        Box::pin(Gateway::set_default_card(self, customer, card))
+    }
+
+    fn remove_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()> {
+        Box::pin(Gateway::remove_card(self, customer, card))
+    }
+
+    fn charge(&self, request: ChargeRequest) -> GatewayFuture<'_, Payment> {
+        Box::pin(Gateway::charge(self, request))
+    }
+
+    fn capture<'a>(
+        &'a self,
+        payment: &'a str,
+        amount: Option<i64>,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Payment> {
+        Box::pin(Gateway::capture(self, payment, amount, idempotency_key))
+    }
+
+    fn void<'a>(
+        &'a self,
+        payment: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Payment> {
+        Box::pin(Gateway::cancel(self, payment, idempotency_key))
+    }
+
+    fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund> {
+        Box::pin(Gateway::refund_payment(self, request))
+    }
+
+    fn get_payment<'a>(&'a self, payment: &'a str) -> GatewayFuture<'a, Payment> {
+        Box::pin(Gateway::get_payment(self, payment))
+    }
+
+    fn create_invoice(&self, request: InvoiceRequest) -> GatewayFuture<'_, Invoice> {
+        Box::pin(Gateway::create_invoice(self, request))
+    }
+
+    fn finalize_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice> {
+        Box::pin(Gateway::finalize_invoice(self, invoice, idempotency_key))
+    }
+
+    fn pay_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        card: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice> {
+        Box::pin(Gateway::pay_invoice(self, invoice, card, idempotency_key))
+    }
+
+    fn void_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice> {
+        Box::pin(Gateway::void_invoice(self, invoice, idempotency_key))
+    }
+
+    fn summarize<'a>(
+        &'a self,
+        range: TimeRange,
+        currency: &'a str,
+    ) -> GatewayFuture<'a, FinancialSummary> {
+        Box::pin(Gateway::summarize(self, range, currency))
+    }
+
+    fn verify_event(
+        &self,
+        headers: Vec<(String, Vec<u8>)>,
+        body: Vec<u8>,
+    ) -> GatewayFuture<'_, Result<GatewayEvent, Rejection>> {
+        Box::pin(Gateway::verify_event(self, headers, body))
+    }
+}

@@ -1,0 +1,39 @@
+//! Exactly-once money movement: the intent log's executor and the payments of transactions
+//! (charges, captures, voids, refunds). Invoices go through the same executor
+//! ([`crate::invoices`]).
+//!
+//! Every gateway call that moves money or changes an invoice follows the same steps:
+//! 1. the intent is written to the ledger's operation log with its idempotency key (a fresh
+//!    random key, stored) and the exact inputs of the call ([`params`]), before the gateway is
+//!    called;
+//! 2. the call is made with that key ([`executor`]);
+//! 3. the outcome is applied to the transaction, refund or invoice with a compare-and-set that
+//!    only moves its state forward ([`outcome`], [`status`]), then the operation is settled.
+//!
+//! A call whose outcome is unknown (timeout, trap, dropped connection: see
+//! [`omnicrm_host::CallError::may_have_moved_money`]) leaves the operation `unknown` (the
+//! transaction's status too); a crash leaves it `pending`. The reconciler
+//! ([`crate::reconcile`]) repeats such operations with the same key and the same inputs: the
+//! gateway answers with the original outcome without moving money twice. Webhooks
+//! ([`crate::events`]) apply the same compare-and-set updates, so the synchronous path, the
+//! reconciler and webhooks converge in any order.
+//!
+//! One flow per file: [`charge`] (recording and charging transactions),
+//! `capture`, `void` (both through `authorization`), `refund`, and [`lookup`] (moving payments
+//! forward to what the gateway says).
+
+mod authorization;
+mod capture;
+pub mod charge;
+pub mod executor;
+pub mod lookup;
+pub mod outcome;
+pub mod params;
+mod refund;
+pub mod status;
+mod void;
+
+pub use charge::{Recorded, TxnRequest};
+pub use executor::Exec;
+pub use lookup::AUTHORIZATION_EXPIRED;
+pub use outcome::{ErrorClass, classify};

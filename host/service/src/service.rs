@@ -1,0 +1,150 @@
+//! The service's shared state ([`Service`]: the ledger, the live gateways, the operations
+//! running in this process) and the look-ups every flow starts with: a gateway by name, a
+//! currency check, a transaction by id.
+//!
+//! The flows themselves are `impl Service` blocks of their own modules: [`crate::customers`],
+//! [`crate::payments`], [`crate::invoices`], [`crate::reconcile`], [`crate::summary`].
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::ServiceSection;
+use crate::error::Error;
+use crate::ledger::{self, Db, Transaction};
+use crate::live_gateways::{GatewaySlot, Gateways};
+
+/// How the reconciler treats payments that wait at the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// Authorizations older than this are looked up at the gateway (default 6 days; card
+    /// authorizations expire after about 7).
+    pub authorization_max_age: Duration,
+    /// Payments waiting for the customer to authenticate longer than this are voided at the
+    /// gateway (default 24 hours).
+    pub action_expiry: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self::from_config(&ServiceSection::default())
+    }
+}
+
+impl ReconcileSettings {
+    /// The settings of a `[service]` table.
+    pub fn from_config(section: &ServiceSection) -> Self {
+        ReconcileSettings {
+            authorization_max_age: Duration::from_secs(section.authorization_max_age_secs),
+            action_expiry: Duration::from_secs(section.action_expiry_secs),
+        }
+    }
+}
+
+/// The service's shared state: the ledger and the live gateways.
+pub struct Service {
+    /// The ledger.
+    pub db: Db,
+    /// The live gateways.
+    pub gateways: Arc<Gateways>,
+    /// Identifies this process in the API idempotency table (a request left running by a
+    /// process that is gone may be run again).
+    pub boot_id: String,
+    /// How the reconciler treats payments that wait at the gateway (authorizations, 3-D Secure).
+    pub reconcile: ReconcileSettings,
+    in_flight: Mutex<HashSet<i64>>,
+}
+
+/// Holds an operation as running in this process; released when dropped.
+pub struct Claim<'a> {
+    service: &'a Service,
+    op: i64,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.service
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.op);
+    }
+}
+
+impl Service {
+    /// A service over a ledger and loaded gateways.
+    pub fn new(db: Db, gateways: Arc<Gateways>) -> Self {
+        Service {
+            db,
+            gateways,
+            boot_id: ledger::new_key("boot"),
+            reconcile: ReconcileSettings::default(),
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Marks an operation as running in this process; none when it already is.
+    pub fn claim(&self, op: i64) -> Option<Claim<'_>> {
+        let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if set.insert(op) {
+            Some(Claim { service: self, op })
+        } else {
+            None
+        }
+    }
+
+    /// A configured gateway; invalid input naming `gateway` when there is none by that name.
+    pub fn slot(&self, gateway: &str) -> Result<Arc<GatewaySlot>, Error> {
+        self.gateways.get(gateway).ok_or_else(|| {
+            Error::invalid(
+                "gateway",
+                format!("no gateway named {gateway:?} is configured"),
+            )
+        })
+    }
+
+    /// The gateway to use when a request names `requested` (or none).
+    pub fn gateway_name(&self, requested: Option<&str>) -> Result<String, Error> {
+        match requested {
+            Some(g) => self.slot(g).map(|s| s.name().to_string()),
+            None => self
+                .gateways
+                .default_name()
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    Error::invalid("gateway", "no default gateway is configured: name one")
+                }),
+        }
+    }
+
+    /// Checks a currency against ISO 4217 and the gateway's own list.
+    pub fn check_currency(&self, currency: &str, gateway: Option<&str>) -> Result<(), Error> {
+        if !crate::currency::is_iso4217(currency) {
+            return Err(Error::invalid(
+                "currency",
+                format!("{currency:?} is not an ISO 4217 currency code (upper case, e.g. USD)"),
+            ));
+        }
+        if let Some(g) = gateway {
+            let accepted = self.slot(g)?.currencies();
+            if !accepted.is_empty() && !accepted.iter().any(|c| c == currency) {
+                return Err(Error::invalid(
+                    "currency",
+                    format!(
+                        "gateway {g} does not accept {currency} (it accepts {})",
+                        accepted.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A transaction of the ledger; not found naming `transaction_id` when there is none.
+    pub async fn transaction(&self, txn_id: i64) -> Result<Transaction, Error> {
+        self.db
+            .run(move |l| l.transaction(txn_id))
+            .await?
+            .ok_or_else(|| Error::not_found("transaction_id", format!("no transaction {txn_id}")))
+    }
+}

@@ -1,0 +1,91 @@
+//! Gateway events against the scripted fake: an event that arrives before the charge's answer,
+//! duplicates, and late events that would move a settled transaction backward.
+
+use std::time::Duration;
+
+use omnicrm_host::contract::{EventKind, GatewayEvent, Money, PaymentStatus, PaymentUpdate};
+
+use super::fake_gateway::{NAME, Step};
+use super::service_env::{charge, env};
+use crate::error::{ErrorKind, EventRejection};
+use crate::events::{self, Handled, handle_event};
+use crate::ledger::{TxnStatus, now};
+use crate::reconcile::reconcile_once;
+
+fn payment_event(id: &str, payment: &str, status: PaymentStatus, amount: i64) -> GatewayEvent {
+    let update = PaymentUpdate {
+        payment: payment.into(),
+        status,
+        amount: Money {
+            amount,
+            currency: "EUR".into(),
+        },
+        decline: None,
+    };
+    GatewayEvent {
+        id: id.into(),
+        created: now(),
+        gateway_type: "payment_intent.updated".into(),
+        kind: match status {
+            PaymentStatus::Failed => EventKind::PaymentFailed(update),
+            _ => EventKind::PaymentSucceeded(update),
+        },
+    }
+}
+
+#[tokio::test]
+async fn an_event_before_the_answer_converges_with_the_reconciler() {
+    let env = env().await;
+    env.fake.script("charge", [Step::HoldAfter]);
+    let service = env.service.clone();
+    let task = tokio::spawn(async move { service.create_transaction(charge(1800, true)).await });
+    env.fake.held().await;
+    let (payment, _) = env.fake.payments().into_iter().next().unwrap();
+
+    // The ledger has no reference yet: the event finds the transaction through the payment's
+    // metadata at the gateway.
+    let succeeded = payment_event("evt_1", &payment, PaymentStatus::Succeeded, 1800);
+    let handled = handle_event(&env.service, NAME, &succeeded).await.unwrap();
+    assert_eq!(handled, Handled::Applied("payment_updated"));
+    let txn_id = env.unsettled().await[0].transaction_id.unwrap();
+    let txn = env.txn(txn_id).await;
+    assert_eq!(txn.status, TxnStatus::Succeeded);
+    assert_eq!(txn.gateway_payment_ref.as_deref(), Some(payment.as_str()));
+    assert_eq!(txn.amount_captured, 1800);
+
+    // Delivered again: acknowledged, not applied.
+    let again = handle_event(&env.service, NAME, &succeeded).await.unwrap();
+    assert_eq!(again, Handled::Duplicate);
+    // A late failure never moves a settled payment backward.
+    let late = payment_event("evt_2", &payment, PaymentStatus::Failed, 1800);
+    let handled = handle_event(&env.service, NAME, &late).await.unwrap();
+    assert_eq!(handled, Handled::Applied("payment_already_current"));
+    assert_eq!(env.txn(txn_id).await.status, TxnStatus::Succeeded);
+
+    // The charge's own answer was lost; the reconciler's repeat agrees with the event.
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let report = reconcile_once(&env.service, Duration::ZERO).await.unwrap();
+    assert_eq!(report.done, 1, "{report:?}");
+    env.assert_charged_once(&env.txn(txn_id).await, 2);
+}
+
+#[tokio::test]
+async fn events_are_verified_by_the_gateway_before_anything_is_applied() {
+    let env = env().await;
+    let e = events::receive(&env.service, NAME, vec![], b"{}".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::EventRejected(EventRejection::NotConfigured)
+    );
+    assert_eq!(e.field.as_deref(), Some("signature"));
+    let e = events::receive(&env.service, "elsewhere", vec![], vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.field.as_deref()),
+        (ErrorKind::NotFound, Some("gateway"))
+    );
+}

@@ -1,0 +1,600 @@
+//! A scripted fake gateway for tests: a [`PaymentGateway`] that keeps customers, stored cards,
+//! payments and invoices in memory, honours idempotency keys as a real gateway does (a repeat
+//! with the same key and inputs answers the original outcome and does nothing again; the same
+//! key with other inputs is an idempotency conflict), records every call that reaches it, and
+//! follows a script of what to do with the next calls of each operation.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::config::GatewayEntry;
+use crate::gateway::{GatewayFuture, PaymentGateway};
+use crate::live_gateways::Gateways;
+use omnicrm_host::GatewayConfig;
+use omnicrm_host::contract::{
+    self, CaptureMode, CardFunding, ChargeRequest, Customer, CustomerRequest, Decline, Failure,
+    FinancialSummary, GatewayError, GatewayEvent, GatewayInfo, InvalidInput, Invoice, InvoiceLine,
+    InvoiceRequest, InvoiceStatus, Money, NotFound, Payment, PaymentStatus, Refund, RefundRequest,
+    Rejection, StoredCard, TimeRange,
+};
+use omnicrm_host::error::CallError;
+
+/// The fake's name in the service's configuration.
+pub const NAME: &str = "fake";
+
+/// What the fake does with one call.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Does it, or answers the original outcome of a repeated key.
+    Answer,
+    /// Refuses without doing anything (not attempted, rate limited, host trouble): the call is
+    /// recorded, nothing is stored under its key.
+    Refuse(CallError),
+    /// Does it (or replays it), then the answer is lost: the caller hears this error (outcome
+    /// unknown, timeout, trap).
+    LoseAnswer(CallError),
+    /// Declines a charge or an invoice payment with this code; the decline is the key's
+    /// outcome, answered again to a repeat.
+    Decline(&'static str),
+    /// Parks the call before it reaches the gateway (nothing recorded, nothing done) until the
+    /// task is dropped.
+    HoldBefore,
+    /// Does it and records it, then parks before answering until the task is dropped.
+    HoldAfter,
+}
+
+/// A call that reached the fake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The operation (`charge`, `capture`, `void`, `refund`, `pay-invoice`, ...).
+    pub op: &'static str,
+    /// The idempotency key, for operations that take one.
+    pub key: Option<String>,
+    /// The inputs, as JSON.
+    pub inputs: Value,
+}
+
+#[derive(Default)]
+struct State {
+    script: HashMap<&'static str, VecDeque<Step>>,
+    calls: Vec<Call>,
+    /// Per idempotency key: the inputs and the outcome.
+    outcomes: HashMap<String, (Value, Result<Value, GatewayError>)>,
+    customers: BTreeMap<String, Customer>,
+    cards: BTreeMap<String, StoredCard>,
+    payments: BTreeMap<String, Payment>,
+    refunds: BTreeMap<String, Refund>,
+    invoices: BTreeMap<String, Invoice>,
+    next_id: u64,
+}
+
+/// The scripted fake gateway.
+pub struct FakeGateway {
+    info: GatewayInfo,
+    state: Mutex<State>,
+    held: Notify,
+}
+
+impl FakeGateway {
+    /// A fake accepting any currency, with an empty script (every call answered).
+    pub fn new() -> Arc<Self> {
+        Arc::new(FakeGateway {
+            info: GatewayInfo {
+                name: NAME.into(),
+                display_name: "Scripted fake".into(),
+                version: "0.0.0".into(),
+                currencies: Vec::new(),
+            },
+            state: Mutex::new(State::default()),
+            held: Notify::new(),
+        })
+    }
+
+    /// Live gateways holding only this fake, as the default gateway.
+    pub fn gateways(self: &Arc<Self>) -> Gateways {
+        Gateways::from_gateways(
+            vec![(
+                NAME.to_string(),
+                GatewayEntry::new(GatewayConfig::new("memory:fake")),
+                self.clone() as Arc<dyn PaymentGateway>,
+            )],
+            Some(NAME.to_string()),
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Scripts the next calls of `op` (after those scripted before); unscripted calls are
+    /// answered.
+    pub fn script(&self, op: &'static str, steps: impl IntoIterator<Item = Step>) {
+        self.lock().script.entry(op).or_default().extend(steps);
+    }
+
+    /// Every call that reached the fake, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The calls of one operation.
+    pub fn calls_of(&self, op: &str) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.op == op).collect()
+    }
+
+    /// The payments the fake made, by id.
+    pub fn payments(&self) -> BTreeMap<String, Payment> {
+        self.lock().payments.clone()
+    }
+
+    /// Resolves once a call is parked by [`Step::HoldBefore`] or [`Step::HoldAfter`].
+    pub async fn held(&self) {
+        self.held.notified().await
+    }
+
+    async fn run<T: Serialize + DeserializeOwned>(
+        &self,
+        op: &'static str,
+        key: Option<&str>,
+        inputs: Value,
+        perform: impl FnOnce(&mut State) -> Result<T, GatewayError>,
+    ) -> Result<T, CallError> {
+        let step = self
+            .lock()
+            .script
+            .get_mut(op)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(Step::Answer);
+        if let Step::HoldBefore = step {
+            self.held.notify_one();
+            std::future::pending::<()>().await;
+        }
+        let result = {
+            let mut st = self.lock();
+            st.calls.push(Call {
+                op,
+                key: key.map(str::to_string),
+                inputs: inputs.clone(),
+            });
+            if let Step::Refuse(e) = step {
+                return Err(e);
+            }
+            let stored = key.and_then(|k| st.outcomes.get(k).cloned());
+            match stored {
+                Some((before, _)) if before != inputs => {
+                    Err(GatewayError::IdempotencyConflict(Failure {
+                        message: "the key was used with other inputs".into(),
+                        request_id: None,
+                    }))
+                }
+                Some((_, outcome)) => {
+                    outcome.map(|v| serde_json::from_value(v).expect("a stored outcome reads back"))
+                }
+                None => {
+                    let outcome = match &step {
+                        Step::Decline(code) => Err(GatewayError::Declined(Decline {
+                            code: (*code).into(),
+                            decline_reason: None,
+                            customer_message: "Your card was declined.".into(),
+                            payment: None,
+                            request_id: None,
+                        })),
+                        _ => perform(&mut st),
+                    };
+                    if let Some(k) = key {
+                        let kept = outcome
+                            .as_ref()
+                            .map(|v| serde_json::to_value(v).expect("outcomes are JSON"))
+                            .map_err(Clone::clone);
+                        st.outcomes.insert(k.to_string(), (inputs, kept));
+                    }
+                    outcome
+                }
+            }
+        };
+        match step {
+            Step::LoseAnswer(e) => Err(e),
+            Step::HoldAfter => {
+                self.held.notify_one();
+                std::future::pending().await
+            }
+            _ => result.map_err(CallError::Gateway),
+        }
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("inputs are JSON")
+}
+
+fn not_found(kind: &str, id: &str) -> GatewayError {
+    GatewayError::NotFound(NotFound {
+        kind: kind.into(),
+        id: id.into(),
+    })
+}
+
+fn invalid(field: &str, message: &str) -> GatewayError {
+    GatewayError::InvalidInput(InvalidInput {
+        field: field.into(),
+        message: message.into(),
+        request_id: None,
+    })
+}
+
+impl State {
+    fn id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}_{}", self.next_id)
+    }
+
+    fn payment(&mut self, id: &str) -> Result<&mut Payment, GatewayError> {
+        self.payments
+            .get_mut(id)
+            .ok_or_else(|| not_found("payment", id))
+    }
+
+    fn invoice(&mut self, id: &str) -> Result<&mut Invoice, GatewayError> {
+        self.invoices
+            .get_mut(id)
+            .ok_or_else(|| not_found("invoice", id))
+    }
+}
+
+impl PaymentGateway for FakeGateway {
+    fn describe(&self) -> &GatewayInfo {
+        &self.info
+    }
+
+    fn contract_version(&self) -> &str {
+        contract::CONTRACT_VERSION
+    }
+
+    fn ensure_customer<'a>(
+        &'a self,
+        request: CustomerRequest,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Customer> {
+        let inputs = json(&request);
+        Box::pin(self.run(
+            "ensure-customer",
+            Some(idempotency_key),
+            inputs,
+            move |st| {
+                if let Some(c) = st
+                    .customers
+                    .values()
+                    .find(|c| c.crm_customer_id == request.crm_customer_id)
+                {
+                    return Ok(Customer {
+                        created: false,
+                        ..c.clone()
+                    });
+                }
+                let customer = Customer {
+                    id: st.id("cus"),
+                    crm_customer_id: request.crm_customer_id,
+                    default_card: None,
+                    created: true,
+                };
+                st.customers.insert(customer.id.clone(), customer.clone());
+                Ok(customer)
+            },
+        ))
+    }
+
+    fn store_card<'a>(
+        &'a self,
+        customer: &'a str,
+        token: &'a str,
+        make_default: bool,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, StoredCard> {
+        let inputs = serde_json::json!({
+            "customer": customer, "token": token, "make_default": make_default,
+        });
+        Box::pin(
+            self.run("store-card", Some(idempotency_key), inputs, move |st| {
+                if !st.customers.contains_key(customer) {
+                    return Err(not_found("customer", customer));
+                }
+                let card = StoredCard {
+                    id: st.id("card"),
+                    customer: customer.to_string(),
+                    brand: "visa".into(),
+                    last4: "4242".into(),
+                    exp_month: 12,
+                    exp_year: 2040,
+                    fingerprint: Some(format!("fp-{token}")),
+                    funding: CardFunding::Credit,
+                    country: None,
+                    is_default: make_default,
+                };
+                st.cards.insert(card.id.clone(), card.clone());
+                Ok(card)
+            }),
+        )
+    }
+
+    fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>> {
+        let inputs = serde_json::json!({ "customer": customer });
+        Box::pin(self.run("list-cards", None, inputs, move |st| {
+            Ok(st
+                .cards
+                .values()
+                .filter(|c| c.customer == customer)
+                .cloned()
+                .collect())
+        }))
+    }
+
+    fn set_default_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()> {
+        let inputs = serde_json::json!({ "customer": customer, "card": card });
+        Box::pin(self.run("set-default-card", None, inputs, move |st| {
+            if !st.cards.contains_key(card) {
+                return Err(not_found("card", card));
+            }
+            for c in st.cards.values_mut().filter(|c| c.customer == customer) {
+                c.is_default = c.id == card;
+            }
+            Ok(())
+        }))
+    }
+
+    fn remove_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()> {
+        let inputs = serde_json::json!({ "customer": customer, "card": card });
+        Box::pin(self.run("remove-card", None, inputs, move |st| {
+            st.cards
+                .remove(card)
+                .map(|_| ())
+                .ok_or_else(|| not_found("card", card))
+        }))
+    }
+
+    fn charge(&self, request: ChargeRequest) -> GatewayFuture<'_, Payment> {
+        let inputs = json(&request);
+        let key = request.idempotency_key.clone();
+        Box::pin(async move {
+            self.run("charge", Some(&key), inputs, move |st| {
+                if !st.cards.contains_key(&request.card) {
+                    return Err(not_found("card", &request.card));
+                }
+                let automatic = request.capture == CaptureMode::Automatic;
+                let payment = Payment {
+                    id: st.id("pay"),
+                    status: if automatic {
+                        PaymentStatus::Succeeded
+                    } else {
+                        PaymentStatus::RequiresCapture
+                    },
+                    amount_captured: if automatic { request.amount.amount } else { 0 },
+                    amount: request.amount,
+                    amount_refunded: 0,
+                    customer: Some(request.customer),
+                    card: Some(request.card),
+                    description: request.description,
+                    metadata: request.metadata,
+                    created: crate::ledger::now(),
+                    last_decline: None,
+                    next_action: None,
+                    fee: None,
+                };
+                st.payments.insert(payment.id.clone(), payment.clone());
+                Ok(payment)
+            })
+            .await
+        })
+    }
+
+    fn capture<'a>(
+        &'a self,
+        payment: &'a str,
+        amount: Option<i64>,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Payment> {
+        let inputs = serde_json::json!({ "payment": payment, "amount": amount });
+        Box::pin(
+            self.run("capture", Some(idempotency_key), inputs, move |st| {
+                let p = st.payment(payment)?;
+                if p.status != PaymentStatus::RequiresCapture {
+                    return Err(invalid("payment", "the payment is not authorized"));
+                }
+                p.status = PaymentStatus::Succeeded;
+                p.amount_captured = amount.unwrap_or(p.amount.amount);
+                Ok(p.clone())
+            }),
+        )
+    }
+
+    fn void<'a>(
+        &'a self,
+        payment: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Payment> {
+        let inputs = serde_json::json!({ "payment": payment });
+        Box::pin(self.run("void", Some(idempotency_key), inputs, move |st| {
+            let p = st.payment(payment)?;
+            if !matches!(
+                p.status,
+                PaymentStatus::RequiresCapture | PaymentStatus::RequiresAction
+            ) {
+                return Err(invalid("payment", "the payment cannot be voided"));
+            }
+            p.status = PaymentStatus::Canceled;
+            Ok(p.clone())
+        }))
+    }
+
+    fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund> {
+        let inputs = json(&request);
+        let key = request.idempotency_key.clone();
+        Box::pin(async move {
+            self.run("refund", Some(&key), inputs, move |st| {
+                let id = st.id("re");
+                let p = st.payment(&request.payment)?;
+                let amount = request
+                    .amount
+                    .unwrap_or(p.amount_captured - p.amount_refunded);
+                if amount > p.amount_captured - p.amount_refunded {
+                    return Err(invalid("amount", "more than remains refundable"));
+                }
+                p.amount_refunded += amount;
+                let refund = Refund {
+                    id,
+                    payment: p.id.clone(),
+                    amount: Money {
+                        amount,
+                        currency: p.amount.currency.clone(),
+                    },
+                    status: contract::RefundStatus::Succeeded,
+                    reason: request.reason,
+                    created: crate::ledger::now(),
+                };
+                st.refunds.insert(refund.id.clone(), refund.clone());
+                Ok(refund)
+            })
+            .await
+        })
+    }
+
+    fn get_payment<'a>(&'a self, payment: &'a str) -> GatewayFuture<'a, Payment> {
+        let inputs = serde_json::json!({ "payment": payment });
+        Box::pin(self.run("get-payment", None, inputs, move |st| {
+            st.payment(payment).map(|p| p.clone())
+        }))
+    }
+
+    fn create_invoice(&self, request: InvoiceRequest) -> GatewayFuture<'_, Invoice> {
+        let inputs = json(&request);
+        let key = request.idempotency_key.clone();
+        Box::pin(async move {
+            self.run("create-invoice", Some(&key), inputs, move |st| {
+                let total = request
+                    .items
+                    .iter()
+                    .map(|i| i.unit_amount * i64::from(i.quantity))
+                    .sum();
+                let invoice = Invoice {
+                    id: st.id("in"),
+                    customer: request.customer,
+                    status: InvoiceStatus::Draft,
+                    number: None,
+                    currency: request.currency,
+                    lines: request
+                        .items
+                        .iter()
+                        .map(|i| InvoiceLine {
+                            description: i.description.clone(),
+                            amount: i.unit_amount,
+                            quantity: i.quantity,
+                        })
+                        .collect(),
+                    subtotal: total,
+                    tax: 0,
+                    total,
+                    amount_paid: 0,
+                    amount_remaining: total,
+                    hosted_url: None,
+                    pdf_url: None,
+                    created: crate::ledger::now(),
+                    due_date: None,
+                    metadata: request.metadata,
+                };
+                st.invoices.insert(invoice.id.clone(), invoice.clone());
+                Ok(invoice)
+            })
+            .await
+        })
+    }
+
+    fn finalize_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice> {
+        let inputs = serde_json::json!({ "invoice": invoice });
+        Box::pin(self.run(
+            "finalize-invoice",
+            Some(idempotency_key),
+            inputs,
+            move |st| {
+                let inv = st.invoice(invoice)?;
+                if inv.status != InvoiceStatus::Draft {
+                    return Err(invalid("invoice", "the invoice is not a draft"));
+                }
+                inv.status = InvoiceStatus::Open;
+                inv.number = Some(format!("FAKE-{}", inv.id));
+                Ok(inv.clone())
+            },
+        ))
+    }
+
+    fn pay_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        card: Option<&'a str>,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice> {
+        let inputs = serde_json::json!({ "invoice": invoice, "card": card });
+        Box::pin(
+            self.run("pay-invoice", Some(idempotency_key), inputs, move |st| {
+                let inv = st.invoice(invoice)?;
+                if !matches!(
+                    inv.status,
+                    InvoiceStatus::Open | InvoiceStatus::Uncollectible
+                ) {
+                    return Err(invalid("invoice", "the invoice is not open"));
+                }
+                inv.status = InvoiceStatus::Paid;
+                inv.amount_paid = inv.total;
+                inv.amount_remaining = 0;
+                Ok(inv.clone())
+            }),
+        )
+    }
+
+    fn void_invoice<'a>(
+        &'a self,
+        invoice: &'a str,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, Invoice> {
+        let inputs = serde_json::json!({ "invoice": invoice });
+        Box::pin(
+            self.run("void-invoice", Some(idempotency_key), inputs, move |st| {
+                let inv = st.invoice(invoice)?;
+                inv.status = InvoiceStatus::Void;
+                Ok(inv.clone())
+            }),
+        )
+    }
+
+    fn summarize<'a>(
+        &'a self,
+        range: TimeRange,
+        currency: &'a str,
+    ) -> GatewayFuture<'a, FinancialSummary> {
+        let inputs = serde_json::json!({ "range": json(&range), "currency": currency });
+        Box::pin(self.run("summarize", None, inputs, |_| {
+            Err(GatewayError::Unsupported(
+                "the fake gateway keeps no balance".into(),
+            ))
+        }))
+    }
+
+    fn verify_event(
+        &self,
+        _headers: Vec<(String, Vec<u8>)>,
+        _body: Vec<u8>,
+    ) -> GatewayFuture<'_, Result<GatewayEvent, Rejection>> {
+        Box::pin(async {
+            Ok(Err(Rejection::NotConfigured(
+                "the fake gateway signs no events".into(),
+            )))
+        })
+    }
+}

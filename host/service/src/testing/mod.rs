@@ -1,0 +1,8 @@
+//! Test support and the tests that need it: a scripted fake gateway ([`fake_gateway`]), a service
+//! over it and a real ledger ([`service_env`]), and the tests of the exactly-once executor
+//! ([`exactly_once`]) and of gateway events ([`events`]) against it.
+
+mod events;
+mod exactly_once;
+pub mod fake_gateway;
+pub mod service_env;

@@ -1,4 +1,4 @@
-//! The benchmark program of issue 6: what the plugin boundary costs, side by side with native
+//! The benchmark program: what the plugin boundary costs, side by side with native
 //! code, against the Stripe emulator on loopback. One run prints one table.
 //!
 //! Run: `cargo xtask bench` (builds the plugin components first), or

@@ -1,4 +1,4 @@
-//! The measurements 1 to 4 and 6 of issue 6 (5 and 7 are in `service.rs`), run in one process
+//! The measurements 1 to 4 and 6 (5 and 7 are in `service.rs`), run in one process
 //! against one emulator child.
 
 use crate::Options;

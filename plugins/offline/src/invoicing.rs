@@ -1,17 +1,19 @@
 //! `invoicing`: invoices whose state lives in their references.
 
+use omnicrm_gateway_sdk::Invoicing;
+use omnicrm_gateway_sdk::charging::{CaptureMode, StoredCredentialUse};
+use omnicrm_gateway_sdk::invoicing::{
+    CollectionMethod, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
+    InvoiceStatus,
+};
+use omnicrm_gateway_sdk::types::{GatewayError, Money, PageRequest};
+
 use crate::Offline;
 use crate::charging;
 use crate::refs::{
     self, CardRef, InvoiceRef, MAX_AMOUNT, MAX_DAYS_UNTIL_DUE, check_currency, check_key,
-    check_metadata, invalid, now,
+    check_metadata, check_page, invalid, now,
 };
-use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::CaptureMode;
-use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{
-    CollectionMethod, Guest, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
-    InvoiceStatus,
-};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest};
 
 /// The invoice a reference describes. Lines, description and metadata are not kept.
 fn invoice_of(invoice: &InvoiceRef) -> Invoice {
@@ -73,7 +75,7 @@ fn transition(
     Ok(parsed)
 }
 
-impl Guest for Offline {
+impl Invoicing for Offline {
     fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
         check_key(&request.idempotency_key)?;
         let customer = refs::parse_customer(&request.customer)?;
@@ -185,11 +187,17 @@ impl Guest for Offline {
             let card_ref = CardRef::parse_owned(&card, &paid.customer)?;
             if paid.total > 0 {
                 let nonce = refs::hash(&["invoice-payment", &invoice, &card, &idempotency_key]);
+                let amount = Money {
+                    amount: paid.total,
+                    currency: paid.currency.clone(),
+                };
+                // The CRM pays the invoice with the customer's stored card, without the customer.
                 charging::attempt(
                     card_ref,
-                    paid.total,
-                    paid.currency.clone(),
+                    amount,
                     CaptureMode::Automatic,
+                    StoredCredentialUse::MerchantUnscheduled,
+                    None,
                     nonce,
                 )?;
             }
@@ -255,12 +263,4 @@ impl Guest for Offline {
             next_cursor: None,
         })
     }
-}
-
-/// Checks a page request's limit: 1 to 100.
-pub fn check_page(page: &PageRequest) -> Result<(), GatewayError> {
-    if !(1..=100).contains(&page.limit) {
-        return Err(invalid("limit", "must be between 1 and 100"));
-    }
-    Ok(())
 }

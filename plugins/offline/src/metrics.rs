@@ -1,13 +1,14 @@
 //! `metrics`: a fixed synthetic schedule of USD activity (see the crate documentation).
 
+use omnicrm_gateway_sdk::Metrics;
+use omnicrm_gateway_sdk::metrics::{
+    BalanceFilter, BalanceKind, BalancePage, BalanceTransaction, FinancialSummary,
+};
+use omnicrm_gateway_sdk::types::{GatewayError, Money, PageRequest, TimeRange};
+
 use crate::Offline;
 use crate::charging::fee;
-use crate::invoicing::check_page;
-use crate::refs::{check_currency, invalid};
-use omnicrm_gateway_sdk::exports::omnicrm::payments::metrics::{
-    BalanceFilter, BalanceKind, BalancePage, BalanceTransaction, FinancialSummary, Guest,
-};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, Money, PageRequest, TimeRange};
+use crate::refs::{check_currency, check_page, invalid};
 
 const DAY: i64 = 86_400;
 /// The first day with activity: 2020-01-01 UTC, in days since the epoch.
@@ -111,7 +112,7 @@ fn transaction(event: &Event) -> BalanceTransaction {
     }
 }
 
-impl Guest for Offline {
+impl Metrics for Offline {
     fn summarize(range: TimeRange, currency: String) -> Result<FinancialSummary, GatewayError> {
         check_range(&range)?;
         check_currency("currency", &currency)?;

@@ -264,3 +264,84 @@ impl Invoicing for Offline {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnicrm_gateway_sdk::Gateway;
+    use omnicrm_gateway_sdk::invoicing::LineItem;
+    use omnicrm_gateway_sdk::tokens::StoreCardRequest;
+
+    fn customer() -> String {
+        refs::customer_ref("crm-1")
+    }
+
+    fn card(token: &str) -> String {
+        Offline::store_card(StoreCardRequest {
+            customer: customer(),
+            token: token.into(),
+            make_default: false,
+            return_url: None,
+            idempotency_key: "c".into(),
+        })
+        .unwrap()
+        .id
+    }
+
+    fn draft(key: &str) -> Invoice {
+        Offline::create_invoice(InvoiceRequest {
+            customer: customer(),
+            currency: "USD".into(),
+            items: vec![LineItem {
+                description: "Mobile plan".into(),
+                unit_amount: 1500,
+                quantity: 2,
+                metadata: Vec::new(),
+            }],
+            description: None,
+            collection: CollectionMethod::SendInvoice,
+            days_until_due: Some(14),
+            metadata: Vec::new(),
+            idempotency_key: key.into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_invoice_is_finalized_and_paid_through_new_references() {
+        let invoice = draft("inv-1");
+        assert_eq!(
+            (invoice.status, invoice.total),
+            (InvoiceStatus::Draft, 3000)
+        );
+        assert_eq!(invoice.lines.len(), 1);
+        assert_eq!(draft("inv-1").id, invoice.id);
+        let open = Offline::finalize_invoice(invoice.id.clone(), "fin".into()).unwrap();
+        assert_eq!(open.status, InvoiceStatus::Open);
+        assert!(open.number.is_some() && open.due_date.is_some());
+        assert_ne!(open.id, invoice.id);
+        // The draft's reference still describes the draft.
+        assert_eq!(
+            Offline::get_invoice(invoice.id).unwrap().status,
+            InvoiceStatus::Draft
+        );
+        let declined = Offline::pay_invoice(
+            open.id.clone(),
+            Some(card("tok_chargeDeclined")),
+            "pay-1".into(),
+        );
+        assert!(matches!(declined, Err(GatewayError::Declined(_))));
+        let paid =
+            Offline::pay_invoice(open.id.clone(), Some(card("tok_visa")), "pay-2".into()).unwrap();
+        assert_eq!(
+            (paid.status, paid.amount_paid, paid.amount_remaining),
+            (InvoiceStatus::Paid, 3000, 0)
+        );
+        assert!(matches!(
+            Offline::void_invoice(paid.id, "void".into()),
+            Err(GatewayError::InvalidInput(i)) if i.field == "invoice"
+        ));
+        let uncollectible = Offline::mark_uncollectible(open.id, "unc".into()).unwrap();
+        assert_eq!(uncollectible.status, InvoiceStatus::Uncollectible);
+    }
+}

@@ -213,3 +213,65 @@ impl Metrics for Offline {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2020-01-01 00:00 UTC.
+    const JAN_2020: i64 = FIRST_DAY * DAY;
+
+    #[test]
+    fn the_summary_sums_the_schedule_and_the_pages_list_it() {
+        let range = TimeRange {
+            start: JAN_2020,
+            end: JAN_2020 + 30 * DAY,
+        };
+        let summary = Offline::summarize(range, "USD".into()).unwrap();
+        assert_eq!(summary.successful_payments, 30);
+        assert_eq!(summary.net, {
+            let mut net = 0;
+            for day in FIRST_DAY..FIRST_DAY + 30 {
+                for e in day_events(day) {
+                    net += e.amount - e.fee;
+                }
+            }
+            net
+        });
+        assert_eq!(
+            Offline::summarize(range, "EUR".into())
+                .unwrap()
+                .gross_volume,
+            0
+        );
+        let mut seen = 0;
+        let mut cursor = None;
+        loop {
+            let page = Offline::list_balance_transactions(
+                BalanceFilter {
+                    range,
+                    currency: Some("USD".into()),
+                },
+                PageRequest { limit: 7, cursor },
+            )
+            .unwrap();
+            seen += page.transactions.len();
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen as u64,
+            summary.successful_payments + summary.refund_count + summary.dispute_count
+        );
+        let backwards = TimeRange {
+            start: range.end,
+            end: range.start,
+        };
+        assert!(matches!(
+            Offline::summarize(backwards, "USD".into()),
+            Err(GatewayError::InvalidInput(i)) if i.field == "range"
+        ));
+    }
+}

@@ -12,6 +12,10 @@
 //! | `metrics` | `gateway-with-metrics` | [`Gateway`], [`Metrics`] |
 //! | `invoicing`, `metrics` | `full-gateway` | [`Gateway`], [`Invoicing`], [`Metrics`] |
 //!
+//! Cargo unifies features across the packages of one build: components that want different
+//! worlds are built in separate `cargo build` runs (each with its own `--target-dir`), or a
+//! component gets the other's world and fails to compile for want of the traits it lacks.
+//!
 //! ```ignore
 //! use omnicrm_gateway_sdk::prelude::*;
 //! use omnicrm_gateway_sdk::{http, settings, time};

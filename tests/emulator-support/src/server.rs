@@ -69,7 +69,7 @@ where
     H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
     F: Future<Output = HandlerResult> + Send + 'static,
 {
-    let service = service_fn(move |request| handler(request));
+    let service = service_fn(handler);
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let result = match tls {
         Some(acceptor) => match acceptor.accept(stream).await {

@@ -289,12 +289,9 @@ fn read_method(pm: &Obj<'_>) -> Result<Method, ApiError> {
     }
     if pm.has("number") || pm.has("cvc") || pm.has("expiryMonth") {
         // Raw card data needs the API PCI role, which test credentials don't have.
-        return Err(ApiError::new(
-            403,
-            "010",
-            crate::error::ErrorType::Security,
-            "Not allowed",
-        ));
+        let mut e = ApiError::new(403, "010", crate::error::ErrorType::Security, "Not allowed");
+        e.with_psp_reference = true;
+        return Err(e);
     }
     let number = decrypt(pm, "encryptedCardNumber")?
         .ok_or_else(|| ApiError::unprocessable("14_007", "Invalid payment method data"))?;

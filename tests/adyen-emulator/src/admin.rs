@@ -45,8 +45,8 @@ use crate::faults::FailSpec;
 use crate::pages;
 use crate::payments;
 use crate::sessions::{self, Step};
-use crate::settlement::{self, SettleDelay};
-use crate::shared::Shared;
+use crate::settlement;
+use crate::shared::{SettleDelay, Shared};
 use crate::state::{DisputeStage, ModKind, Settle, Stage, State};
 use crate::threeds::{self, Completion};
 

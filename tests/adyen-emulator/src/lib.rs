@@ -32,6 +32,7 @@ mod dates;
 pub mod disputes;
 mod error;
 pub mod faults;
+pub mod fields;
 pub mod idempotency;
 mod ids;
 pub mod modifications;
@@ -59,7 +60,7 @@ pub use emulator_support::Clock;
 pub use error::{ApiError, ApiErrorFields, EmulatorError, ErrorType};
 pub use faults::{FailSpec, Faults};
 pub use notifications::{SignatureError, hmac_signature, signing_string};
-pub use settlement::{DEFAULT_SETTLE_DELAY, SettleDelay};
+pub use shared::{DEFAULT_SETTLE_DELAY, SettleDelay};
 pub use state::{API_VERSION, DisputeStage, ModKind};
 pub use webhooks::{Delivery, Hub, WebhookEndpoint};
 

@@ -16,6 +16,7 @@ use crate::body::{Obj, Params};
 use crate::currency;
 use crate::dates;
 use crate::error::ApiError;
+use crate::fields::SESSION_REQUEST;
 use crate::ids;
 use crate::payments::{self, Method, PaymentInput};
 use crate::state::{PaymentStatus, Session, State};
@@ -26,70 +27,6 @@ pub const SESSION_LIFETIME_SECS: i64 = 3600;
 
 /// Refusals after which a session is `refused`.
 pub const MAX_REFUSALS: usize = 3;
-
-const SESSION_REQUEST: &[&str] = &[
-    "accountInfo",
-    "additionalAmount",
-    "additionalData",
-    "allowedPaymentMethods",
-    "amount",
-    "applicationInfo",
-    "authenticationData",
-    "billingAddress",
-    "blockedPaymentMethods",
-    "captureDelayHours",
-    "channel",
-    "company",
-    "countryCode",
-    "dateOfBirth",
-    "deliverAt",
-    "deliveryAddress",
-    "enableOneClick",
-    "enablePayOut",
-    "enableRecurring",
-    "expiresAt",
-    "fundOrigin",
-    "fundRecipient",
-    "installmentOptions",
-    "lineItems",
-    "mandate",
-    "mcc",
-    "merchantAccount",
-    "merchantOrderReference",
-    "metadata",
-    "mode",
-    "mpiData",
-    "platformChargebackLogic",
-    "recurringExpiry",
-    "recurringFrequency",
-    "recurringProcessingModel",
-    "redirectFromIssuerMethod",
-    "redirectToIssuerMethod",
-    "reference",
-    "returnUrl",
-    "riskData",
-    "shopperEmail",
-    "shopperIP",
-    "shopperInteraction",
-    "shopperLocale",
-    "shopperName",
-    "shopperReference",
-    "shopperStatement",
-    "showInstallmentAmount",
-    "showRemovePaymentMethodButton",
-    "socialSecurityNumber",
-    "splitCardFundingSources",
-    "splits",
-    "store",
-    "storeFiltrationMode",
-    "storePaymentMethod",
-    "storePaymentMethodMode",
-    "telephoneNumber",
-    "themeId",
-    "threeDS2RequestData",
-    "threeDSAuthenticationOnly",
-    "trustedShopper",
-];
 
 /// `POST /sessions`.
 pub fn create(st: &mut State, body: &Value) -> Result<Value, ApiError> {

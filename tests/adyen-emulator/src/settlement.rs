@@ -1,36 +1,16 @@
 //! Asynchronous settlement: modifications (and `Received` payments) settle after a delay, by
 //! notification, as Adyen's do. The delay is configurable: a duration (default
-//! [`DEFAULT_SETTLE_DELAY`]; zero settles right after the answer) or [`SettleDelay::Manual`], where
+//! [`crate::DEFAULT_SETTLE_DELAY`]; zero settles right after the answer) or [`crate::SettleDelay::Manual`], where
 //! everything waits until a test releases it. Items queued while the delay is manual stay queued
 //! until released, even if the delay changes afterwards.
 
 use std::sync::Arc;
-use std::time::Duration;
-
 use tokio::sync::mpsc;
 
 use crate::modifications;
 use crate::payments;
-use crate::shared::Shared;
+use crate::shared::{SettleDelay, Shared};
 use crate::state::{Settle, State};
-
-/// The default delay between a modification's answer and its notification.
-pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_millis(300);
-
-/// When modifications settle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SettleDelay {
-    /// This long after the request.
-    After(Duration),
-    /// When released (`Emulator::release_settlements`, `POST /_emulator/settlements/release`).
-    Manual,
-}
-
-impl Default for SettleDelay {
-    fn default() -> Self {
-        SettleDelay::After(DEFAULT_SETTLE_DELAY)
-    }
-}
 
 /// Runs until the queue closes (or the runtime shuts down), settling each item after the delay.
 pub async fn run(mut queue: mpsc::UnboundedReceiver<Settle>, shared: Arc<Shared>) {

@@ -1,12 +1,30 @@
 //! What the listeners, the admin routes, the settlement task and the library handle share.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use emulator_support::Clock;
 
 use crate::faults::Faults;
-use crate::settlement::SettleDelay;
 use crate::state::State;
+
+/// The default delay between a modification's answer and its notification.
+pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_millis(300);
+
+/// When modifications settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleDelay {
+    /// This long after the request.
+    After(Duration),
+    /// When released (`Emulator::release_settlements`, `POST /_emulator/settlements/release`).
+    Manual,
+}
+
+impl Default for SettleDelay {
+    fn default() -> Self {
+        SettleDelay::After(DEFAULT_SETTLE_DELAY)
+    }
+}
 
 /// Shared by every connection and task of one emulator.
 #[derive(Debug)]

@@ -192,7 +192,7 @@ impl Hub {
         lock(&self.inner.emitted).iter().cloned().collect()
     }
 
-    /// Every delivery attempt so far, oldest first.
+    /// Every delivery attempt so far, oldest first, up to the newest [`EMITTED_KEPT`].
     pub fn deliveries(&self) -> Vec<Delivery> {
         lock(&self.inner.deliveries).clone()
     }
@@ -299,14 +299,20 @@ impl Dispatcher {
         loop {
             attempt += 1;
             let (status, accepted, error) = self.attempt(body.clone()).await;
-            lock(&self.hub.deliveries).push(Delivery {
-                endpoint_id: self.endpoint_id.clone(),
-                attempt,
-                items: signed.clone(),
-                status,
-                accepted,
-                error,
-            });
+            {
+                let mut deliveries = lock(&self.hub.deliveries);
+                if deliveries.len() == EMITTED_KEPT {
+                    deliveries.remove(0);
+                }
+                deliveries.push(Delivery {
+                    endpoint_id: self.endpoint_id.clone(),
+                    attempt,
+                    items: signed.clone(),
+                    status,
+                    accepted,
+                    error,
+                });
+            }
             if accepted {
                 return;
             }

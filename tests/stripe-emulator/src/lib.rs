@@ -25,7 +25,6 @@
 pub mod admin;
 mod auth;
 pub mod cards;
-mod clock;
 mod error;
 pub mod faults;
 pub mod fees;
@@ -35,15 +34,15 @@ pub mod resources;
 mod router;
 mod server;
 pub mod state;
-mod tls;
 pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use emulator_support::OwnRuntime;
 use tokio::net::TcpListener;
 
-pub use clock::Clock;
+pub use emulator_support::Clock;
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FailSpec, Faults};
 pub use state::API_VERSION;
@@ -92,7 +91,8 @@ pub struct Emulator {
     base_url: String,
     tls_base_url: Option<String>,
     ca_pem: Option<String>,
-    runtime: Option<tokio::runtime::Runtime>,
+    // Dropped last (fields drop in order): stops the listeners, connections and deliveries.
+    _runtime: OwnRuntime,
 }
 
 impl std::fmt::Debug for Emulator {
@@ -106,17 +106,28 @@ impl std::fmt::Debug for Emulator {
 
 /// Binds a listener for the emulator's runtime (which must be entered).
 fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
-    let error = |source| EmulatorError::Bind { addr, source };
-    let listener = std::net::TcpListener::bind(addr).map_err(error)?;
-    listener.set_nonblocking(true).map_err(error)?;
-    TcpListener::from_std(listener).map_err(error)
+    emulator_support::bind(addr).map_err(|source| EmulatorError::Bind { addr, source })
+}
+
+/// Spawns a listener's accept loop, each request going through the API pipeline.
+fn serve(
+    runtime: &tokio::runtime::Handle,
+    listener: TcpListener,
+    shared: &Arc<Shared>,
+    base_url: &str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let (shared, base_url): (Arc<Shared>, Arc<str>) = (shared.clone(), base_url.into());
+    runtime.spawn(emulator_support::accept_loop(
+        listener,
+        tls,
+        move |request| server::handle(shared.clone(), base_url.clone(), request),
+    ));
 }
 
 /// Binds the listeners and spawns the server and webhook tasks on the (entered) runtime.
-fn launch(
-    runtime: &tokio::runtime::Runtime,
-    options: &EmulatorOptions,
-) -> Result<Emulator, EmulatorError> {
+fn launch(runtime: OwnRuntime, options: &EmulatorOptions) -> Result<Emulator, EmulatorError> {
+    let handle = runtime.handle().clone();
     let clock = Clock::default();
     if let Some(start) = options.clock_start {
         clock.set(start);
@@ -137,16 +148,12 @@ fn launch(
             source,
         })?;
     let base_url = format!("http://{addr}");
-    runtime.spawn(webhooks::run_dispatcher(deliveries, clock));
-    runtime.spawn(server::accept_loop(
-        listener,
-        shared.clone(),
-        base_url.as_str().into(),
-        None,
-    ));
+    handle.spawn(webhooks::run_dispatcher(deliveries, clock));
+    serve(&handle, listener, &shared, &base_url, None);
     let (mut tls_base_url, mut ca_pem) = (None, None);
     if options.tls {
-        let tls = tls::setup()?;
+        let tls = emulator_support::tls::generate("OmniCRM Stripe Emulator CA")
+            .map_err(|e| EmulatorError::Tls(e.to_string()))?;
         let listener = bind(options.tls_addr)?;
         let tls_addr = listener
             .local_addr()
@@ -155,12 +162,7 @@ fn launch(
                 source,
             })?;
         let url = format!("https://localhost:{}", tls_addr.port());
-        runtime.spawn(server::accept_loop(
-            listener,
-            shared.clone(),
-            url.as_str().into(),
-            Some(tls.acceptor),
-        ));
+        serve(&handle, listener, &shared, &url, Some(tls.acceptor));
         tls_base_url = Some(url);
         ca_pem = Some(tls.ca_pem);
     }
@@ -169,34 +171,19 @@ fn launch(
         base_url,
         tls_base_url,
         ca_pem,
-        runtime: None,
+        _runtime: runtime,
     })
 }
 
 impl Emulator {
     /// Binds the listener(s) and starts serving on a runtime of its own.
     pub async fn start(options: EmulatorOptions) -> Result<Emulator, EmulatorError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(options.worker_threads.max(1))
-            .thread_name("stripe-emulator")
-            .enable_all()
-            .build()
+        let runtime = OwnRuntime::new(options.worker_threads, "stripe-emulator")
             .map_err(EmulatorError::Runtime)?;
-        let launched = {
-            let _entered = runtime.enter();
-            launch(&runtime, &options)
-        };
-        match launched {
-            Ok(mut emulator) => {
-                emulator.runtime = Some(runtime);
-                Ok(emulator)
-            }
-            Err(error) => {
-                // Dropping a runtime may block, which is not allowed inside the caller's runtime.
-                runtime.shutdown_background();
-                Err(error)
-            }
-        }
+        let handle = runtime.handle().clone();
+        let _entered = handle.enter();
+        // On failure the runtime is dropped, which shuts it down without blocking.
+        launch(runtime, &options)
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash; the API is under `/v1`).
@@ -229,15 +216,5 @@ impl Emulator {
     /// The emulator's clock.
     pub fn clock(&self) -> Clock {
         self.shared.clock.clone()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        // Drops every task (listeners, connections, deliveries) without blocking the caller, which
-        // may itself be running on a Tokio runtime.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }

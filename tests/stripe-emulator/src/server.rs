@@ -1,28 +1,24 @@
-//! The HTTP side: listeners (plain and TLS), HTTP/1.1 and h2 connections, and the pipeline every
-//! request goes through: faults, auth, parameter decoding, idempotency, latency, execution under
-//! the state lock, response headers, and "commit then drop".
+//! The pipeline every request goes through (connections are `emulator_support`'s): faults, auth,
+//! parameter decoding, idempotency, latency, execution under the state lock, response headers, and
+//! "commit then drop".
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
+use emulator_support::ConnectionDropped;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
 use crate::auth;
-use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::faults::{FailSpec, Faults};
 use crate::form::Params;
 use crate::idempotency::{Claim, MAX_KEY_LEN};
 use crate::router;
 use crate::state::{API_VERSION, RequestInfo, State, new_id};
+use emulator_support::Clock;
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
@@ -39,77 +35,6 @@ impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock must not take the emulator down with it.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Returned by the service to make hyper close the connection without answering.
-#[derive(Debug)]
-struct ConnectionDropped;
-
-impl std::fmt::Display for ConnectionDropped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped after commit (fault injection)")
-    }
-}
-
-impl std::error::Error for ConnectionDropped {}
-
-/// Accepts connections until the task is aborted; aborting also ends every open connection.
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    base_url: Arc<str>,
-    tls: Option<TlsAcceptor>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(conn) => conn,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                connections.spawn(serve_connection(stream, shared.clone(), base_url.clone(), tls.clone()));
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    shared: Arc<Shared>,
-    base_url: Arc<str>,
-    tls: Option<TlsAcceptor>,
-) {
-    let service = service_fn(move |request| handle(shared.clone(), base_url.clone(), request));
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let result = match tls {
-        Some(acceptor) => match acceptor.accept(stream).await {
-            Ok(tls_stream) => {
-                builder
-                    .serve_connection(TokioIo::new(tls_stream), service)
-                    .await
-            }
-            Err(error) => {
-                tracing::debug!(%error, "TLS handshake failed");
-                return;
-            }
-        },
-        None => {
-            builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-        }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%error, "connection ended with an error");
     }
 }
 
@@ -199,7 +124,7 @@ impl Drop for KeyGuard {
     }
 }
 
-async fn handle(
+pub(crate) async fn handle(
     shared: Arc<Shared>,
     base_url: Arc<str>,
     request: Request<Incoming>,

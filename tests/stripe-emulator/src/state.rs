@@ -9,7 +9,6 @@ use rand::distr::Alphanumeric;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::form::{Param, Params, nested_str};
 use crate::idempotency::IdempotencyStore;
@@ -20,6 +19,7 @@ use crate::resources::{
     setup_intents::SetupIntent,
 };
 use crate::webhooks::WebhookRegistry;
+use emulator_support::Clock;
 
 /// The Stripe API version the emulator speaks (answered when the client sends none).
 pub const API_VERSION: &str = "2025-03-31.basil";

@@ -17,8 +17,8 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::clock::Clock;
 use crate::state::new_id;
+use emulator_support::Clock;
 
 /// A registered endpoint.
 #[derive(Debug, Clone)]

@@ -9,24 +9,35 @@ use rcgen::{
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::TlsAcceptor;
 
-use crate::error::EmulatorError;
-
 /// The TLS acceptor and the PEM of the CA that signed its certificate.
-pub(crate) struct TlsSetup {
+pub struct TlsSetup {
+    /// Accepts TLS connections with the generated certificate.
     pub acceptor: TlsAcceptor,
+    /// The CA certificate, for clients' trust stores.
     pub ca_pem: String,
 }
 
-fn tls_err(e: impl std::fmt::Display) -> EmulatorError {
-    EmulatorError::Tls(e.to_string())
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup").finish_non_exhaustive()
+    }
 }
 
-/// Generates the CA and leaf and builds the server configuration.
-pub(crate) fn setup() -> Result<TlsSetup, EmulatorError> {
+/// Why the certificates or the server configuration could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
+
+fn tls_err(e: impl std::fmt::Display) -> TlsError {
+    TlsError(e.to_string())
+}
+
+/// Generates a CA named `ca_common_name` and a leaf it signs, and builds the server configuration.
+pub fn generate(ca_common_name: &str) -> Result<TlsSetup, TlsError> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "OmniCRM Stripe Emulator CA");
+        .push(DnType::CommonName, ca_common_name);
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,

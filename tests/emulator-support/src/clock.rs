@@ -1,11 +1,11 @@
-//! The emulator's controllable clock: real time plus an offset that tests move.
+//! An emulator's controllable clock: real time plus an offset that tests move.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A handle on the emulator's clock (cheap to clone). Every `created` timestamp, the webhook
-/// signature's `t=` and authorization expiry read it, so moving it moves all of them.
+/// A handle on an emulator's clock (cheap to clone). Every time the emulator records or signs
+/// reads it, so moving it moves all of them; it keeps running with real time from where it was put.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_secs: Arc<AtomicI64>,

@@ -6,6 +6,7 @@ use crate::error::Error;
 /// 9,999,999,999.99). No gateway takes more (Stripe stops at 99,999,999 for most currencies),
 /// and every amount up to it is exact in any JSON client (below 2^53).
 pub const MAX_AMOUNT: i64 = 999_999_999_999;
+const _: () = assert!(MAX_AMOUNT < (1 << 53) - 1, "exact in every JSON client");
 
 /// Checks that `amount` (of the request field `field`) is a positive count of minor units, at
 /// most [`MAX_AMOUNT`].
@@ -28,7 +29,6 @@ mod tests {
     fn amounts_are_positive_and_exact_in_json() {
         assert!(check_amount("amount", 1).is_ok());
         assert!(check_amount("amount", MAX_AMOUNT).is_ok());
-        assert!(MAX_AMOUNT < (1 << 53) - 1);
         for bad in [0, -5, MAX_AMOUNT + 1, (1 << 53) + 1, i64::MAX, i64::MIN] {
             let e = check_amount("amount", bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("amount"), "{bad}");

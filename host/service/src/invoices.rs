@@ -1,7 +1,9 @@
 //! Invoices: created from a customer's uninvoiced pending transactions, then finalized, paid
 //! with a stored card or voided at the gateway (a draft is deleted there), each step an
 //! operation of the intent log (see [`crate::payments`]). A payment attempt gets a key
-//! of its own (`…:pay:N`), so that a declined attempt is never replayed for the next card.
+//! of its own (`…:pay:N`, followed by the request's part when an API request sent an
+//! `Idempotency-Key`), so that a declined attempt is never replayed for the next card. One step
+//! of an invoice runs at a time: of requests racing on it, one calls the gateway.
 
 use crate::error::{Concerned, Error};
 use crate::ledger::{

@@ -1,7 +1,7 @@
 //! Changing an authorization through the intent log: a capture or a void, each with a key of its
-//! own derived from the transaction's and the request's. When the gateway refuses (the authorization expired or
-//! was settled elsewhere), the payment is looked up and the transaction moved to what the
-//! gateway says.
+//! own derived from the transaction's and the request's. One runs at a time per authorization.
+//! When the gateway refuses (the authorization expired or was settled elsewhere), the payment is
+//! looked up and the transaction moved to what the gateway says.
 
 use crate::currency::format_amount;
 use crate::error::Error;

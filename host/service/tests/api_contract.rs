@@ -101,6 +101,16 @@ async fn the_document_is_valid_openapi_3_1_and_matches_the_router() {
     let spec = oas3::from_json(String::from_utf8_lossy(&r.raw).as_ref()).expect("OpenAPI 3.1");
     assert!(spec.openapi.starts_with("3.1"));
     check_structure(&doc);
+    // A body is required where the API requires one.
+    let paths = &doc["paths"];
+    assert_eq!(
+        paths["/v1/transactions"]["post"]["requestBody"]["required"],
+        true
+    );
+    assert_ne!(
+        paths["/v1/transactions/{id}/capture"]["post"]["requestBody"]["required"],
+        true
+    );
     // The amounts' documented bounds are the service's.
     let amount = &doc["components"]["schemas"]["CreateTransaction"]["properties"]["amount"];
     assert_eq!(

@@ -174,7 +174,7 @@ pub async fn list_cards(
         ("customer_id" = String, Path, description = "CRM customer"),
         ("card_id" = i64, Path, description = "Card id"),
     ),
-    request_body(content = Empty, description = "Optional: `{}` or nothing"),
+    request_body(content = Option<Empty>, description = "Optional: `{}` or nothing"),
     responses(
         (status = 200, description = "The default card", body = CardView),
         (status = 404, description = "No such customer or card", body = ErrorResponse),

@@ -138,7 +138,7 @@ pub async fn get_invoice(State(st): State<Arc<AppState>>, Path(id): Path<String>
         ("id" = i64, Path, description = "Invoice id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
     ),
-    request_body(content = Empty, description = "Optional: `{}` or nothing"),
+    request_body(content = Option<Empty>, description = "Optional: `{}` or nothing"),
     responses(
         (status = 200, description = "Finalized", body = InvoiceView),
         (status = 404, description = "No such invoice", body = ErrorResponse),
@@ -173,7 +173,7 @@ pub async fn finalize_invoice(
         ("id" = i64, Path, description = "Invoice id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
     ),
-    request_body(content = PayInvoice, description = "Optional: an empty body pays with the default card"),
+    request_body(content = Option<PayInvoice>, description = "Optional: an empty body pays with the default card"),
     responses(
         (status = 200, description = "Paid", body = InvoiceView),
         (status = 402, description = "Declined; the invoice stays open (it is in `details`)", body = ErrorResponse),
@@ -213,7 +213,7 @@ pub async fn pay_invoice(
         ("id" = i64, Path, description = "Invoice id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
     ),
-    request_body(content = Empty, description = "Optional: `{}` or nothing"),
+    request_body(content = Option<Empty>, description = "Optional: `{}` or nothing"),
     responses(
         (status = 200, description = "Voided", body = InvoiceView),
         (status = 404, description = "No such invoice", body = ErrorResponse),

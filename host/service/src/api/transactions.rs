@@ -177,7 +177,7 @@ pub async fn get_transaction(State(st): State<Arc<AppState>>, Path(id): Path<Str
         ("id" = i64, Path, description = "Transaction id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
     ),
-    request_body(content = CaptureBody, description = "Optional: an empty body captures all"),
+    request_body(content = Option<CaptureBody>, description = "Optional: an empty body captures all"),
     responses(
         (status = 200, description = "Captured", body = TransactionView),
         (status = 400, description = "Invalid amount", body = ErrorResponse),
@@ -213,7 +213,7 @@ pub async fn capture(
         ("id" = i64, Path, description = "Transaction id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
     ),
-    request_body(content = Empty, description = "Optional: `{}` or nothing"),
+    request_body(content = Option<Empty>, description = "Optional: `{}` or nothing"),
     responses(
         (status = 200, description = "Voided", body = TransactionView),
         (status = 404, description = "No such transaction", body = ErrorResponse),
@@ -247,7 +247,7 @@ pub async fn void(
         ("id" = i64, Path, description = "Transaction id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
     ),
-    request_body(content = RefundBody, description = "Optional: an empty body refunds what remains"),
+    request_body(content = Option<RefundBody>, description = "Optional: an empty body refunds what remains"),
     responses(
         (status = 201, description = "Refunded (with the transaction as it stands)", body = RefundView),
         (status = 400, description = "Invalid amount or reason, or more than remains", body = ErrorResponse),

@@ -1,15 +1,18 @@
 //! Invoices: created from a customer's uninvoiced pending transactions, then finalized, paid
 //! with a stored card or voided at the gateway (a draft is deleted there), each step an
 //! operation of the intent log (see [`crate::payments`]). A payment attempt gets a key
-//! of its own (`…:pay:N`), so that a declined attempt is never replayed for the next card.
+//! of its own (`…:pay:N`, followed by the request's part when an API request sent an
+//! `Idempotency-Key`), so that a declined attempt is never replayed for the next card. One step
+//! of an invoice runs at a time: of requests racing on it, one calls the gateway.
 
 use crate::error::{Concerned, Error};
 use crate::ledger::{
-    Invoice, InvoicePatch, InvoiceStatus, NewInvoice, NewOperation, OpKind, OpState, Ts, TxnKind,
-    new_key, now,
+    Begun, Invoice, InvoicePatch, InvoiceStatus, LedgerError, NewInvoice, NewOperation, OpKind,
+    OpState, Operation, Ts, TxnKind, new_key, now,
 };
 use crate::payments::outcome::{ErrorClass, classify};
 use crate::payments::params::{InvoiceCreateParams, InvoiceParams, LineParams, to_params};
+use crate::payments::requester::Requester;
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 use omnicrm_host::error::CallError;
@@ -179,6 +182,11 @@ impl Service {
         })
     }
 
+    /// Runs a finalize, payment or void of an invoice. Its operation is written only while the
+    /// invoice's status is one of `allowed` and no other such operation of the invoice is
+    /// unsettled, in one ledger write: of requests racing on one invoice, exactly one calls the
+    /// gateway; the others hear what is in progress, or what happened. Only the request that
+    /// wrote an operation (repeated with its key), or the service itself, resumes it.
     async fn invoice_op(
         &self,
         id: i64,
@@ -186,25 +194,15 @@ impl Service {
         allowed: &[InvoiceStatus],
         card: Option<String>,
         policy: RetryPolicy,
+        requester: Requester<'_>,
     ) -> Result<(Invoice, Option<CallError>), Error> {
         let inv = self.invoice(id).await?;
-        let op = match self.unsettled_op(None, Some(id), &[kind]).await? {
-            Some(op) => op,
+        let op = match self.unsettled_op(None, Some(id), INVOICE_STEPS).await? {
+            Some(op) if op.kind == kind && requester.resumes(&op.idempotency_key) => op,
+            Some(op) => return Err(step_in_progress(&inv, &op)),
             None => {
                 if !allowed.contains(&inv.status) {
-                    return Err(Error::conflict(
-                        "invoice_id",
-                        format!(
-                            "invoice {} is {}: it cannot be {}",
-                            inv.number,
-                            inv.status,
-                            match kind {
-                                OpKind::InvoiceFinalize => "finalized",
-                                OpKind::InvoicePay => "paid",
-                                _ => "voided",
-                            }
-                        ),
-                    ));
+                    return Err(not_allowed(&inv, kind));
                 }
                 // Voiding a draft deletes it at the gateway (the plugin answers `void`). One the
                 // gateway never got is voided in the ledger only; a creation whose outcome is
@@ -222,58 +220,87 @@ impl Service {
                             ..Default::default()
                         };
                         let from = allowed.to_vec();
-                        self.db
+                        return match self
+                            .db
                             .run(move |l| l.update_invoice(id, &from, &patch))
-                            .await?;
-                        return Ok((self.invoice(id).await?, None));
+                            .await?
+                        {
+                            Some(inv) => Ok((inv, None)),
+                            None => Err(not_allowed(&self.invoice(id).await?, kind)),
+                        };
                     }
                 }
                 let inv = self.invoice(id).await?;
                 let gref = self.gateway_invoice(&inv).await?;
-                let suffix = match kind {
-                    OpKind::InvoicePay => {
-                        let patch = InvoicePatch {
-                            bump_pay_attempts: true,
-                            ..Default::default()
-                        };
-                        let after = self
-                            .db
-                            .run(move |l| l.update_invoice(id, &[], &patch))
-                            .await?
-                            .ok_or_else(|| Error::internal("invoice vanished"))?;
-                        format!("pay:{}", after.pay_attempts)
-                    }
-                    OpKind::InvoiceFinalize => "finalize".into(),
-                    _ => "void".into(),
+                // The service's own steps keep the invoice's plain keys; a client's name the
+                // request, so that it finds its own when repeated.
+                let part = match requester {
+                    Requester::Client(Some(_)) => Some(requester.key_part()),
+                    _ => None,
                 };
-                let new = NewOperation {
-                    kind,
-                    gateway: inv.gateway.clone(),
-                    transaction_id: None,
-                    refund_id: None,
-                    invoice_id: Some(id),
-                    idempotency_key: format!("{}:{suffix}", inv.idempotency_key),
-                    params: to_params(&InvoiceParams {
-                        invoice: gref,
-                        card,
-                    })?,
-                };
-                let (op, _) = self.db.run(move |l| l.insert_operation(&new)).await?;
-                op
+                let from = allowed.to_vec();
+                let begun = self
+                    .db
+                    .run(move |l| {
+                        l.begin_invoice_op(id, kind, &from, &|inv| {
+                            let step = match kind {
+                                OpKind::InvoicePay => format!("pay:{}", inv.pay_attempts),
+                                OpKind::InvoiceFinalize => "finalize".into(),
+                                _ => "void".into(),
+                            };
+                            let key = match &part {
+                                Some(part) => format!("{}:{step}:{part}", inv.idempotency_key),
+                                None => format!("{}:{step}", inv.idempotency_key),
+                            };
+                            Ok(NewOperation {
+                                kind,
+                                gateway: inv.gateway.clone(),
+                                transaction_id: None,
+                                refund_id: None,
+                                invoice_id: Some(id),
+                                idempotency_key: key,
+                                params: to_params(&InvoiceParams {
+                                    invoice: gref.clone(),
+                                    card: card.clone(),
+                                })
+                                .map_err(|e| LedgerError::Database(e.message))?,
+                            })
+                        })
+                    })
+                    .await?;
+                match begun {
+                    Begun::Started(op) => op,
+                    Begun::Busy(op) => return Err(step_in_progress(&inv, &op)),
+                    Begun::Refused(inv) => return Err(not_allowed(&inv, kind)),
+                    Begun::Settled(_) => return Ok((self.invoice(id).await?, None)),
+                }
             }
         };
         let exec = self.execute(op, policy).await?;
         if exec.in_flight {
             return Err(Error::conflict(
                 "invoice_id",
-                "another request is changing this invoice now",
+                format!(
+                    "{} of invoice {} is in progress",
+                    step_name(kind),
+                    inv.number
+                ),
             ));
         }
         Ok((self.invoice(id).await?, exec.error))
     }
 
-    /// Finalizes a draft invoice.
+    /// Finalizes a draft invoice, for the service itself.
     pub async fn finalize_invoice(&self, id: i64) -> Result<Invoice, Error> {
+        self.finalize_invoice_for(id, Requester::Service).await
+    }
+
+    /// Finalizes a draft invoice for `requester`.
+    pub async fn finalize_invoice_for(
+        &self,
+        id: i64,
+        requester: Requester<'_>,
+    ) -> Result<Invoice, Error> {
         let (inv, err) = self
             .invoice_op(
                 id,
@@ -281,6 +308,7 @@ impl Service {
                 &[InvoiceStatus::Draft],
                 None,
                 RetryPolicy::INTERACTIVE,
+                requester,
             )
             .await?;
         match err {
@@ -289,13 +317,26 @@ impl Service {
         }
     }
 
-    /// Pays an open invoice with a stored card (the default when none is named); finalizes a
-    /// draft first.
+    /// Pays an open invoice with a stored card (the default when none is named), for the service
+    /// itself; finalizes a draft first.
     pub async fn pay_invoice(
         &self,
         id: i64,
         card_id: Option<i64>,
         policy: RetryPolicy,
+    ) -> Result<Invoice, Error> {
+        self.pay_invoice_for(id, card_id, policy, Requester::Service)
+            .await
+    }
+
+    /// Pays an open invoice with a stored card (the default when none is named) for
+    /// `requester`; finalizes a draft first.
+    pub async fn pay_invoice_for(
+        &self,
+        id: i64,
+        card_id: Option<i64>,
+        policy: RetryPolicy,
+        requester: Requester<'_>,
     ) -> Result<Invoice, Error> {
         let inv = self.invoice(id).await?;
         let card = match card_id {
@@ -315,16 +356,10 @@ impl Service {
             None => None,
         };
         if matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Paid) {
-            return Err(Error::conflict(
-                "invoice_id",
-                format!(
-                    "invoice {} is {}: it cannot be paid",
-                    inv.number, inv.status
-                ),
-            ));
+            return Err(not_allowed(&inv, OpKind::InvoicePay));
         }
         if inv.status == InvoiceStatus::Draft {
-            self.finalize_invoice(id).await?;
+            self.finalize_invoice_for(id, requester).await?;
         }
         let (inv, err) = self
             .invoice_op(
@@ -333,6 +368,7 @@ impl Service {
                 &[InvoiceStatus::Open, InvoiceStatus::Uncollectible],
                 card,
                 policy,
+                requester,
             )
             .await?;
         match err {
@@ -344,9 +380,19 @@ impl Service {
         }
     }
 
-    /// Voids an invoice (a draft is deleted at the gateway); its pending transactions become
-    /// uninvoiced again.
+    /// Voids an invoice for the service itself (a draft is deleted at the gateway); its pending
+    /// transactions become uninvoiced again.
     pub async fn void_invoice(&self, id: i64) -> Result<Invoice, Error> {
+        self.void_invoice_for(id, Requester::Service).await
+    }
+
+    /// Voids an invoice for `requester` (a draft is deleted at the gateway); its pending
+    /// transactions become uninvoiced again.
+    pub async fn void_invoice_for(
+        &self,
+        id: i64,
+        requester: Requester<'_>,
+    ) -> Result<Invoice, Error> {
         let (inv, err) = self
             .invoice_op(
                 id,
@@ -358,6 +404,7 @@ impl Service {
                 ],
                 None,
                 RetryPolicy::INTERACTIVE,
+                requester,
             )
             .await?;
         match err {
@@ -365,4 +412,51 @@ impl Service {
             None => Ok(inv),
         }
     }
+}
+
+/// The steps of an invoice after its creation: one at a time.
+const INVOICE_STEPS: &[OpKind] = &[
+    OpKind::InvoiceFinalize,
+    OpKind::InvoicePay,
+    OpKind::InvoiceVoid,
+];
+
+/// A step's name in answers.
+fn step_name(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::InvoiceFinalize => "the finalization",
+        OpKind::InvoicePay => "a payment",
+        _ => "the void",
+    }
+}
+
+/// The answer to a step of an invoice that another step, not settled yet, is changing.
+fn step_in_progress(inv: &Invoice, op: &Operation) -> Error {
+    let state = if op.state == OpState::Unknown {
+        "has an unknown outcome; the reconciler settles it (or the request that started it, \
+         repeated with its Idempotency-Key)"
+    } else {
+        "is in progress"
+    };
+    Error::conflict(
+        "invoice_id",
+        format!("{} of invoice {} {state}", step_name(op.kind), inv.number),
+    )
+}
+
+/// The answer to a step the invoice's status does not allow: what happened to it.
+fn not_allowed(inv: &Invoice, kind: OpKind) -> Error {
+    Error::conflict(
+        "invoice_id",
+        format!(
+            "invoice {} is {}: it cannot be {}",
+            inv.number,
+            inv.status,
+            match kind {
+                OpKind::InvoiceFinalize => "finalized",
+                OpKind::InvoicePay => "paid",
+                _ => "voided",
+            }
+        ),
+    )
 }

@@ -2,48 +2,70 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
-use serde_json::json;
 
 use crate::ledger::{TxnFilter, TxnStatus, now};
-use crate::time::format_rfc3339;
 
-use super::auth::{ClientKey, client_key};
-use super::parse::{Body, Query, path_id};
+use super::errors::ErrorResponse;
+use super::extract::{JsonBody, OptionalJsonBody, QueryParams, path_id};
+use super::idempotency::{ClientKey, client_key};
+use super::requests::{Empty, ExpiringCards, LinkCustomer, StoreCard, bounded, non_blank};
 use super::state::{ApiResult, AppState, ok};
-use super::views::card_view;
+use super::views::{
+    CardList, CardView, CustomerLinkView, CustomerView, ExpiringCardList, LinkedCustomer, Removed,
+};
 
 /// `POST /v1/customers`.
-pub async fn link_customer(State(st): State<Arc<AppState>>, body: Bytes) -> ApiResult {
-    let b = Body::parse(&body, &["customer_id", "gateway", "email", "name", "phone"])?;
-    let id = b.req_str("customer_id")?;
-    let gateway = b.str("gateway")?;
+#[utoipa::path(
+    post,
+    path = "/customers",
+    tag = "customers",
+    summary = "Link a CRM customer to a gateway customer (created there, or found)",
+    request_body = LinkCustomer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat")),
+    responses(
+        (status = 200, description = "Linked", body = LinkedCustomer),
+        (status = 400, description = "Invalid input, the field named", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
+pub async fn link_customer(
+    State(st): State<Arc<AppState>>,
+    JsonBody(b): JsonBody<LinkCustomer>,
+) -> ApiResult {
+    let id = non_blank("customer_id", b.customer_id)?;
     let (link, created) = st
         .service
-        .link_customer(
-            &id,
-            gateway.as_deref(),
-            b.str("email")?,
-            b.str("name")?,
-            b.str("phone")?,
-        )
+        .link_customer(&id, b.gateway.as_deref(), b.email, b.name, b.phone)
         .await?;
     ok(
         StatusCode::OK,
-        json!({
-            "customer_id": link.crm_customer_id,
-            "gateway": link.gateway,
-            "gateway_customer_ref": link.gateway_customer_ref,
-            "email": link.email,
-            "name": link.name,
-            "created_at_gateway": created,
-        }),
+        LinkedCustomer {
+            customer_id: link.crm_customer_id,
+            gateway: link.gateway,
+            gateway_customer_ref: link.gateway_customer_ref,
+            email: link.email,
+            name: link.name,
+            created_at_gateway: created,
+        },
     )
 }
 
 /// `GET /v1/customers/{customer_id}`.
+#[utoipa::path(
+    get,
+    path = "/customers/{customer_id}",
+    tag = "customers",
+    summary = "A customer's gateway links and cards",
+    params(("customer_id" = String, Path, description = "CRM customer")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerView),
+        (status = 404, description = "No such customer", body = ErrorResponse),
+    ),
+    security(("api_key" = ["read"]))
+)]
 pub async fn get_customer(
     State(st): State<Arc<AppState>>,
     Path(customer_id): Path<String>,
@@ -66,42 +88,68 @@ pub async fn get_customer(
         .await?;
     ok(
         StatusCode::OK,
-        json!({
-            "customer_id": customer_id,
-            "links": links.iter().map(|l| json!({
-                "gateway": l.gateway, "gateway_customer_ref": l.gateway_customer_ref,
-                "email": l.email, "name": l.name, "linked_at": format_rfc3339(l.created_at),
-            })).collect::<Vec<_>>(),
-            "cards": cards.iter().map(card_view).collect::<Vec<_>>(),
-            "uninvoiced_pending": uninvoiced.len(),
-        }),
+        CustomerView {
+            customer_id,
+            links: links.iter().map(CustomerLinkView::from).collect(),
+            cards: cards.iter().map(CardView::from).collect(),
+            uninvoiced_pending: uninvoiced.len(),
+        },
     )
 }
 
 /// `POST /v1/customers/{customer_id}/cards`.
+#[utoipa::path(
+    post,
+    path = "/customers/{customer_id}/cards",
+    tag = "customers",
+    summary = "Store a card from a client-side token (Stripe: pm_... or tok_...)",
+    request_body = StoreCard,
+    params(
+        ("customer_id" = String, Path, description = "CRM customer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
+    ),
+    responses(
+        (status = 201, description = "Stored", body = CardView),
+        (status = 400, description = "Invalid input, the field named", body = ErrorResponse),
+        (status = 404, description = "No such customer", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn store_card(
     State(st): State<Arc<AppState>>,
     key: Option<Extension<ClientKey>>,
     Path(customer_id): Path<String>,
-    body: Bytes,
+    JsonBody(b): JsonBody<StoreCard>,
 ) -> ApiResult {
-    let b = Body::parse(&body, &["token", "nickname", "default", "gateway"])?;
-    let token = b.req_str("token")?;
+    let token = non_blank("token", b.token)?;
     let card = st
         .service
         .store_card(
             &customer_id,
-            b.str("gateway")?.as_deref(),
+            b.gateway.as_deref(),
             &token,
-            b.str("nickname")?,
-            b.bool("default")?.unwrap_or(false),
+            b.nickname,
+            b.default.unwrap_or(false),
             client_key(key),
         )
         .await?;
-    ok(StatusCode::CREATED, card_view(&card))
+    ok(StatusCode::CREATED, CardView::from(&card))
 }
 
 /// `GET /v1/customers/{customer_id}/cards`.
+#[utoipa::path(
+    get,
+    path = "/customers/{customer_id}/cards",
+    tag = "customers",
+    summary = "The customer's cards, default first",
+    params(("customer_id" = String, Path, description = "CRM customer")),
+    responses(
+        (status = 200, description = "The cards", body = CardList),
+        (status = 404, description = "No such customer", body = ErrorResponse),
+    ),
+    security(("api_key" = ["read"]))
+)]
 pub async fn list_cards(
     State(st): State<Arc<AppState>>,
     Path(customer_id): Path<String>,
@@ -110,22 +158,56 @@ pub async fn list_cards(
     let cards = st.service.db.run(move |l| l.cards(&customer_id)).await?;
     ok(
         StatusCode::OK,
-        json!({ "cards": cards.iter().map(card_view).collect::<Vec<_>>() }),
+        CardList {
+            cards: cards.iter().map(CardView::from).collect(),
+        },
     )
 }
 
 /// `POST /v1/customers/{customer_id}/cards/{card_id}/default`.
+#[utoipa::path(
+    post,
+    path = "/customers/{customer_id}/cards/{card_id}/default",
+    tag = "customers",
+    summary = "Make a card the default",
+    params(
+        ("customer_id" = String, Path, description = "CRM customer"),
+        ("card_id" = i64, Path, description = "Card id"),
+    ),
+    request_body(content = Option<Empty>, description = "Optional: `{}` or nothing"),
+    responses(
+        (status = 200, description = "The default card", body = CardView),
+        (status = 404, description = "No such customer or card", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn set_default_card(
     State(st): State<Arc<AppState>>,
     Path((customer_id, card_id)): Path<(String, String)>,
+    OptionalJsonBody(Empty {}): OptionalJsonBody<Empty>,
 ) -> ApiResult {
     let card_id = path_id("card_id", &card_id)?;
     st.service.require_customer(&customer_id).await?;
     let card = st.service.set_default_card(&customer_id, card_id).await?;
-    ok(StatusCode::OK, card_view(&card))
+    ok(StatusCode::OK, CardView::from(&card))
 }
 
 /// `DELETE /v1/customers/{customer_id}/cards/{card_id}`.
+#[utoipa::path(
+    delete,
+    path = "/customers/{customer_id}/cards/{card_id}",
+    tag = "customers",
+    summary = "Remove a card (at the gateway too)",
+    params(
+        ("customer_id" = String, Path, description = "CRM customer"),
+        ("card_id" = i64, Path, description = "Card id"),
+    ),
+    responses(
+        (status = 200, description = "Removed", body = Removed),
+        (status = 404, description = "No such customer or card", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn remove_card(
     State(st): State<Arc<AppState>>,
     Path((customer_id, card_id)): Path<(String, String)>,
@@ -133,13 +215,33 @@ pub async fn remove_card(
     let card_id = path_id("card_id", &card_id)?;
     st.service.require_customer(&customer_id).await?;
     st.service.remove_card(&customer_id, card_id).await?;
-    ok(StatusCode::OK, json!({ "removed": true, "id": card_id }))
+    ok(
+        StatusCode::OK,
+        Removed {
+            removed: true,
+            id: card_id,
+        },
+    )
 }
 
 /// `GET /v1/cards/expiring`.
-pub async fn expiring_cards(State(st): State<Arc<AppState>>, RawQuery(q): RawQuery) -> ApiResult {
-    let q = Query::parse(q.as_deref(), &["within_days"])?;
-    let days = q.int("within_days", 0, 3650)?.unwrap_or(60);
+#[utoipa::path(
+    get,
+    path = "/cards/expiring",
+    tag = "customers",
+    summary = "Cards of every customer expiring within N days",
+    params(ExpiringCards),
+    responses(
+        (status = 200, description = "The cards", body = ExpiringCardList),
+        (status = 400, description = "Invalid parameter", body = ErrorResponse),
+    ),
+    security(("api_key" = ["read"]))
+)]
+pub async fn expiring_cards(
+    State(st): State<Arc<AppState>>,
+    QueryParams(q): QueryParams<ExpiringCards>,
+) -> ApiResult {
+    let days = bounded("within_days", q.within_days, 0, 3650)?.unwrap_or(60);
     let today = now();
     let (y0, m0, _) = crate::time::date_of(today);
     let (y1, m1, _) = crate::time::date_of(today + days * 86_400);
@@ -150,6 +252,9 @@ pub async fn expiring_cards(State(st): State<Arc<AppState>>, RawQuery(q): RawQue
         .await?;
     ok(
         StatusCode::OK,
-        json!({ "within_days": days, "cards": cards.iter().map(card_view).collect::<Vec<_>>() }),
+        ExpiringCardList {
+            within_days: days,
+            cards: cards.iter().map(CardView::from).collect(),
+        },
     )
 }

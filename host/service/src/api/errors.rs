@@ -1,11 +1,15 @@
 //! The API's errors: every domain [`Error`] mapped to an HTTP status and a machine-readable code,
-//! plus the API's own (authentication, idempotency keys). The body is always
-//! `{"error": {"code", "field"?, "message", "details"?}}`.
+//! plus the API's own (authentication, idempotency keys, bodies, routes and methods). The body is
+//! always `{"error": {"code", "field"?, "message", "details"?}}`, whichever layer answers:
+//! [`json_errors`] rewrites any other error response (axum's own rejections) into that shape.
 
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::error::{Concerned, Error, ErrorKind, EventRejection};
 
@@ -18,23 +22,34 @@ pub struct ApiError {
     pub body: ErrorBody,
 }
 
+/// The body of every error answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    /// What went wrong.
+    pub error: ErrorBody,
+}
+
 /// The `error` object of an error response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Machine-readable code (`invalid_request`, `not_found`, `card_declined`, ...).
+    /// Machine-readable code (`invalid_request`, `not_found`, `conflict`, `card_declined`,
+    /// `idempotency_key_reused`, `rate_limited`, `outcome_unknown`, ...).
     pub code: &'static str,
-    /// The request field at fault, when there is one.
+    /// The request field (or header, or `gateway`, `path`, `method`, `body`) at fault, when
+    /// there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// What is wrong, for people.
     pub message: String,
     /// Extra details (the transaction or invoice concerned, the decline).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
 }
 
 impl ApiError {
-    fn new(
+    /// An error of the API's own.
+    pub fn new(
         status: StatusCode,
         code: &'static str,
         field: &str,
@@ -49,6 +64,11 @@ impl ApiError {
                 details: None,
             },
         }
+    }
+
+    /// 400: a request field is wrong.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::invalid(field, message).into()
     }
 
     /// 401: no valid API key.
@@ -66,13 +86,51 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "authorization", message)
     }
 
-    /// 422: an `Idempotency-Key` used before with a different request.
-    pub fn idempotency_key_reused() -> Self {
+    /// 422: an `Idempotency-Key` used before with a different request; `difference` says what
+    /// differs.
+    pub fn idempotency_key_reused(difference: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "Idempotency-Key",
-            "this key was used with a different request",
+            format!(
+                "this key was used with a different request: {}",
+                difference.into()
+            ),
+        )
+    }
+
+    /// 409: a request with the same `Idempotency-Key` is still being answered.
+    pub fn idempotency_key_in_use() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_in_use",
+            "Idempotency-Key",
+            "a request with this key is still running; repeat it later to get its answer",
+        )
+    }
+
+    /// 413: the body is larger than `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "body",
+            format!("the body is larger than {limit} bytes"),
+        )
+    }
+
+    /// 415: a body that is not `application/json`.
+    pub fn unsupported_media_type(found: Option<&str>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type",
+            match found {
+                Some(t) => format!("the body must be application/json, not {t:?}"),
+                None => "the body must be application/json: send `Content-Type: application/json`"
+                    .to_string(),
+            },
         )
     }
 
@@ -114,6 +172,23 @@ fn status_and_code(kind: &ErrorKind) -> (StatusCode, &'static str) {
     }
 }
 
+/// The field an error of `kind` names when the domain named none: the gateway for the gateway's
+/// own trouble, the event's signature for a rejected event.
+fn default_field(kind: &ErrorKind) -> Option<&'static str> {
+    match kind {
+        ErrorKind::RateLimited
+        | ErrorKind::GatewayUnavailable
+        | ErrorKind::OutcomeUnknown
+        | ErrorKind::Unsupported
+        | ErrorKind::GatewayMisconfigured
+        | ErrorKind::GatewayMismatch
+        | ErrorKind::EventUnverifiable => Some("gateway"),
+        ErrorKind::EventRejected(EventRejection::Malformed) => Some("body"),
+        ErrorKind::EventRejected(_) => Some("signature"),
+        _ => None,
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (status, code) = status_and_code(&e.kind);
@@ -126,11 +201,14 @@ impl From<Error> for ApiError {
             })),
             (None, _) => None,
         };
+        let field = e
+            .field
+            .or_else(|| default_field(&e.kind).map(str::to_string));
         ApiError {
             status,
             body: ErrorBody {
                 code,
-                field: e.field,
+                field,
                 message: e.message,
                 details,
             },
@@ -146,8 +224,76 @@ impl From<crate::ledger::LedgerError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": self.body }))).into_response()
+        (self.status, axum::Json(ErrorResponse { error: self.body })).into_response()
     }
+}
+
+/// The error every layer below answers without a JSON body (axum's 405 and other rejections),
+/// by status.
+fn error_of_status(status: StatusCode, allow: Option<&HeaderValue>) -> ApiError {
+    let (code, field, message) = match status {
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "path",
+            "no such route; see /openapi.json".into(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "method",
+            match allow.and_then(|a| a.to_str().ok()) {
+                Some(allowed) => format!("this route answers {allowed} only"),
+                None => "this route does not answer this method".to_string(),
+            },
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "body",
+            "the body is too large".to_string(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "Content-Type",
+            "the body must be application/json".to_string(),
+        ),
+        s if s.is_client_error() => (
+            "invalid_request",
+            "request",
+            s.canonical_reason()
+                .unwrap_or("the request is not valid")
+                .to_string(),
+        ),
+        s => (
+            "internal_error",
+            "service",
+            s.canonical_reason()
+                .unwrap_or("the service failed")
+                .to_string(),
+        ),
+    };
+    ApiError::new(status, code, field, message)
+}
+
+/// Makes every error answer the JSON error shape: an error response that is not JSON (one axum
+/// made, such as a 405 with its `Allow` header) gets the body of its status, its headers kept.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let error = error_of_status(status, parts.headers.get(header::ALLOW));
+    let fresh = error.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in fresh.headers() {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, fresh.into_body())
 }
 
 #[cfg(test)]
@@ -240,10 +386,13 @@ mod tests {
         let e = ApiError::unauthorized("missing API key");
         assert_eq!(e.status, StatusCode::UNAUTHORIZED);
         assert_eq!(e.body.field.as_deref(), Some("authorization"));
-        let e = ApiError::idempotency_key_reused();
+        let e = ApiError::idempotency_key_reused("`amount` was 5000, now 7000");
         assert_eq!(
             (e.status.as_u16(), e.body.code),
             (422, "idempotency_key_reused")
         );
+        assert!(e.body.message.ends_with("`amount` was 5000, now 7000"));
+        let (status, body) = answer(Error::new(ErrorKind::RateLimited, None, "slow down"));
+        assert_eq!((status, &body["error"]["field"]), (429, &json!("gateway")));
     }
 }

@@ -1,8 +1,10 @@
-//! The HTTP JSON API: [`routes`], the handlers of each resource ([`customers`],
-//! [`transactions`], [`invoices`], [`reports`], [`webhooks`], [`system`]), the JSON [`views`] of
-//! the ledger's rows, authentication ([`auth`], [`api_keys`]), strict request parsing
-//! ([`parse`]), the mapping of the domain's errors to HTTP ([`errors`]) and the OpenAPI document
-//! ([`openapi`]). It is the only part of the service that knows HTTP.
+//! The HTTP JSON API: [`routes`] (the router and, from the same definitions, the [`openapi`]
+//! document), the handlers of each resource ([`customers`], [`transactions`], [`invoices`],
+//! [`reports`], [`webhooks`], [`system`]), the request types ([`requests`]) read strictly by
+//! [`extract`], the answers ([`views`]), authentication ([`auth`], [`api_keys`]),
+//! `Idempotency-Key` ([`idempotency`]) and the errors ([`errors`]: the domain's mapped to HTTP,
+//! and every other error in the same JSON shape). It is the only part of the service that knows
+//! HTTP.
 //!
 //! Every route under `/v1` needs an API key (`Authorization: Bearer <key>`): GET needs the
 //! `read` scope, POST and DELETE the `write` scope (which includes reading). `/health`,
@@ -12,10 +14,12 @@ pub mod api_keys;
 pub mod auth;
 pub mod customers;
 pub mod errors;
+pub mod extract;
+pub mod idempotency;
 pub mod invoices;
 pub mod openapi;
-pub mod parse;
 pub mod reports;
+pub mod requests;
 pub mod routes;
 pub mod state;
 pub mod system;
@@ -23,5 +27,5 @@ pub mod transactions;
 pub mod views;
 pub mod webhooks;
 
-pub use routes::{route_table, router};
+pub use routes::{document, router};
 pub use state::AppState;

@@ -1,142 +1,94 @@
-//! The routes: every path, its method and handler, registered once so that the OpenAPI document
-//! can be checked against them.
+//! The routes: every path, its methods and handler, registered once through `utoipa_axum`'s
+//! `routes!`, which takes each handler's method and path from its `#[utoipa::path]` attribute and
+//! adds the operation to the OpenAPI document as it adds the route. The router and the document
+//! therefore come from the same definitions ([`api`]).
+//!
+//! Around the routes: API keys and `Idempotency-Key` on `/v1`, a body limit, JSON answers for
+//! unknown routes (404) and methods a route does not have (405, with `Allow`), and
+//! [`super::errors::json_errors`] so that every error, from any layer, has the JSON error shape.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::handler::Handler;
-use axum::routing::{MethodFilter, on};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use utoipa::openapi::OpenApi as Document;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::errors::json_errors;
+use super::extract::MAX_BODY;
+use super::idempotency::{IdempotencyState, KeyWaits, idempotency};
+use super::openapi::{self, DocumentJson};
 use super::state::AppState;
 use super::{auth, customers, invoices, reports, system, transactions, webhooks};
 
-/// Registers routes and remembers them, so that the OpenAPI test can compare the two.
-struct Routes {
-    router: Router<Arc<AppState>>,
-    list: Vec<(&'static str, String)>,
-    prefix: &'static str,
-}
-
-impl Routes {
-    fn new(prefix: &'static str) -> Self {
-        Routes {
-            router: Router::new(),
-            list: Vec::new(),
-            prefix,
-        }
-    }
-
-    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
-    where
-        H: Handler<T, Arc<AppState>>,
-        T: 'static,
-    {
-        let filter = match method {
-            "get" => MethodFilter::GET,
-            "post" => MethodFilter::POST,
-            _ => MethodFilter::DELETE,
-        };
-        self.router = self.router.route(path, on(filter, handler));
-        self.list.push((method, format!("{}{path}", self.prefix)));
-        self
-    }
-}
-
 /// The routes under `/v1` (an API key needed).
-fn v1_routes() -> Routes {
-    Routes::new("/v1")
-        .add("get", "/gateways", system::gateways)
-        .add("post", "/customers", customers::link_customer)
-        .add("get", "/customers/{customer_id}", customers::get_customer)
-        .add(
-            "post",
-            "/customers/{customer_id}/cards",
-            customers::store_card,
-        )
-        .add(
-            "get",
-            "/customers/{customer_id}/cards",
-            customers::list_cards,
-        )
-        .add(
-            "post",
-            "/customers/{customer_id}/cards/{card_id}/default",
-            customers::set_default_card,
-        )
-        .add(
-            "delete",
-            "/customers/{customer_id}/cards/{card_id}",
-            customers::remove_card,
-        )
-        .add("get", "/cards/expiring", customers::expiring_cards)
-        .add("post", "/transactions", transactions::create_transaction)
-        .add("get", "/transactions", transactions::list_transactions)
-        .add("get", "/transactions/{id}", transactions::get_transaction)
-        .add("post", "/transactions/{id}/capture", transactions::capture)
-        .add("post", "/transactions/{id}/void", transactions::void)
-        .add("post", "/transactions/{id}/refunds", transactions::refund)
-        .add("post", "/invoices", invoices::create_invoice)
-        .add("get", "/invoices", invoices::list_invoices)
-        .add("get", "/invoices/{id}", invoices::get_invoice)
-        .add(
-            "post",
-            "/invoices/{id}/finalize",
-            invoices::finalize_invoice,
-        )
-        .add("post", "/invoices/{id}/pay", invoices::pay_invoice)
-        .add("post", "/invoices/{id}/void", invoices::void_invoice)
-        .add("get", "/summary", reports::summary)
-        .add("get", "/disputes", reports::list_disputes)
+fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::default()
+        .routes(routes!(system::gateways))
+        .routes(routes!(customers::link_customer))
+        .routes(routes!(customers::get_customer))
+        .routes(routes!(customers::store_card, customers::list_cards))
+        .routes(routes!(customers::set_default_card))
+        .routes(routes!(customers::remove_card))
+        .routes(routes!(customers::expiring_cards))
+        .routes(routes!(
+            transactions::create_transaction,
+            transactions::list_transactions
+        ))
+        .routes(routes!(transactions::get_transaction))
+        .routes(routes!(transactions::capture))
+        .routes(routes!(transactions::void))
+        .routes(routes!(transactions::refund))
+        .routes(routes!(invoices::create_invoice, invoices::list_invoices))
+        .routes(routes!(invoices::get_invoice))
+        .routes(routes!(invoices::finalize_invoice))
+        .routes(routes!(invoices::pay_invoice))
+        .routes(routes!(invoices::void_invoice))
+        .routes(routes!(reports::summary))
+        .routes(routes!(reports::list_disputes))
 }
 
 /// The routes anyone may call.
-fn public_routes() -> Routes {
-    Routes::new("")
-        .add("get", "/health", system::health)
-        .add("get", "/openapi.json", system::openapi_doc)
-        .add("post", "/webhooks/{gateway}", webhooks::receive)
+fn public_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::default()
+        .routes(routes!(system::health))
+        .routes(routes!(system::openapi_doc))
+        .routes(routes!(webhooks::receive))
 }
 
-/// Every route the router serves: (method, path template).
-pub fn route_table() -> Vec<(&'static str, String)> {
-    let mut all = public_routes().list;
-    all.extend(v1_routes().list);
-    all
+/// The router of the whole API (without its state) and its OpenAPI document.
+fn api(state: &Arc<AppState>) -> (Router<Arc<AppState>>, Document) {
+    let keys = IdempotencyState {
+        app: state.clone(),
+        waits: Arc::new(KeyWaits::default()),
+    };
+    let v1 = v1_routes()
+        .fallback(system::not_found)
+        .layer(from_fn_with_state(keys, idempotency))
+        .layer(from_fn_with_state(state.clone(), auth::authenticate));
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(public_routes())
+        .nest("/v1", v1)
+        .fallback(system::not_found)
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the API.
+pub fn document() -> Document {
+    OpenApiRouter::<Arc<AppState>>::with_openapi(openapi::base())
+        .merge(public_routes())
+        .nest("/v1", v1_routes())
+        .into_openapi()
 }
 
 /// The router of the whole API.
 pub fn router(state: Arc<AppState>) -> Router {
-    let v1 =
-        v1_routes()
-            .router
-            .fallback(system::not_found)
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                auth::authenticate,
-            ));
-    public_routes()
-        .router
-        .nest("/v1", v1)
-        .fallback(system::not_found)
+    let (router, doc) = api(&state);
+    router
+        .layer(axum::Extension(DocumentJson::new(&doc)))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(from_fn(json_errors))
         .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::openapi::OPS;
-
-    #[test]
-    fn every_route_is_documented_and_every_operation_routed() {
-        let mut routed: Vec<(String, String)> = super::route_table()
-            .into_iter()
-            .map(|(m, p)| (m.to_string(), p))
-            .collect();
-        let mut documented: Vec<(String, String)> = OPS
-            .iter()
-            .map(|o| (o.method.to_string(), o.path.to_string()))
-            .collect();
-        routed.sort();
-        documented.sort();
-        assert_eq!(routed, documented);
-    }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::service::Service;
 
@@ -23,6 +23,6 @@ pub struct AppState {
 pub type ApiResult = Result<Response, ApiError>;
 
 /// A JSON answer.
-pub fn ok(status: StatusCode, v: Value) -> ApiResult {
+pub fn ok<T: Serialize>(status: StatusCode, v: T) -> ApiResult {
     Ok((status, axum::Json(v)).into_response())
 }

@@ -3,18 +3,28 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::error::Error;
 
-use super::errors::ApiError;
-use super::openapi;
+use super::errors::{ApiError, ErrorResponse};
+use super::openapi::DocumentJson;
 use super::state::{ApiResult, AppState, ok};
+use super::views::{GatewayView, Gateways, Health};
 
 /// `GET /health`.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    summary = "Liveness: the ledger answers; the gateways configured",
+    responses(
+        (status = 200, description = "Up", body = Health),
+        (status = 503, description = "The ledger does not answer", body = Health),
+    )
+)]
 pub async fn health(State(st): State<Arc<AppState>>) -> ApiResult {
     let db_ok = st
         .service
@@ -29,32 +39,60 @@ pub async fn health(State(st): State<Arc<AppState>>) -> ApiResult {
     };
     ok(
         status,
-        json!({
-            "status": if db_ok { "ok" } else { "degraded" },
-            "ledger": if db_ok { "ok" } else { "unavailable" },
-            "gateways": st.service.gateways.names(),
-        }),
+        Health {
+            status: if db_ok { "ok" } else { "degraded" },
+            ledger: if db_ok { "ok" } else { "unavailable" },
+            gateways: st.service.gateways.names(),
+        },
     )
 }
 
 /// `GET /openapi.json`.
-pub async fn openapi_doc() -> Response {
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "system",
+    summary = "This document (OpenAPI 3.1)",
+    responses((status = 200, description = "The document", content_type = "application/json", body = Object))
+)]
+pub async fn openapi_doc(Extension(DocumentJson(doc)): Extension<DocumentJson>) -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        openapi::document().to_string(),
+        doc.as_str().to_string(),
     )
         .into_response()
 }
 
 /// `GET /v1/gateways`.
+#[utoipa::path(
+    get,
+    path = "/gateways",
+    tag = "system",
+    summary = "The loaded gateways, their plugin and contract versions",
+    responses(
+        (status = 200, description = "The gateways", body = Gateways),
+        (status = 401, description = "No valid API key", body = ErrorResponse),
+    ),
+    security(("api_key" = ["read"]))
+)]
 pub async fn gateways(State(st): State<Arc<AppState>>) -> ApiResult {
     ok(
         StatusCode::OK,
-        json!({
-            "contract": format!("{}@{}", omnicrm_host::contract::CONTRACT_PACKAGE, omnicrm_host::contract::CONTRACT_VERSION),
-            "default": st.service.gateways.default_name(),
-            "gateways": st.service.gateways.statuses(),
-        }),
+        Gateways {
+            contract: format!(
+                "{}@{}",
+                omnicrm_host::contract::CONTRACT_PACKAGE,
+                omnicrm_host::contract::CONTRACT_VERSION
+            ),
+            default: st.service.gateways.default_name().map(str::to_string),
+            gateways: st
+                .service
+                .gateways
+                .statuses()
+                .into_iter()
+                .map(GatewayView::from)
+                .collect(),
+        },
     )
 }
 

@@ -2,104 +2,94 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::Error;
 use crate::ledger::{Capture, TxnFilter, TxnKind, TxnStatus};
-use crate::payments::TxnRequest;
+use crate::payments::{Requester, TxnRequest};
 
-use super::auth::{ClientKey, client_key};
-use super::errors::ApiError;
-use super::parse::{Body, Query, path_id};
+use super::errors::{ApiError, ErrorResponse};
+use super::extract::{JsonBody, OptionalJsonBody, QueryParams, path_id};
+use super::idempotency::{ClientKey, client_key};
+use super::requests::{
+    CaptureBody, ChargeWhen, CreateTransaction, Empty, ListTransactions, RefundBody, bounded,
+    non_blank,
+};
 use super::state::{ApiResult, AppState, ok};
-use super::views::{dispute_view, refund_view, txn_view};
+use super::views::{DisputeView, RefundView, TransactionList, TransactionView};
 
 /// `POST /v1/transactions`.
+#[utoipa::path(
+    post,
+    path = "/transactions",
+    tag = "transactions",
+    summary = "Record a transaction; a charge is charged at once to the default (or named) card unless charge=later",
+    description = "Every check (amount from 1 to 999999999999 minor units, an ISO 4217 currency the gateway takes, the customer and card) runs before anything is written. A charge the gateway refuses as invalid input leaves nothing behind.",
+    request_body = CreateTransaction,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat")),
+    responses(
+        (status = 201, description = "Recorded (a declined charge is a `failed` transaction)", body = TransactionView),
+        (status = 400, description = "Invalid input, the field named; nothing was written", body = ErrorResponse),
+        (status = 404, description = "No such customer or card", body = ErrorResponse),
+        (status = 409, description = "In progress, or not allowed in the object's state", body = ErrorResponse),
+        (status = 422, description = "The Idempotency-Key was used with another request", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble (the transaction in `details`)", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn create_transaction(
     State(st): State<Arc<AppState>>,
     key: Option<Extension<ClientKey>>,
-    body: Bytes,
+    JsonBody(b): JsonBody<CreateTransaction>,
 ) -> ApiResult {
-    let b = Body::parse(
-        &body,
-        &[
-            "customer_id",
-            "amount",
-            "currency",
-            "description",
-            "kind",
-            "card_id",
-            "capture",
-            "charge",
-        ],
-    )?;
-    let customer_id = b.req_str("customer_id")?;
-    let amount = b.req_i64("amount")?;
-    if amount <= 0 {
-        return Err(Error::invalid("amount", "must be a positive integer of minor units").into());
-    }
-    let currency = b.req_str("currency")?;
-    let kind = match b.str("kind")?.as_deref() {
-        None | Some("charge") => TxnKind::Charge,
-        Some("credit") => TxnKind::Credit,
-        Some(_) => return Err(Error::invalid("kind", "must be charge or credit").into()),
+    let kind = b.kind.unwrap_or(TxnKind::Charge);
+    let charge_now = match b.charge.unwrap_or_default() {
+        ChargeWhen::Now => kind == TxnKind::Charge,
+        ChargeWhen::Later => false,
     };
-    let capture = match b.str("capture")?.as_deref() {
-        None | Some("automatic") => Capture::Automatic,
-        Some("manual") => Capture::Manual,
-        Some(_) => {
-            return Err(Error::invalid("capture", "must be automatic or manual").into());
-        }
-    };
-    let charge_now = match b.str("charge")?.as_deref() {
-        None | Some("now") => kind == TxnKind::Charge,
-        Some("later") => false,
-        Some(_) => return Err(Error::invalid("charge", "must be now or later").into()),
-    };
-    let card_id = b.i64("card_id")?;
-    let description = b.str("description")?;
     let (txn, err, _created) = st
         .service
         .create_transaction(TxnRequest {
-            customer_id,
-            amount,
-            currency,
-            description,
+            customer_id: non_blank("customer_id", b.customer_id)?,
+            amount: b.amount,
+            currency: non_blank("currency", b.currency)?,
+            description: b.description,
             kind,
-            card_id,
-            capture,
+            card_id: b.card_id,
+            capture: b.capture.unwrap_or(Capture::Automatic),
             charge_now,
             client_key: client_key(key),
         })
         .await?;
     if let Some(e) = err {
-        return Err(ApiError::from(e).with_details(json!({ "transaction": txn_view(&txn) })));
+        return Err(
+            ApiError::from(e).with_details(json!({ "transaction": TransactionView::from(&txn) }))
+        );
     }
-    ok(StatusCode::CREATED, txn_view(&txn))
+    ok(StatusCode::CREATED, TransactionView::from(&txn))
 }
 
 /// `GET /v1/transactions`.
+#[utoipa::path(
+    get,
+    path = "/transactions",
+    tag = "transactions",
+    summary = "Transactions, newest first",
+    params(ListTransactions),
+    responses(
+        (status = 200, description = "A page", body = TransactionList),
+        (status = 400, description = "Invalid filter, the parameter named", body = ErrorResponse),
+        (status = 404, description = "No such customer", body = ErrorResponse),
+    ),
+    security(("api_key" = ["read"]))
+)]
 pub async fn list_transactions(
     State(st): State<Arc<AppState>>,
-    RawQuery(q): RawQuery,
+    QueryParams(q): QueryParams<ListTransactions>,
 ) -> ApiResult {
-    let q = Query::parse(
-        q.as_deref(),
-        &[
-            "customer_id",
-            "status",
-            "invoiced",
-            "kind",
-            "from",
-            "to",
-            "limit",
-            "before_id",
-        ],
-    )?;
-    let statuses = match q.str("status") {
+    let statuses = match &q.status {
         None => vec![],
         Some(s) => s
             .split(',')
@@ -119,39 +109,48 @@ pub async fn list_transactions(
                 )
             })?,
     };
-    let kind = match q.str("kind").as_deref() {
-        None => None,
-        Some(k) => Some(
-            TxnKind::parse(k).ok_or_else(|| Error::invalid("kind", "must be charge or credit"))?,
-        ),
-    };
-    if let Some(c) = q.str("customer_id") {
-        st.service.require_customer(&c).await?;
+    if let Some(c) = &q.customer_id {
+        st.service.require_customer(c).await?;
     }
     let filter = TxnFilter {
-        customer: q.str("customer_id"),
+        customer: q.customer_id,
         statuses,
-        invoiced: q.bool("invoiced")?,
-        kind,
-        from: q.time("from")?,
-        to: q.time("to")?,
-        before_id: q.int("before_id", 1, i64::MAX)?,
-        limit: q.int("limit", 1, 1000)?.unwrap_or(100) as u32,
+        invoiced: q.invoiced,
+        kind: q.kind,
+        from: q.from.map(|t| t.0),
+        to: q.to.map(|t| t.0),
+        before_id: bounded("before_id", q.before_id, 1, i64::MAX)?,
+        limit: bounded("limit", q.limit, 1, 1000)?.unwrap_or(100) as u32,
     };
     let limit = filter.limit as usize;
     let rows = st.service.db.run(move |l| l.transactions(&filter)).await?;
-    let next = if rows.len() == limit {
+    let next_before_id = if rows.len() == limit {
         rows.last().map(|t| t.id)
     } else {
         None
     };
     ok(
         StatusCode::OK,
-        json!({ "transactions": rows.iter().map(txn_view).collect::<Vec<_>>(), "next_before_id": next }),
+        TransactionList {
+            transactions: rows.iter().map(TransactionView::from).collect(),
+            next_before_id,
+        },
     )
 }
 
 /// `GET /v1/transactions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/transactions/{id}",
+    tag = "transactions",
+    summary = "A transaction with its refunds and disputes",
+    params(("id" = i64, Path, description = "Transaction id")),
+    responses(
+        (status = 200, description = "The transaction", body = TransactionView),
+        (status = 404, description = "No such transaction", body = ErrorResponse),
+    ),
+    security(("api_key" = ["read"]))
+)]
 pub async fn get_transaction(State(st): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult {
     let id = path_id("transaction_id", &id)?;
     let (txn, refunds, disputes) = st
@@ -161,52 +160,116 @@ pub async fn get_transaction(State(st): State<Arc<AppState>>, Path(id): Path<Str
         .await?;
     let txn =
         txn.ok_or_else(|| Error::not_found("transaction_id", format!("no transaction {id}")))?;
-    let mut v = txn_view(&txn);
-    v["refunds"] = Value::Array(refunds.iter().map(refund_view).collect());
-    v["disputes"] = Value::Array(disputes.iter().map(dispute_view).collect());
+    let mut v = TransactionView::from(&txn);
+    v.refunds = Some(refunds.iter().map(RefundView::from).collect());
+    v.disputes = Some(disputes.iter().map(DisputeView::from).collect());
     ok(StatusCode::OK, v)
 }
 
 /// `POST /v1/transactions/{id}/capture`.
+#[utoipa::path(
+    post,
+    path = "/transactions/{id}/capture",
+    tag = "transactions",
+    summary = "Capture an authorized transaction (all, or amount)",
+    description = "One capture or void of an authorization runs at a time: a request that finds another in progress, or the authorization already captured or voided, is answered 409 saying which.",
+    params(
+        ("id" = i64, Path, description = "Transaction id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
+    ),
+    request_body(content = Option<CaptureBody>, description = "Optional: an empty body captures all"),
+    responses(
+        (status = 200, description = "Captured", body = TransactionView),
+        (status = 400, description = "Invalid amount", body = ErrorResponse),
+        (status = 404, description = "No such transaction", body = ErrorResponse),
+        (status = 409, description = "Another capture or void is in progress, or the transaction is not authorized", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn capture(
     State(st): State<Arc<AppState>>,
+    key: Option<Extension<ClientKey>>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(b): OptionalJsonBody<CaptureBody>,
 ) -> ApiResult {
     let id = path_id("transaction_id", &id)?;
-    let b = Body::parse(&body, &["amount"])?;
-    let txn = st.service.capture(id, b.i64("amount")?).await?;
-    ok(StatusCode::OK, txn_view(&txn))
+    let key = client_key(key);
+    let txn = st
+        .service
+        .capture_for(id, b.amount, Requester::Client(key.as_deref()))
+        .await?;
+    ok(StatusCode::OK, TransactionView::from(&txn))
 }
 
 /// `POST /v1/transactions/{id}/void`.
+#[utoipa::path(
+    post,
+    path = "/transactions/{id}/void",
+    tag = "transactions",
+    summary = "Void an authorization, or cancel a transaction not charged yet",
+    description = "One capture or void of an authorization runs at a time: a request that finds another in progress, or the authorization already captured or voided, is answered 409 saying which.",
+    params(
+        ("id" = i64, Path, description = "Transaction id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
+    ),
+    request_body(content = Option<Empty>, description = "Optional: `{}` or nothing"),
+    responses(
+        (status = 200, description = "Voided", body = TransactionView),
+        (status = 404, description = "No such transaction", body = ErrorResponse),
+        (status = 409, description = "Another capture or void is in progress, or the transaction cannot be voided", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn void(
     State(st): State<Arc<AppState>>,
+    key: Option<Extension<ClientKey>>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(Empty {}): OptionalJsonBody<Empty>,
 ) -> ApiResult {
     let id = path_id("transaction_id", &id)?;
-    Body::parse(&body, &[])?;
-    let txn = st.service.void(id).await?;
-    ok(StatusCode::OK, txn_view(&txn))
+    let key = client_key(key);
+    let txn = st
+        .service
+        .void_for(id, Requester::Client(key.as_deref()))
+        .await?;
+    ok(StatusCode::OK, TransactionView::from(&txn))
 }
 
 /// `POST /v1/transactions/{id}/refunds`.
+#[utoipa::path(
+    post,
+    path = "/transactions/{id}/refunds",
+    tag = "transactions",
+    summary = "Refund a transaction in full or in part",
+    params(
+        ("id" = i64, Path, description = "Transaction id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
+    ),
+    request_body(content = Option<RefundBody>, description = "Optional: an empty body refunds what remains"),
+    responses(
+        (status = 201, description = "Refunded (with the transaction as it stands)", body = RefundView),
+        (status = 400, description = "Invalid amount or reason, or more than remains", body = ErrorResponse),
+        (status = 404, description = "No such transaction", body = ErrorResponse),
+        (status = 409, description = "The transaction cannot be refunded", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
 pub async fn refund(
     State(st): State<Arc<AppState>>,
     key: Option<Extension<ClientKey>>,
     Path(id): Path<String>,
-    body: Bytes,
+    OptionalJsonBody(b): OptionalJsonBody<RefundBody>,
 ) -> ApiResult {
     let id = path_id("transaction_id", &id)?;
-    let b = Body::parse(&body, &["amount", "reason"])?;
-    let amount = b.i64("amount")?;
     let refund = st
         .service
-        .refund(id, amount, b.str("reason")?, client_key(key))
+        .refund(id, b.amount, b.reason, client_key(key))
         .await?;
     let txn = st.service.db.run(move |l| l.transaction(id)).await?;
-    let mut v = refund_view(&refund);
-    v["transaction"] = txn.as_ref().map(txn_view).unwrap_or(Value::Null);
+    let mut v = RefundView::from(&refund);
+    v.transaction = txn.as_ref().map(|t| Box::new(TransactionView::from(t)));
     ok(StatusCode::CREATED, v)
 }

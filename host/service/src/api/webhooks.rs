@@ -1,18 +1,35 @@
-//! `POST /webhooks/{gateway}`: the raw headers and body go to [`crate::events`] untouched; the
-//! answer acknowledges the event (a duplicate too, so the gateway stops delivering it).
+//! `POST /webhooks/{gateway}`: the raw headers and body (within the API's body limit) go to
+//! [`crate::events`] untouched (the gateway's plugin verifies them, whatever their content
+//! type); the answer acknowledges the
+//! event (a duplicate too, so the gateway stops delivering it).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::json;
 
 use crate::events::{self, Handled};
 
+use super::errors::ErrorResponse;
 use super::state::{ApiResult, AppState, ok};
+use super::views::WebhookAck;
 
 /// `POST /webhooks/{gateway}`.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{gateway}",
+    tag = "system",
+    summary = "Gateway events, verified by the gateway's plugin; duplicates are acknowledged and ignored",
+    params(("gateway" = String, Path, description = "The configured gateway's name")),
+    request_body(content = Object, description = "The gateway's event, as it sends it"),
+    responses(
+        (status = 200, description = "Acknowledged", body = WebhookAck),
+        (status = 400, description = "Not verified (missing or bad signature, outside the tolerance, malformed)", body = ErrorResponse),
+        (status = 404, description = "No such gateway", body = ErrorResponse),
+        (status = 503, description = "The plugin cannot verify events now: deliver again", body = ErrorResponse),
+    )
+)]
 pub async fn receive(
     State(st): State<Arc<AppState>>,
     Path(gateway): Path<String>,
@@ -23,13 +40,13 @@ pub async fn receive(
         events::receive(&st.service, &gateway, raw_headers(&headers), body.to_vec()).await?;
     ok(
         StatusCode::OK,
-        json!({
-            "received": true,
-            "event": event.id,
-            "type": event.gateway_type,
-            "duplicate": handled == Handled::Duplicate,
-            "action": handled.action(),
-        }),
+        WebhookAck {
+            received: true,
+            event: event.id,
+            event_type: event.gateway_type,
+            duplicate: handled == Handled::Duplicate,
+            action: handled.action(),
+        },
     )
 }
 

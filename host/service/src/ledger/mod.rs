@@ -239,16 +239,47 @@ pub trait Ledger: Send + Sync + 'static {
         attempted: bool,
     ) -> Result<()>;
 
-    /// Starts an API request with an idempotency key.
+    /// Writes the operation that changes an authorized transaction (a capture or a void, built
+    /// by `operation` from the transaction as it stands), in one database transaction, only while
+    /// the transaction is `authorized` and no other capture or void of it is unsettled.
+    fn begin_payment_change(
+        &self,
+        transaction_id: i64,
+        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+    ) -> Result<Begun<Transaction>>;
+    /// Writes an operation of an invoice (finalize, pay or void, built by `operation` from the
+    /// invoice as it stands), in one database transaction, only while the invoice's status is one
+    /// of `allowed` and no other finalize, pay or void of it is unsettled. A payment counts an
+    /// attempt on the invoice before `operation` is called (its key names the attempt).
+    fn begin_invoice_op(
+        &self,
+        invoice_id: i64,
+        kind: OpKind,
+        allowed: &[InvoiceStatus],
+        operation: &dyn Fn(&Invoice) -> Result<NewOperation>,
+    ) -> Result<Begun<Invoice>>;
+    /// Removes a charge the gateway refused as invalid input before anything happened there,
+    /// with the transaction it was written with: both go, in one database transaction, only while
+    /// the operation is `failed`, the transaction `failed` with no payment reference, refund,
+    /// dispute, invoice or other operation. False when they are not such (nothing is removed).
+    fn discard_refused_charge(&self, transaction_id: i64, operation_id: i64) -> Result<bool>;
+
+    /// Starts an API request with an idempotency key: `request_hash` identifies the request,
+    /// `request` (its method, path and body) is kept to tell a client what differs when the key
+    /// comes back with another request.
     fn idem_begin(
         &self,
         scope: &str,
         key: &str,
         request_hash: &str,
+        request: &[u8],
         owner: &str,
     ) -> Result<IdemBegin>;
     /// Saves the response of a request started with [`Ledger::idem_begin`].
     fn idem_finish(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()>;
+    /// Keeps the key bound to its request without an answer to replay: the request wrote
+    /// something and has no final answer yet (the same request runs again; another is refused).
+    fn idem_unsettled(&self, scope: &str, key: &str) -> Result<()>;
     /// Forgets a request that must not be replayed (it failed before doing anything).
     fn idem_abort(&self, scope: &str, key: &str) -> Result<()>;
 

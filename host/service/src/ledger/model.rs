@@ -446,7 +446,8 @@ pub struct NewOperation {
 /// What to do with an API request that carries an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdemBegin {
-    /// First time (or the earlier attempt died with its process): run it.
+    /// First time, a repeat of a request that has no final answer yet, or a request whose
+    /// process died: run it.
     Run,
     /// Done before: replay this status and body.
     Replay {
@@ -456,9 +457,27 @@ pub enum IdemBegin {
         body: Vec<u8>,
     },
     /// The key was used with a different request.
-    Mismatch,
+    Mismatch {
+        /// The first request, as it was stored (empty when an earlier build stored none).
+        request: Vec<u8>,
+    },
     /// A request with this key is running now.
     InProgress,
+}
+
+/// How an operation that changes a transaction or an invoice was begun.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Begun<T> {
+    /// Written now: run it.
+    Started(Operation),
+    /// Not written: this unsettled operation of a kind that excludes it (another capture or
+    /// void of the transaction, another step of the invoice) is there.
+    Busy(Operation),
+    /// Not written: the object's status does not allow it. The object as it stands.
+    Refused(T),
+    /// Not written: an operation with the same key was written and settled before (the same
+    /// request, repeated).
+    Settled(Operation),
 }
 
 /// Filter of invoice listings.

@@ -12,7 +12,9 @@ use crate::service::Service;
 use omnicrm_host::contract::GatewayError;
 use omnicrm_host::error::CallError;
 
+use super::amount::check_amount;
 use super::executor::Exec;
+use super::journal;
 use super::params::ChargeParams;
 
 /// A transaction to create, as the API receives it.
@@ -104,12 +106,7 @@ enum ChargeIntent {
 impl Service {
     /// Validates and records a transaction; charges it at once when asked.
     pub async fn create_transaction(&self, req: TxnRequest) -> Result<Recorded, Error> {
-        if req.amount <= 0 {
-            return Err(Error::invalid(
-                "amount",
-                "must be a positive integer of minor units",
-            ));
-        }
+        check_amount("amount", req.amount)?;
         let charge_now = req.charge_now && req.kind == TxnKind::Charge;
         let (links, card) = self
             .customer_and_card(&req.customer_id, req.card_id, charge_now)
@@ -158,7 +155,9 @@ impl Service {
                     .await?;
                 return Ok((txn, err, false));
             };
-            let exec = match self.claim(op.id) {
+            let (txn_id, op_id) = (txn.id, op.id);
+            journal::record(op_id);
+            let exec = match self.claim(op_id) {
                 // Written just now: nothing else settled it, no need to read it again.
                 Some(guard) => {
                     self.run_claimed(op, RetryPolicy::INTERACTIVE, guard)
@@ -166,7 +165,19 @@ impl Service {
                 }
                 None => Exec::in_flight(),
             };
-            let (txn, err) = self.charge_answer(txn.id, Some(exec)).await?;
+            if let Some(e @ CallError::Gateway(GatewayError::InvalidInput(_))) = &exec.error {
+                // The gateway refused the request before doing anything: like any other bad
+                // input, it leaves nothing behind (the client corrects it and sends it again).
+                let refused = Error::from_call(e);
+                if self
+                    .db
+                    .run(move |l| l.discard_refused_charge(txn_id, op_id))
+                    .await?
+                {
+                    return Err(refused);
+                }
+            }
+            let (txn, err) = self.charge_answer(txn_id, Some(exec)).await?;
             return Ok((txn, err, true));
         }
         let (txn, created) = self.db.run(move |l| l.insert_transaction(&new)).await?;

@@ -65,6 +65,7 @@ impl Service {
     /// and settles the operation. Returns at once when the operation is running in this process
     /// or was settled meanwhile.
     pub async fn execute(&self, op: Operation, policy: RetryPolicy) -> Result<Exec, Error> {
+        super::journal::record(op.id);
         let Some(guard) = self.claim(op.id) else {
             return Ok(Exec::in_flight());
         };
@@ -112,6 +113,7 @@ impl Service {
         policy: RetryPolicy,
         _guard: Claim<'_>,
     ) -> Result<Exec, Error> {
+        super::journal::record(op.id);
         let op_id = op.id;
         let slot = self.slot(&op.gateway)?;
         let key = op.idempotency_key.clone();

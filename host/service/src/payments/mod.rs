@@ -20,20 +20,27 @@
 //!
 //! One flow per file: [`charge`] (recording and charging transactions),
 //! `capture`, `void` (both through `authorization`), `refund`, and [`lookup`] (moving payments
-//! forward to what the gateway says).
+//! forward to what the gateway says). Around them: [`amount`] (the bounds of an amount, checked
+//! before anything is written), [`requester`] (who asks, and which unsettled operation it may
+//! resume) and [`journal`] (the operations an API request wrote or ran).
 
+pub mod amount;
 mod authorization;
 mod capture;
 pub mod charge;
 pub mod executor;
+pub mod journal;
 pub mod lookup;
 pub mod outcome;
 pub mod params;
 mod refund;
+pub mod requester;
 pub mod status;
 mod void;
 
+pub use amount::{MAX_AMOUNT, check_amount};
 pub use charge::{Recorded, TxnRequest};
 pub use executor::Exec;
 pub use lookup::AUTHORIZATION_EXPIRED;
 pub use outcome::{ErrorClass, classify};
+pub use requester::Requester;

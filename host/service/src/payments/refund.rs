@@ -6,6 +6,7 @@ use crate::ledger::{LedgerError, NewOperation, OpKind, Refund, Transaction, new_
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 
+use super::amount::check_amount;
 use super::outcome::{ErrorClass, classify};
 use super::params::{RefundParams, refund_reason};
 
@@ -18,13 +19,8 @@ impl Service {
         reason: Option<String>,
         client_key: Option<String>,
     ) -> Result<Refund, Error> {
-        if let Some(a) = amount
-            && a <= 0
-        {
-            return Err(Error::invalid(
-                "amount",
-                "must be a positive integer of minor units",
-            ));
+        if let Some(a) = amount {
+            check_amount("amount", a)?;
         }
         if let Some(r) = &reason
             && refund_reason(r).is_none()

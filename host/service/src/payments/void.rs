@@ -6,11 +6,22 @@ use crate::ledger::{Transaction, TxnStatus};
 use crate::service::Service;
 
 use super::authorization::Change;
+use super::requester::Requester;
 
 impl Service {
-    /// Voids a transaction: an authorization at the gateway, or a pending transaction that was
-    /// never charged.
+    /// Voids a transaction for the service itself: an authorization at the gateway, or a
+    /// pending transaction that was never charged.
     pub async fn void(&self, txn_id: i64) -> Result<Transaction, Error> {
+        self.void_for(txn_id, Requester::Service).await
+    }
+
+    /// Voids a transaction for `requester`: an authorization at the gateway, or a pending
+    /// transaction that was never charged.
+    pub async fn void_for(
+        &self,
+        txn_id: i64,
+        requester: Requester<'_>,
+    ) -> Result<Transaction, Error> {
         let txn = self.transaction(txn_id).await?;
         if txn.status == TxnStatus::Pending && txn.attempted_at.is_none() {
             if txn.invoice_id.is_some() {
@@ -28,6 +39,7 @@ impl Service {
                 "the transaction is being charged or invoiced",
             ));
         }
-        self.change_authorization(txn_id, Change::Void).await
+        self.change_authorization(txn_id, Change::Void, requester)
+            .await
     }
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
 use omnicrm_pay::Service;
@@ -95,6 +95,8 @@ pub struct Env {
     pub anonymous: ApiClient,
     pub webhook_secret: String,
     pub base: String,
+    /// The gateway's calls, when counted ([`EnvOptions::count_gateway_calls`]).
+    pub calls: Option<CallCounter>,
 }
 
 /// Options of [`start`].
@@ -118,6 +120,8 @@ pub struct EnvOptions {
     pub action_expiry_secs: Option<u64>,
     /// Start the emulator without Stripe's customer search (as on accounts that lack it).
     pub no_customer_search: bool,
+    /// Send the plugin's calls through a [`CallCounter`] in front of the emulator.
+    pub count_gateway_calls: bool,
 }
 
 /// Starts the emulator and the service with the Stripe plugin.
@@ -140,7 +144,17 @@ pub async fn start(opts: EnvOptions) -> Env {
         .component
         .clone()
         .unwrap_or_else(|| component("omnicrm_stripe_gateway"));
+    let calls = if opts.count_gateway_calls {
+        Some(CallCounter::start(emulator.base_url()).await)
+    } else {
+        None
+    };
     let mut gc = stripe_gateway(&component, &emulator, &webhook_secret);
+    if let Some(c) = &calls {
+        gc = gc
+            .allow_host(&c.url)
+            .with_setting("base-url", c.url.clone());
+    }
     for (k, v) in &opts.settings {
         gc = gc.with_setting(*k, *v);
     }
@@ -187,6 +201,88 @@ pub async fn start(opts: EnvOptions) -> Env {
         dir,
         webhook_secret,
         base,
+        calls,
+    }
+}
+
+/// A loopback proxy in front of the emulator that forwards the plugin's requests and counts them
+/// by method and path: how many calls reached the gateway.
+pub struct CallCounter {
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub url: String,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl CallCounter {
+    /// Starts a proxy to `upstream`.
+    pub async fn start(upstream: &str) -> CallCounter {
+        use axum::body::{Body, Bytes};
+        use axum::extract::{Request, State};
+        use axum::response::{IntoResponse, Response};
+        use http_body_util::{BodyExt, Full};
+        use hyper_util::client::legacy::Client;
+        use hyper_util::client::legacy::connect::HttpConnector;
+        use hyper_util::rt::TokioExecutor;
+
+        type Upstream = (
+            Client<HttpConnector, Full<Bytes>>,
+            String,
+            Arc<Mutex<Vec<(String, String)>>>,
+        );
+        async fn forward(
+            State((client, upstream, seen)): State<Upstream>,
+            req: Request,
+        ) -> Response {
+            let (parts, body) = req.into_parts();
+            seen.lock()
+                .unwrap()
+                .push((parts.method.to_string(), parts.uri.path().to_string()));
+            let body = body.collect().await.unwrap().to_bytes();
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let mut out = http::Request::builder()
+                .method(parts.method)
+                .uri(format!("{upstream}{path}"));
+            for (k, v) in &parts.headers {
+                if k != http::header::HOST {
+                    out = out.header(k, v);
+                }
+            }
+            match client.request(out.body(Full::new(body)).unwrap()).await {
+                Ok(resp) => {
+                    let (parts, body) = resp.into_parts();
+                    let body = body.collect().await.unwrap().to_bytes();
+                    Response::from_parts(parts, Body::from(body))
+                }
+                Err(e) => (http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+            }
+        }
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        let app = axum::Router::new().fallback(forward).with_state((
+            client,
+            upstream.trim_end_matches('/').to_string(),
+            seen.clone(),
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        CallCounter { url, seen }
+    }
+
+    /// The calls so far whose method is `method` and whose path starts with `prefix` and ends
+    /// with `suffix`.
+    pub fn count(&self, method: &str, prefix: &str, suffix: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, p)| m == method && p.starts_with(prefix) && p.ends_with(suffix))
+            .count()
     }
 }
 
@@ -234,6 +330,26 @@ impl Env {
     /// `POST path` with the read-write key.
     pub async fn post(&self, path: &str, body: Value) -> ApiResponse {
         self.api.post(path, body).await.unwrap()
+    }
+
+    /// `POST path` with the read-write key and an `Idempotency-Key`.
+    pub async fn post_with_key(&self, path: &str, key: &str, body: Value) -> ApiResponse {
+        self.api
+            .send(
+                "POST",
+                path,
+                Some(body.to_string().into_bytes()),
+                &[("idempotency-key", key)],
+            )
+            .await
+            .unwrap()
+    }
+
+    /// The transactions of the ledger, as the API lists them.
+    pub async fn transactions(&self) -> Vec<Value> {
+        let r = self.get("/v1/transactions?limit=1000").await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json["transactions"].as_array().unwrap().clone()
     }
 
     /// `DELETE path` with the read-write key.

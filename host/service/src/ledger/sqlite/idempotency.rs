@@ -1,4 +1,9 @@
-//! API idempotency keys: a request is run once, its response replayed to repeats.
+//! API idempotency keys: a request is run once, its final answer replayed to repeats; a key stays
+//! bound to the request it was first used with.
+//!
+//! A row is `running` (a request with the key is being answered by its `owner` process), `done`
+//! (the answer is saved for replay) or `unsettled` (the request wrote something and has no final
+//! answer yet: the same request runs again, another one is refused).
 
 use rusqlite::{OptionalExtension, params};
 
@@ -8,8 +13,16 @@ use crate::ledger::{IdemBegin, Result, now};
 /// A request left running by its owner for this long (seconds) is taken to have died with it.
 const RUNNING_FOR_AT_MOST: i64 = 600;
 
-/// A row of `api_idempotency`: request hash, state, owner, status, response, created.
-type IdemRow = (String, String, String, Option<u16>, Option<Vec<u8>>, i64);
+/// A row of `api_idempotency`: request hash, state, owner, status, response, created, request.
+type IdemRow = (
+    String,
+    String,
+    String,
+    Option<u16>,
+    Option<Vec<u8>>,
+    i64,
+    Option<Vec<u8>>,
+);
 
 /// See [`crate::ledger::Ledger::idem_begin`].
 pub(super) fn idem_begin(
@@ -17,12 +30,13 @@ pub(super) fn idem_begin(
     scope: &str,
     key: &str,
     request_hash: &str,
+    request: &[u8],
     owner: &str,
 ) -> Result<IdemBegin> {
     db.write(|tx| {
         let existing: Option<IdemRow> = tx
             .prepare_cached(
-                "SELECT request_hash, state, owner, status_code, response, created_at
+                "SELECT request_hash, state, owner, status_code, response, created_at, request
                  FROM api_idempotency WHERE scope = ?1 AND key = ?2",
             )?
             .query_row(params![scope, key], |r| {
@@ -33,6 +47,7 @@ pub(super) fn idem_begin(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             })
             .optional()?;
@@ -40,25 +55,36 @@ pub(super) fn idem_begin(
             None => {
                 tx.prepare_cached(
                     "INSERT INTO api_idempotency (scope, key, request_hash, state, owner,
-                        created_at)
-                     VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                        created_at, request)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
                 )?
-                .execute(params![scope, key, request_hash, owner, now()])?;
+                .execute(params![
+                    scope,
+                    key,
+                    request_hash,
+                    owner,
+                    now(),
+                    request
+                ])?;
                 IdemBegin::Run
             }
-            Some((hash, ..)) if hash != request_hash => IdemBegin::Mismatch,
-            Some((_, state, _, Some(status), Some(body), _)) if state == "done" => {
+            Some((hash, .., first)) if hash != request_hash => IdemBegin::Mismatch {
+                request: first.unwrap_or_default(),
+            },
+            Some((_, state, _, Some(status), Some(body), ..)) if state == "done" => {
                 IdemBegin::Replay { status, body }
             }
             // Running in this process, unless it has been for too long (its task died).
-            Some((_, _, prev_owner, _, _, created))
-                if prev_owner == owner && created > now() - RUNNING_FOR_AT_MOST =>
+            Some((_, state, prev_owner, _, _, created, _))
+                if state == "running"
+                    && prev_owner == owner
+                    && created > now() - RUNNING_FOR_AT_MOST =>
             {
                 IdemBegin::InProgress
             }
             Some(_) => {
-                // Started by a process that is gone: run it again (the handlers are idempotent
-                // on their own keys, derived from this one).
+                // Unsettled, or started by a process that is gone: run it again (the handlers
+                // are idempotent on their own keys, derived from this one and the request).
                 tx.prepare_cached(
                     "UPDATE api_idempotency SET owner = ?3, state = 'running', created_at = ?4
                      WHERE scope = ?1 AND key = ?2",
@@ -85,6 +111,17 @@ pub(super) fn idem_finish(
              WHERE scope = ?1 AND key = ?2",
         )?
         .execute(params![scope, key, status, body])?;
+        Ok(())
+    })
+}
+
+/// See [`crate::ledger::Ledger::idem_unsettled`].
+pub(super) fn idem_unsettled(db: &Connections, scope: &str, key: &str) -> Result<()> {
+    db.write(|conn| {
+        conn.prepare_cached(
+            "UPDATE api_idempotency SET state = 'unsettled' WHERE scope = ?1 AND key = ?2",
+        )?
+        .execute(params![scope, key])?;
         Ok(())
     })
 }

@@ -43,7 +43,7 @@ fn invoice_row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
     })
 }
 
-fn get_invoice(conn: &Connection, id: i64) -> Result<Option<Invoice>> {
+pub(super) fn get_invoice(conn: &Connection, id: i64) -> Result<Option<Invoice>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"

@@ -23,6 +23,14 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
             "/migrations/0002_lookup_indexes.sql"
         )),
     ),
+    (
+        3,
+        "0003_idempotency_request.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/0003_idempotency_request.sql"
+        )),
+    ),
 ];
 
 /// Applies the migrations not applied yet; returns the versions applied now. A database at a

@@ -8,10 +8,11 @@
 //!
 //! This module opens the connections, sets their pragmas and applies the migrations
 //! (`migrations`); the queries live in one module per job (`customers`, `transactions`,
-//! `refunds`, `operations`, `invoices`, `gateway_events`, `idempotency`, `totals`), each with the
+//! `refunds`, `operations`, `claims`, `invoices`, `gateway_events`, `idempotency`, `totals`), each with the
 //! row mappers of what it reads, and [`SqliteLedger`]'s [`Ledger`] methods hand each call to
 //! them.
 
+mod claims;
 mod connections;
 mod customers;
 mod gateway_events;
@@ -35,10 +36,10 @@ use rusqlite::Connection;
 use self::connections::Connections;
 pub use self::migrations::MIGRATIONS;
 use crate::ledger::{
-    Card, CustomerLink, Dispute, DisputeUpdate, Durability, IdemBegin, Invoice, InvoiceFilter,
-    InvoicePatch, InvoiceStatus, Ledger, LedgerError, LedgerTotals, NewCard, NewInvoice,
-    NewOperation, NewTransaction, OpState, Operation, Refund, RefundStatus, Result, Transaction,
-    Ts, TxnFilter, TxnPatch, TxnStatus,
+    Begun, Card, CustomerLink, Dispute, DisputeUpdate, Durability, IdemBegin, Invoice,
+    InvoiceFilter, InvoicePatch, InvoiceStatus, Ledger, LedgerError, LedgerTotals, NewCard,
+    NewInvoice, NewOperation, NewTransaction, OpKind, OpState, Operation, Refund, RefundStatus,
+    Result, Transaction, Ts, TxnFilter, TxnPatch, TxnStatus,
 };
 
 /// Read connections of a ledger on a file.
@@ -331,14 +332,41 @@ impl Ledger for SqliteLedger {
         operations::set_operation_state(&self.db, id, state, last_error, attempted)
     }
 
+    fn begin_payment_change(
+        &self,
+        transaction_id: i64,
+        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+    ) -> Result<Begun<Transaction>> {
+        claims::begin_payment_change(&self.db, transaction_id, operation)
+    }
+
+    fn begin_invoice_op(
+        &self,
+        invoice_id: i64,
+        kind: OpKind,
+        allowed: &[InvoiceStatus],
+        operation: &dyn Fn(&Invoice) -> Result<NewOperation>,
+    ) -> Result<Begun<Invoice>> {
+        claims::begin_invoice_op(&self.db, invoice_id, kind, allowed, operation)
+    }
+
+    fn discard_refused_charge(&self, transaction_id: i64, operation_id: i64) -> Result<bool> {
+        claims::discard_refused_charge(&self.db, transaction_id, operation_id)
+    }
+
     fn idem_begin(
         &self,
         scope: &str,
         key: &str,
         request_hash: &str,
+        request: &[u8],
         owner: &str,
     ) -> Result<IdemBegin> {
-        idempotency::idem_begin(&self.db, scope, key, request_hash, owner)
+        idempotency::idem_begin(&self.db, scope, key, request_hash, request, owner)
+    }
+
+    fn idem_unsettled(&self, scope: &str, key: &str) -> Result<()> {
+        idempotency::idem_unsettled(&self.db, scope, key)
     }
 
     fn idem_finish(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()> {

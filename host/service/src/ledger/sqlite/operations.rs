@@ -15,7 +15,7 @@ use crate::ledger::{
 pub(super) const OP_COLS: &str = "id, kind, gateway, transaction_id, refund_id, invoice_id, \
      idempotency_key, params, state, attempts, last_error, created_at, updated_at";
 
-fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
+pub(super) fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
     let params: String = r.get(7)?;
     Ok(Operation {
         id: r.get(0)?,

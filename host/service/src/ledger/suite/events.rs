@@ -131,36 +131,38 @@ pub fn operations_idempotency_and_webhooks(l: &dyn Ledger) {
     assert_eq!(l.operation(o.id).unwrap().unwrap().attempts, 1);
 
     assert_eq!(
-        l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+        l.idem_begin("crm", "a", "h1", b"h1", "p1").unwrap(),
         IdemBegin::Run
     );
     assert_eq!(
-        l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+        l.idem_begin("crm", "a", "h1", b"h1", "p1").unwrap(),
         IdemBegin::InProgress
     );
     assert_eq!(
-        l.idem_begin("crm", "a", "h2", "p1").unwrap(),
-        IdemBegin::Mismatch
+        l.idem_begin("crm", "a", "h2", b"h2", "p1").unwrap(),
+        IdemBegin::Mismatch {
+            request: b"h1".to_vec()
+        }
     );
     l.idem_finish("crm", "a", 201, b"{}").unwrap();
     assert_eq!(
-        l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+        l.idem_begin("crm", "a", "h1", b"h1", "p1").unwrap(),
         IdemBegin::Replay {
             status: 201,
             body: b"{}".to_vec()
         }
     );
     assert_eq!(
-        l.idem_begin("crm", "b", "h1", "p1").unwrap(),
+        l.idem_begin("crm", "b", "h1", b"h1", "p1").unwrap(),
         IdemBegin::Run
     );
     assert_eq!(
-        l.idem_begin("crm", "b", "h1", "p2").unwrap(),
+        l.idem_begin("crm", "b", "h1", b"h1", "p2").unwrap(),
         IdemBegin::Run,
         "owner died"
     );
     assert_eq!(
-        l.idem_begin("other", "a", "h1", "p1").unwrap(),
+        l.idem_begin("other", "a", "h1", b"h1", "p1").unwrap(),
         IdemBegin::Run,
         "scoped per key"
     );
@@ -181,12 +183,12 @@ pub fn operations_idempotency_and_webhooks(l: &dyn Ledger) {
 /// one is replayed to the same request only.
 pub fn idempotency_keys_abort_and_replay(l: &dyn Ledger) {
     assert_eq!(
-        l.idem_begin("crm", "a", "h1", "p1").unwrap(),
+        l.idem_begin("crm", "a", "h1", b"h1", "p1").unwrap(),
         IdemBegin::Run
     );
     l.idem_abort("crm", "a").unwrap();
     assert_eq!(
-        l.idem_begin("crm", "a", "h2", "p1").unwrap(),
+        l.idem_begin("crm", "a", "h2", b"h2", "p1").unwrap(),
         IdemBegin::Run,
         "forgotten"
     );
@@ -196,21 +198,63 @@ pub fn idempotency_keys_abort_and_replay(l: &dyn Ledger) {
         status: 402,
         body: b"{\"error\":\"declined\"}".to_vec(),
     };
-    assert_eq!(l.idem_begin("crm", "a", "h2", "p1").unwrap(), replay);
+    assert_eq!(l.idem_begin("crm", "a", "h2", b"h2", "p1").unwrap(), replay);
     assert_eq!(
-        l.idem_begin("crm", "a", "h2", "p2").unwrap(),
+        l.idem_begin("crm", "a", "h2", b"h2", "p2").unwrap(),
         replay,
         "replayed to any process"
     );
     assert_eq!(
-        l.idem_begin("crm", "a", "h1", "p1").unwrap(),
-        IdemBegin::Mismatch
+        l.idem_begin("crm", "a", "h1", b"h1", "p1").unwrap(),
+        IdemBegin::Mismatch {
+            request: b"h2".to_vec()
+        }
     );
     l.idem_abort("crm", "never-used").unwrap();
     l.idem_abort("crm", "a").unwrap();
     assert_eq!(
-        l.idem_begin("crm", "a", "h3", "p1").unwrap(),
+        l.idem_begin("crm", "a", "h3", b"h3", "p1").unwrap(),
         IdemBegin::Run
+    );
+}
+
+/// A key whose request has no final answer stays bound to it: the same request runs again (in
+/// any process), another is refused, naming the first.
+pub fn unsettled_idempotency_keys_stay_bound(l: &dyn Ledger) {
+    assert_eq!(
+        l.idem_begin("crm", "u", "h1", b"first", "p1").unwrap(),
+        IdemBegin::Run
+    );
+    l.idem_unsettled("crm", "u").unwrap();
+    assert_eq!(
+        l.idem_begin("crm", "u", "h2", b"second", "p1").unwrap(),
+        IdemBegin::Mismatch {
+            request: b"first".to_vec()
+        }
+    );
+    assert_eq!(
+        l.idem_begin("crm", "u", "h1", b"first", "p1").unwrap(),
+        IdemBegin::Run,
+        "the same request runs again"
+    );
+    assert_eq!(
+        l.idem_begin("crm", "u", "h1", b"first", "p1").unwrap(),
+        IdemBegin::InProgress,
+        "and is running now"
+    );
+    l.idem_unsettled("crm", "u").unwrap();
+    assert_eq!(
+        l.idem_begin("crm", "u", "h1", b"first", "p2").unwrap(),
+        IdemBegin::Run,
+        "in another process too"
+    );
+    l.idem_finish("crm", "u", 200, b"{}").unwrap();
+    assert_eq!(
+        l.idem_begin("crm", "u", "h1", b"first", "p1").unwrap(),
+        IdemBegin::Replay {
+            status: 200,
+            body: b"{}".to_vec()
+        }
     );
 }
 

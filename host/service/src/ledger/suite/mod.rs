@@ -79,11 +79,15 @@ macro_rules! ledger_suite {
                 events::disputes_find_their_transaction_by_payment,
                 events::operations_idempotency_and_webhooks,
                 events::idempotency_keys_abort_and_replay,
+                events::unsettled_idempotency_keys_stay_bound,
                 events::webhook_events_are_recorded_once_per_gateway,
             ];
             [
                 concurrency::concurrent_writers_record_each_key_once,
                 concurrency::concurrent_refunds_never_exceed_the_capture,
+                concurrency::concurrent_payment_changes_write_one_operation,
+                concurrency::concurrent_invoice_payments_write_one_operation,
+                concurrency::a_refused_charge_is_discarded_with_its_transaction,
                 concurrency::async_callers_go_through_db,
             ]
         );

@@ -5,9 +5,11 @@
 use gateway_tests::component_path;
 use hmac::{Hmac, Mac};
 use omnicrm_host::contract::{
-    BalanceFilter, CaptureMode, ChargeRequest, CollectionMethod, CustomerRequest, EventKind,
-    GatewayError, InvoiceFilter, InvoiceRequest, InvoiceStatus, LineItem, Money, PageRequest,
-    PaymentStatus, RefundReason, RefundRequest, RefundStatus, Rejection, TimeRange,
+    BalanceFilter, CaptureMode, CaptureRequest, ChargeRequest, CollectionMethod, CustomerRequest,
+    DeclineCategory, EventKind, GatewayError, InvoiceFilter, InvoiceRequest, InvoiceStatus,
+    LineItem, Modification, ModificationStatus, Money, PageRequest, Payment, PaymentStatus,
+    RefundReason, RefundRequest, RefundStatus, Rejection, StoreCardRequest, StoredCard,
+    StoredCredentialUse, TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
 };
 use omnicrm_host::{CallError, Gateway, GatewayConfig, Runtime, RuntimeOptions, SecretSource};
 use std::sync::OnceLock;
@@ -75,8 +77,84 @@ fn charge_request(
         description: Some("Order 42".into()),
         metadata: vec![("crm_txn".into(), "txn_42".into())],
         capture,
+        stored_credential: StoredCredentialUse::MerchantRecurring,
+        network_transaction_id: None,
+        return_url: None,
         idempotency_key: key.into(),
     }
+}
+
+async fn store_card(
+    gateway: &Gateway,
+    customer: &str,
+    token: &str,
+    make_default: bool,
+    key: &str,
+) -> Result<StoredCard, CallError> {
+    gateway
+        .store_card(StoreCardRequest {
+            customer: customer.into(),
+            token: token.into(),
+            make_default,
+            return_url: None,
+            idempotency_key: key.into(),
+        })
+        .await
+}
+
+async fn capture(
+    gateway: &Gateway,
+    payment: &str,
+    amount: Option<i64>,
+    key: &str,
+) -> Result<Modification, CallError> {
+    gateway
+        .capture_payment(CaptureRequest {
+            payment: payment.into(),
+            amount,
+            final_capture: true,
+            metadata: vec![],
+            idempotency_key: key.into(),
+        })
+        .await
+}
+
+async fn void(gateway: &Gateway, payment: &str, key: &str) -> Result<Modification, CallError> {
+    gateway
+        .void_payment(VoidRequest {
+            payment: payment.into(),
+            metadata: vec![],
+            idempotency_key: key.into(),
+        })
+        .await
+}
+
+/// The payment a succeeded synchronous modification left.
+fn settled(modification: Modification) -> Payment {
+    assert_eq!(
+        modification.status,
+        ModificationStatus::Succeeded,
+        "{modification:?}"
+    );
+    modification
+        .payment_after
+        .expect("a synchronous gateway answers with the payment")
+}
+
+async fn webhook(
+    gateway: &Gateway,
+    headers: Vec<(String, Vec<u8>)>,
+    body: &[u8],
+) -> Result<Result<WebhookOutcome, Rejection>, CallError> {
+    gateway
+        .handle_webhook(WebhookRequest {
+            method: "POST".into(),
+            path: "/webhooks/offline".into(),
+            query: String::new(),
+            headers,
+            body: body.to_vec(),
+        })
+        .await
 }
 
 fn expect_gateway_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> GatewayError {
@@ -121,8 +199,7 @@ async fn customers_and_cards() {
         other => panic!("{other:?}"),
     }
 
-    let card = gateway
-        .store_card(&customer.id, "tok_visa", true, "card-key-1")
+    let card = store_card(&gateway, &customer.id, "tok_visa", true, "card-key-1")
         .await
         .unwrap();
     assert_eq!((card.brand.as_str(), card.last4.as_str()), ("visa", "4242"));
@@ -131,9 +208,7 @@ async fn customers_and_cards() {
     assert_eq!(card.customer, customer.id);
 
     match expect_gateway_error(
-        gateway
-            .store_card(&customer.id, "4242424242424242", false, "k")
-            .await,
+        store_card(&gateway, &customer.id, "4242424242424242", false, "k").await,
     ) {
         GatewayError::InvalidInput(i) => assert_eq!(i.field, "token"),
         other => panic!("{other:?}"),
@@ -156,8 +231,7 @@ async fn charging_capture_cancel_refund_and_lookup() {
         .ensure_customer(customer_request("crm-2"), "cus-2")
         .await
         .unwrap();
-    let visa = gateway
-        .store_card(&customer.id, "pm_card_visa", false, "c1")
+    let visa = store_card(&gateway, &customer.id, "pm_card_visa", false, "c1")
         .await
         .unwrap();
 
@@ -245,10 +319,11 @@ async fn charging_capture_cancel_refund_and_lookup() {
         .unwrap();
     assert_eq!(auth.status, PaymentStatus::RequiresCapture);
     assert_eq!(auth.amount_captured, 0);
-    let captured = gateway
-        .capture(&auth.id, Some(1500), "cap-1")
-        .await
-        .unwrap();
+    let captured = settled(
+        capture(&gateway, &auth.id, Some(1500), "cap-1")
+            .await
+            .unwrap(),
+    );
     assert_eq!(captured.status, PaymentStatus::Succeeded);
     assert_eq!(captured.amount_captured, 1500);
 
@@ -263,21 +338,21 @@ async fn charging_capture_cancel_refund_and_lookup() {
         ))
         .await
         .unwrap();
-    let canceled = gateway.cancel(&auth.id, "can-1").await.unwrap();
+    let canceled = settled(void(&gateway, &auth.id, "can-1").await.unwrap());
     assert_eq!(canceled.status, PaymentStatus::Canceled);
-    let err = expect_gateway_error(gateway.cancel(&captured.id, "can-2").await);
+    let err = expect_gateway_error(void(&gateway, &captured.id, "can-2").await);
     assert_eq!(err.kind(), "invalid-input");
 
     // Declines and authentication.
-    let declining = gateway
-        .store_card(
-            &customer.id,
-            "tok_chargeDeclinedInsufficientFunds",
-            false,
-            "c2",
-        )
-        .await
-        .unwrap();
+    let declining = store_card(
+        &gateway,
+        &customer.id,
+        "tok_chargeDeclinedInsufficientFunds",
+        false,
+        "c2",
+    )
+    .await
+    .unwrap();
     match expect_gateway_error(
         gateway
             .charge(charge_request(
@@ -292,14 +367,20 @@ async fn charging_capture_cancel_refund_and_lookup() {
         GatewayError::Declined(d) => {
             assert_eq!(d.code, "card_declined");
             assert_eq!(d.decline_reason.as_deref(), Some("insufficient_funds"));
+            assert_eq!(d.category, DeclineCategory::InsufficientFunds);
             assert!(d.payment.is_some());
         }
         other => panic!("{other:?}"),
     }
-    let sca = gateway
-        .store_card(&customer.id, "tok_authenticationRequired", false, "c3")
-        .await
-        .unwrap();
+    let sca = store_card(
+        &gateway,
+        &customer.id,
+        "tok_authenticationRequired",
+        false,
+        "c3",
+    )
+    .await
+    .unwrap();
     let err = expect_gateway_error(
         gateway
             .charge(charge_request(
@@ -326,8 +407,7 @@ async fn invoices_through_their_lifecycle() {
         .ensure_customer(customer_request("crm-3"), "cus-3")
         .await
         .unwrap();
-    let card = gateway
-        .store_card(&customer.id, "tok_mastercard", true, "c")
+    let card = store_card(&gateway, &customer.id, "tok_mastercard", true, "c")
         .await
         .unwrap();
     let request = |key: &str| InvoiceRequest {
@@ -532,54 +612,49 @@ async fn webhooks_are_verified_with_the_host_held_secret() {
     let gateway = offline().await;
     let body = br#"{"id":"evt_1","created":1700000000,"type":"payment.succeeded","data":{"payment":"off_pay_x","amount":1050,"currency":"USD"}}"#;
 
-    // Signed with the configured secret: the plugin verified it through credentials.compute-mac.
-    let event = gateway
-        .verify_event(signed_headers(WEBHOOK_SECRET, now(), body), body.to_vec())
+    // Signed with the configured secret: the plugin verified it through the host's credentials.
+    let outcome = webhook(&gateway, signed_headers(WEBHOOK_SECRET, now(), body), body)
         .await
         .unwrap()
         .expect("verified");
+    assert_eq!(outcome.response.status, 200);
+    assert_eq!(outcome.events.len(), 1, "{outcome:?}");
+    let event = &outcome.events[0];
     assert_eq!(event.id, "evt_1");
     assert_eq!(event.gateway_type, "payment.succeeded");
     match &event.kind {
-        EventKind::PaymentSucceeded(update) => {
+        EventKind::Payment(update) => {
             assert_eq!(update.payment, "off_pay_x");
+            assert_eq!(update.status, PaymentStatus::Succeeded);
             assert_eq!(update.amount, usd(1050));
         }
         other => panic!("{other:?}"),
     }
-    assert!(serde_json::to_string(&event).unwrap().contains("evt_1"));
+    assert!(serde_json::to_string(&outcome).unwrap().contains("evt_1"));
 
-    let rejection = |r: Result<Result<_, Rejection>, CallError>| r.unwrap().expect_err("rejected");
+    let rejection =
+        |r: Result<Result<WebhookOutcome, Rejection>, CallError>| r.unwrap().expect_err("rejected");
     assert!(matches!(
-        rejection(gateway.verify_event(vec![], body.to_vec()).await),
+        rejection(webhook(&gateway, vec![], body).await),
         Rejection::MissingSignature
     ));
     assert!(matches!(
-        rejection(
-            gateway
-                .verify_event(signed_headers("whsec_wrong", now(), body), body.to_vec())
-                .await
-        ),
+        rejection(webhook(&gateway, signed_headers("whsec_wrong", now(), body), body).await),
         Rejection::BadSignature
     ));
     let old = now() - 3600;
     assert!(matches!(
-        rejection(
-            gateway
-                .verify_event(signed_headers(WEBHOOK_SECRET, old, body), body.to_vec())
-                .await
-        ),
+        rejection(webhook(&gateway, signed_headers(WEBHOOK_SECRET, old, body), body).await),
         Rejection::OutsideTolerance
     ));
 
     // The plugin reads its settings through the host's config interface.
     let lenient = offline_with(&[("webhook-tolerance-secs", "0")]).await;
-    let event = lenient
-        .verify_event(signed_headers(WEBHOOK_SECRET, old, body), body.to_vec())
+    let outcome = webhook(&lenient, signed_headers(WEBHOOK_SECRET, old, body), body)
         .await
         .unwrap()
         .expect("tolerance disabled by the setting");
-    assert_eq!(event.id, "evt_1");
+    assert_eq!(outcome.events[0].id, "evt_1");
 
     // Without the secret configured, the plugin reports it is not configured.
     let unconfigured = runtime()
@@ -591,9 +666,12 @@ async fn webhooks_are_verified_with_the_host_held_secret() {
         .unwrap();
     assert!(matches!(
         rejection(
-            unconfigured
-                .verify_event(signed_headers(WEBHOOK_SECRET, now(), body), body.to_vec())
-                .await
+            webhook(
+                &unconfigured,
+                signed_headers(WEBHOOK_SECRET, now(), body),
+                body
+            )
+            .await
         ),
         Rejection::NotConfigured(_)
     ));

@@ -18,6 +18,7 @@ use super::params::{
     ChargeParams, InvoiceCreateParams, InvoiceParams, PaymentParams, RefundParams, from_params,
 };
 use super::status::txn_from;
+use omnicrm_host::contract::{CaptureRequest, VoidRequest};
 use omnicrm_host::error::CallError;
 
 /// How an operation ended this time.
@@ -165,9 +166,21 @@ impl Service {
                         let (payment, k, amount) = (p.payment.clone(), key.clone(), p.amount);
                         async move {
                             if capture {
-                                g.capture(&payment, amount, &k).await
+                                g.capture(CaptureRequest {
+                                    payment,
+                                    amount,
+                                    final_capture: true,
+                                    metadata: Vec::new(),
+                                    idempotency_key: k,
+                                })
+                                .await
                             } else {
-                                g.void(&payment, &k).await
+                                g.void(VoidRequest {
+                                    payment,
+                                    metadata: Vec::new(),
+                                    idempotency_key: k,
+                                })
+                                .await
                             }
                         }
                     })

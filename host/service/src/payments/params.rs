@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::ledger::{Capture, Operation};
 use omnicrm_host::contract::{
     CaptureMode, ChargeRequest, CollectionMethod, InvoiceRequest, LineItem, Money, RefundReason,
-    RefundRequest,
+    RefundRequest, StoredCredentialUse,
 };
 
 /// The inputs of a charge, stored with its operation.
@@ -33,7 +33,9 @@ pub struct ChargeParams {
 }
 
 impl ChargeParams {
-    /// The gateway request, with the operation's key.
+    /// The gateway request, with the operation's key. The service charges stored cards when the
+    /// CRM triggers a transaction, without the customer: a merchant-initiated, unscheduled use of
+    /// the stored credential (the off-session charge of contract 0.1).
     pub fn request(&self, idempotency_key: &str) -> ChargeRequest {
         ChargeRequest {
             customer: self.customer.clone(),
@@ -48,6 +50,9 @@ impl ChargeParams {
                 Capture::Automatic => CaptureMode::Automatic,
                 Capture::Manual => CaptureMode::Manual,
             },
+            stored_credential: StoredCredentialUse::MerchantUnscheduled,
+            network_transaction_id: None,
+            return_url: None,
             idempotency_key: idempotency_key.to_string(),
         }
     }

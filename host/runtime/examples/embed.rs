@@ -184,7 +184,10 @@ mod tests {
         );
         let cache = tempfile::tempdir().unwrap();
         let outcome = run(&component, cache.path()).await.unwrap();
-        assert_eq!(outcome.contract_version, "0.1.0");
+        assert_eq!(
+            outcome.contract_version,
+            omnicrm_host::contract::CONTRACT_VERSION
+        );
         assert_eq!(outcome.customer.crm_customer_id, "crm-42");
         assert!(outcome.customer.id.starts_with("off_cus_"), "{outcome:?}");
         assert_eq!(

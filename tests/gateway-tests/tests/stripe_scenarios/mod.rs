@@ -54,6 +54,9 @@ use serde_json::Value;
 use stripe_emulator::{Emulator, EmulatorOptions, FailSpec};
 use tokio::sync::mpsc;
 
+/// The publishable key card sessions hand to the browser.
+pub const PUBLISHABLE_KEY: &str = "pk_test_omnicrm_gateway_tests";
+
 /// One webhook request as received: headers (lower-case names, raw values) and the raw body.
 pub type Delivery = (Vec<(String, Vec<u8>)>, Vec<u8>);
 
@@ -223,6 +226,8 @@ impl Env {
             )
             .with_secret("webhook-secret", SecretSource::value(webhook_secret))
             .with_setting("base-url", base)
+            // Stripe Elements' key for card sessions: made to be sent to browsers.
+            .with_setting("publishable-key", PUBLISHABLE_KEY)
             .with_setting("max-retries", "3")
             .with_setting("retry-backoff-ms", "20")
             .with_setting("retry-backoff-max-ms", "200")

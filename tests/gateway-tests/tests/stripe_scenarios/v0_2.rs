@@ -8,7 +8,9 @@ use omnicrm_host::contract::{
 };
 use serde_json::Value;
 
-use super::{Env, Setup, charge_request, customer_request, gateway_error, handle, verified};
+use super::{
+    Env, PUBLISHABLE_KEY, Setup, charge_request, customer_request, gateway_error, handle, verified,
+};
 
 /// A card session gives the CRM's page what Stripe Elements needs (and no secret key); once the
 /// customer entered a card in it (the emulator confirms the SetupIntent), storing the session's
@@ -36,6 +38,7 @@ pub async fn card_session_then_stored_card(s: Setup) -> Result<()> {
             .is_some_and(|secret| secret.starts_with(&session.id)),
         "{config}"
     );
+    ensure!(config["publishable_key"] == PUBLISHABLE_KEY, "{config}");
     ensure!(
         !session.client_config.contains("sk_test"),
         "the API key reached the browser's config: {config}"

@@ -4,6 +4,9 @@
 //! form of the contract types. Its core variant (`omnicrm_offline_gateway_core.wasm`, world
 //! `gateway`: no invoicing, no metrics) shows what the host does with capabilities a plugin does
 //! not declare: it answers `unsupported` without entering the component.
+//!
+//! One file for every export (hence its length): one test binary, so the component compiles once
+//! and its tests share one runtime.
 
 use gateway_tests::component_path;
 use hmac::{Hmac, Mac};

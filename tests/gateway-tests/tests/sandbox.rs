@@ -5,6 +5,9 @@
 //!
 //! The misbehaving component (`tests/components/misbehaving`) misbehaves on request through the
 //! description of `charging.charge`: `trap`, `loop`, `grow-memory`, `fetch:<url>`.
+//!
+//! One file for every guarantee (hence its length): one test binary, so the components compile
+//! once and the tests share one runtime.
 
 // Calls answer `CallError`, which holds the contract's `GatewayError` by value (see
 // `omnicrm_host`): past clippy's size threshold for `Err`.

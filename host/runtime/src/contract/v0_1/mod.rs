@@ -1,11 +1,29 @@
 //! Contract version 0.1 (`omnicrm:payments@0.1.x`): its bindings, the interfaces a component of
 //! this version must export and may import, the export indices the host resolves once per
 //! loaded gateway, what a 0.1 component can do in terms of the newest contract
-//! ([`capabilities`]), and the conversions between its types and the newest ones (`convert`).
+//! ([`capabilities`]), and the conversions between its types and the newest ones: requests down
+//! to 0.1 (`requests`), answers up to the model (`answers`, `events`).
+//!
+//! Where 0.1 says less than the model, the mapping is a choice, documented at each conversion:
+//! - capabilities: what 0.1 has ([`capabilities`]);
+//! - a decline's category is read from the well-known codes (`answers::decline_category`);
+//! - `redirect-to-url(u)` is a `get` redirect to `u`; `confirm-with-client-sdk(secret)` is a
+//!   `client-sdk` action of the SDK named like the plugin, with `{"client_secret": secret}`;
+//! - a capture or cancel answered with the payment is a `succeeded` modification whose id is the
+//!   payment's, with the payment as `payment-after`;
+//! - `complete-action` is `get-payment`: the customer confirmed on-session;
+//! - a verified event is a webhook outcome of that one event, answered `200 {"received":true}`;
+//!   a refund event is a `modification` of kind `refund`;
+//! - `start-card-session` and `get-refund` are `unsupported`;
+//! - fields 0.1 does not have are absent (`none`, empty), and request fields 0.1 cannot take are
+//!   dropped: a 0.1 charge is the off-session charge 0.1 makes, whatever its stored-credential use.
 
-mod convert;
+mod answers;
+mod events;
+mod requests;
 
-pub(crate) use convert::{ModificationOf, Upgrade, webhook_outcome};
+pub(crate) use answers::{ModificationOf, Upgrade};
+pub(crate) use events::webhook_outcome;
 
 use super::Capabilities;
 use super::version::Version;
@@ -33,6 +51,11 @@ pub mod bindings {
 
 use bindings::exports::omnicrm::payments::{charging, invoicing, metrics, tokens, webhooks};
 use bindings::omnicrm::payments::{call_context, config, credentials, logging, types};
+
+/// A list of one version's values as the other version's.
+fn vec<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
+    items.into_iter().map(B::from).collect()
+}
 
 /// The oldest component version these bindings serve: 0.1.0, the version of the WIT they are
 /// generated from.

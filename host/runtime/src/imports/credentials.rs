@@ -6,38 +6,11 @@
 //! secret, an outbound credential, a variable that is not set): it cannot tell which secrets
 //! exist or where their values come from. The host's log says which.
 
-use super::mac::{self, MacError, MacOutcome, MacRequest};
+use super::mac::{self, MacError};
 use super::state::HostState;
 use crate::contract::v0_1::bindings::omnicrm::payments::credentials as v0_1;
 use crate::contract::v0_2::bindings::omnicrm::payments::credentials as v0_2;
 use crate::contract::{KeyEncoding, MacAlgorithm};
-
-impl HostState {
-    /// The MAC of a call of this gateway. The future holds the gateway's shared facts, not the
-    /// store's data (which is not `Sync`).
-    fn mac(
-        &self,
-        secret: String,
-        encoding: KeyEncoding,
-        algorithm: MacAlgorithm,
-        message: Vec<u8>,
-        request: MacRequest,
-    ) -> impl Future<Output = Result<MacOutcome, MacError>> + Send + 'static {
-        let shared = self.shared.clone();
-        async move {
-            mac::run(
-                &shared.name,
-                &shared.secrets,
-                &secret,
-                encoding,
-                algorithm,
-                message,
-                request,
-            )
-            .await
-        }
-    }
-}
 
 /// What a 0.2 plugin is told.
 fn v0_2_error(error: MacError) -> v0_2::CredentialError {
@@ -61,20 +34,17 @@ impl v0_2::Host for HostState {
         algorithm: MacAlgorithm,
         message: Vec<u8>,
     ) -> Result<Vec<u8>, v0_2::CredentialError> {
-        match self
-            .mac(
-                key.secret,
-                key.encoding,
-                algorithm,
-                message,
-                MacRequest::Compute,
-            )
-            .await
-        {
-            Ok(MacOutcome::Computed(mac)) => Ok(mac),
-            Ok(MacOutcome::Verified(_)) => unreachable!("a computation answers with the MAC"),
-            Err(e) => Err(v0_2_error(e)),
-        }
+        let shared = &self.shared;
+        mac::compute_mac(
+            &shared.name,
+            &shared.secrets,
+            &key.secret,
+            key.encoding,
+            algorithm,
+            message,
+        )
+        .await
+        .map_err(v0_2_error)
     }
 
     async fn verify_mac(
@@ -84,20 +54,18 @@ impl v0_2::Host for HostState {
         message: Vec<u8>,
         expected: Vec<u8>,
     ) -> Result<bool, v0_2::CredentialError> {
-        match self
-            .mac(
-                key.secret,
-                key.encoding,
-                algorithm,
-                message,
-                MacRequest::Verify(expected),
-            )
-            .await
-        {
-            Ok(MacOutcome::Verified(matches)) => Ok(matches),
-            Ok(MacOutcome::Computed(_)) => unreachable!("a verification answers with a verdict"),
-            Err(e) => Err(v0_2_error(e)),
-        }
+        let shared = &self.shared;
+        mac::verify_mac(
+            &shared.name,
+            &shared.secrets,
+            &key.secret,
+            key.encoding,
+            algorithm,
+            message,
+            expected,
+        )
+        .await
+        .map_err(v0_2_error)
     }
 }
 
@@ -112,21 +80,18 @@ impl v0_1::Host for HostState {
             v0_1::MacAlgorithm::HmacSha256 => MacAlgorithm::HmacSha256,
             v0_1::MacAlgorithm::HmacSha512 => MacAlgorithm::HmacSha512,
         };
+        let shared = &self.shared;
         // 0.1 keys are the secret's bytes.
-        match self
-            .mac(
-                secret_name,
-                KeyEncoding::Raw,
-                algorithm,
-                message,
-                MacRequest::Compute,
-            )
-            .await
-        {
-            Ok(MacOutcome::Computed(mac)) => Ok(mac),
-            Ok(MacOutcome::Verified(_)) => unreachable!("a computation answers with the MAC"),
-            Err(e) => Err(v0_1_error(e)),
-        }
+        mac::compute_mac(
+            &shared.name,
+            &shared.secrets,
+            &secret_name,
+            KeyEncoding::Raw,
+            algorithm,
+            message,
+        )
+        .await
+        .map_err(v0_1_error)
     }
 }
 
@@ -165,20 +130,15 @@ mod tests {
         encoding: KeyEncoding,
         message: &[u8],
     ) -> Result<Vec<u8>, MacError> {
-        match mac::run(
+        mac::compute_mac(
             "test",
             secrets,
             secret,
             encoding,
             MacAlgorithm::HmacSha256,
             message.to_vec(),
-            MacRequest::Compute,
         )
-        .await?
-        {
-            MacOutcome::Computed(mac) => Ok(mac),
-            MacOutcome::Verified(_) => unreachable!(),
-        }
+        .await
     }
 
     #[tokio::test]
@@ -199,21 +159,17 @@ mod tests {
             compute(&secrets, "no-such-secret", KeyEncoding::Raw, b"probe").await,
             Err(MacError::Unavailable)
         );
-        let verdict = mac::run(
+        let verdict = mac::verify_mac(
             "test",
             &secrets,
             "api-key",
             KeyEncoding::Raw,
             MacAlgorithm::HmacSha256,
             b"probe".to_vec(),
-            MacRequest::Verify(mac::compute(
-                API_KEY.as_bytes(),
-                MacAlgorithm::HmacSha256,
-                b"probe",
-            )),
+            mac::compute(API_KEY.as_bytes(), MacAlgorithm::HmacSha256, b"probe").unwrap(),
         )
         .await;
-        assert!(matches!(verdict, Err(MacError::Unavailable)));
+        assert_eq!(verdict, Err(MacError::Unavailable));
         // Both versions' answers say nothing of the secret.
         assert_eq!(
             v0_2_error(MacError::Unavailable),
@@ -229,8 +185,24 @@ mod tests {
             .unwrap();
         assert_eq!(
             mac,
-            mac::compute(WEBHOOK_SECRET.as_bytes(), MacAlgorithm::HmacSha256, b"body")
+            mac::compute(WEBHOOK_SECRET.as_bytes(), MacAlgorithm::HmacSha256, b"body").unwrap()
         );
+        // Verified in the same way, against the right MAC only.
+        let verify = |expected: Vec<u8>| {
+            mac::verify_mac(
+                "test",
+                &secrets,
+                "webhook-secret",
+                KeyEncoding::Raw,
+                MacAlgorithm::HmacSha256,
+                b"body".to_vec(),
+                expected,
+            )
+        };
+        assert_eq!(verify(mac.clone()).await, Ok(true));
+        let mut forged = mac;
+        forged[3] ^= 0x40;
+        assert_eq!(verify(forged).await, Ok(false));
     }
 
     #[tokio::test]

@@ -33,38 +33,51 @@ pub(crate) enum MacError {
     TooLarge,
 }
 
-/// What to do with the MAC.
-pub(crate) enum MacRequest {
-    /// Return it.
-    Compute,
-    /// Compare it with these bytes, in constant time.
-    Verify(Vec<u8>),
-}
-
-/// What a [`MacRequest`] came to.
-pub(crate) enum MacOutcome {
-    /// The MAC's bytes.
-    Computed(Vec<u8>),
-    /// Whether the MAC matched.
-    Verified(bool),
-}
-
-/// Computes or verifies `algorithm(key, message)` with the MAC key `secret` of `secrets`, read
-/// in `encoding`. The hashing runs on tokio's blocking pool. Refusals are logged for the
-/// operator (naming the secret, never its value); the plugin gets a bare [`MacError`].
-pub(crate) async fn run(
+/// `algorithm(key, message)` with the MAC key `secret` of `secrets`, read in `encoding`, hashed
+/// on tokio's blocking pool. Refusals are logged for the operator (naming the secret, never its
+/// value); the plugin gets a bare [`MacError`].
+pub(crate) async fn compute_mac(
     gateway: &str,
     secrets: &SecretStore,
     secret: &str,
     encoding: KeyEncoding,
     algorithm: MacAlgorithm,
     message: Vec<u8>,
-    request: MacRequest,
-) -> Result<MacOutcome, MacError> {
-    if message.len() > MAX_MESSAGE {
+) -> Result<Vec<u8>, MacError> {
+    let key = key_for(gateway, secrets, secret, encoding, message.len())?;
+    off_thread(gateway, move || compute(&key, algorithm, &message)).await
+}
+
+/// Whether `expected` is `algorithm(key, message)` (see [`compute_mac`]), compared in constant
+/// time.
+pub(crate) async fn verify_mac(
+    gateway: &str,
+    secrets: &SecretStore,
+    secret: &str,
+    encoding: KeyEncoding,
+    algorithm: MacAlgorithm,
+    message: Vec<u8>,
+    expected: Vec<u8>,
+) -> Result<bool, MacError> {
+    let key = key_for(gateway, secrets, secret, encoding, message.len())?;
+    off_thread(gateway, move || {
+        verify(&key, algorithm, &message, &expected)
+    })
+    .await
+}
+
+/// The key of a MAC of `len` bytes: the MAC key `secret` in `encoding`, or why not.
+fn key_for(
+    gateway: &str,
+    secrets: &SecretStore,
+    secret: &str,
+    encoding: KeyEncoding,
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>, MacError> {
+    if len > MAX_MESSAGE {
         tracing::warn!(
             gateway,
-            bytes = message.len(),
+            bytes = len,
             "refused to compute a MAC of more than {MAX_MESSAGE} bytes"
         );
         return Err(MacError::TooLarge);
@@ -73,22 +86,22 @@ pub(crate) async fn run(
         tracing::warn!(gateway, "refused to compute a MAC: {e}");
         MacError::Unavailable
     })?;
-    let key = decode_key(&value, encoding).inspect_err(|_| {
+    decode_key(&value, encoding).inspect_err(|_| {
         tracing::warn!(
             gateway,
             "secret `{secret}` is not valid {encoding:?}: no MAC computed"
         );
-    })?;
-    drop(value);
-    let work = move || match request {
-        MacRequest::Compute => MacOutcome::Computed(compute(&key, algorithm, &message)),
-        MacRequest::Verify(expected) => {
-            MacOutcome::Verified(verify(&key, algorithm, &message, &expected))
-        }
-    };
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
+    })
+}
+
+/// Runs `work` on the blocking pool, off the async workers.
+async fn off_thread<T: Send + 'static>(
+    gateway: &str,
+    work: impl FnOnce() -> Result<T, MacError> + Send + 'static,
+) -> Result<T, MacError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         tracing::error!(gateway, "the MAC computation failed: {e}");
-        MacError::Unavailable
+        Err(MacError::Unavailable)
     })
 }
 
@@ -109,46 +122,56 @@ pub(crate) fn decode_key(
     Ok(Zeroizing::new(key))
 }
 
-fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> M {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
-    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+/// The MAC of `message` under `key`, not finalized. (HMAC takes keys of any length: the error
+/// is there for the type's sake.)
+fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Result<M, MacError> {
+    let mut mac =
+        <M as hmac::digest::KeyInit>::new_from_slice(key).map_err(|_| MacError::BadEncoding)?;
     mac.update(message);
-    mac
+    Ok(mac)
 }
 
 /// `algorithm(key, message)`.
-pub(crate) fn compute(key: &[u8], algorithm: MacAlgorithm, message: &[u8]) -> Vec<u8> {
-    match algorithm {
-        MacAlgorithm::HmacSha1 => keyed::<Hmac<sha1::Sha1>>(key, message)
+pub(crate) fn compute(
+    key: &[u8],
+    algorithm: MacAlgorithm,
+    message: &[u8],
+) -> Result<Vec<u8>, MacError> {
+    Ok(match algorithm {
+        MacAlgorithm::HmacSha1 => keyed::<Hmac<sha1::Sha1>>(key, message)?
             .finalize()
             .into_bytes()
             .to_vec(),
-        MacAlgorithm::HmacSha256 => keyed::<Hmac<sha2::Sha256>>(key, message)
+        MacAlgorithm::HmacSha256 => keyed::<Hmac<sha2::Sha256>>(key, message)?
             .finalize()
             .into_bytes()
             .to_vec(),
-        MacAlgorithm::HmacSha512 => keyed::<Hmac<sha2::Sha512>>(key, message)
+        MacAlgorithm::HmacSha512 => keyed::<Hmac<sha2::Sha512>>(key, message)?
             .finalize()
             .into_bytes()
             .to_vec(),
-    }
+    })
 }
 
 /// Whether `expected` is `algorithm(key, message)`, compared in constant time (`hmac`'s
 /// `verify_slice`, through `subtle`).
-pub(crate) fn verify(key: &[u8], algorithm: MacAlgorithm, message: &[u8], expected: &[u8]) -> bool {
-    match algorithm {
-        MacAlgorithm::HmacSha1 => keyed::<Hmac<sha1::Sha1>>(key, message)
+pub(crate) fn verify(
+    key: &[u8],
+    algorithm: MacAlgorithm,
+    message: &[u8],
+    expected: &[u8],
+) -> Result<bool, MacError> {
+    Ok(match algorithm {
+        MacAlgorithm::HmacSha1 => keyed::<Hmac<sha1::Sha1>>(key, message)?
             .verify_slice(expected)
             .is_ok(),
-        MacAlgorithm::HmacSha256 => keyed::<Hmac<sha2::Sha256>>(key, message)
+        MacAlgorithm::HmacSha256 => keyed::<Hmac<sha2::Sha256>>(key, message)?
             .verify_slice(expected)
             .is_ok(),
-        MacAlgorithm::HmacSha512 => keyed::<Hmac<sha2::Sha512>>(key, message)
+        MacAlgorithm::HmacSha512 => keyed::<Hmac<sha2::Sha512>>(key, message)?
             .verify_slice(expected)
             .is_ok(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -161,15 +184,15 @@ mod tests {
     #[test]
     fn hmacs_match_the_rfc_test_vectors() {
         assert_eq!(
-            hex::encode(compute(b"Jefe", MacAlgorithm::HmacSha1, MESSAGE)),
+            hex::encode(compute(b"Jefe", MacAlgorithm::HmacSha1, MESSAGE).unwrap()),
             "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
         );
         assert_eq!(
-            hex::encode(compute(b"Jefe", MacAlgorithm::HmacSha256, MESSAGE)),
+            hex::encode(compute(b"Jefe", MacAlgorithm::HmacSha256, MESSAGE).unwrap()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert_eq!(
-            hex::encode(compute(b"Jefe", MacAlgorithm::HmacSha512, MESSAGE)),
+            hex::encode(compute(b"Jefe", MacAlgorithm::HmacSha512, MESSAGE).unwrap()),
             "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554\
              9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
         );
@@ -182,13 +205,13 @@ mod tests {
             MacAlgorithm::HmacSha256,
             MacAlgorithm::HmacSha512,
         ] {
-            let mac = compute(b"Jefe", algorithm, MESSAGE);
-            assert!(verify(b"Jefe", algorithm, MESSAGE, &mac));
+            let mac = compute(b"Jefe", algorithm, MESSAGE).unwrap();
+            assert!(verify(b"Jefe", algorithm, MESSAGE, &mac).unwrap());
             let mut wrong = mac.clone();
             wrong[0] ^= 1;
-            assert!(!verify(b"Jefe", algorithm, MESSAGE, &wrong));
-            assert!(!verify(b"Jefe", algorithm, MESSAGE, &mac[..mac.len() - 1]));
-            assert!(!verify(b"Jefe", algorithm, MESSAGE, &[]));
+            assert!(!verify(b"Jefe", algorithm, MESSAGE, &wrong).unwrap());
+            assert!(!verify(b"Jefe", algorithm, MESSAGE, &mac[..mac.len() - 1]).unwrap());
+            assert!(!verify(b"Jefe", algorithm, MESSAGE, &[]).unwrap());
         }
     }
 

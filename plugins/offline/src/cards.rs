@@ -1,7 +1,8 @@
-//! The test cards: Stripe's test tokens and how each behaves when charged.
+//! The test cards: Stripe's test tokens and how each behaves when charged, and the decline
+//! categories of their codes.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::PaymentStatus;
-use omnicrm_gateway_sdk::exports::omnicrm::payments::tokens::CardFunding;
+use omnicrm_gateway_sdk::tokens::CardFunding;
+use omnicrm_gateway_sdk::types::DeclineCategory;
 
 /// What happens when a card is charged.
 pub enum Behaviour {
@@ -16,8 +17,21 @@ pub enum Behaviour {
         /// A message safe to show to the customer.
         message: &'static str,
     },
-    /// The issuer wants the customer to authenticate: impossible off-session.
+    /// The issuer wants the customer to authenticate: the customer must come back on-session.
     AuthenticationRequired,
+    /// The issuer wants the customer to authenticate (3-D Secure): a customer-initiated charge
+    /// is sent to a redirect, a merchant-initiated one must bring the customer on-session.
+    Redirect,
+}
+
+impl Behaviour {
+    /// Whether a charge waits for the customer's action.
+    pub fn needs_action(&self) -> bool {
+        matches!(
+            self,
+            Behaviour::AuthenticationRequired | Behaviour::Redirect
+        )
+    }
 }
 
 /// A test card.
@@ -30,23 +44,6 @@ pub struct TestCard {
     pub last4: &'static str,
     pub funding: CardFunding,
     pub behaviour: Behaviour,
-}
-
-impl TestCard {
-    /// Whether a payment with this card can be in `status`.
-    pub fn could_reach(&self, status: PaymentStatus) -> bool {
-        match status {
-            PaymentStatus::Succeeded | PaymentStatus::RequiresCapture => {
-                matches!(self.behaviour, Behaviour::Succeed)
-            }
-            PaymentStatus::Failed => matches!(self.behaviour, Behaviour::Decline { .. }),
-            PaymentStatus::RequiresAction => {
-                matches!(self.behaviour, Behaviour::AuthenticationRequired)
-            }
-            PaymentStatus::Canceled => true,
-            PaymentStatus::Processing => false,
-        }
-    }
 }
 
 const fn card(
@@ -81,7 +78,7 @@ const fn decline(
 
 const DECLINED: &str = "Your card was declined.";
 
-use Behaviour::{AuthenticationRequired as AUTH, Succeed as OK};
+use Behaviour::{AuthenticationRequired as AUTH, Redirect as REDIRECT, Succeed as OK};
 use CardFunding::{Credit, Debit};
 
 /// Every test card, in the order of the crate documentation's table.
@@ -217,6 +214,14 @@ pub static CARDS: &[TestCard] = &[
         Credit,
         AUTH,
     ),
+    card(
+        "threeDSecure2Required",
+        "threedsecure",
+        "visa",
+        "3220",
+        Credit,
+        REDIRECT,
+    ),
 ];
 
 /// The test card of a token (`tok_<name>` or `pm_card_<name>`).
@@ -236,3 +241,88 @@ pub fn by_kind(kind: &str) -> Option<&'static TestCard> {
 pub const EXP_MONTH: u8 = 12;
 /// Expiry year of every test card.
 pub const EXP_YEAR: u16 = 2034;
+
+/// The normalized category of a decline, from the issuer's reason when it is a known one, else
+/// from the code (the codes and reasons of Stripe's test cards, which this gateway imitates).
+pub fn decline_category(code: &str, reason: Option<&str>) -> DeclineCategory {
+    use DeclineCategory::*;
+    let by_reason = reason.and_then(|reason| {
+        Some(match reason {
+            "insufficient_funds" => InsufficientFunds,
+            "expired_card" => ExpiredCard,
+            "incorrect_cvc" | "incorrect_number" | "incorrect_zip" => IncorrectDetails,
+            "generic_decline" | "do_not_honor" => DoNotHonor,
+            "lost_card" | "stolen_card" | "fraudulent" | "pickup_card" | "restricted_card" => {
+                SuspectedFraud
+            }
+            "authentication_required" => AuthenticationRequired,
+            "processing_error" | "try_again_later" => TryAgainLater,
+            _ => return None,
+        })
+    });
+    by_reason.unwrap_or(match code {
+        "expired_card" => ExpiredCard,
+        "incorrect_cvc" | "incorrect_number" | "incorrect_zip" | "invalid_expiry_year" => {
+            IncorrectDetails
+        }
+        "processing_error" => TryAgainLater,
+        "authentication_required" | "authentication_failed" => AuthenticationRequired,
+        "card_declined" if reason.is_none() => DoNotHonor,
+        _ => Other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declining_card_has_the_category_of_its_reason() {
+        let category = |name: &str| match &by_token(&format!("tok_{name}")).unwrap().behaviour {
+            Behaviour::Decline { code, reason, .. } => decline_category(code, *reason),
+            _ => panic!("{name} does not decline"),
+        };
+        use DeclineCategory::*;
+        for (name, expected) in [
+            ("chargeDeclined", DoNotHonor),
+            ("chargeDeclinedInsufficientFunds", InsufficientFunds),
+            ("chargeDeclinedLostCard", SuspectedFraud),
+            ("chargeDeclinedStolenCard", SuspectedFraud),
+            ("chargeDeclinedFraudulent", SuspectedFraud),
+            ("chargeCustomerFail", DoNotHonor),
+            ("chargeDeclinedExpiredCard", ExpiredCard),
+            ("chargeDeclinedIncorrectCvc", IncorrectDetails),
+            ("chargeDeclinedProcessingError", TryAgainLater),
+        ] {
+            assert_eq!(category(name), expected, "{name}");
+        }
+        assert_eq!(decline_category("card_declined", None), DoNotHonor);
+        assert_eq!(decline_category("card_declined", Some("velocity")), Other);
+        assert_eq!(decline_category("something_new", None), Other);
+        assert_eq!(
+            decline_category("authentication_failed", None),
+            AuthenticationRequired
+        );
+    }
+
+    #[test]
+    fn tokens_and_kinds_name_one_card_each() {
+        for card in CARDS {
+            assert!(
+                card.kind.bytes().all(|b| b.is_ascii_lowercase()),
+                "{}",
+                card.kind
+            );
+            assert_eq!(CARDS.iter().filter(|c| c.kind == card.kind).count(), 1);
+            let token = by_token(&format!("pm_card_{}", card.name)).unwrap();
+            assert_eq!(token.kind, card.kind);
+        }
+        assert!(by_token("tok_nonsense").is_none() && by_token("visa").is_none());
+        assert!(
+            by_token("tok_threeDSecure2Required")
+                .unwrap()
+                .behaviour
+                .needs_action()
+        );
+    }
+}

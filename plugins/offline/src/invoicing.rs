@@ -1,17 +1,19 @@
 //! `invoicing`: invoices whose state lives in their references.
 
+use omnicrm_gateway_sdk::Invoicing;
+use omnicrm_gateway_sdk::charging::{CaptureMode, StoredCredentialUse};
+use omnicrm_gateway_sdk::invoicing::{
+    CollectionMethod, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
+    InvoiceStatus,
+};
+use omnicrm_gateway_sdk::types::{GatewayError, Money, PageRequest};
+
 use crate::Offline;
 use crate::charging;
 use crate::refs::{
     self, CardRef, InvoiceRef, MAX_AMOUNT, MAX_DAYS_UNTIL_DUE, check_currency, check_key,
-    check_metadata, invalid, now,
+    check_metadata, check_page, invalid, now,
 };
-use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::CaptureMode;
-use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{
-    CollectionMethod, Guest, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
-    InvoiceStatus,
-};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest};
 
 /// The invoice a reference describes. Lines, description and metadata are not kept.
 fn invoice_of(invoice: &InvoiceRef) -> Invoice {
@@ -73,7 +75,7 @@ fn transition(
     Ok(parsed)
 }
 
-impl Guest for Offline {
+impl Invoicing for Offline {
     fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
         check_key(&request.idempotency_key)?;
         let customer = refs::parse_customer(&request.customer)?;
@@ -185,11 +187,17 @@ impl Guest for Offline {
             let card_ref = CardRef::parse_owned(&card, &paid.customer)?;
             if paid.total > 0 {
                 let nonce = refs::hash(&["invoice-payment", &invoice, &card, &idempotency_key]);
+                let amount = Money {
+                    amount: paid.total,
+                    currency: paid.currency.clone(),
+                };
+                // The CRM pays the invoice with the customer's stored card, without the customer.
                 charging::attempt(
                     card_ref,
-                    paid.total,
-                    paid.currency.clone(),
+                    amount,
                     CaptureMode::Automatic,
+                    StoredCredentialUse::MerchantUnscheduled,
+                    None,
                     nonce,
                 )?;
             }
@@ -257,10 +265,83 @@ impl Guest for Offline {
     }
 }
 
-/// Checks a page request's limit: 1 to 100.
-pub fn check_page(page: &PageRequest) -> Result<(), GatewayError> {
-    if !(1..=100).contains(&page.limit) {
-        return Err(invalid("limit", "must be between 1 and 100"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnicrm_gateway_sdk::Gateway;
+    use omnicrm_gateway_sdk::invoicing::LineItem;
+    use omnicrm_gateway_sdk::tokens::StoreCardRequest;
+
+    fn customer() -> String {
+        refs::customer_ref("crm-1")
     }
-    Ok(())
+
+    fn card(token: &str) -> String {
+        Offline::store_card(StoreCardRequest {
+            customer: customer(),
+            token: token.into(),
+            make_default: false,
+            return_url: None,
+            idempotency_key: "c".into(),
+        })
+        .unwrap()
+        .id
+    }
+
+    fn draft(key: &str) -> Invoice {
+        Offline::create_invoice(InvoiceRequest {
+            customer: customer(),
+            currency: "USD".into(),
+            items: vec![LineItem {
+                description: "Mobile plan".into(),
+                unit_amount: 1500,
+                quantity: 2,
+                metadata: Vec::new(),
+            }],
+            description: None,
+            collection: CollectionMethod::SendInvoice,
+            days_until_due: Some(14),
+            metadata: Vec::new(),
+            idempotency_key: key.into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn an_invoice_is_finalized_and_paid_through_new_references() {
+        let invoice = draft("inv-1");
+        assert_eq!(
+            (invoice.status, invoice.total),
+            (InvoiceStatus::Draft, 3000)
+        );
+        assert_eq!(invoice.lines.len(), 1);
+        assert_eq!(draft("inv-1").id, invoice.id);
+        let open = Offline::finalize_invoice(invoice.id.clone(), "fin".into()).unwrap();
+        assert_eq!(open.status, InvoiceStatus::Open);
+        assert!(open.number.is_some() && open.due_date.is_some());
+        assert_ne!(open.id, invoice.id);
+        // The draft's reference still describes the draft.
+        assert_eq!(
+            Offline::get_invoice(invoice.id).unwrap().status,
+            InvoiceStatus::Draft
+        );
+        let declined = Offline::pay_invoice(
+            open.id.clone(),
+            Some(card("tok_chargeDeclined")),
+            "pay-1".into(),
+        );
+        assert!(matches!(declined, Err(GatewayError::Declined(_))));
+        let paid =
+            Offline::pay_invoice(open.id.clone(), Some(card("tok_visa")), "pay-2".into()).unwrap();
+        assert_eq!(
+            (paid.status, paid.amount_paid, paid.amount_remaining),
+            (InvoiceStatus::Paid, 3000, 0)
+        );
+        assert!(matches!(
+            Offline::void_invoice(paid.id, "void".into()),
+            Err(GatewayError::InvalidInput(i)) if i.field == "invoice"
+        ));
+        let uncollectible = Offline::mark_uncollectible(open.id, "unc".into()).unwrap();
+        assert_eq!(uncollectible.status, InvoiceStatus::Uncollectible);
+    }
 }

@@ -1,13 +1,14 @@
 //! `metrics`: a fixed synthetic schedule of USD activity (see the crate documentation).
 
+use omnicrm_gateway_sdk::Metrics;
+use omnicrm_gateway_sdk::metrics::{
+    BalanceFilter, BalanceKind, BalancePage, BalanceTransaction, FinancialSummary,
+};
+use omnicrm_gateway_sdk::types::{GatewayError, Money, PageRequest, TimeRange};
+
 use crate::Offline;
 use crate::charging::fee;
-use crate::invoicing::check_page;
-use crate::refs::{check_currency, invalid};
-use omnicrm_gateway_sdk::exports::omnicrm::payments::metrics::{
-    BalanceFilter, BalanceKind, BalancePage, BalanceTransaction, FinancialSummary, Guest,
-};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, Money, PageRequest, TimeRange};
+use crate::refs::{check_currency, check_page, invalid};
 
 const DAY: i64 = 86_400;
 /// The first day with activity: 2020-01-01 UTC, in days since the epoch.
@@ -111,7 +112,7 @@ fn transaction(event: &Event) -> BalanceTransaction {
     }
 }
 
-impl Guest for Offline {
+impl Metrics for Offline {
     fn summarize(range: TimeRange, currency: String) -> Result<FinancialSummary, GatewayError> {
         check_range(&range)?;
         check_currency("currency", &currency)?;
@@ -210,5 +211,67 @@ impl Guest for Offline {
             transactions,
             next_cursor,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2020-01-01 00:00 UTC.
+    const JAN_2020: i64 = FIRST_DAY * DAY;
+
+    #[test]
+    fn the_summary_sums_the_schedule_and_the_pages_list_it() {
+        let range = TimeRange {
+            start: JAN_2020,
+            end: JAN_2020 + 30 * DAY,
+        };
+        let summary = Offline::summarize(range, "USD".into()).unwrap();
+        assert_eq!(summary.successful_payments, 30);
+        assert_eq!(summary.net, {
+            let mut net = 0;
+            for day in FIRST_DAY..FIRST_DAY + 30 {
+                for e in day_events(day) {
+                    net += e.amount - e.fee;
+                }
+            }
+            net
+        });
+        assert_eq!(
+            Offline::summarize(range, "EUR".into())
+                .unwrap()
+                .gross_volume,
+            0
+        );
+        let mut seen = 0;
+        let mut cursor = None;
+        loop {
+            let page = Offline::list_balance_transactions(
+                BalanceFilter {
+                    range,
+                    currency: Some("USD".into()),
+                },
+                PageRequest { limit: 7, cursor },
+            )
+            .unwrap();
+            seen += page.transactions.len();
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen as u64,
+            summary.successful_payments + summary.refund_count + summary.dispute_count
+        );
+        let backwards = TimeRange {
+            start: range.end,
+            end: range.start,
+        };
+        assert!(matches!(
+            Offline::summarize(backwards, "USD".into()),
+            Err(GatewayError::InvalidInput(i)) if i.field == "range"
+        ));
     }
 }

@@ -1,9 +1,13 @@
 //! The reference scheme (see the crate documentation), input validation and error helpers.
 
+use omnicrm_gateway_sdk::charging::CaptureMode;
+#[cfg(feature = "invoicing")]
+use omnicrm_gateway_sdk::invoicing::{CollectionMethod, InvoiceStatus};
+#[cfg(any(feature = "invoicing", feature = "metrics"))]
+use omnicrm_gateway_sdk::types::PageRequest;
+use omnicrm_gateway_sdk::types::{GatewayError, Money};
+
 use crate::cards::{self, TestCard};
-use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::PaymentStatus;
-use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{CollectionMethod, InvoiceStatus};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, InvalidInput, Money, NotFound};
 
 /// The largest amount accepted, in minor units (Stripe's limit for a single charge).
 pub const MAX_AMOUNT: i64 = 99_999_999;
@@ -32,19 +36,21 @@ pub fn now() -> i64 {
 
 /// `gateway-error::invalid-input` on `field`.
 pub fn invalid(field: &str, message: impl Into<String>) -> GatewayError {
-    GatewayError::InvalidInput(InvalidInput {
-        field: field.into(),
-        message: message.into(),
-        request_id: None,
-    })
+    GatewayError::invalid_input(field, message)
 }
 
 /// `gateway-error::not-found` of a `kind` object.
 pub fn not_found(kind: &str, id: &str) -> GatewayError {
-    GatewayError::NotFound(NotFound {
-        kind: kind.into(),
-        id: id.into(),
-    })
+    GatewayError::not_found(kind, id)
+}
+
+/// Checks a page request's limit: 1 to 100.
+#[cfg(any(feature = "invoicing", feature = "metrics"))]
+pub fn check_page(page: &PageRequest) -> Result<(), GatewayError> {
+    if !(1..=100).contains(&page.limit) {
+        return Err(invalid("limit", "must be between 1 and 100"));
+    }
+    Ok(())
 }
 
 /// Checks an idempotency key: 1 to 200 characters of `[A-Za-z0-9._:-]`.
@@ -195,37 +201,24 @@ fn split_n<const N: usize>(s: &str) -> Option<[&str; N]> {
     parts.try_into().ok()
 }
 
-/// The spelling of a payment status in a reference.
-fn payment_status_word(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Succeeded => "succeeded",
-        PaymentStatus::Processing => "processing",
-        PaymentStatus::RequiresAction => "requiresaction",
-        PaymentStatus::RequiresCapture => "requirescapture",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Canceled => "canceled",
-    }
-}
-
-/// A payment snapshot, as encoded in its reference.
+/// A payment, as its reference names it: what it was created with, never where it stands now
+/// (see the crate documentation).
 pub struct PaymentRef {
-    pub status: PaymentStatus,
+    pub capture: CaptureMode,
     pub amount: i64,
     pub currency: String,
-    pub captured: i64,
     pub card: CardRef,
     pub nonce: String,
 }
 
 impl PaymentRef {
-    /// `off_pay_<status>_<amount>_<currency>_<captured>_<card kind>_<customer hash>_<nonce>`.
+    /// `off_pay_<auto|manual>_<amount>_<currency>_<card kind>_<customer hash>_<nonce>`.
     pub fn encode(&self) -> String {
         format!(
-            "off_pay_{}_{}_{}_{}_{}_{}_{}",
-            payment_status_word(self.status),
+            "off_pay_{}_{}_{}_{}_{}_{}",
+            capture_word(self.capture),
             self.amount,
             self.currency,
-            self.captured,
             self.card.card.kind,
             self.card.customer,
             self.nonce
@@ -235,29 +228,18 @@ impl PaymentRef {
     /// Parses a payment reference this gateway could have issued, or `not-found` on `payment`.
     pub fn parse(payment: &str) -> Result<PaymentRef, GatewayError> {
         let parsed = payment.strip_prefix("off_pay_").and_then(|rest| {
-            let [status, amount, currency, captured, kind, customer, nonce] = split_n::<7>(rest)?;
-            let status = [
-                PaymentStatus::Succeeded,
-                PaymentStatus::RequiresAction,
-                PaymentStatus::RequiresCapture,
-                PaymentStatus::Failed,
-                PaymentStatus::Canceled,
-            ]
-            .into_iter()
-            .find(|s| payment_status_word(*s) == status)?;
+            let [capture, amount, currency, kind, customer, nonce] = split_n::<6>(rest)?;
+            let capture = [CaptureMode::Automatic, CaptureMode::Manual]
+                .into_iter()
+                .find(|c| capture_word(*c) == capture)?;
             let amount = parse_canonical(amount).filter(|a| (1..=MAX_AMOUNT).contains(a))?;
-            let captured = parse_canonical(captured).filter(|c| (0..=amount).contains(c))?;
             let card = cards::by_kind(kind)?;
-            let valid = check_currency("currency", currency).is_ok()
-                && is_hash(customer)
-                && is_hash(nonce)
-                && (captured > 0) == (status == PaymentStatus::Succeeded)
-                && card.could_reach(status);
+            let valid =
+                check_currency("currency", currency).is_ok() && is_hash(customer) && is_hash(nonce);
             valid.then(|| PaymentRef {
-                status,
+                capture,
                 amount,
                 currency: currency.to_string(),
-                captured,
                 card: CardRef {
                     card,
                     customer: customer.to_string(),
@@ -269,7 +251,52 @@ impl PaymentRef {
     }
 }
 
+/// The spelling of a capture mode in a payment reference.
+fn capture_word(capture: CaptureMode) -> &'static str {
+    match capture {
+        CaptureMode::Automatic => "auto",
+        CaptureMode::Manual => "manual",
+    }
+}
+
+/// A refund: its amount, and the payment refunded (whose reference it embeds whole, so that a
+/// lookup can name it).
+pub struct RefundRef {
+    pub amount: i64,
+    pub payment: PaymentRef,
+    pub nonce: String,
+}
+
+impl RefundRef {
+    /// `off_re_<amount>_<nonce>_<payment reference>`.
+    pub fn encode(&self) -> String {
+        format!(
+            "off_re_{}_{}_{}",
+            self.amount,
+            self.nonce,
+            self.payment.encode()
+        )
+    }
+
+    /// Parses a refund reference this gateway could have issued, or `not-found` on `refund`.
+    pub fn parse(refund: &str) -> Result<RefundRef, GatewayError> {
+        let parsed = refund.strip_prefix("off_re_").and_then(|rest| {
+            let (amount, rest) = rest.split_once('_')?;
+            let (nonce, payment) = rest.split_once('_')?;
+            let payment = PaymentRef::parse(payment).ok()?;
+            let amount = parse_canonical(amount).filter(|a| (1..=payment.amount).contains(a))?;
+            is_hash(nonce).then(|| RefundRef {
+                amount,
+                payment,
+                nonce: nonce.to_string(),
+            })
+        });
+        parsed.ok_or_else(|| not_found("refund", refund))
+    }
+}
+
 /// The spelling of an invoice status in a reference.
+#[cfg(feature = "invoicing")]
 fn invoice_status_word(status: InvoiceStatus) -> &'static str {
     match status {
         InvoiceStatus::Draft => "draft",
@@ -281,6 +308,7 @@ fn invoice_status_word(status: InvoiceStatus) -> &'static str {
 }
 
 /// An invoice snapshot, as encoded in its reference.
+#[cfg(feature = "invoicing")]
 pub struct InvoiceRef {
     pub status: InvoiceStatus,
     pub currency: String,
@@ -293,8 +321,10 @@ pub struct InvoiceRef {
 }
 
 /// The largest `days-until-due` accepted.
+#[cfg(feature = "invoicing")]
 pub const MAX_DAYS_UNTIL_DUE: u32 = 3650;
 
+#[cfg(feature = "invoicing")]
 impl InvoiceRef {
     /// `off_in_<status>_<currency>_<total>_<paid>_<auto|send>_<days|none>_<customer hash>_<nonce>`.
     pub fn encode(&self) -> String {
@@ -376,5 +406,68 @@ impl InvoiceRef {
             })
         });
         parsed.ok_or_else(|| not_found("invoice", invoice))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_round_trip_and_refuse_what_was_not_issued() {
+        let customer = hash(&["crm-1"]);
+        let payment = PaymentRef {
+            capture: CaptureMode::Manual,
+            amount: 1050,
+            currency: "EUR".into(),
+            card: CardRef {
+                card: cards::by_token("tok_visa").unwrap(),
+                customer: customer.clone(),
+            },
+            nonce: hash(&["n"]),
+        };
+        let encoded = payment.encode();
+        assert!(encoded.starts_with("off_pay_manual_1050_EUR_visa_"));
+        let parsed = PaymentRef::parse(&encoded).unwrap();
+        assert_eq!(parsed.encode(), encoded);
+        let refund = RefundRef {
+            amount: 50,
+            payment: parsed,
+            nonce: hash(&["r"]),
+        };
+        let encoded_refund = refund.encode();
+        assert!(encoded_refund.len() <= 255);
+        let parsed = RefundRef::parse(&encoded_refund).unwrap();
+        assert_eq!(
+            (parsed.amount, parsed.payment.encode()),
+            (50, encoded.clone())
+        );
+        for bad in [
+            encoded.replace("manual", "later"),
+            encoded.replace("1050", "01050"),
+            encoded.replace("1050", "0"),
+            encoded.replace("EUR", "eur"),
+            encoded.replace("_visa_", "_nocard_"),
+            format!("{encoded}_extra"),
+            "off_pay_".into(),
+        ] {
+            assert!(PaymentRef::parse(&bad).is_err(), "{bad}");
+        }
+        for bad in [
+            encoded_refund.replace("off_re_50_", "off_re_1051_"),
+            encoded_refund.replace("off_re_50_", "off_re_-5_"),
+            format!("off_re_50_{}", hash(&["r"])),
+        ] {
+            assert!(RefundRef::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_numbers_only() {
+        assert_eq!(parse_canonical("0"), Some(0));
+        assert_eq!(parse_canonical("-12"), Some(-12));
+        for bad in ["", "-", "-0", "+1", "01", " 1", "1e3"] {
+            assert_eq!(parse_canonical(bad), None, "{bad}");
+        }
     }
 }

@@ -1,17 +1,20 @@
-//! `webhooks`: `offline-signature` verification and the offline event format.
+//! `webhooks`: `offline-signature` verification through the host's `verify-mac`, and the offline
+//! event format (see the crate documentation).
 
-use crate::Offline;
-use crate::refs::now;
-use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::{PaymentStatus, RefundStatus};
-use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::InvoiceStatus;
-use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::{
-    CardUpdate, DisputeStatus, DisputeUpdate, EventKind, GatewayEvent, Guest, InvoiceUpdate,
-    PaymentUpdate, RefundUpdate, Rejection,
+use omnicrm_gateway_sdk::charging::{ModificationStatus, PaymentStatus};
+use omnicrm_gateway_sdk::mac::{self, MacAlgorithm, MacKey};
+use omnicrm_gateway_sdk::settings;
+use omnicrm_gateway_sdk::types::{Decline, DeclineCategory, InvoiceStatus, Money};
+use omnicrm_gateway_sdk::webhooks::{
+    CardUpdate, DisputeStatus, DisputeUpdate, EventKind, GatewayEvent, InvoiceUpdate,
+    ModificationKind, ModificationUpdate, PaymentUpdate, Rejection, WebhookOutcome, WebhookRequest,
+    WebhookResponse,
 };
-use omnicrm_gateway_sdk::omnicrm::payments::config;
-use omnicrm_gateway_sdk::omnicrm::payments::credentials::{self, CredentialError, MacAlgorithm};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{Decline, Money};
 use serde_json::{Map, Value};
+
+use crate::cards::decline_category;
+use crate::refs::{CardRef, now};
+use crate::tokens::stored_card;
 
 /// The signature header.
 const HEADER: &str = "offline-signature";
@@ -19,54 +22,48 @@ const HEADER: &str = "offline-signature";
 const SECRET: &str = "webhook-secret";
 /// The default tolerance, in seconds.
 const DEFAULT_TOLERANCE: u64 = 300;
+/// What the gateway is answered once the events are recorded.
+const RECEIVED: &str = r#"{"received":true}"#;
 
-impl Guest for Offline {
-    fn verify_event(
-        headers: Vec<(String, Vec<u8>)>,
-        body: Vec<u8>,
-    ) -> Result<GatewayEvent, Rejection> {
-        let values: Vec<&[u8]> = headers
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case(HEADER))
-            .map(|(_, v)| v.as_slice())
-            .collect();
-        if values.is_empty() {
-            return Err(Rejection::MissingSignature);
-        }
-        let mut verified_at = None;
-        for value in values {
-            let (timestamp, signatures) = parse_header(value).ok_or(Rejection::BadSignature)?;
-            let mut signed = format!("{timestamp}.").into_bytes();
-            signed.extend_from_slice(&body);
-            let mac = credentials::compute_mac(SECRET, MacAlgorithm::HmacSha256, &signed).map_err(
-                |e| match e {
-                    CredentialError::UnknownSecret(_) => {
-                        Rejection::NotConfigured(format!("no secret named {SECRET} is configured"))
-                    }
-                    CredentialError::Unavailable(_) => {
-                        Rejection::NotConfigured(format!("the secret {SECRET} is not available"))
-                    }
-                },
-            )?;
-            if signatures.iter().any(|s| constant_time_eq(s, &mac)) {
-                verified_at = Some(timestamp);
-                break;
-            }
-        }
-        let timestamp = verified_at.ok_or(Rejection::BadSignature)?;
-        let tolerance = match config::get("webhook-tolerance-secs") {
-            None => DEFAULT_TOLERANCE,
-            Some(v) => v.parse::<u64>().map_err(|_| {
-                Rejection::NotConfigured(
-                    "webhook-tolerance-secs is not a whole number of seconds".into(),
-                )
-            })?,
-        };
-        if tolerance > 0 && now().abs_diff(timestamp) > tolerance {
-            return Err(Rejection::OutsideTolerance);
-        }
-        parse_event(&body).map_err(Rejection::Malformed)
+pub fn handle_webhook(request: WebhookRequest) -> Result<WebhookOutcome, Rejection> {
+    if request.method != "POST" {
+        return Err(Rejection::Malformed(format!(
+            "expected a POST, not a {}",
+            request.method
+        )));
     }
+    let values: Vec<&[u8]> = request.header_values(HEADER).collect();
+    if values.is_empty() {
+        return Err(Rejection::MissingSignature);
+    }
+    let key = MacKey::raw(SECRET);
+    let mut verified_at = None;
+    for value in values {
+        let (timestamp, signatures) = parse_header(value).ok_or(Rejection::BadSignature)?;
+        let mut signed = format!("{timestamp}.").into_bytes();
+        signed.extend_from_slice(&request.body);
+        let valid = mac::verify_any(&key, MacAlgorithm::HmacSha256, &signed, &signatures)
+            .map_err(|e| Rejection::from_credential_error(SECRET, &e))?;
+        if valid {
+            verified_at = Some(timestamp);
+            break;
+        }
+    }
+    let timestamp = verified_at.ok_or(Rejection::BadSignature)?;
+    let tolerance =
+        settings::get_or("webhook-tolerance-secs", DEFAULT_TOLERANCE).map_err(|_| {
+            Rejection::NotConfigured(
+                "webhook-tolerance-secs is not a whole number of seconds".into(),
+            )
+        })?;
+    if tolerance > 0 && now().abs_diff(timestamp) > tolerance {
+        return Err(Rejection::OutsideTolerance);
+    }
+    let event = parse_event(&request.body).map_err(Rejection::Malformed)?;
+    Ok(WebhookOutcome {
+        events: vec![event],
+        response: WebhookResponse::json(200, RECEIVED),
+    })
 }
 
 /// Parses `t=<seconds>,v1=<hex>[,v1=<hex>...]` (other keys are ignored) into the timestamp and
@@ -99,11 +96,6 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Compares two byte strings in time independent of where they differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Field access on a JSON object with messages that name the field.
 struct Fields<'a> {
     object: &'a Map<String, Value>,
@@ -128,13 +120,28 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("{} is missing", self.field(name)))
     }
 
+    fn opt_int<T: TryFrom<i64>>(&self, name: &str) -> Result<Option<T>, String> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .as_i64()
+                .and_then(|i| T::try_from(i).ok())
+                .map(Some)
+                .ok_or_else(|| format!("{} must be an integer in range", self.field(name))),
+        }
+    }
+
     fn int<T: TryFrom<i64>>(&self, name: &str) -> Result<T, String> {
-        self.object
-            .get(name)
-            .ok_or_else(|| format!("{} is missing", self.field(name)))?
-            .as_i64()
-            .and_then(|i| T::try_from(i).ok())
-            .ok_or_else(|| format!("{} must be an integer in range", self.field(name)))
+        self.opt_int(name)?
+            .ok_or_else(|| format!("{} is missing", self.field(name)))
+    }
+
+    fn opt_bool(&self, name: &str) -> Result<Option<bool>, String> {
+        match self.object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("{} must be true or false", self.field(name))),
+        }
     }
 
     fn money(&self) -> Result<Money, String> {
@@ -144,12 +151,34 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// `amount` and `currency` when `amount` is there.
+    fn opt_money(&self) -> Result<Option<Money>, String> {
+        match self.opt_int::<i64>("amount")? {
+            None => Ok(None),
+            Some(_) => self.money().map(Some),
+        }
+    }
+
     fn object(&self, name: &str) -> Result<Option<&'a Map<String, Value>>, String> {
         match self.object.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(o)) => Ok(Some(o)),
             Some(_) => Err(format!("{} must be an object", self.field(name))),
         }
+    }
+
+    /// An object of string values, as key/value pairs in the order given; empty when absent.
+    fn metadata(&self, name: &str) -> Result<Vec<(String, String)>, String> {
+        let Some(object) = self.object(name)? else {
+            return Ok(Vec::new());
+        };
+        object
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(v) => Ok((k.clone(), v.clone())),
+                _ => Err(format!("{}.{k} must be a string", self.field(name))),
+            })
+            .collect()
     }
 }
 
@@ -173,61 +202,48 @@ fn parse_event(body: &[u8]) -> Result<GatewayEvent, String> {
         })
     };
     let kind = match gateway_type.as_str() {
-        "payment.succeeded" | "payment.failed" => {
-            let data = data()?;
-            let succeeded = gateway_type == "payment.succeeded";
-            let decline = match data.object("decline")? {
-                Some(decline) if !succeeded => {
-                    let decline = Fields {
-                        object: decline,
-                        path: "data.decline.",
-                    };
-                    Some(Decline {
-                        code: decline.str("code")?,
-                        decline_reason: decline.opt_str("reason")?,
-                        customer_message: decline
-                            .opt_str("message")?
-                            .unwrap_or_else(|| "Your card was declined.".into()),
-                        payment: Some(data.str("payment")?),
-                        request_id: None,
-                    })
-                }
-                _ => None,
-            };
-            let update = PaymentUpdate {
-                payment: data.str("payment")?,
-                status: if succeeded {
-                    PaymentStatus::Succeeded
-                } else {
-                    PaymentStatus::Failed
-                },
-                amount: data.money()?,
-                decline,
-            };
-            if succeeded {
-                EventKind::PaymentSucceeded(update)
-            } else {
-                EventKind::PaymentFailed(update)
-            }
+        "payment.succeeded" | "payment.authorized" | "payment.failed" | "payment.canceled" => {
+            payment_event(&gateway_type, &data()?)?
         }
-        "refund.created" | "refund.updated" => {
+        "refund.created" | "refund.updated" | "refund.failed" => {
             let data = data()?;
             let status = match data.opt_str("status")?.as_deref() {
-                None | Some("succeeded") => RefundStatus::Succeeded,
-                Some("pending") => RefundStatus::Pending,
-                Some("requires-action") => RefundStatus::RequiresAction,
-                Some("failed") => RefundStatus::Failed,
-                Some("canceled") => RefundStatus::Canceled,
+                None | Some("succeeded") => ModificationStatus::Succeeded,
+                Some("pending" | "requires-action") => ModificationStatus::Pending,
+                Some("failed" | "canceled") => ModificationStatus::Failed,
                 Some(other) => return Err(format!("data.status {other:?} is not a refund status")),
             };
-            EventKind::Refund(RefundUpdate {
-                refund: data.str("refund")?,
-                payment: data.opt_str("payment")?,
-                amount: data.money()?,
+            EventKind::Modification(ModificationUpdate {
+                modification: data.str("refund")?,
+                kind: ModificationKind::Refund,
+                payment: data.str("payment")?,
                 status,
+                amount: Some(data.money()?),
+                reason: data.opt_str("failure_reason")?,
             })
         }
-        "dispute.opened" | "dispute.closed" => {
+        "capture.succeeded" | "capture.failed" | "void.succeeded" | "void.failed" => {
+            let data = data()?;
+            let payment = data.str("payment")?;
+            let (kind, outcome) = gateway_type.split_once('.').unwrap_or_default();
+            EventKind::Modification(ModificationUpdate {
+                modification: payment.clone(),
+                kind: if kind == "capture" {
+                    ModificationKind::Capture
+                } else {
+                    ModificationKind::Void
+                },
+                payment,
+                status: if outcome == "succeeded" {
+                    ModificationStatus::Succeeded
+                } else {
+                    ModificationStatus::Failed
+                },
+                amount: data.opt_money()?,
+                reason: data.opt_str("failure_reason")?,
+            })
+        }
+        "dispute.opened" | "dispute.updated" | "dispute.closed" => {
             let data = data()?;
             let status = match data.str("status")?.as_str() {
                 "warning" => DisputeStatus::Warning,
@@ -236,23 +252,19 @@ fn parse_event(body: &[u8]) -> Result<GatewayEvent, String> {
                 "lost" => DisputeStatus::Lost,
                 other => return Err(format!("data.status {other:?} is not a dispute status")),
             };
-            let update = DisputeUpdate {
+            EventKind::Dispute(DisputeUpdate {
                 dispute: data.str("dispute")?,
                 payment: data.opt_str("payment")?,
                 amount: data.money()?,
                 reason: data.str("reason")?,
                 status,
-            };
-            if gateway_type == "dispute.opened" {
-                EventKind::DisputeOpened(update)
-            } else {
-                EventKind::DisputeClosed(update)
-            }
+                evidence_due_by: data.opt_int("evidence_due_by")?,
+            })
         }
         "invoice.paid" | "invoice.payment_failed" => {
             let data = data()?;
             let paid = gateway_type == "invoice.paid";
-            let update = InvoiceUpdate {
+            EventKind::Invoice(InvoiceUpdate {
                 invoice: data.str("invoice")?,
                 status: if paid {
                     InvoiceStatus::Paid
@@ -260,12 +272,8 @@ fn parse_event(body: &[u8]) -> Result<GatewayEvent, String> {
                     InvoiceStatus::Open
                 },
                 amount_paid: data.int("amount_paid")?,
-            };
-            if paid {
-                EventKind::InvoicePaid(update)
-            } else {
-                EventKind::InvoicePaymentFailed(update)
-            }
+                payment_failed: !paid,
+            })
         }
         "card.updated" => {
             let data = data()?;
@@ -281,6 +289,14 @@ fn parse_event(body: &[u8]) -> Result<GatewayEvent, String> {
                 last4: data.str("last4")?,
             })
         }
+        "card.stored" => {
+            let data = data()?;
+            let card = data.str("card")?;
+            let card = CardRef::parse(&card)
+                .map_err(|_| format!("data.card {card:?} is not a card of this gateway"))?;
+            let is_default = data.opt_bool("default")?.unwrap_or(false);
+            EventKind::CardStored(stored_card(&card, is_default))
+        }
         _ => EventKind::Other(gateway_type.clone()),
     };
     Ok(GatewayEvent {
@@ -289,4 +305,220 @@ fn parse_event(body: &[u8]) -> Result<GatewayEvent, String> {
         gateway_type,
         kind,
     })
+}
+
+/// A `payment.*` event: the payment's new status, with what the event carries.
+fn payment_event(gateway_type: &str, data: &Fields<'_>) -> Result<EventKind, String> {
+    let payment = data.str("payment")?;
+    let status = match gateway_type {
+        "payment.succeeded" => PaymentStatus::Succeeded,
+        "payment.authorized" => PaymentStatus::RequiresCapture,
+        "payment.failed" => PaymentStatus::Failed,
+        _ => PaymentStatus::Canceled,
+    };
+    let decline = match data.object("decline")? {
+        Some(decline) if status == PaymentStatus::Failed => {
+            let decline = Fields {
+                object: decline,
+                path: "data.decline.",
+            };
+            let code = decline.str("code")?;
+            let reason = decline.opt_str("reason")?;
+            let category = match decline.opt_str("category")? {
+                Some(category) => category_named(&category).ok_or_else(|| {
+                    format!("data.decline.category {category:?} is not a category")
+                })?,
+                None => decline_category(&code, reason.as_deref()),
+            };
+            let message = decline
+                .opt_str("message")?
+                .unwrap_or_else(|| "Your card was declined.".into());
+            Some(
+                Decline::new(category, code, message)
+                    .with_reason(reason)
+                    .with_payment(Some(payment.clone())),
+            )
+        }
+        _ => None,
+    };
+    let amount = data.money()?;
+    let fee = data.opt_int::<i64>("fee")?.map(|fee| Money {
+        amount: fee,
+        currency: amount.currency.clone(),
+    });
+    Ok(EventKind::Payment(PaymentUpdate {
+        payment,
+        status,
+        amount,
+        amount_captured: data.opt_int("amount_captured")?,
+        decline,
+        metadata: data.metadata("metadata")?,
+        fee,
+        network_transaction_id: data.opt_str("network_transaction_id")?,
+    }))
+}
+
+/// A decline category by its contract name (`insufficient-funds`, ...).
+fn category_named(name: &str) -> Option<DeclineCategory> {
+    use DeclineCategory::*;
+    Some(match name {
+        "insufficient-funds" => InsufficientFunds,
+        "expired-card" => ExpiredCard,
+        "incorrect-details" => IncorrectDetails,
+        "do-not-honor" => DoNotHonor,
+        "suspected-fraud" => SuspectedFraud,
+        "authentication-required" => AuthenticationRequired,
+        "try-again-later" => TryAgainLater,
+        "other" => Other,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::refs;
+
+    fn kind(body: &str) -> EventKind {
+        parse_event(body.as_bytes()).unwrap().kind
+    }
+
+    fn malformed(body: &str) -> String {
+        parse_event(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn headers_hold_a_timestamp_and_hex_signatures() {
+        let (t, signatures) = parse_header(b"t=1700000000,v1=00ff,v0=zz, v1=0102").unwrap();
+        assert_eq!(
+            (t, signatures),
+            (1_700_000_000, vec![vec![0, 255], vec![1, 2]])
+        );
+        assert!(parse_header(b"v1=00").is_none());
+        assert!(parse_header(b"t=1").is_none());
+        assert!(parse_header(b"t=x,v1=00").is_none());
+        assert!(parse_header(b"t=1,v1=0").is_none());
+        assert!(parse_header(&[0xff, b't']).is_none());
+    }
+
+    #[test]
+    fn payment_events_carry_status_metadata_and_decline() {
+        let EventKind::Payment(u) = kind(
+            r#"{"id":"evt_1","created":1,"type":"payment.failed","data":{"payment":"off_pay_x",
+               "amount":1050,"currency":"USD","metadata":{"crm_transaction_id":"7"},
+               "decline":{"code":"card_declined","reason":"insufficient_funds"}}}"#,
+        ) else {
+            panic!("payment")
+        };
+        assert_eq!(u.status, PaymentStatus::Failed);
+        assert_eq!(u.metadata, [("crm_transaction_id".into(), "7".into())]);
+        let d = u.decline.unwrap();
+        assert_eq!(d.category, DeclineCategory::InsufficientFunds);
+        assert_eq!(d.payment.as_deref(), Some("off_pay_x"));
+        let EventKind::Payment(u) = kind(
+            r#"{"id":"evt_2","created":1,"type":"payment.succeeded","data":{"payment":"p",
+               "amount":1050,"currency":"USD","amount_captured":1050,"fee":60}}"#,
+        ) else {
+            panic!("payment")
+        };
+        assert_eq!(
+            (u.status, u.amount_captured),
+            (PaymentStatus::Succeeded, Some(1050))
+        );
+        assert_eq!(u.fee.map(|f| f.amount), Some(60));
+        assert!(u.decline.is_none());
+        let category = r#"{"id":"e","created":1,"type":"payment.failed","data":{"payment":"p",
+            "amount":1,"currency":"USD","decline":{"code":"x","category":"suspected-fraud"}}}"#;
+        let EventKind::Payment(u) = kind(category) else {
+            panic!("payment")
+        };
+        assert_eq!(u.decline.unwrap().category, DeclineCategory::SuspectedFraud);
+    }
+
+    #[test]
+    fn modifications_disputes_invoices_and_cards() {
+        let EventKind::Modification(m) = kind(
+            r#"{"id":"e","created":1,"type":"refund.updated","data":{"refund":"off_re_1",
+               "payment":"p","amount":300,"currency":"USD","status":"pending"}}"#,
+        ) else {
+            panic!("refund")
+        };
+        assert_eq!(
+            (m.kind, m.status, m.payment.as_str()),
+            (ModificationKind::Refund, ModificationStatus::Pending, "p")
+        );
+        let EventKind::Modification(m) = kind(
+            r#"{"id":"e","created":1,"type":"capture.failed","data":{"payment":"p",
+               "failure_reason":"expired"}}"#,
+        ) else {
+            panic!("capture")
+        };
+        assert_eq!(
+            (m.kind, m.status),
+            (ModificationKind::Capture, ModificationStatus::Failed)
+        );
+        assert!(m.modification == "p" && m.amount.is_none());
+        let EventKind::Dispute(d) = kind(
+            r#"{"id":"e","created":1,"type":"dispute.opened","data":{"dispute":"du","amount":7500,
+               "currency":"USD","reason":"fraudulent","status":"open","evidence_due_by":1800000000}}"#,
+        ) else {
+            panic!("dispute")
+        };
+        assert_eq!(
+            (d.status, d.evidence_due_by),
+            (DisputeStatus::Open, Some(1_800_000_000))
+        );
+        let EventKind::Invoice(i) = kind(
+            r#"{"id":"e","created":1,"type":"invoice.payment_failed","data":{"invoice":"in",
+               "amount_paid":0}}"#,
+        ) else {
+            panic!("invoice")
+        };
+        assert!(i.payment_failed && i.status == InvoiceStatus::Open);
+        let card = crate::tokens::store_card(omnicrm_gateway_sdk::tokens::StoreCardRequest {
+            customer: refs::customer_ref("crm-1"),
+            token: "tok_visa".into(),
+            make_default: false,
+            return_url: None,
+            idempotency_key: "k".into(),
+        })
+        .unwrap();
+        let body = format!(
+            r#"{{"id":"e","created":1,"type":"card.stored","data":{{"card":"{}","default":true}}}}"#,
+            card.id
+        );
+        let EventKind::CardStored(stored) = kind(&body) else {
+            panic!("card.stored")
+        };
+        assert_eq!((stored.id, stored.is_default), (card.id, true));
+        assert!(matches!(
+            kind(r#"{"id":"e","created":1,"type":"something.else"}"#),
+            EventKind::Other(t) if t == "something.else"
+        ));
+    }
+
+    #[test]
+    fn malformed_events_name_the_field() {
+        assert!(malformed("[]").contains("JSON object"));
+        assert!(malformed(r#"{"created":1,"type":"x"}"#).contains("id is missing"));
+        assert!(malformed(r#"{"id":"","created":1,"type":"x"}"#).contains("id is empty"));
+        assert!(
+            malformed(
+                r#"{"id":"e","created":1,"type":"refund.created","data":{"refund":"r",
+                "amount":1,"currency":"USD"}}"#
+            )
+            .contains("data.payment is missing")
+        );
+        assert!(
+            malformed(r#"{"id":"e","created":1,"type":"card.stored","data":{"card":"pm_1"}}"#)
+                .contains("not a card of this gateway")
+        );
+        assert!(
+            malformed(
+                r#"{"id":"e","created":1,"type":"payment.succeeded","data":{"payment":"p",
+                "amount":1,"currency":"USD","metadata":{"k":1}}}"#
+            )
+            .contains("data.metadata.k must be a string")
+        );
+    }
 }

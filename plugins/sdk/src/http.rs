@@ -19,14 +19,14 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::wasi::clocks::monotonic_clock;
-use crate::wasi::http::outgoing_handler;
-use crate::wasi::http::types::{
+use crate::bindings::wasi::clocks::monotonic_clock;
+use crate::bindings::wasi::http::outgoing_handler;
+use crate::bindings::wasi::http::types::{
     ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse,
     Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
-use crate::wasi::io::poll::{Pollable, poll};
-use crate::wasi::io::streams::{OutputStream, StreamError};
+use crate::bindings::wasi::io::poll::{Pollable, poll};
+use crate::bindings::wasi::io::streams::{OutputStream, StreamError};
 
 /// The largest chunk read from the response body at once.
 const READ_CHUNK: u64 = 64 * 1024;
@@ -519,7 +519,7 @@ fn read_response(
                 Ok(chunk) => data.extend_from_slice(&chunk),
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(e)) => {
-                    let code = crate::wasi::http::types::http_error_code(&e);
+                    let code = crate::bindings::wasi::http::types::http_error_code(&e);
                     let timed_out = matches!(
                         code,
                         Some(ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout)

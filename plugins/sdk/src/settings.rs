@@ -4,7 +4,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::omnicrm::payments::config;
+use crate::bindings::omnicrm::payments::config;
 
 /// A setting that is present but does not parse.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 
 use core::time::Duration;
 
-use crate::omnicrm::payments::call_context;
-use crate::wasi::clocks::monotonic_clock::{self, Instant};
+use crate::bindings::omnicrm::payments::call_context;
+use crate::bindings::wasi::clocks::monotonic_clock::{self, Instant};
 
 /// The current `wasi:clocks/monotonic-clock` instant, in nanoseconds.
 pub fn now() -> Instant {
@@ -28,10 +28,10 @@ pub fn sleep(duration: Duration) {
 
 /// Seconds since the Unix epoch from `wasi:clocks/wall-clock`.
 pub fn unix_now() -> i64 {
-    i64::try_from(crate::wasi::clocks::wall_clock::now().seconds).unwrap_or(i64::MAX)
+    i64::try_from(crate::bindings::wasi::clocks::wall_clock::now().seconds).unwrap_or(i64::MAX)
 }
 
 /// A random `u64` from the host (`wasi:random/random`).
 pub fn random_u64() -> u64 {
-    crate::wasi::random::random::get_random_u64()
+    crate::bindings::wasi::random::random::get_random_u64()
 }

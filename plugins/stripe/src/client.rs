@@ -5,7 +5,7 @@
 use core::time::Duration;
 
 use omnicrm_gateway_sdk::http::{self, Method, Request, Response};
-use omnicrm_gateway_sdk::omnicrm::payments::types::GatewayError;
+use omnicrm_gateway_sdk::types::GatewayError;
 use omnicrm_gateway_sdk::{log, settings, time};
 use serde::de::DeserializeOwned;
 

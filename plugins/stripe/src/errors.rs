@@ -1,10 +1,11 @@
 //! Mapping of Stripe's error responses and transport failures onto the contract's `gateway-error`.
 
 use omnicrm_gateway_sdk::http::{self, Method, Response};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{
-    ActionRequired, Decline, Failure, GatewayError, InvalidInput, NextAction, NotFound, RateLimited,
+use omnicrm_gateway_sdk::types::{
+    ActionRequired, Decline, Failure, GatewayError, InvalidInput, NextAction, RateLimited,
 };
 
+use crate::decline;
 use crate::wire::ErrorBody;
 
 /// What a request is about: names the object in `not-found` errors.
@@ -31,26 +32,19 @@ impl<'a> Target<'a> {
 /// A `failure` record.
 pub fn failure(message: impl Into<String>, request_id: Option<String>) -> Failure {
     Failure {
-        message: message.into(),
         request_id,
+        ..Failure::new(message)
     }
 }
 
 /// An `invalid-input` error found by the plugin (no request was made).
 pub fn invalid(field: &str, message: impl Into<String>) -> GatewayError {
-    GatewayError::InvalidInput(InvalidInput {
-        field: field.to_owned(),
-        message: message.into(),
-        request_id: None,
-    })
+    GatewayError::invalid_input(field, message)
 }
 
 /// A `not-found` error.
 pub fn not_found(kind: &str, id: &str) -> GatewayError {
-    GatewayError::NotFound(NotFound {
-        kind: kind.to_owned(),
-        id: id.to_owned(),
-    })
+    GatewayError::not_found(kind, id)
 }
 
 /// A transport failure after the retries: nothing sent means nothing happened; no response to a
@@ -178,17 +172,19 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
                 request_id,
             });
         }
-        return GatewayError::Declined(Decline {
-            code: if code.is_empty() {
-                "card_declined".into()
-            } else {
-                code.to_owned()
-            },
-            decline_reason: error.decline_code.clone(),
-            customer_message: message,
-            payment: error.payment_intent.as_ref().and_then(|i| i.id.clone()),
-            request_id,
-        });
+        let code = if code.is_empty() {
+            "card_declined"
+        } else {
+            code
+        };
+        let decline = Decline::new(
+            decline::category(code, error.decline_code.as_deref()),
+            code,
+            message,
+        )
+        .with_reason(error.decline_code.clone())
+        .with_payment(error.payment_intent.as_ref().and_then(|i| i.id.clone()));
+        return GatewayError::declined(decline).with_request_id(request_id);
     }
     if kind == "idempotency_error" || status == 409 {
         return GatewayError::IdempotencyConflict(failure(message, request_id));
@@ -246,6 +242,7 @@ pub fn from_response(method: Method, response: &Response, target: Target<'_>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use omnicrm_gateway_sdk::types::DeclineCategory;
 
     #[test]
     fn maps_fields_and_quotes() {
@@ -295,6 +292,7 @@ mod tests {
             Target::any("payment"),
         ) {
             GatewayError::Declined(d) => {
+                assert_eq!(d.category, DeclineCategory::InsufficientFunds);
                 assert_eq!(d.code, "card_declined");
                 assert_eq!(d.decline_reason.as_deref(), Some("insufficient_funds"));
                 assert_eq!(d.payment.as_deref(), Some("pi_9"));
@@ -307,7 +305,22 @@ mod tests {
         assert!(matches!(
             from_response(Method::Post, &response(402, auth), target),
             GatewayError::ActionRequired(a) if a.payment == "pi_2"
-                && matches!(&a.next_action, NextAction::ConfirmWithClientSdk(s) if s == "pi_2_secret_x")
+                && matches!(&a.next_action, NextAction::ClientSdk(s)
+                    if s.sdk == "stripe-js" && s.payload.contains("pi_2_secret_x"))
+        ));
+        // Without a client secret, the customer must come back on-session.
+        let bare =
+            r#"{"error":{"type":"card_error","code":"authentication_required","message":"m"}}"#;
+        assert!(matches!(
+            from_response(Method::Post, &response(402, bare), target),
+            GatewayError::ActionRequired(a) if matches!(a.next_action, NextAction::BringCustomerOnSession)
+        ));
+        let expired =
+            r#"{"error":{"type":"card_error","code":"expired_card","message":"Expired."}}"#;
+        assert!(matches!(
+            from_response(Method::Post, &response(402, expired), target),
+            GatewayError::Declined(d) if d.category == DeclineCategory::ExpiredCard
+                && d.decline_reason.is_none()
         ));
         let unauthorized = r#"{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****1234"}}"#;
         assert!(matches!(

@@ -1,11 +1,12 @@
 //! `invoicing`: Invoices and InvoiceItems.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{
-    CollectionMethod, Guest, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
+use omnicrm_gateway_sdk::Invoicing;
+use omnicrm_gateway_sdk::http::Method;
+use omnicrm_gateway_sdk::invoicing::{
+    CollectionMethod, Invoice, InvoiceFilter, InvoiceLine, InvoicePage, InvoiceRequest,
     InvoiceStatus,
 };
-use omnicrm_gateway_sdk::http::Method;
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest};
+use omnicrm_gateway_sdk::types::{GatewayError, PageRequest};
 
 use crate::Stripe;
 use crate::client::{Client, check_id, step_key};
@@ -14,10 +15,10 @@ use crate::form::{Form, encode};
 use crate::money;
 use crate::wire::{self, InvoiceItem, List};
 
-impl Guest for Stripe {
+impl Invoicing for Stripe {
     fn create_invoice(request: InvoiceRequest) -> Result<Invoice, GatewayError> {
         let customer = check_id("customer", "customer", &request.customer)?;
-        let currency = crate::currency_to_stripe(&request.currency)?;
+        let currency = money::currency_to_stripe(&request.currency)?;
         if request.items.is_empty() {
             return Err(invalid("items", "an invoice needs at least one line"));
         }

@@ -1,9 +1,8 @@
 //! `metrics`: sums over balance transactions and disputes, walking every page.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::metrics::{
-    BalanceFilter, BalanceKind, BalancePage, FinancialSummary, Guest,
-};
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, PageRequest, TimeRange};
+use omnicrm_gateway_sdk::Metrics;
+use omnicrm_gateway_sdk::metrics::{BalanceFilter, BalanceKind, BalancePage, FinancialSummary};
+use omnicrm_gateway_sdk::types::{GatewayError, PageRequest, TimeRange};
 
 use serde::de::DeserializeOwned;
 
@@ -17,10 +16,10 @@ use crate::wire::{self, HasId, List};
 /// Lists name no object.
 const LIST: Target<'static> = Target::any("");
 
-impl Guest for Stripe {
+impl Metrics for Stripe {
     fn summarize(range: TimeRange, currency: String) -> Result<FinancialSummary, GatewayError> {
         check_range(&range)?;
-        let wire_currency = crate::currency_to_stripe(&currency)?;
+        let wire_currency = money::currency_to_stripe(&currency)?;
         let client = Client::from_config()?;
         let mut s = FinancialSummary {
             range,
@@ -99,7 +98,7 @@ impl Guest for Stripe {
             .add("created[gte]", filter.range.start)
             .add("created[lt]", filter.range.end);
         if let Some(currency) = &filter.currency {
-            query.add("currency", crate::currency_to_stripe(currency)?);
+            query.add("currency", money::currency_to_stripe(currency)?);
         }
         if let Some(cursor) = &page.cursor {
             query.add("starting_after", check_id("cursor", "cursor", cursor)?);

@@ -12,9 +12,10 @@
 //!   (`invalid-input` on `amount`) instead of being sent.
 //!
 //! Every amount the plugin sends goes through [`to_stripe`]; every amount it reads goes through
-//! [`from_stripe`] (or [`money`], which also spells the currency as the contract does).
+//! [`from_stripe`] (or [`money`], which also spells the currency as the contract does). Currency
+//! codes go through [`currency_to_stripe`].
 
-use omnicrm_gateway_sdk::omnicrm::payments::types::{GatewayError, InvalidInput, Money};
+use omnicrm_gateway_sdk::types::{GatewayError, Money};
 
 /// Currencies Stripe counts in hundredths although ISO 4217 gives them no minor unit.
 const HUNDREDTHS_AT_STRIPE: &[&str] = &["ISK"];
@@ -24,11 +25,20 @@ const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
 
 /// An `invalid-input` error on `amount` (no request was made).
 fn invalid_amount(message: String) -> GatewayError {
-    GatewayError::InvalidInput(InvalidInput {
-        field: "amount".into(),
-        message,
-        request_id: None,
-    })
+    GatewayError::invalid_input("amount", message)
+}
+
+/// Checks an ISO 4217 code and spells it as Stripe does (lower case). Stripe decides which codes
+/// it supports (an unknown one is `invalid-input` on `currency`).
+pub fn currency_to_stripe(currency: &str) -> Result<String, GatewayError> {
+    let c = currency.trim();
+    if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(GatewayError::invalid_input(
+            "currency",
+            "expected a three-letter ISO 4217 code",
+        ));
+    }
+    Ok(c.to_ascii_lowercase())
 }
 
 /// How Stripe counts a currency, relative to its ISO 4217 minor unit.
@@ -171,6 +181,17 @@ mod tests {
             assert_eq!(to_stripe(1_005, currency).unwrap(), 1_005);
             assert_eq!(to_stripe(i64::MAX, currency).unwrap(), i64::MAX);
             assert_eq!(from_stripe(1_005, currency), 1_005);
+        }
+    }
+
+    #[test]
+    fn currencies_are_checked_and_spelled_in_lower_case() {
+        assert_eq!(currency_to_stripe(" EUR ").unwrap(), "eur");
+        for bad in ["EU", "EURO", "E1R", "€UR", ""] {
+            assert!(matches!(
+                currency_to_stripe(bad),
+                Err(GatewayError::InvalidInput(i)) if i.field == "currency"
+            ));
         }
     }
 

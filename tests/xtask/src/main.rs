@@ -3,6 +3,7 @@
 //! Every command first makes sure the `wasm32-wasip2` target is installed and builds the plugin
 //! components, so that a fresh machine needs nothing but the repository and a Rust toolchain.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +17,12 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "misbehaving-gateway",
 ];
 
+/// The offline gateway built with `--no-default-features`: the plain `gateway` world, exporting
+/// neither `invoicing` nor `metrics`, copied next to the others under this name (without the
+/// `.wasm`), so that the host's tests can load a gateway whose invoices and figures the service
+/// keeps itself.
+const OFFLINE_CORE: &str = "omnicrm_offline_gateway_core";
+
 /// The service's feature that builds the demo's in-process Stripe emulator into `omnicrm-pay`.
 const SERVICE_EMULATOR: &str = "omnicrm-pay/emulator";
 
@@ -28,7 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install the wasm32-wasip2 target and build the plugin components.
+    /// Install the wasm32-wasip2 target and build the plugin components (and the offline
+    /// gateway's core variant, `omnicrm_offline_gateway_core.wasm`).
     Plugins,
     /// Build the plugins, then run every test of the workspace. Extra arguments go to `cargo test`
     /// of the native crates (then the plugins' own unit tests are skipped).
@@ -76,7 +84,21 @@ fn main() -> Result<()> {
             for package in COMPONENT_PACKAGES {
                 guest_tests.extend(["--package".to_string(), package.to_string()]);
             }
-            cargo(guest_tests)
+            cargo(guest_tests)?;
+            // The offline gateway's unit tests once more as the core variant builds it.
+            let core_target = target_dir().join("offline-core");
+            cargo(
+                [
+                    "test",
+                    "--package",
+                    "omnicrm-offline-gateway",
+                    "--no-default-features",
+                    "--target-dir",
+                ]
+                .into_iter()
+                .map(String::from)
+                .chain([core_target.display().to_string()]),
+            )
         }
         Task::Demo { demo_args } => {
             build_plugins()?;
@@ -117,7 +139,45 @@ fn build_plugins() -> Result<()> {
     for package in COMPONENT_PACKAGES {
         args.extend(["--package", package]);
     }
-    cargo(args.into_iter().map(String::from))
+    cargo(args.into_iter().map(String::from))?;
+    build_offline_core()
+}
+
+/// Builds [`OFFLINE_CORE`]. In a target directory of its own: built with the others, cargo would
+/// unify the SDK's features with the full variant's, and both would export the full world.
+fn build_offline_core() -> Result<()> {
+    let target = target_dir();
+    let core_target = target.join("offline-core");
+    cargo(
+        [
+            "build",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-wasip2",
+            "--package",
+            "omnicrm-offline-gateway",
+            "--no-default-features",
+            "--target-dir",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain([core_target.display().to_string()]),
+    )?;
+    let built = core_target.join("wasm32-wasip2/plugin/omnicrm_offline_gateway.wasm");
+    let copy = target.join(format!("wasm32-wasip2/plugin/{OFFLINE_CORE}.wasm"));
+    std::fs::copy(&built, &copy)
+        .with_context(|| format!("copying {} to {}", built.display(), copy.display()))?;
+    Ok(())
+}
+
+/// The workspace's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the root.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        // This crate is `tests/xtask` in the workspace.
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+    }
 }
 
 fn ensure_wasm_target() -> Result<()> {

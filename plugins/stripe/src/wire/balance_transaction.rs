@@ -1,8 +1,6 @@
 //! BalanceTransaction: the movements of money the metrics sum.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::metrics::{
-    BalanceKind, BalanceTransaction as ContractBalanceTransaction,
-};
+use omnicrm_gateway_sdk::metrics::{BalanceKind, BalanceTransaction as ContractBalanceTransaction};
 use serde::Deserialize;
 
 use super::common::{Expandable, Ref, has_id, id, id_of};

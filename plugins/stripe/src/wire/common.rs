@@ -5,9 +5,11 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use omnicrm_gateway_sdk::omnicrm::payments::types::NextAction as ContractNextAction;
-use serde::Deserialize;
+use omnicrm_gateway_sdk::types::{
+    NextAction as ContractNextAction, Redirect, RedirectMethod, SdkAction,
+};
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Unexpected, Visitor};
+use serde::{Deserialize, Serialize};
 
 /// Why a body did not decode: serde_json's message, which names the field at fault (`missing
 /// field `fee``, `invalid type: null, expected i64`) and its line and column.
@@ -258,6 +260,11 @@ impl Unmapped {
     pub fn not_a_card(id: &str) -> Unmapped {
         Unmapped(format!("Stripe's payment method {id} is not a card"))
     }
+
+    /// `object` `id` names no PaymentIntent.
+    pub fn no_payment(object: &str, id: &str) -> Unmapped {
+        Unmapped(format!("Stripe's {object} {id} names no PaymentIntent"))
+    }
 }
 
 impl fmt::Display for Unmapped {
@@ -266,7 +273,8 @@ impl fmt::Display for Unmapped {
     }
 }
 
-/// `next_action` of a PaymentIntent or SetupIntent: only the redirect is read.
+/// `next_action` of a PaymentIntent or SetupIntent: only the redirect is read; any other type
+/// (`use_stripe_sdk`, ...) is left to Stripe.js with the intent's client secret.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NextAction {
     /// Set when the customer must be sent to a URL.
@@ -280,15 +288,78 @@ pub struct RedirectToUrl {
     pub url: Option<String>,
 }
 
-/// What the customer must do for an intent that waits for them: the redirect when Stripe gives
-/// one, else confirming the intent with its client secret, else coming back on-session.
+/// The SDK name of a `client-sdk` action: Stripe.js (`handleNextAction`, `confirmPayment`).
+pub const STRIPE_JS: &str = "stripe-js";
+
+/// What Stripe.js needs to act on an intent: `{"client_secret": ...}`.
+#[derive(Serialize)]
+struct ClientSecret<'a> {
+    client_secret: &'a str,
+}
+
+/// A struct of strings as JSON (which cannot fail: its fields are strings).
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// What the customer must do for an intent that waits for them: a `get` redirect when Stripe
+/// gives one (`redirect_to_url`), else Stripe.js with the intent's client secret (`use_stripe_sdk`,
+/// or an off-session attempt that needs the customer to confirm on-session), else coming back
+/// on-session.
 pub fn next_action(action: Option<&NextAction>, client_secret: Option<&str>) -> ContractNextAction {
     let redirect = action
         .and_then(|a| a.redirect_to_url.as_ref())
         .and_then(|r| r.url.clone());
     match (redirect, client_secret) {
-        (Some(url), _) => ContractNextAction::RedirectToUrl(url),
-        (None, Some(secret)) => ContractNextAction::ConfirmWithClientSdk(secret.to_owned()),
+        (Some(url), _) => ContractNextAction::Redirect(Redirect {
+            url,
+            method: RedirectMethod::Get,
+            fields: Vec::new(),
+        }),
+        (None, Some(secret)) => ContractNextAction::ClientSdk(SdkAction {
+            sdk: STRIPE_JS.into(),
+            payload: to_json(&ClientSecret {
+                client_secret: secret,
+            }),
+        }),
         (None, None) => ContractNextAction::BringCustomerOnSession,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_actions_in_the_contract_s_terms() {
+        let redirect: NextAction = decode(
+            br#"{"type":"redirect_to_url","redirect_to_url":{"url":"https://bank.example/3ds",
+                "return_url":"https://crm.example/back"}}"#,
+        )
+        .unwrap();
+        match next_action(Some(&redirect), Some("pi_1_secret_x")) {
+            ContractNextAction::Redirect(r) => {
+                assert_eq!(r.url, "https://bank.example/3ds");
+                assert_eq!(r.method, RedirectMethod::Get);
+                assert!(r.fields.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let sdk: NextAction = decode(
+            br#"{"type":"use_stripe_sdk","use_stripe_sdk":{"type":"three_d_secure_redirect"}}"#,
+        )
+        .unwrap();
+        match next_action(Some(&sdk), Some("pi_1_secret_\"x")) {
+            ContractNextAction::ClientSdk(a) => {
+                assert_eq!(a.sdk, "stripe-js");
+                let payload: serde_json::Value = serde_json::from_str(&a.payload).unwrap();
+                assert_eq!(payload["client_secret"], "pi_1_secret_\"x");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            next_action(None, None),
+            ContractNextAction::BringCustomerOnSession
+        ));
     }
 }

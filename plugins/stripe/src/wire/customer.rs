@@ -1,6 +1,6 @@
 //! Customer: the contract's gateway customer.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::tokens::Customer as ContractCustomer;
+use omnicrm_gateway_sdk::tokens::Customer as ContractCustomer;
 use serde::Deserialize;
 
 use super::common::{Expandable, Metadata, has_id, id, id_of};

@@ -1,8 +1,6 @@
 //! Dispute: chargebacks and inquiries, for metrics and webhook events.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::{
-    DisputeStatus as ContractDisputeStatus, DisputeUpdate,
-};
+use omnicrm_gateway_sdk::webhooks::{DisputeStatus as ContractDisputeStatus, DisputeUpdate};
 use serde::Deserialize;
 
 use super::common::{Expandable, Ref, has_id, id, id_of, status_enum};
@@ -62,6 +60,15 @@ pub struct Dispute {
     pub reason: String,
     /// The disputed PaymentIntent (read for its id).
     pub payment_intent: Option<Expandable<Ref>>,
+    /// When evidence is due.
+    pub evidence_details: Option<EvidenceDetails>,
+}
+
+/// `evidence_details` of a dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EvidenceDetails {
+    /// When evidence is due (none for inquiries, and once submitted).
+    pub due_by: Option<i64>,
 }
 
 has_id!(Dispute);
@@ -75,6 +82,7 @@ impl Dispute {
             amount: money(self.amount, &self.currency),
             reason: self.reason.clone(),
             status: self.status.contract(),
+            evidence_due_by: self.evidence_details.as_ref().and_then(|e| e.due_by),
         }
     }
 }
@@ -95,6 +103,12 @@ mod tests {
             (u.reason.as_str(), u.status),
             ("fraudulent", ContractDisputeStatus::Open)
         );
+        let due = page.data[0]
+            .evidence_details
+            .as_ref()
+            .and_then(|e| e.due_by);
+        assert!(due.is_some());
+        assert_eq!(u.evidence_due_by, due);
     }
 
     #[test]

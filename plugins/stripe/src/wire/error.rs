@@ -1,7 +1,7 @@
 //! The error body of a non-2xx answer: `{"error": {...}}`. Read leniently: whatever its shape,
 //! an error answer still maps onto a contract error (with what could be read).
 
-use omnicrm_gateway_sdk::omnicrm::payments::types::NextAction as ContractNextAction;
+use omnicrm_gateway_sdk::types::NextAction as ContractNextAction;
 use serde::Deserialize;
 
 use super::common::{NextAction, next_action};

@@ -1,10 +1,10 @@
 //! Invoice, its lines and invoice items: the contract's invoice.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::invoicing::{
+use omnicrm_gateway_sdk::invoicing::{
     Invoice as ContractInvoice, InvoiceLine as ContractInvoiceLine,
-    InvoiceStatus as ContractInvoiceStatus,
 };
-use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::InvoiceUpdate;
+use omnicrm_gateway_sdk::types::InvoiceStatus as ContractInvoiceStatus;
+use omnicrm_gateway_sdk::webhooks::InvoiceUpdate;
 use serde::Deserialize;
 
 use super::common::{Expandable, List, Metadata, Unmapped, has_id, id, status_enum};
@@ -177,12 +177,13 @@ impl Invoice {
         })
     }
 
-    /// The contract's invoice update (webhooks).
-    pub fn update(&self) -> Result<InvoiceUpdate, Unmapped> {
+    /// The contract's invoice update (webhooks); `payment_failed` for `invoice.payment_failed`.
+    pub fn update(&self, payment_failed: bool) -> Result<InvoiceUpdate, Unmapped> {
         Ok(InvoiceUpdate {
             invoice: self.id.clone(),
             status: self.status()?,
             amount_paid: money::from_stripe(self.amount_paid, &self.currency),
+            payment_failed,
         })
     }
 }
@@ -271,7 +272,7 @@ mod tests {
         let odd = ISK_OPEN.replace("\"open\"", "\"scheduled\"");
         let inv: Invoice = decode(odd.as_bytes()).unwrap();
         assert_eq!(inv.status, InvoiceStatus::Other("scheduled".into()));
-        assert!(inv.record(vec![]).is_err() && inv.update().is_err());
+        assert!(inv.record(vec![]).is_err() && inv.update(false).is_err());
         for field in [
             "\"id\"",
             "\"status\"",

@@ -34,13 +34,13 @@ mod setup_intent;
 
 pub use balance_transaction::BalanceTransaction;
 pub use charge::Charge;
-pub use common::{DecodeError, HasId, List, Ref, SearchResult, Unmapped, decode};
+pub use common::{DecodeError, HasId, List, Ref, SearchResult, Unmapped, decode, to_json};
 pub use customer::{CRM_ID, Customer};
 pub use dispute::{Dispute, DisputeStatus};
 pub use error::ErrorBody;
 pub use event::Event;
 pub use invoice::{Invoice, InvoiceItem, InvoiceLine, InvoiceStatus};
-pub use payment_intent::PaymentIntent;
+pub use payment_intent::{PaymentIntent, PaymentIntentStatus};
 pub use payment_method::PaymentMethod;
 pub use refund::Refund;
 pub use setup_intent::{SetupIntent, SetupIntentStatus};

@@ -1,8 +1,8 @@
 //! PaymentIntent: the contract's payment.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::charging::{Payment, PaymentStatus};
-use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::PaymentUpdate;
-use omnicrm_gateway_sdk::omnicrm::payments::types::{Decline, NextAction as ContractNextAction};
+use omnicrm_gateway_sdk::charging::{Payment, PaymentStatus};
+use omnicrm_gateway_sdk::types::{Decline, Money, NextAction as ContractNextAction};
+use omnicrm_gateway_sdk::webhooks::PaymentUpdate;
 use serde::Deserialize;
 
 use super::charge::Charge;
@@ -11,6 +11,7 @@ use super::common::{
 };
 use super::customer::Customer;
 use super::payment_method::PaymentMethod;
+use crate::decline;
 use crate::money::{self, money};
 
 status_enum! {
@@ -84,13 +85,14 @@ pub struct PaymentError {
 impl PaymentError {
     /// The contract's decline of this error, for `payment`.
     pub fn decline(&self, payment: Option<String>) -> Decline {
-        Decline {
-            code: self.code.clone().unwrap_or_else(|| "card_declined".into()),
-            decline_reason: self.decline_code.clone(),
-            customer_message: self.message.clone().unwrap_or_default(),
-            payment,
-            request_id: None,
-        }
+        let code = self.code.as_deref().unwrap_or("card_declined");
+        Decline::new(
+            decline::category(code, self.decline_code.as_deref()),
+            code,
+            self.message.clone().unwrap_or_default(),
+        )
+        .with_reason(self.decline_code.clone())
+        .with_payment(payment)
     }
 }
 
@@ -140,28 +142,44 @@ impl PaymentIntent {
             .map(|e| e.decline(Some(self.id.clone())))
     }
 
+    /// The expanded latest charge, if any.
+    fn charge(&self) -> Option<&Charge> {
+        self.latest_charge.as_ref().and_then(Expandable::object)
+    }
+
+    /// What was captured, in Stripe's unit: the expanded charge's, else `amount_received`.
+    fn stripe_captured(&self) -> Option<i64> {
+        self.charge()
+            .map(|c| c.amount_captured)
+            .or(self.amount_received)
+    }
+
+    /// The fee, from the expanded charge's expanded balance transaction.
+    fn fee(&self) -> Option<Money> {
+        self.charge()
+            .and_then(|c| c.balance_transaction.as_ref())
+            .and_then(Expandable::object)
+            .map(|txn| money(txn.fee, &txn.currency))
+    }
+
+    /// The card network's identifier of the payment, from the expanded charge.
+    fn network_transaction_id(&self) -> Option<String> {
+        self.charge().and_then(Charge::network_transaction_id)
+    }
+
     /// The contract's payment. The captured and refunded amounts come from the expanded latest
     /// charge (else `amount_received`, and nothing refunded), the fee from its expanded balance
-    /// transaction (else unknown).
+    /// transaction (else unknown), the network transaction id from the charge's card details.
     pub fn payment(&self) -> Result<Payment, Unmapped> {
         let status = self.status()?;
         let amount = money(self.amount, &self.currency);
-        let charge = self.latest_charge.as_ref().and_then(Expandable::object);
-        let captured = charge
-            .map(|c| c.amount_captured)
-            .or(self.amount_received)
-            .unwrap_or(0);
-        let refunded = charge.map_or(0, |c| c.amount_refunded);
-        let fee = charge
-            .and_then(|c| c.balance_transaction.as_ref())
-            .and_then(Expandable::object)
-            .map(|txn| money(txn.fee, &txn.currency));
+        let captured = self.stripe_captured().unwrap_or(0);
+        let refunded = self.charge().map_or(0, |c| c.amount_refunded);
         Ok(Payment {
             id: self.id.clone(),
             status,
             amount_captured: money::from_stripe(captured, &amount.currency),
             amount_refunded: money::from_stripe(refunded, &amount.currency),
-            amount,
             customer: id_of(self.customer.as_ref()),
             card: id_of(self.payment_method.as_ref()),
             description: self.description.clone(),
@@ -173,17 +191,31 @@ impl PaymentIntent {
                 None
             },
             next_action: (status == PaymentStatus::RequiresAction).then(|| self.next_action()),
-            fee,
+            fee: self.fee(),
+            network_transaction_id: self.network_transaction_id(),
+            amount,
         })
     }
 
-    /// The contract's payment update (webhooks).
+    /// The contract's payment update (webhooks), with the intent's metadata, so that the host
+    /// finds a payment whose reference it never learnt.
     pub fn update(&self) -> Result<PaymentUpdate, Unmapped> {
+        let status = self.status()?;
         Ok(PaymentUpdate {
             payment: self.id.clone(),
-            status: self.status()?,
+            status,
+            amount_captured: self
+                .stripe_captured()
+                .map(|c| money::from_stripe(c, &self.currency)),
+            decline: if status == PaymentStatus::Failed {
+                self.decline()
+            } else {
+                None
+            },
+            metadata: self.metadata.0.clone(),
+            fee: self.fee(),
+            network_transaction_id: self.network_transaction_id(),
             amount: money(self.amount, &self.currency),
-            decline: self.decline(),
         })
     }
 }
@@ -192,6 +224,7 @@ impl PaymentIntent {
 mod tests {
     use super::*;
     use crate::wire::decode;
+    use omnicrm_gateway_sdk::types::DeclineCategory;
 
     /// A PaymentIntent body with `status` and `last_payment_error` replaced.
     fn intent(status: &str, error: &str) -> String {
@@ -351,7 +384,8 @@ mod tests {
         assert_eq!(p.status, PaymentStatus::RequiresAction);
         assert!(matches!(
             p.next_action,
-            Some(ContractNextAction::ConfirmWithClientSdk(ref s)) if s.starts_with("pi_6g1Itgm")
+            Some(ContractNextAction::ClientSdk(ref a))
+                if a.sdk == "stripe-js" && a.payload.contains("pi_6g1Itgm")
         ));
         let declined = intent(
             "requires_payment_method",
@@ -370,13 +404,41 @@ mod tests {
             ),
             ("card_declined", Some("lost_card"), Some("pi_1"))
         );
+        assert_eq!(d.category, DeclineCategory::SuspectedFraud);
         let redirect = r#"{"id":"pi_1","status":"requires_action","amount":1,"currency":"usd",
             "created":1,"client_secret":"s","next_action":{"type":"redirect_to_url",
             "redirect_to_url":{"url":"https://bank.example/3ds","return_url":"x"}}}"#;
         let pi: PaymentIntent = decode(redirect.as_bytes()).unwrap();
         assert!(matches!(
             pi.next_action(),
-            ContractNextAction::RedirectToUrl(url) if url == "https://bank.example/3ds"
+            ContractNextAction::Redirect(r) if r.url == "https://bank.example/3ds"
         ));
+    }
+
+    #[test]
+    fn the_network_transaction_id_comes_from_the_charge_s_card() {
+        let body = r#"{"id":"pi_1","status":"succeeded","amount":1000,"currency":"usd","created":1,
+            "metadata":{"crm_transaction_id":"7"},
+            "latest_charge":{"id":"ch_1","amount_captured":1000,"amount_refunded":0,
+            "payment_method_details":{"type":"card","card":{"brand":"visa",
+            "network_transaction_id":"123456789012345"}}}}"#;
+        let pi: PaymentIntent = decode(body.as_bytes()).unwrap();
+        let p = pi.payment().unwrap();
+        assert_eq!(p.network_transaction_id.as_deref(), Some("123456789012345"));
+        let u = pi.update().unwrap();
+        assert_eq!(u.network_transaction_id.as_deref(), Some("123456789012345"));
+        assert_eq!(
+            (u.status, u.amount_captured),
+            (PaymentStatus::Succeeded, Some(1000))
+        );
+        assert_eq!(u.metadata, [("crm_transaction_id".into(), "7".into())]);
+        assert!(u.decline.is_none());
+        // Not expanded, or no card details: none.
+        let plain = body.replace(r#""network_transaction_id":"123456789012345""#, r#""x":1"#);
+        let pi: PaymentIntent = decode(plain.as_bytes()).unwrap();
+        assert!(pi.payment().unwrap().network_transaction_id.is_none());
+        // The fixture recorded from the emulator has card details without one.
+        let pi: PaymentIntent = decode(include_bytes!("fixtures/payment_intent.json")).unwrap();
+        assert!(pi.payment().unwrap().network_transaction_id.is_none());
     }
 }

@@ -1,7 +1,7 @@
 //! PaymentMethod (type `card`): the contract's stored card.
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::tokens::{CardFunding, StoredCard};
-use omnicrm_gateway_sdk::exports::omnicrm::payments::webhooks::CardUpdate;
+use omnicrm_gateway_sdk::tokens::{CardFunding, StoredCard};
+use omnicrm_gateway_sdk::webhooks::CardUpdate;
 use serde::Deserialize;
 
 use super::common::{Expandable, Ref, Unmapped, has_id, id, id_of};
@@ -57,7 +57,8 @@ impl PaymentMethod {
     pub fn stored_card(&self, customer: &str, is_default: bool) -> Result<StoredCard, Unmapped> {
         let card = self.card()?;
         let brand = match card.brand.as_str() {
-            b @ ("visa" | "mastercard" | "amex" | "discover" | "jcb" | "unionpay" | "diners") => b,
+            b @ ("visa" | "mastercard" | "amex" | "discover" | "jcb" | "unionpay" | "diners"
+            | "cartes_bancaires") => b,
             _ => "unknown",
         };
         Ok(StoredCard {
@@ -76,6 +77,9 @@ impl PaymentMethod {
             },
             country: card.country.clone(),
             is_default,
+            // Stripe keeps the network's identifier of a stored card to itself, and quotes it in
+            // the merchant-initiated charges it makes with the card.
+            network_transaction_id: None,
         })
     }
 
@@ -119,8 +123,7 @@ mod tests {
 
     #[test]
     fn cards_are_checked_and_other_types_unmapped() {
-        let body =
-            br#"{"id":"pm_1","type":"card","customer":null,"card":{"brand":"cartes_bancaires",
+        let body = br#"{"id":"pm_1","type":"card","customer":null,"card":{"brand":"eftpos_au",
             "last4":"0000","exp_month":1,"exp_year":2031,"funding":"charge"}}"#;
         let c = decode::<PaymentMethod>(body)
             .unwrap()

@@ -1,7 +1,8 @@
 //! A gateway component that misbehaves on request, for the host's sandbox tests.
 //!
-//! It exports the whole `omnicrm:payments/gateway` contract (so the host loads it like any
-//! gateway), but only `charging.charge` does anything interesting. It looks at the request's
+//! It exports the whole `omnicrm:payments/gateway` contract at version 0.1.0 (bindings generated
+//! here from `wit/v0.1.0`, so it also exercises the host's 0.1 path), so the host loads it like
+//! any gateway, but only `charging.charge` does anything interesting. It looks at the request's
 //! `description`:
 //!
 //! | description    | behaviour |
@@ -30,7 +31,13 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use omnicrm_gateway_sdk::exports::omnicrm::payments::{
+wit_bindgen::generate!({
+    path: "../../../wit/v0.1.0",
+    world: "omnicrm:payments/gateway",
+    generate_all,
+});
+
+use exports::omnicrm::payments::{
     charging::{self, ChargeRequest, Payment, PaymentStatus, Refund, RefundRequest, RefundStatus},
     info::{self, GatewayInfo},
     invoicing::{self, Invoice, InvoiceFilter, InvoicePage, InvoiceRequest, InvoiceStatus},
@@ -38,10 +45,8 @@ use omnicrm_gateway_sdk::exports::omnicrm::payments::{
     tokens::{self, CardFunding, Customer, CustomerRequest, StoredCard},
     webhooks::{self, GatewayEvent, Rejection},
 };
-use omnicrm_gateway_sdk::omnicrm::payments::types::{
-    Failure, GatewayError, Money, PageRequest, TimeRange,
-};
-use omnicrm_gateway_sdk::wasi::http::{outgoing_handler, types as http};
+use omnicrm::payments::types::{Failure, GatewayError, Money, PageRequest, TimeRange};
+use wasi::http::{outgoing_handler, types as http};
 
 /// The component's implementation of every exported interface.
 struct Misbehaving;
@@ -68,7 +73,7 @@ fn echo(request: ChargeRequest) -> Payment {
     }
 }
 
-omnicrm_gateway_sdk::export_gateway!(Misbehaving with_types_in omnicrm_gateway_sdk);
+export!(Misbehaving);
 
 impl info::Guest for Misbehaving {
     fn describe() -> GatewayInfo {
@@ -219,7 +224,7 @@ fn read_body(response: &http::IncomingResponse) -> Result<String, String> {
         loop {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => bytes.extend_from_slice(&chunk),
-                Err(omnicrm_gateway_sdk::wasi::io::streams::StreamError::Closed) => break,
+                Err(wasi::io::streams::StreamError::Closed) => break,
                 Err(e) => return Err(format!("{e:?}")),
             }
         }

@@ -252,7 +252,13 @@ pub fn capture_payment(request: CaptureRequest) -> Result<Modification, GatewayE
             "the payment failed: nothing was authorized",
         ));
     }
-    let captured = request.amount.unwrap_or(payment.amount);
+    if request.amount.currency != payment.currency {
+        return Err(invalid(
+            "amount",
+            format!("must be in the payment's currency {}", payment.currency),
+        ));
+    }
+    let captured = request.amount.amount;
     if !(1..=payment.amount).contains(&captured) {
         return Err(invalid(
             "amount",
@@ -310,7 +316,13 @@ pub fn refund_payment(request: RefundRequest) -> Result<Refund, GatewayError> {
     if let Behaviour::Decline { .. } = payment.card.card.behaviour {
         return Err(invalid("payment", "the payment failed: nothing was taken"));
     }
-    let amount = request.amount.unwrap_or(payment.amount);
+    if request.amount.currency != payment.currency {
+        return Err(invalid(
+            "amount",
+            format!("must be in the payment's currency {}", payment.currency),
+        ));
+    }
+    let amount = request.amount.amount;
     if amount <= 0 {
         return Err(invalid("amount", "must be positive"));
     }
@@ -416,10 +428,17 @@ mod tests {
         }
     }
 
-    fn capture(payment: &str, amount: Option<i64>) -> Result<Modification, GatewayError> {
+    fn usd(amount: i64) -> Money {
+        Money {
+            amount,
+            currency: "USD".into(),
+        }
+    }
+
+    fn capture(payment: &str, amount: i64) -> Result<Modification, GatewayError> {
         capture_payment(CaptureRequest {
             payment: payment.into(),
-            amount,
+            amount: usd(amount),
             final_capture: true,
             metadata: Vec::new(),
             idempotency_key: "cap".into(),
@@ -434,10 +453,10 @@ mod tests {
         })
     }
 
-    fn refund(payment: &str, amount: Option<i64>) -> Result<Refund, GatewayError> {
+    fn refund(payment: &str, amount: i64) -> Result<Refund, GatewayError> {
         refund_payment(RefundRequest {
             payment: payment.into(),
-            amount,
+            amount: usd(amount),
             reason: None,
             metadata: Vec::new(),
             idempotency_key: "re".into(),
@@ -480,8 +499,8 @@ mod tests {
         assert_ne!(other.id, payment.id);
         // Taken: not voidable, refundable up to its amount.
         assert_eq!(invalid_field(void(&payment.id)), "payment");
-        assert_eq!(invalid_field(capture(&payment.id, None)), "payment");
-        let refunded = refund(&payment.id, Some(500)).unwrap();
+        assert_eq!(invalid_field(capture(&payment.id, 2000)), "payment");
+        let refunded = refund(&payment.id, 500).unwrap();
         assert_eq!(
             (refunded.amount.amount, refunded.status),
             (500, RefundStatus::Succeeded)
@@ -493,8 +512,8 @@ mod tests {
             (refunded.id, payment.id.clone())
         );
         assert_eq!(looked_up.amount.amount, 500);
-        assert_eq!(invalid_field(refund(&payment.id, Some(2001))), "amount");
-        assert_eq!(invalid_field(refund(&payment.id, Some(0))), "amount");
+        assert_eq!(invalid_field(refund(&payment.id, 2001)), "amount");
+        assert_eq!(invalid_field(refund(&payment.id, 0)), "amount");
         assert!(matches!(
             get_refund("off_re_9_0123456789abcdef_off_pay_x".into()),
             Err(GatewayError::NotFound(n)) if n.kind == "refund"
@@ -509,7 +528,7 @@ mod tests {
             (PaymentStatus::RequiresCapture, 0)
         );
         assert!(auth.fee.is_none());
-        let captured = capture(&auth.id, Some(1500)).unwrap();
+        let captured = capture(&auth.id, 1500).unwrap();
         assert_eq!(
             (captured.id.as_str(), captured.payment.as_str()),
             (auth.id.as_str(), auth.id.as_str())
@@ -522,7 +541,7 @@ mod tests {
             (auth.id.clone(), PaymentStatus::Succeeded, 1500)
         );
         assert_eq!(after.fee.map(|f| f.amount), Some(fee(1500)));
-        assert_eq!(invalid_field(capture(&auth.id, Some(2001))), "amount");
+        assert_eq!(invalid_field(capture(&auth.id, 2001)), "amount");
         let voided = void(&auth.id).unwrap();
         assert!(voided.amount.is_none());
         assert_eq!(
@@ -530,7 +549,7 @@ mod tests {
             PaymentStatus::Canceled
         );
         assert!(matches!(
-            capture("off_pay_manual_1_USD_visa_x_y", None),
+            capture("off_pay_manual_1_USD_visa_x_y", 1),
             Err(GatewayError::NotFound(n)) if n.kind == "payment"
         ));
     }
@@ -551,7 +570,7 @@ mod tests {
             ("card_declined", Some("insufficient_funds"))
         );
         let payment = d.payment.unwrap();
-        assert_eq!(invalid_field(refund(&payment, None)), "payment");
+        assert_eq!(invalid_field(refund(&payment, 2000)), "payment");
         assert_eq!(
             void(&payment).unwrap().payment_after.unwrap().status,
             PaymentStatus::Canceled

@@ -81,15 +81,17 @@ pub fn capture_payment(request: CaptureRequest) -> Result<Modification, GatewayE
     let id = check_id("payment", "payment", &request.payment)?;
     let key = step_key(&request.idempotency_key, "capture")?;
     let client = Client::from_config()?;
-    let mut form = Form::new();
-    if let Some(amount) = request.amount {
-        if amount <= 0 {
-            return Err(invalid("amount", "must be positive"));
-        }
-        let currency = currency_of(&client, id)?;
-        form.add("amount_to_capture", money::to_stripe(amount, &currency)?);
+    if request.amount.amount <= 0 {
+        return Err(invalid("amount", "must be positive"));
     }
-    form.metadata(&request.metadata).expand(EXPAND);
+    let currency = money::currency_to_stripe(&request.amount.currency)?;
+    let mut form = Form::new();
+    form.add(
+        "amount_to_capture",
+        money::to_stripe(request.amount.amount, &currency)?,
+    )
+    .metadata(&request.metadata)
+    .expand(EXPAND);
     let path = format!("/v1/payment_intents/{}/capture", encode(id));
     let intent = client.post(&path, &form, Some(&key), Target::new("payment", id))?;
     let payment = to_payment(&intent, Method::Post)?;
@@ -117,15 +119,15 @@ pub fn refund_payment(request: RefundRequest) -> Result<Refund, GatewayError> {
     let id = check_id("payment", "payment", &request.payment)?;
     let key = step_key(&request.idempotency_key, "refund")?;
     let client = Client::from_config()?;
-    let mut form = Form::new();
-    form.add("payment_intent", id);
-    if let Some(amount) = request.amount {
-        if amount <= 0 {
-            return Err(invalid("amount", "must be positive"));
-        }
-        let currency = currency_of(&client, id)?;
-        form.add("amount", money::to_stripe(amount, &currency)?);
+    if request.amount.amount <= 0 {
+        return Err(invalid("amount", "must be positive"));
     }
+    let currency = money::currency_to_stripe(&request.amount.currency)?;
+    let mut form = Form::new();
+    form.add("payment_intent", id).add(
+        "amount",
+        money::to_stripe(request.amount.amount, &currency)?,
+    );
     form.opt(
         "reason",
         request.reason.map(|r| match r {
@@ -139,9 +141,7 @@ pub fn refund_payment(request: RefundRequest) -> Result<Refund, GatewayError> {
         .post("/v1/refunds", &form, Some(&key), Target::new("payment", id))
         .map_err(|e| match e {
             // Stripe names no parameter for "amount greater than unrefunded amount".
-            GatewayError::InvalidInput(mut i)
-                if i.field == "request" && request.amount.is_some() =>
-            {
+            GatewayError::InvalidInput(mut i) if i.field == "request" => {
                 i.field = "amount".into();
                 GatewayError::InvalidInput(i)
             }
@@ -203,14 +203,6 @@ pub fn get_refund(refund: String) -> Result<Refund, GatewayError> {
     refund
         .record(None)
         .map_err(|e| unusable(Method::Get, e.to_string(), None))
-}
-
-/// The currency of a PaymentIntent (Stripe's spelling), for an amount given without one (a
-/// partial capture or refund is in the payment's currency). One extra GET: it changes nothing.
-fn currency_of(client: &Client, id: &str) -> Result<String, GatewayError> {
-    let path = format!("/v1/payment_intents/{}", encode(id));
-    let intent: PaymentIntent = client.get(&path, &Form::new(), Target::new("payment", id))?;
-    Ok(intent.currency)
 }
 
 /// The contract's payment of an intent that `method` brought back; one whose status the plugin

@@ -35,8 +35,7 @@
 //! - three-decimal currencies (BHD, JOD, KWD, OMR, TND): same unit, but Stripe's card acquirers
 //!   need the last digit to be 0; any other amount is refused as `invalid-input` on `amount`
 //!   (`unit-amount` for invoice lines), nothing sent.
-//! - A partial capture or refund gives no currency: the plugin reads the PaymentIntent first (one
-//!   extra GET) to convert the amount in the payment's currency.
+//! - Captures and refunds name their amount in money: it is converted like every other amount.
 //!
 //! Mapping choices worth knowing:
 //! - `ensure-customer` creates the customer with the caller's key (a repeat replays it); Stripe's

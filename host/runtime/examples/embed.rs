@@ -21,7 +21,8 @@
 
 use anyhow::{Context, Result};
 use omnicrm_host::contract::{
-    CaptureMode, ChargeRequest, Customer, CustomerRequest, Money, Payment, StoredCard,
+    CaptureMode, ChargeRequest, Customer, CustomerRequest, Money, Payment, StoreCardRequest,
+    StoredCard, StoredCredentialUse,
 };
 use omnicrm_host::{GatewayConfig, Runtime, RuntimeOptions};
 use std::path::{Path, PathBuf};
@@ -64,11 +65,12 @@ async fn run(component: &Path, cache_dir: &Path) -> Result<Outcome> {
         .with_context(|| format!("loading {}", component.display()))?;
     let info = gateway.info();
     println!(
-        "loaded `{}`: {} {} (contract {})",
+        "loaded `{}`: {} {} (contract {}; capabilities: {})",
         gateway.name(),
         info.display_name,
         info.version,
-        gateway.contract_version()
+        gateway.contract_version(),
+        gateway.capabilities().name()
     );
     if let Some(load) = gateway.load_info() {
         println!(
@@ -98,7 +100,13 @@ async fn run(component: &Path, cache_dir: &Path) -> Result<Outcome> {
     );
 
     let card = gateway
-        .store_card(&customer.id, "tok_visa", true, "embed-card-crm-42")
+        .store_card(StoreCardRequest {
+            customer: customer.id.clone(),
+            token: "tok_visa".into(),
+            make_default: true,
+            return_url: None,
+            idempotency_key: "embed-card-crm-42".into(),
+        })
         .await?;
     println!(
         "card {}: {} ending {}, expires {:02}/{}",
@@ -116,6 +124,10 @@ async fn run(component: &Path, cache_dir: &Path) -> Result<Outcome> {
             description: Some("Monthly plan".into()),
             metadata: vec![("crm_invoice".into(), "INV-2024-001".into())],
             capture: CaptureMode::Automatic,
+            // A monthly bill the customer agreed to: charged without them, on schedule.
+            stored_credential: StoredCredentialUse::MerchantRecurring,
+            network_transaction_id: None,
+            return_url: None,
             idempotency_key: "embed-charge-INV-2024-001".into(),
         })
         .await;
@@ -172,7 +184,10 @@ mod tests {
         );
         let cache = tempfile::tempdir().unwrap();
         let outcome = run(&component, cache.path()).await.unwrap();
-        assert_eq!(outcome.contract_version, "0.1.0");
+        assert_eq!(
+            outcome.contract_version,
+            omnicrm_host::contract::CONTRACT_VERSION
+        );
         assert_eq!(outcome.customer.crm_customer_id, "crm-42");
         assert!(outcome.customer.id.starts_with("off_cus_"), "{outcome:?}");
         assert_eq!(

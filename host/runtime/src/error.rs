@@ -82,17 +82,24 @@ pub enum ContractProblem {
     /// A required export (an interface of the contract, such as `omnicrm:payments/charging`)
     /// is missing.
     MissingExport {
-        /// The interface, `omnicrm:payments/NAME@0.1.x`.
+        /// The interface, `omnicrm:payments/NAME@0.2.x`.
         interface: String,
     },
     /// An interface of the contract is exported at a version this host does not support.
     WrongVersion {
-        /// The export's full name, such as `omnicrm:payments/charging@0.2.0`.
+        /// The export's full name, such as `omnicrm:payments/charging@0.3.0`.
         export: String,
         /// Its version.
         found: String,
-        /// The versions this host supports (`0.1.x`).
+        /// The versions this host supports (`0.1.x or 0.2.x`).
         supported: String,
+    },
+    /// The component declares a capability (`info.describe`) whose interface it does not export.
+    DeclaredNotExported {
+        /// The capability, `invoicing`.
+        capability: String,
+        /// The interface it needs, `omnicrm:payments/invoicing@0.2.x`.
+        interface: String,
     },
     /// The component imports something the host does not provide.
     UnsupportedImport {
@@ -115,6 +122,13 @@ impl fmt::Display for ContractProblem {
             ContractProblem::WrongVersion {
                 export, supported, ..
             } => write!(f, "exports {export} but this host supports {supported}"),
+            ContractProblem::DeclaredNotExported {
+                capability,
+                interface,
+            } => write!(
+                f,
+                "declares the capability `{capability}` but does not export {interface}"
+            ),
             ContractProblem::UnsupportedImport { import } => {
                 write!(f, "imports {import}, which this host does not provide")
             }

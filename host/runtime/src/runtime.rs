@@ -171,7 +171,8 @@ impl Runtime {
     }
 
     /// Loads the gateway `name` from its configuration: reads, validates and compiles (or
-    /// fetches from the artifact cache) the component, links it, and asks it to describe itself.
+    /// fetches from the artifact cache) the component, links it, asks it to describe itself, and
+    /// checks the capabilities it declares against what it exports.
     pub async fn load(&self, name: &str, config: &GatewayConfig) -> Result<Gateway, LoadError> {
         let started = Instant::now();
         let (shared, hooks) = self.prepare(name, config)?;
@@ -198,7 +199,12 @@ impl Runtime {
             .linker
             .instantiate_pre(&compiled.component)
             .map_err(mismatch)?;
-        let exports = ContractExports::new(compatible.contract, &instance_pre).map_err(mismatch)?;
+        let exports = ContractExports::new(
+            compatible.contract,
+            &instance_pre,
+            &compatible.optional_exports,
+        )
+        .map_err(mismatch)?;
 
         let runner = CallRunner::new(
             self.inner.sandbox.clone(),
@@ -215,6 +221,12 @@ impl Runtime {
                 gateway: name.to_string(),
                 source: Box::new(source),
             })?;
+        validate::check_capabilities(name, &compatible, info.capabilities).map_err(|problems| {
+            LoadError::Incompatible {
+                path: path.clone(),
+                problems,
+            }
+        })?;
         let artifact = compiled.source;
         let load_info = LoadInfo {
             artifact,
@@ -229,6 +241,7 @@ impl Runtime {
             plugin = %gateway.info().name,
             version = %gateway.info().version,
             contract = %gateway.contract_version(),
+            capabilities = %gateway.capabilities().name(),
             artifact = ?artifact,
             load_ms = started.elapsed().as_secs_f64() * 1000.0,
             "loaded gateway"
@@ -262,7 +275,10 @@ impl Runtime {
         let policy = OutboundPolicy::new(&config.allowed_hosts)
             .map_err(|e| bad_config(format!("allowed_hosts: {e}")))?;
         let gateway_name: Arc<str> = Arc::from(name);
-        let secrets = Arc::new(SecretStore::new(config.secrets.clone()));
+        let secrets = Arc::new(SecretStore::new(
+            config.secrets.clone(),
+            config.auth.secret_names(),
+        ));
         let auth = Authenticator::new(&gateway_name, &config.auth, &secrets, &self.inner.client)
             .map_err(bad_config)?;
         let hooks = OutboundHooks::new(

@@ -1,7 +1,10 @@
-//! Load-time checks of a component against the contract, before linking: what it exports, at
-//! which version, and what it imports.
+//! Load-time checks of a component against the contract: before linking, what it exports, at
+//! which version, and what it imports ([`check`]); once it described itself, whether what it
+//! declares matches what it exports ([`check_capabilities`]).
 
-use crate::contract::{CONTRACT_PACKAGE, ContractVersion, Version, supported_range};
+use crate::contract::{
+    CONTRACT_PACKAGE, Capabilities, ContractVersion, EXPORT_CAPABILITIES, Version, supported_range,
+};
 use crate::error::ContractProblem;
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -26,6 +29,8 @@ pub(crate) struct Compatible {
     /// The version it exports, as its export names spell it (`0.1.0`): the newest of its
     /// contract exports (a component built from one WIT package exports one version).
     pub(crate) version: String,
+    /// The optional interfaces of its version it exports (`invoicing`, `metrics`).
+    pub(crate) optional_exports: Vec<&'static str>,
 }
 
 /// Splits `ns:pkg/iface@version` into (`ns:pkg`, `iface`, `version`).
@@ -71,11 +76,13 @@ pub(crate) fn check(
         .max_by_key(|&(_, version)| Version::parse(version));
     let contract = exported.map_or(ContractVersion::LATEST, |(line, _)| line);
 
-    for &required in contract.required_exports() {
+    // Whether `wanted` is exported at the component's version; exports of it at other versions
+    // are problems.
+    let find = |wanted: &str| {
         let mut found = false;
         let mut wrong_versions = Vec::new();
         for &(name, interface, version) in &exports {
-            if interface != required {
+            if interface != wanted {
                 continue;
             }
             match version {
@@ -87,6 +94,10 @@ pub(crate) fn check(
                 }),
             }
         }
+        (found, wrong_versions)
+    };
+    for &required in contract.required_exports() {
+        let (found, wrong_versions) = find(required);
         if !found {
             if wrong_versions.is_empty() {
                 problems.push(ContractProblem::MissingExport {
@@ -95,6 +106,15 @@ pub(crate) fn check(
             } else {
                 problems.extend(wrong_versions);
             }
+        }
+    }
+    let mut optional_exports = Vec::new();
+    for &optional in contract.optional_exports() {
+        let (found, wrong_versions) = find(optional);
+        if found {
+            optional_exports.push(optional);
+        } else {
+            problems.extend(wrong_versions);
         }
     }
 
@@ -109,8 +129,46 @@ pub(crate) fn check(
         Some((contract, version)) if problems.is_empty() => Ok(Compatible {
             contract,
             version: version.to_string(),
+            optional_exports,
         }),
         _ => Err(problems),
+    }
+}
+
+/// What a component declares (`capabilities`, from `info.describe`) against what it exports
+/// (`compatible`, from [`check`]): a capability declared without its interface is a problem; an
+/// interface exported but not declared is allowed and logged for `gateway`, and the host does
+/// not call it.
+pub(crate) fn check_capabilities(
+    gateway: &str,
+    compatible: &Compatible,
+    capabilities: Capabilities,
+) -> Result<(), Vec<ContractProblem>> {
+    let contract = compatible.contract;
+    let exported = |interface: &str| {
+        contract.required_exports().contains(&interface)
+            || compatible.optional_exports.contains(&interface)
+    };
+    let mut problems = Vec::new();
+    for (capability, interface) in EXPORT_CAPABILITIES {
+        match (capabilities.contains(capability), exported(interface)) {
+            (true, false) => problems.push(ContractProblem::DeclaredNotExported {
+                capability: capability.name(),
+                interface: format!("{CONTRACT_PACKAGE}/{interface}@{}", contract.range()),
+            }),
+            (false, true) => tracing::info!(
+                gateway,
+                interface,
+                "the plugin exports `{interface}` without declaring the `{}` capability: it is not called",
+                capability.name()
+            ),
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }
 
@@ -148,8 +206,8 @@ mod tests {
         Component::new(engine, wat).unwrap()
     }
 
-    fn all_at(version: &str) -> Vec<(&'static str, &str)> {
-        ContractVersion::LATEST
+    fn all_at(contract: ContractVersion, version: &str) -> Vec<(&'static str, &str)> {
+        contract
             .required_exports()
             .iter()
             .map(|interface| (*interface, version))
@@ -159,28 +217,69 @@ mod tests {
     #[test]
     fn the_version_is_read_from_the_exports() {
         let engine = Engine::default();
-        let compatible = check(&engine, &component(&engine, &all_at("0.1.3"))).unwrap();
+        let compatible = check(
+            &engine,
+            &component(&engine, &all_at(ContractVersion::V0_1, "0.1.3")),
+        )
+        .unwrap();
         assert_eq!(compatible.contract, ContractVersion::V0_1);
         assert_eq!(compatible.version, "0.1.3");
+        assert!(compatible.optional_exports.is_empty());
 
         // Interfaces of one line at different patch versions: the newest is reported.
-        let mut mixed = all_at("0.1.0");
+        let mut mixed = all_at(ContractVersion::V0_1, "0.1.0");
         mixed[2].1 = "0.1.4";
         let compatible = check(&engine, &component(&engine, &mixed)).unwrap();
         assert_eq!(compatible.version, "0.1.4");
+
+        let compatible = check(
+            &engine,
+            &component(&engine, &all_at(ContractVersion::V0_2, "0.2.0")),
+        )
+        .unwrap();
+        assert_eq!(compatible.contract, ContractVersion::V0_2);
+        assert_eq!(compatible.version, "0.2.0");
+        assert!(compatible.optional_exports.is_empty());
+    }
+
+    #[test]
+    fn optional_interfaces_of_0_2_are_found() {
+        let engine = Engine::default();
+        let mut with_metrics = all_at(ContractVersion::V0_2, "0.2.0");
+        with_metrics.push(("metrics", "0.2.1"));
+        let compatible = check(&engine, &component(&engine, &with_metrics)).unwrap();
+        assert_eq!(compatible.optional_exports, ["metrics"]);
+        assert_eq!(compatible.version, "0.2.1");
+
+        // An optional interface at another version is a problem, not an absence.
+        let mut stale = all_at(ContractVersion::V0_2, "0.2.0");
+        stale.push(("invoicing", "0.1.0"));
+        let problems = check(&engine, &component(&engine, &stale)).unwrap_err();
+        assert_eq!(
+            problems,
+            [ContractProblem::WrongVersion {
+                export: "omnicrm:payments/invoicing@0.1.0".into(),
+                found: "0.1.0".into(),
+                supported: "0.1.x or 0.2.x".into(),
+            }]
+        );
     }
 
     #[test]
     fn problems_quote_the_supported_range() {
         let engine = Engine::default();
-        let problems = check(&engine, &component(&engine, &all_at("0.2.0"))).unwrap_err();
-        assert_eq!(problems.len(), 6, "{problems:?}");
+        let problems = check(
+            &engine,
+            &component(&engine, &all_at(ContractVersion::V0_2, "0.3.0")),
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
         assert_eq!(
             problems[0].to_string(),
-            "exports omnicrm:payments/info@0.2.0 but this host supports 0.1.x"
+            "exports omnicrm:payments/info@0.3.0 but this host supports 0.1.x or 0.2.x"
         );
 
-        let mut missing = all_at("0.1.0");
+        let mut missing = all_at(ContractVersion::V0_1, "0.1.0");
         missing.retain(|(interface, _)| *interface != "metrics");
         let problems = check(&engine, &component(&engine, &missing)).unwrap_err();
         assert_eq!(
@@ -188,6 +287,63 @@ mod tests {
             [ContractProblem::MissingExport {
                 interface: "omnicrm:payments/metrics@0.1.x".into()
             }]
+        );
+
+        // Nothing of the contract: checked against the newest version.
+        let problems = check(&engine, &component(&engine, &[])).unwrap_err();
+        let missing: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            missing,
+            [
+                "missing export omnicrm:payments/info@0.2.x",
+                "missing export omnicrm:payments/tokens@0.2.x",
+                "missing export omnicrm:payments/charging@0.2.x",
+                "missing export omnicrm:payments/webhooks@0.2.x",
+            ]
+        );
+    }
+
+    fn compatible(contract: ContractVersion, optional: &[&'static str]) -> Compatible {
+        Compatible {
+            contract,
+            version: "0.2.0".into(),
+            optional_exports: optional.to_vec(),
+        }
+    }
+
+    #[test]
+    fn declared_capabilities_need_their_exports() {
+        let core = compatible(ContractVersion::V0_2, &[]);
+        assert_eq!(
+            check_capabilities("g", &core, Capabilities::PAYMENT_LOOKUP),
+            Ok(())
+        );
+        let problems =
+            check_capabilities("g", &core, Capabilities::INVOICING | Capabilities::METRICS)
+                .unwrap_err();
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "declares the capability `invoicing` but does not export omnicrm:payments/invoicing@0.2.x",
+                "declares the capability `metrics` but does not export omnicrm:payments/metrics@0.2.x",
+            ]
+        );
+        // Exported without being declared: allowed (and not called).
+        let full = compatible(ContractVersion::V0_2, &["invoicing", "metrics"]);
+        assert_eq!(
+            check_capabilities("g", &full, Capabilities::empty()),
+            Ok(())
+        );
+        assert_eq!(
+            check_capabilities("g", &full, Capabilities::INVOICING | Capabilities::METRICS),
+            Ok(())
+        );
+        // 0.1 exports both.
+        let old = compatible(ContractVersion::V0_1, &[]);
+        assert_eq!(
+            check_capabilities("g", &old, crate::contract::v0_1::capabilities()),
+            Ok(())
         );
     }
 
@@ -203,8 +359,11 @@ mod tests {
         assert!(import_provided("wasi:http/types@0.2.0"));
         assert!(import_provided("wasi:cli/stderr@0.2.6"));
         assert!(import_provided("omnicrm:payments/credentials@0.1.0"));
+        assert!(import_provided("omnicrm:payments/credentials@0.2.0"));
+        assert!(import_provided("omnicrm:payments/types@0.2.3"));
         assert!(!import_provided("wasi:http/incoming-handler@0.2.12"));
-        assert!(!import_provided("omnicrm:payments/credentials@0.2.0"));
+        assert!(!import_provided("omnicrm:payments/credentials@0.3.0"));
+        assert!(!import_provided("omnicrm:payments/charging@0.2.0"));
         assert!(!import_provided("acme:evil/backdoor@1.0.0"));
         assert!(!import_provided("random-name"));
     }

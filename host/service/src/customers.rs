@@ -156,12 +156,14 @@ impl Service {
         let make_default = make_default || !has_cards;
         let stored = slot
             .call("store-card", RetryPolicy::INTERACTIVE, |g| {
-                let (c, t, k) = (
-                    link.gateway_customer_ref.clone(),
-                    token.to_string(),
-                    key.clone(),
-                );
-                async move { g.store_card(&c, &t, make_default, &k).await }
+                let request = contract::StoreCardRequest {
+                    customer: link.gateway_customer_ref.clone(),
+                    token: token.to_string(),
+                    make_default,
+                    return_url: None,
+                    idempotency_key: key.clone(),
+                };
+                async move { g.store_card(request).await }
             })
             .await
             .map_err(|e| match &e {

@@ -584,15 +584,9 @@ async fn story(
                 )
                 .await
                 .map_err(err)?;
-            p.line(
-                attempt,
-                format!(
-                    "HTTP {} action {} duplicate {}",
-                    w.status,
-                    s(&w.json["action"]),
-                    w.json["duplicate"]
-                ),
-            );
+            // The answer is the plugin's acknowledgement; the duplicate is acknowledged and
+            // applied once (one dispute below).
+            p.line(attempt, format!("HTTP {} {}", w.status, w.json));
         }
     }
     let mut dispute = Value::Null;

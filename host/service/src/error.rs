@@ -239,6 +239,7 @@ mod tests {
     fn gateway_failures_keep_their_meaning() {
         let decline = Error::from_call(&CallError::Gateway(GatewayError::Declined(
             contract::Decline {
+                category: contract::DeclineCategory::InsufficientFunds,
                 code: "card_declined".into(),
                 decline_reason: Some("insufficient_funds".into()),
                 customer_message: "Your card was declined.".into(),

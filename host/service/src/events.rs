@@ -1,12 +1,13 @@
 //! Gateway events (webhooks): verified by the gateway, deduplicated, applied forward-only.
 //!
-//! The raw headers and body go to the gateway ([`PaymentGateway::verify_event`]) untouched;
-//! only a verified event is acted on. Events are deduplicated on their id, and every update is a
-//! compare-and-set that only moves states forward, so webhooks and the synchronous path
-//! converge whatever the order. An event is recorded as processed only after it was applied,
-//! so a failure makes the gateway deliver it again.
+//! The request goes to the gateway ([`PaymentGateway::handle_webhook`]) untouched; only the
+//! events it verified are acted on, and the gateway's plugin chooses the HTTP answer. Events are
+//! deduplicated on their id, and every update is a compare-and-set that only moves states
+//! forward, so webhooks and the synchronous path converge whatever the order. An event is
+//! recorded as processed only after it was applied, so a failure makes the gateway deliver it
+//! again.
 //!
-//! [`PaymentGateway::verify_event`]: crate::gateway::PaymentGateway::verify_event
+//! [`PaymentGateway::handle_webhook`]: crate::gateway::PaymentGateway::handle_webhook
 
 use crate::error::{Error, ErrorKind, EventRejection};
 use crate::ledger::{
@@ -18,7 +19,10 @@ use crate::payments::status::{
 };
 use crate::retry::RetryPolicy;
 use crate::service::Service;
-use omnicrm_host::contract::{self, EventKind, GatewayEvent, Rejection};
+use omnicrm_host::contract::{
+    self, EventKind, GatewayEvent, ModificationKind, ModificationStatus, Rejection, WebhookRequest,
+    WebhookResponse,
+};
 
 /// What became of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,36 +43,40 @@ impl Handled {
     }
 }
 
-/// Verifies an event delivered to `gateway` (its raw headers, lower-case names, and body) and
-/// applies it once. Not found naming `gateway` for an unknown gateway; a rejected event is
-/// [`ErrorKind::EventRejected`], one the gateway could not verify now
-/// [`ErrorKind::EventUnverifiable`].
+/// What a webhook request came to.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The verified events it held, each with what became of it, in the order received.
+    pub events: Vec<(GatewayEvent, Handled)>,
+    /// The HTTP answer the gateway expects, as its plugin chose it.
+    pub response: WebhookResponse,
+}
+
+/// Verifies a webhook request delivered to `gateway` (method, path, query, lower-case header
+/// names, raw body) and applies each of its events once. Not found naming `gateway` for an
+/// unknown gateway; a rejected request is [`ErrorKind::EventRejected`], one the gateway could
+/// not verify now [`ErrorKind::EventUnverifiable`].
 pub async fn receive(
     service: &Service,
     gateway: &str,
-    headers: Vec<(String, Vec<u8>)>,
-    body: Vec<u8>,
-) -> Result<(GatewayEvent, Handled), Error> {
+    request: WebhookRequest,
+) -> Result<Received, Error> {
     let Some(slot) = service.gateways.get(gateway) else {
         return Err(Error::not_found(
             "gateway",
             format!("no gateway named {gateway:?}"),
         ));
     };
-    let verified = slot
-        .gateway()
-        .verify_event(headers, body)
-        .await
-        .map_err(|e| {
-            tracing::warn!(gateway = %gateway, error = %e, "webhook verification failed to run");
-            Error::new(
-                ErrorKind::EventUnverifiable,
-                Some("body"),
-                "the event could not be verified now",
-            )
-        })?;
-    let event = match verified {
-        Ok(ev) => ev,
+    let verified = slot.gateway().handle_webhook(request).await.map_err(|e| {
+        tracing::warn!(gateway = %gateway, error = %e, "webhook verification failed to run");
+        Error::new(
+            ErrorKind::EventUnverifiable,
+            Some("body"),
+            "the event could not be verified now",
+        )
+    })?;
+    let outcome = match verified {
+        Ok(outcome) => outcome,
         Err(rejection) => {
             let (why, message) = match &rejection {
                 Rejection::MissingSignature => (
@@ -100,9 +108,16 @@ pub async fn receive(
             ));
         }
     };
-    let handled = handle_event(service, gateway, &event).await?;
-    tracing::info!(gateway = %gateway, event = %event.id, kind = %event.gateway_type, ?handled, "webhook");
-    Ok((event, handled))
+    let mut events = Vec::with_capacity(outcome.events.len());
+    for event in outcome.events {
+        let handled = handle_event(service, gateway, &event).await?;
+        tracing::info!(gateway = %gateway, event = %event.id, kind = %event.gateway_type, ?handled, "webhook");
+        events.push((event, handled));
+    }
+    Ok(Received {
+        events,
+        response: outcome.response,
+    })
 }
 
 /// Finds the transaction of a payment, looking the payment up at the gateway (its metadata
@@ -155,7 +170,7 @@ pub async fn handle_event(
         return Ok(Handled::Duplicate);
     }
     let action: &'static str = match &event.kind {
-        EventKind::PaymentSucceeded(u) | EventKind::PaymentFailed(u) => {
+        EventKind::Payment(u) => {
             match txn_of_payment(service, gateway, &u.payment).await? {
                 Some(t) => {
                     // The event's amount is the payment's, not what was captured: ask the
@@ -203,26 +218,35 @@ pub async fn handle_event(
                 None => "payment_unknown",
             }
         }
-        EventKind::Refund(r) => match &r.payment {
-            Some(p) => match txn_of_payment(service, gateway, p).await? {
-                Some(t) => {
-                    let (id, rref, amount, status) = (
-                        t.id,
-                        r.refund.clone(),
-                        r.amount.amount,
-                        refund_status_of(r.status),
-                    );
-                    service
-                        .db
-                        .run(move |l| l.observe_refund(id, &rref, amount, status))
-                        .await?;
-                    "refund_recorded"
-                }
+        EventKind::Modification(r) if r.kind == ModificationKind::Refund => {
+            match txn_of_payment(service, gateway, &r.payment).await? {
+                Some(t) => match &r.amount {
+                    Some(amount) => {
+                        let (id, rref, amount, status) = (
+                            t.id,
+                            r.modification.clone(),
+                            amount.amount,
+                            refund_status_of(match r.status {
+                                ModificationStatus::Pending => contract::RefundStatus::Pending,
+                                ModificationStatus::Succeeded => contract::RefundStatus::Succeeded,
+                                ModificationStatus::Failed => contract::RefundStatus::Failed,
+                            }),
+                        );
+                        service
+                            .db
+                            .run(move |l| l.observe_refund(id, &rref, amount, status))
+                            .await?;
+                        "refund_recorded"
+                    }
+                    // A refund the event does not give the amount of cannot be recorded.
+                    None => "ignored",
+                },
                 None => "payment_unknown",
-            },
-            None => "payment_unknown",
-        },
-        EventKind::DisputeOpened(d) | EventKind::DisputeClosed(d) => {
+            }
+        }
+        // Captures and voids are settled by the answer to the service's own call.
+        EventKind::Modification(_) => "ignored",
+        EventKind::Dispute(d) => {
             // The event may come before the charge's answer: find the transaction through the
             // payment's metadata when its reference is not recorded yet.
             let transaction_id = match &d.payment {
@@ -247,11 +271,11 @@ pub async fn handle_event(
             service.db.run(move |l| l.upsert_dispute(&update)).await?;
             "dispute_recorded"
         }
-        EventKind::InvoicePaid(i) | EventKind::InvoicePaymentFailed(i) => {
+        EventKind::Invoice(i) => {
             let (g, r) = (gateway.to_string(), i.invoice.clone());
             match service.db.run(move |l| l.invoice_by_ref(&g, &r)).await? {
                 Some(inv) => {
-                    let paid = matches!(event.kind, EventKind::InvoicePaid(_));
+                    let paid = !i.payment_failed;
                     let status = invoice_status_of(i.status);
                     let patch = InvoicePatch {
                         status: Some(status),
@@ -285,7 +309,8 @@ pub async fn handle_event(
                 .await?;
             "card_updated"
         }
-        EventKind::Other(_) => "ignored",
+        // Cards stored by the customer (card sessions) are recorded by the service's own call.
+        EventKind::CardStored(_) | EventKind::Other(_) => "ignored",
     };
     let (g, id, ty) = (
         gateway.to_string(),

@@ -12,8 +12,9 @@ use std::pin::Pin;
 
 use omnicrm_host::Gateway;
 use omnicrm_host::contract::{
-    ChargeRequest, Customer, CustomerRequest, FinancialSummary, GatewayEvent, GatewayInfo, Invoice,
-    InvoiceRequest, Payment, Refund, RefundRequest, Rejection, StoredCard, TimeRange,
+    CaptureRequest, ChargeRequest, Customer, CustomerRequest, FinancialSummary, GatewayInfo,
+    Invoice, InvoiceRequest, Modification, Payment, Refund, RefundRequest, Rejection,
+    StoreCardRequest, StoredCard, TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
 };
 use omnicrm_host::error::CallError;
 
@@ -22,7 +23,8 @@ pub type GatewayFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CallError>
 
 /// The operations the service calls on a payment gateway.
 pub trait PaymentGateway: Send + Sync {
-    /// What the gateway says about itself: name, display name, version, currencies.
+    /// What the gateway says about itself: name, display name, version, currencies,
+    /// capabilities.
     fn describe(&self) -> &GatewayInfo;
 
     /// The contract version the service speaks with this gateway.
@@ -36,13 +38,7 @@ pub trait PaymentGateway: Send + Sync {
     ) -> GatewayFuture<'a, Customer>;
 
     /// Stores a card from a token made by the gateway's card form.
-    fn store_card<'a>(
-        &'a self,
-        customer: &'a str,
-        token: &'a str,
-        make_default: bool,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, StoredCard>;
+    fn store_card(&self, request: StoreCardRequest) -> GatewayFuture<'_, StoredCard>;
 
     /// The customer's stored cards, default first.
     fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>>;
@@ -53,21 +49,16 @@ pub trait PaymentGateway: Send + Sync {
     /// Removes a stored card.
     fn remove_card<'a>(&'a self, customer: &'a str, card: &'a str) -> GatewayFuture<'a, ()>;
 
-    /// Charges a stored card off-session, or authorizes it (manual capture).
+    /// Charges a stored card, or authorizes it (manual capture).
     fn charge(&self, request: ChargeRequest) -> GatewayFuture<'_, Payment>;
 
-    /// Captures all of an authorization, or `amount` minor units of it.
-    fn capture<'a>(
-        &'a self,
-        payment: &'a str,
-        amount: Option<i64>,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, Payment>;
+    /// Captures all of an authorization, or part of it: the contract's `capture-payment`. The
+    /// modification carries the payment after it, or is `pending` (its outcome comes later).
+    fn capture(&self, request: CaptureRequest) -> GatewayFuture<'_, Modification>;
 
     /// Voids a payment not captured yet (an authorization, or one awaiting authentication): the
-    /// contract's `cancel`. The payment ends `canceled`.
-    fn void<'a>(&'a self, payment: &'a str, idempotency_key: &'a str)
-    -> GatewayFuture<'a, Payment>;
+    /// contract's `void-payment`. The payment ends `canceled`, now or (`pending`) later.
+    fn void(&self, request: VoidRequest) -> GatewayFuture<'_, Modification>;
 
     /// Refunds all or part of a payment.
     fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund>;
@@ -107,13 +98,13 @@ pub trait PaymentGateway: Send + Sync {
         currency: &'a str,
     ) -> GatewayFuture<'a, FinancialSummary>;
 
-    /// Verifies and normalizes an event from its raw headers (lower-case names) and body. The
-    /// outer error is the call failing; the inner one is the gateway's rejection of the event.
-    fn verify_event(
+    /// Verifies and normalizes a webhook request as received: the events it holds and the HTTP
+    /// answer the gateway expects. The outer error is the call failing; the inner one is the
+    /// gateway's rejection of the request.
+    fn handle_webhook(
         &self,
-        headers: Vec<(String, Vec<u8>)>,
-        body: Vec<u8>,
-    ) -> GatewayFuture<'_, Result<GatewayEvent, Rejection>>;
+        request: WebhookRequest,
+    ) -> GatewayFuture<'_, Result<WebhookOutcome, Rejection>>;
 }
 
 impl PaymentGateway for Gateway {
@@ -133,20 +124,8 @@ impl PaymentGateway for Gateway {
         Box::pin(Gateway::ensure_customer(self, request, idempotency_key))
     }
 
-    fn store_card<'a>(
-        &'a self,
-        customer: &'a str,
-        token: &'a str,
-        make_default: bool,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, StoredCard> {
-        Box::pin(Gateway::store_card(
-            self,
-            customer,
-            token,
-            make_default,
-            idempotency_key,
-        ))
+    fn store_card(&self, request: StoreCardRequest) -> GatewayFuture<'_, StoredCard> {
+        Box::pin(Gateway::store_card(self, request))
     }
 
     fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>> {
@@ -165,21 +144,12 @@ impl PaymentGateway for Gateway {
         Box::pin(Gateway::charge(self, request))
     }
 
-    fn capture<'a>(
-        &'a self,
-        payment: &'a str,
-        amount: Option<i64>,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, Payment> {
-        Box::pin(Gateway::capture(self, payment, amount, idempotency_key))
+    fn capture(&self, request: CaptureRequest) -> GatewayFuture<'_, Modification> {
+        Box::pin(Gateway::capture_payment(self, request))
     }
 
-    fn void<'a>(
-        &'a self,
-        payment: &'a str,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, Payment> {
-        Box::pin(Gateway::cancel(self, payment, idempotency_key))
+    fn void(&self, request: VoidRequest) -> GatewayFuture<'_, Modification> {
+        Box::pin(Gateway::void_payment(self, request))
     }
 
     fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund> {
@@ -227,11 +197,10 @@ impl PaymentGateway for Gateway {
         Box::pin(Gateway::summarize(self, range, currency))
     }
 
-    fn verify_event(
+    fn handle_webhook(
         &self,
-        headers: Vec<(String, Vec<u8>)>,
-        body: Vec<u8>,
-    ) -> GatewayFuture<'_, Result<GatewayEvent, Rejection>> {
-        Box::pin(Gateway::verify_event(self, headers, body))
+        request: WebhookRequest,
+    ) -> GatewayFuture<'_, Result<WebhookOutcome, Rejection>> {
+        Box::pin(Gateway::handle_webhook(self, request))
     }
 }

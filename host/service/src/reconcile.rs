@@ -197,6 +197,7 @@ impl Service {
             params: to_params(&PaymentParams {
                 payment: p.id.clone(),
                 amount: None,
+                currency: None,
                 reason: Some(reason),
             })?,
         };

@@ -720,16 +720,18 @@ async fn webhooks_are_verified_and_deduplicated() {
             .unwrap()
         }
     };
+    // The answer is the plugin's, Stripe's acknowledgement, for the duplicate too.
     let r = post(Some(header.clone()), body.clone()).await;
-    assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(
-        (r.json["duplicate"].as_bool(), r.json["action"].as_str()),
-        (Some(false), Some("dispute_recorded"))
+        (r.status, &r.json),
+        (200, &json!({ "received": true })),
+        "{}",
+        r.json
     );
     let r = post(Some(header.clone()), body.clone()).await;
     assert_eq!(
-        (r.status, r.json["duplicate"].as_bool()),
-        (200, Some(true)),
+        (r.status, &r.json),
+        (200, &json!({ "received": true })),
         "{}",
         r.json
     );
@@ -1034,8 +1036,8 @@ async fn several_gateways_at_once_and_cards_remember_theirs() {
         .await
         .unwrap();
     assert_eq!(
-        (r.status, r.json["action"].as_str()),
-        (200, Some("ignored")),
+        (r.status, &r.json),
+        (200, &json!({ "received": true })),
         "{}",
         r.json
     );

@@ -76,7 +76,8 @@ fn the_demo_runs_on_the_offline_plugin_with_the_same_binary() {
         "USD 49.99 succeeded",
         "failed (card_declined / insufficient_funds)",
         "paid amount paid USD 15.00",
-        "duplicate delivery     HTTP 200 action ignored duplicate true",
+        // The plugin's acknowledgement, for the duplicate too (applied once: one dispute).
+        "duplicate delivery     HTTP 200 {\"received\":true}",
         "off_du_demo_1",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");

@@ -1,4 +1,5 @@
-//! Shared helpers for the component tests in `tests/`.
+//! Shared helpers for the component tests in `tests/`: where the built components and the frozen
+//! fixtures are.
 
 use std::path::PathBuf;
 
@@ -25,5 +26,14 @@ pub fn component_path(crate_name: &str) -> PathBuf {
         "component {} is missing: build the plugins first with `cargo xtask plugins`",
         path.display()
     );
+    path
+}
+
+/// The path of a frozen test component in `tests/fixtures/components/` (see the README there).
+pub fn fixture_path(file_name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/components")
+        .join(file_name);
+    assert!(path.exists(), "fixture {} is missing", path.display());
     path
 }

@@ -3,4 +3,12 @@
 
 mod stripe_scenarios;
 
-stripe_tests!(stripe_scenarios::Transport::Tls);
+use stripe_scenarios::{Plugin, Setup, Transport};
+
+const SETUP: Setup = Setup {
+    plugin: Plugin::Current,
+    transport: Transport::Tls,
+};
+
+stripe_tests!(SETUP);
+stripe_v0_2_tests!(SETUP);

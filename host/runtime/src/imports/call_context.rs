@@ -1,9 +1,17 @@
-//! The `call-context` import: what the guest may know about the call it is running.
+//! The `call-context` import of each contract version: what the guest may know about the call
+//! it is running.
 
 use super::state::HostState;
-use crate::contract::latest::bindings::omnicrm::payments::call_context;
+use crate::contract::v0_1::bindings::omnicrm::payments::call_context as v0_1;
+use crate::contract::v0_2::bindings::omnicrm::payments::call_context as v0_2;
 
-impl call_context::Host for HostState {
+impl v0_2::Host for HostState {
+    async fn deadline(&mut self) -> u64 {
+        self.deadline
+    }
+}
+
+impl v0_1::Host for HostState {
     async fn deadline(&mut self) -> u64 {
         self.deadline
     }

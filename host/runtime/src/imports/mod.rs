@@ -1,6 +1,8 @@
 //! What the host provides to plugins: the state of each call's store, the sandboxed WASI and
 //! `wasi:http` it reaches them through, and one module per import of the contract (`config`,
-//! `logging`, `credentials`, `call_context`; `types` holds only types).
+//! `logging`, `credentials` with the MACs of `mac`, `call_context`; `types` holds only types).
+//! Each module implements the import of every supported contract version, one implementation
+//! behind all of them.
 
 mod call_context;
 mod clock;
@@ -9,6 +11,7 @@ mod credentials;
 mod diagnostics;
 mod limiter;
 mod logging;
+mod mac;
 mod state;
 mod wasi;
 
@@ -16,11 +19,12 @@ pub(crate) use clock::HostClock;
 pub(crate) use diagnostics::Diagnostics;
 pub(crate) use state::{GatewayShared, HostState};
 
-use crate::contract::latest::bindings::omnicrm::payments::types;
+use crate::contract::{v0_1, v0_2};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-impl types::Host for HostState {}
+impl v0_1::bindings::omnicrm::payments::types::Host for HostState {}
+impl v0_2::bindings::omnicrm::payments::types::Host for HostState {}
 
 /// The linker of a runtime: WASI 0.2 (sandboxed by each call's context), `wasi:http`'s
 /// outgoing handler (through the outbound hooks) and the contract's imports of every supported

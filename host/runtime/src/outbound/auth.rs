@@ -120,11 +120,8 @@ pub(crate) async fn credential(
     secrets: &SecretStore,
 ) -> Result<Option<(HeaderName, HeaderValue)>, HttpError> {
     let resolve = |name: &str| {
-        secrets.resolve(name).map_err(|e| {
-            tracing::warn!(
-                gateway,
-                "cannot authenticate an outbound request: secret `{name}`: {e:?}"
-            );
+        secrets.outbound_credential(name).map_err(|e| {
+            tracing::warn!(gateway, "cannot authenticate an outbound request: {e}");
             // Nothing was sent: a configuration error, which plugins treat as "not attempted"
             // (an internal error could be taken for a request that may have been processed).
             HttpError::ConfigurationError
@@ -201,7 +198,7 @@ mod tests {
         Authenticator::new(
             &Arc::from("test"),
             &auth,
-            &Arc::new(SecretStore::new(secrets)),
+            &Arc::new(SecretStore::new(secrets, auth.secret_names())),
             &OutboundClient::for_tests(None),
         )
     }
@@ -271,7 +268,7 @@ mod tests {
             "api-key".to_string(),
             SecretSource::value("sk_header_secret"),
         );
-        let (name, value) = credential("test", &auth, &SecretStore::new(secrets))
+        let (name, value) = credential("test", &auth, &SecretStore::new(secrets, ["api-key"]))
             .await
             .unwrap()
             .unwrap();

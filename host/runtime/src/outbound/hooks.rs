@@ -248,7 +248,7 @@ mod tests {
             auth: Arc::new(Authenticator::Bearer {
                 secret: "api-key".into(),
             }),
-            secrets: Arc::new(SecretStore::new(secrets)),
+            secrets: Arc::new(SecretStore::new(secrets, ["api-key"])),
             client,
         }
     }

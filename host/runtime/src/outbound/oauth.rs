@@ -206,7 +206,7 @@ impl TokenSource {
     async fn fetch(&self) -> Result<CachedToken, TokenError> {
         let resolve = |name: &str| {
             self.secrets
-                .resolve(name)
+                .outbound_credential(name)
                 .map_err(|_| TokenError::Secret(name.to_string()))
         };
         let (id, secret) = (
@@ -457,7 +457,7 @@ mod tests {
             "client-id".into(),
             "client-secret".into(),
             Some("payments read".into()),
-            Arc::new(SecretStore::new(secrets)),
+            Arc::new(SecretStore::new(secrets, ["client-id", "client-secret"])),
             client,
         )
     }

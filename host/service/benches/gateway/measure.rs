@@ -6,7 +6,9 @@ use crate::emulator::EmulatorProcess;
 use crate::native::{API_KEY, Connections, NativeClient};
 use crate::stats::{Row, Samples, Verdict, fmt_duration, render};
 use anyhow::{Context as _, Result, bail};
-use omnicrm_host::contract::{CaptureMode, ChargeRequest, CustomerRequest, Money};
+use omnicrm_host::contract::{
+    CaptureMode, ChargeRequest, CustomerRequest, Money, StoreCardRequest, StoredCredentialUse,
+};
 use omnicrm_host::{
     ArtifactSource, Gateway, GatewayConfig, OutboundAuth, Runtime, RuntimeOptions, SecretSource,
 };
@@ -86,12 +88,13 @@ pub async fn run(options: Options) -> Result<String> {
         .await
         .map_err(|e| anyhow::anyhow!("ensure_customer: {e}"))?;
     let card = stripe
-        .store_card(
-            &customer.id,
-            "tok_visa",
-            true,
-            &format!("bench-{run_id}-card"),
-        )
+        .store_card(StoreCardRequest {
+            customer: customer.id.clone(),
+            token: "tok_visa".into(),
+            make_default: true,
+            return_url: None,
+            idempotency_key: format!("bench-{run_id}-card"),
+        })
         .await
         .map_err(|e| anyhow::anyhow!("store_card: {e}"))?;
     let mut bench = Bench {
@@ -458,6 +461,9 @@ impl Charges {
             description: Some("bench charge".into()),
             metadata: vec![("crm_transaction_id".into(), key.clone())],
             capture: CaptureMode::Automatic,
+            stored_credential: StoredCredentialUse::MerchantUnscheduled,
+            network_transaction_id: None,
+            return_url: None,
             idempotency_key: key,
         }
     }
@@ -562,7 +568,7 @@ async fn instantiation(bench: &mut Bench) -> Result<()> {
     bench.rows.push(
         Row::new(
             2,
-            "reference: the generated GatewayPre::instantiate_async (host's engine)",
+            "reference: the generated FullGatewayPre::instantiate_async (host's engine)",
             bindings,
         )
         .note("loads and type-checks every export per instance; the host resolves them once per gateway"),
@@ -581,14 +587,15 @@ async fn instantiation(bench: &mut Bench) -> Result<()> {
 enum Floor {
     /// `InstancePre::instantiate_async` and one export function looked up by index.
     Raw,
-    /// The generated `GatewayPre::instantiate_async` (every export of the world).
+    /// The generated `FullGatewayPre::instantiate_async` (every export of the world).
     Bindings,
 }
 
 /// Instantiates the offline component in a fresh `Store` and calls `tokens.list-cards`, `n`
 /// times (after n/10 warm-up calls), on `engine`.
 async fn floor(engine: &wasmtime::Engine, path: &Path, n: usize, mode: Floor) -> Result<Samples> {
-    use omnicrm_host::contract::bindings::GatewayPre;
+    use omnicrm_host::contract::CONTRACT_VERSION;
+    use omnicrm_host::contract::bindings::FullGatewayPre;
     use wasmtime::Store;
     use wasmtime::component::{Component, Linker, Val};
     let err = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
@@ -598,9 +605,9 @@ async fn floor(engine: &wasmtime::Engine, path: &Path, n: usize, mode: Floor) ->
         .define_unknown_imports_as_traps(&component)
         .map_err(err)?;
     let pre = linker.instantiate_pre(&component).map_err(err)?;
-    let bindings = GatewayPre::new(pre.clone()).map_err(err)?;
+    let bindings = FullGatewayPre::new(pre.clone()).map_err(err)?;
     let interface = component
-        .get_export_index(None, "omnicrm:payments/tokens@0.1.0")
+        .get_export_index(None, format!("omnicrm:payments/tokens@{CONTRACT_VERSION}"))
         .context("no tokens export")?;
     let func_index = component
         .get_export_index(Some(&interface), "list-cards")

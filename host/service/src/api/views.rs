@@ -609,22 +609,6 @@ pub struct SummaryView {
     pub ledger: LedgerTotalsView,
 }
 
-/// A gateway event acknowledged.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct WebhookAck {
-    /// Always true.
-    pub received: bool,
-    /// The gateway's event id.
-    pub event: String,
-    /// The gateway's event type.
-    #[serde(rename = "type")]
-    pub event_type: String,
-    /// Whether it was received before (then ignored).
-    pub duplicate: bool,
-    /// What was done.
-    pub action: &'static str,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

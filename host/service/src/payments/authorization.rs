@@ -181,7 +181,7 @@ fn change_operation(
     key: &str,
 ) -> Result<NewOperation, LedgerError> {
     let amount = match change {
-        Change::Capture(amount) => amount,
+        Change::Capture(amount) => Some(amount.unwrap_or(txn.amount)),
         Change::Void => None,
     };
     let payment = txn
@@ -194,6 +194,7 @@ fn change_operation(
     let params = to_params(&PaymentParams {
         payment,
         amount,
+        currency: Some(txn.currency.clone()),
         reason: None,
     })
     .map_err(|e| LedgerError::Database(e.message))?;

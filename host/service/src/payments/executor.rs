@@ -18,6 +18,7 @@ use super::params::{
     ChargeParams, InvoiceCreateParams, InvoiceParams, PaymentParams, RefundParams, from_params,
 };
 use super::status::txn_from;
+use omnicrm_host::contract::{CaptureRequest, Money, VoidRequest};
 use omnicrm_host::error::CallError;
 
 /// How an operation ended this time.
@@ -162,14 +163,43 @@ impl Service {
             OpKind::Capture | OpKind::Cancel => {
                 let p: PaymentParams = from_params(&op)?;
                 let capture = op.kind == OpKind::Capture;
+                let amount = match (capture, p.amount, &p.currency) {
+                    (false, _, _) => None,
+                    (true, Some(amount), Some(currency)) => Some(Money {
+                        amount,
+                        currency: currency.clone(),
+                    }),
+                    // Written before the currency was stored: the transaction has both.
+                    (true, amount, _) => {
+                        let txn = self
+                            .transaction(op.transaction_id.unwrap_or_default())
+                            .await?;
+                        Some(Money {
+                            amount: amount.unwrap_or(txn.amount),
+                            currency: txn.currency,
+                        })
+                    }
+                };
                 let result = slot
                     .call(op.kind.as_str(), policy, |g| {
-                        let (payment, k, amount) = (p.payment.clone(), key.clone(), p.amount);
+                        let (payment, k, amount) = (p.payment.clone(), key.clone(), amount.clone());
                         async move {
-                            if capture {
-                                g.capture(&payment, amount, &k).await
+                            if let Some(amount) = amount {
+                                g.capture(CaptureRequest {
+                                    payment,
+                                    amount,
+                                    final_capture: true,
+                                    metadata: Vec::new(),
+                                    idempotency_key: k,
+                                })
+                                .await
                             } else {
-                                g.void(&payment, &k).await
+                                g.void(VoidRequest {
+                                    payment,
+                                    metadata: Vec::new(),
+                                    idempotency_key: k,
+                                })
+                                .await
                             }
                         }
                     })
@@ -178,7 +208,13 @@ impl Service {
                     .await?
             }
             OpKind::Refund => {
-                let request = from_params::<RefundParams>(&op)?.request(&key);
+                let params = from_params::<RefundParams>(&op)?;
+                let currency = match &params.currency {
+                    Some(c) => c.clone(),
+                    // Written before the currency was stored: the transaction's.
+                    None => self.transaction(params.transaction_id).await?.currency,
+                };
+                let request = params.request(&key, &currency);
                 let result = slot
                     .call("refund", policy, |g| {
                         let r = request.clone();

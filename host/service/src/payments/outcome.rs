@@ -110,12 +110,41 @@ pub fn charge_outcome(
 impl Service {
     /// Applies a capture's or void's outcome; `reason` (of a void the service made on its own)
     /// becomes the last error of a canceled transaction.
+    ///
+    /// A succeeded modification applies the payment it left (`payment-after`). A `pending` one
+    /// (or one without the payment) settles the operation and leaves the transaction as it is:
+    /// its outcome comes later, by event or lookup. A `failed` one was refused and changed
+    /// nothing: the operation fails with the gateway's reason, as an invalid request would.
     pub(crate) async fn apply_payment_change(
         &self,
         txn_id: i64,
-        result: Result<contract::Payment, CallError>,
+        result: Result<contract::Modification, CallError>,
         reason: Option<String>,
     ) -> Result<(OpState, Option<CallError>), Error> {
+        let result = match result {
+            Ok(m) if m.status == contract::ModificationStatus::Failed => Err(CallError::Gateway(
+                GatewayError::InvalidInput(contract::InvalidInput {
+                    field: "payment".into(),
+                    message: m
+                        .failure_reason
+                        .unwrap_or_else(|| "the gateway refused the modification".into()),
+                    request_id: None,
+                }),
+            )),
+            Ok(m) => match m.payment_after {
+                Some(p) if m.status == contract::ModificationStatus::Succeeded => Ok(p),
+                _ => {
+                    tracing::info!(
+                        transaction = txn_id,
+                        modification = %m.id,
+                        status = ?m.status,
+                        "modification not settled yet: the transaction is left as it is"
+                    );
+                    return Ok((OpState::Done, None));
+                }
+            },
+            Err(e) => Err(e),
+        };
         match result {
             Ok(p) => {
                 let status = txn_status_of(p.status);
@@ -288,6 +317,7 @@ mod tests {
         );
         assert_eq!(
             classify(&CallError::Gateway(GatewayError::Declined(Decline {
+                category: contract::DeclineCategory::Other,
                 code: "card_declined".into(),
                 decline_reason: None,
                 customer_message: "no".into(),

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::ledger::{Capture, Operation};
 use omnicrm_host::contract::{
     CaptureMode, ChargeRequest, CollectionMethod, InvoiceRequest, LineItem, Money, RefundReason,
-    RefundRequest,
+    RefundRequest, StoredCredentialUse,
 };
 
 /// The inputs of a charge, stored with its operation.
@@ -33,7 +33,9 @@ pub struct ChargeParams {
 }
 
 impl ChargeParams {
-    /// The gateway request, with the operation's key.
+    /// The gateway request, with the operation's key. The service charges stored cards when the
+    /// CRM triggers a transaction, without the customer: a merchant-initiated, unscheduled use of
+    /// the stored credential (the off-session charge of contract 0.1).
     pub fn request(&self, idempotency_key: &str) -> ChargeRequest {
         ChargeRequest {
             customer: self.customer.clone(),
@@ -48,6 +50,9 @@ impl ChargeParams {
                 Capture::Automatic => CaptureMode::Automatic,
                 Capture::Manual => CaptureMode::Manual,
             },
+            stored_credential: StoredCredentialUse::MerchantUnscheduled,
+            network_transaction_id: None,
+            return_url: None,
             idempotency_key: idempotency_key.to_string(),
         }
     }
@@ -58,9 +63,13 @@ impl ChargeParams {
 pub struct PaymentParams {
     /// Gateway payment.
     pub payment: String,
-    /// Amount to capture (none: all).
+    /// Amount to capture (none: all that was authorized).
     #[serde(default)]
     pub amount: Option<i64>,
+    /// The payment's currency (absent from operations written before it was stored: then the
+    /// transaction's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// Why the service voids on its own (recorded as the transaction's last error once the
     /// payment is canceled); none for captures and voids the CRM asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +83,10 @@ pub struct RefundParams {
     pub payment: String,
     /// Amount.
     pub amount: i64,
+    /// The payment's currency (absent from operations written before it was stored: then the
+    /// transaction's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// Reason (`duplicate`, `fraudulent`, `requested_by_customer`).
     pub reason: Option<String>,
     /// Ledger transaction.
@@ -81,11 +94,14 @@ pub struct RefundParams {
 }
 
 impl RefundParams {
-    /// The gateway request, with the operation's key.
-    pub fn request(&self, idempotency_key: &str) -> RefundRequest {
+    /// The gateway request, with the operation's key, in `currency` (the transaction's).
+    pub fn request(&self, idempotency_key: &str, currency: &str) -> RefundRequest {
         RefundRequest {
             payment: self.payment.clone(),
-            amount: Some(self.amount),
+            amount: Money {
+                amount: self.amount,
+                currency: self.currency.clone().unwrap_or_else(|| currency.to_string()),
+            },
             reason: self.reason.as_deref().and_then(refund_reason),
             metadata: vec![("crm_transaction_id".into(), self.transaction_id.to_string())],
             idempotency_key: idempotency_key.to_string(),

@@ -59,6 +59,7 @@ fn refund_operation(r: &Refund, t: &Transaction) -> Result<NewOperation, LedgerE
     let params = RefundParams {
         payment: t.gateway_payment_ref.clone().unwrap_or_default(),
         amount: r.amount,
+        currency: Some(t.currency.clone()),
         reason: r.reason.clone(),
         transaction_id: t.id,
     };

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use omnicrm_host::contract::{EventKind, GatewayEvent, Money, PaymentStatus, PaymentUpdate};
+use omnicrm_host::contract::{
+    EventKind, GatewayEvent, Money, PaymentStatus, PaymentUpdate, WebhookRequest,
+};
 
 use super::fake_gateway::{NAME, Step};
 use super::service_env::{charge, env};
@@ -20,16 +22,28 @@ fn payment_event(id: &str, payment: &str, status: PaymentStatus, amount: i64) ->
             amount,
             currency: "EUR".into(),
         },
+        amount_captured: None,
         decline: None,
+        metadata: vec![],
+        fee: None,
+        network_transaction_id: None,
     };
     GatewayEvent {
         id: id.into(),
         created: now(),
         gateway_type: "payment_intent.updated".into(),
-        kind: match status {
-            PaymentStatus::Failed => EventKind::PaymentFailed(update),
-            _ => EventKind::PaymentSucceeded(update),
-        },
+        kind: EventKind::Payment(update),
+    }
+}
+
+/// A webhook request with no signature.
+fn unsigned(body: &[u8]) -> WebhookRequest {
+    WebhookRequest {
+        method: "POST".into(),
+        path: format!("/webhooks/{NAME}"),
+        query: String::new(),
+        headers: vec![],
+        body: body.to_vec(),
     }
 }
 
@@ -73,7 +87,7 @@ async fn an_event_before_the_answer_converges_with_the_reconciler() {
 #[tokio::test]
 async fn events_are_verified_by_the_gateway_before_anything_is_applied() {
     let env = env().await;
-    let e = events::receive(&env.service, NAME, vec![], b"{}".to_vec())
+    let e = events::receive(&env.service, NAME, unsigned(b"{}"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -81,7 +95,7 @@ async fn events_are_verified_by_the_gateway_before_anything_is_applied() {
         ErrorKind::EventRejected(EventRejection::NotConfigured)
     );
     assert_eq!(e.field.as_deref(), Some("signature"));
-    let e = events::receive(&env.service, "elsewhere", vec![], vec![])
+    let e = events::receive(&env.service, "elsewhere", unsigned(b""))
         .await
         .unwrap_err();
     assert_eq!(

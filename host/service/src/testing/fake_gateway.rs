@@ -4,6 +4,10 @@
 //! key with other inputs is an idempotency conflict), records every call that reaches it, and
 //! follows a script of what to do with the next calls of each operation.
 
+// The fake answers with the contract's `GatewayError` by value, as the runtime does (see
+// `omnicrm_host`): a record of a few strings, past clippy's size threshold for `Err`.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -17,10 +21,11 @@ use crate::gateway::{GatewayFuture, PaymentGateway};
 use crate::live_gateways::Gateways;
 use omnicrm_host::GatewayConfig;
 use omnicrm_host::contract::{
-    self, CaptureMode, CardFunding, ChargeRequest, Customer, CustomerRequest, Decline, Failure,
-    FinancialSummary, GatewayError, GatewayEvent, GatewayInfo, InvalidInput, Invoice, InvoiceLine,
-    InvoiceRequest, InvoiceStatus, Money, NotFound, Payment, PaymentStatus, Refund, RefundRequest,
-    Rejection, StoredCard, TimeRange,
+    self, Capabilities, CaptureMode, CaptureRequest, CardFunding, ChargeRequest, Customer,
+    CustomerRequest, Decline, DeclineCategory, Failure, FinancialSummary, GatewayError,
+    GatewayInfo, InvalidInput, Invoice, InvoiceLine, InvoiceRequest, InvoiceStatus, Modification,
+    ModificationStatus, Money, NotFound, Payment, PaymentStatus, Refund, RefundRequest, Rejection,
+    StoreCardRequest, StoredCard, TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
 };
 use omnicrm_host::error::CallError;
 
@@ -89,6 +94,11 @@ impl FakeGateway {
                 display_name: "Scripted fake".into(),
                 version: "0.0.0".into(),
                 currencies: Vec::new(),
+                // A synchronous gateway with invoices; no figures of its own.
+                capabilities: Capabilities::PARTIAL_CAPTURE
+                    | Capabilities::PAYMENT_LOOKUP
+                    | Capabilities::INVOICING
+                    | Capabilities::CUSTOMER_ACTIONS,
             },
             state: Mutex::new(State::default()),
             held: Notify::new(),
@@ -178,6 +188,7 @@ impl FakeGateway {
                 None => {
                     let outcome = match &step {
                         Step::Decline(code) => Err(GatewayError::Declined(Decline {
+                            category: DeclineCategory::Other,
                             code: (*code).into(),
                             decline_reason: None,
                             customer_message: "Your card was declined.".into(),
@@ -210,6 +221,18 @@ impl FakeGateway {
 
 fn json<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).expect("inputs are JSON")
+}
+
+/// A synchronous gateway's answer to a capture or void: done, with the payment after it.
+fn settled(payment: Payment, amount: Option<Money>) -> Modification {
+    Modification {
+        id: payment.id.clone(),
+        payment: payment.id.clone(),
+        status: ModificationStatus::Succeeded,
+        amount,
+        payment_after: Some(payment),
+        failure_reason: None,
+    }
 }
 
 fn not_found(kind: &str, id: &str) -> GatewayError {
@@ -288,37 +311,34 @@ impl PaymentGateway for FakeGateway {
         ))
     }
 
-    fn store_card<'a>(
-        &'a self,
-        customer: &'a str,
-        token: &'a str,
-        make_default: bool,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, StoredCard> {
+    fn store_card(&self, request: StoreCardRequest) -> GatewayFuture<'_, StoredCard> {
         let inputs = serde_json::json!({
-            "customer": customer, "token": token, "make_default": make_default,
+            "customer": request.customer, "token": request.token, "make_default": request.make_default,
         });
-        Box::pin(
-            self.run("store-card", Some(idempotency_key), inputs, move |st| {
-                if !st.customers.contains_key(customer) {
-                    return Err(not_found("customer", customer));
+        Box::pin(async move {
+            let key = request.idempotency_key.clone();
+            self.run("store-card", Some(&key), inputs, move |st| {
+                if !st.customers.contains_key(&request.customer) {
+                    return Err(not_found("customer", &request.customer));
                 }
                 let card = StoredCard {
                     id: st.id("card"),
-                    customer: customer.to_string(),
+                    customer: request.customer,
                     brand: "visa".into(),
                     last4: "4242".into(),
                     exp_month: 12,
                     exp_year: 2040,
-                    fingerprint: Some(format!("fp-{token}")),
+                    fingerprint: Some(format!("fp-{}", request.token)),
                     funding: CardFunding::Credit,
                     country: None,
-                    is_default: make_default,
+                    is_default: request.make_default,
+                    network_transaction_id: None,
                 };
                 st.cards.insert(card.id.clone(), card.clone());
                 Ok(card)
-            }),
-        )
+            })
+            .await
+        })
     }
 
     fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>> {
@@ -383,6 +403,7 @@ impl PaymentGateway for FakeGateway {
                     last_decline: None,
                     next_action: None,
                     fee: None,
+                    network_transaction_id: None,
                 };
                 st.payments.insert(payment.id.clone(), payment.clone());
                 Ok(payment)
@@ -391,43 +412,46 @@ impl PaymentGateway for FakeGateway {
         })
     }
 
-    fn capture<'a>(
-        &'a self,
-        payment: &'a str,
-        amount: Option<i64>,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, Payment> {
-        let inputs = serde_json::json!({ "payment": payment, "amount": amount });
-        Box::pin(
-            self.run("capture", Some(idempotency_key), inputs, move |st| {
-                let p = st.payment(payment)?;
+    fn capture(&self, request: CaptureRequest) -> GatewayFuture<'_, Modification> {
+        let inputs = serde_json::json!({ "payment": request.payment, "amount": request.amount });
+        Box::pin(async move {
+            let key = request.idempotency_key.clone();
+            self.run("capture", Some(&key), inputs, move |st| {
+                let p = st.payment(&request.payment)?;
                 if p.status != PaymentStatus::RequiresCapture {
                     return Err(invalid("payment", "the payment is not authorized"));
                 }
                 p.status = PaymentStatus::Succeeded;
-                p.amount_captured = amount.unwrap_or(p.amount.amount);
-                Ok(p.clone())
-            }),
-        )
+                p.amount_captured = request.amount.amount;
+                Ok(settled(
+                    p.clone(),
+                    Some(Money {
+                        amount: p.amount_captured,
+                        currency: p.amount.currency.clone(),
+                    }),
+                ))
+            })
+            .await
+        })
     }
 
-    fn void<'a>(
-        &'a self,
-        payment: &'a str,
-        idempotency_key: &'a str,
-    ) -> GatewayFuture<'a, Payment> {
-        let inputs = serde_json::json!({ "payment": payment });
-        Box::pin(self.run("void", Some(idempotency_key), inputs, move |st| {
-            let p = st.payment(payment)?;
-            if !matches!(
-                p.status,
-                PaymentStatus::RequiresCapture | PaymentStatus::RequiresAction
-            ) {
-                return Err(invalid("payment", "the payment cannot be voided"));
-            }
-            p.status = PaymentStatus::Canceled;
-            Ok(p.clone())
-        }))
+    fn void(&self, request: VoidRequest) -> GatewayFuture<'_, Modification> {
+        let inputs = serde_json::json!({ "payment": request.payment });
+        Box::pin(async move {
+            let key = request.idempotency_key.clone();
+            self.run("void", Some(&key), inputs, move |st| {
+                let p = st.payment(&request.payment)?;
+                if !matches!(
+                    p.status,
+                    PaymentStatus::RequiresCapture | PaymentStatus::RequiresAction
+                ) {
+                    return Err(invalid("payment", "the payment cannot be voided"));
+                }
+                p.status = PaymentStatus::Canceled;
+                Ok(settled(p.clone(), None))
+            })
+            .await
+        })
     }
 
     fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund> {
@@ -437,9 +461,7 @@ impl PaymentGateway for FakeGateway {
             self.run("refund", Some(&key), inputs, move |st| {
                 let id = st.id("re");
                 let p = st.payment(&request.payment)?;
-                let amount = request
-                    .amount
-                    .unwrap_or(p.amount_captured - p.amount_refunded);
+                let amount = request.amount.amount;
                 if amount > p.amount_captured - p.amount_refunded {
                     return Err(invalid("amount", "more than remains refundable"));
                 }
@@ -454,6 +476,7 @@ impl PaymentGateway for FakeGateway {
                     status: contract::RefundStatus::Succeeded,
                     reason: request.reason,
                     created: crate::ledger::now(),
+                    failure_reason: None,
                 };
                 st.refunds.insert(refund.id.clone(), refund.clone());
                 Ok(refund)
@@ -586,11 +609,10 @@ impl PaymentGateway for FakeGateway {
         }))
     }
 
-    fn verify_event(
+    fn handle_webhook(
         &self,
-        _headers: Vec<(String, Vec<u8>)>,
-        _body: Vec<u8>,
-    ) -> GatewayFuture<'_, Result<GatewayEvent, Rejection>> {
+        _request: WebhookRequest,
+    ) -> GatewayFuture<'_, Result<WebhookOutcome, Rejection>> {
         Box::pin(async {
             Ok(Err(Rejection::NotConfigured(
                 "the fake gateway signs no events".into(),

@@ -1,17 +1,20 @@
-//! Contract version 0.1 (`omnicrm:payments@0.1.x`): its bindings, the interfaces a component of
-//! this version must export and may import, and the export indices the host resolves once per
+//! Contract version 0.2 (`omnicrm:payments@0.2.x`), the newest: its bindings (whose types are the
+//! runtime's public model, re-exported by [`crate::contract`]), the interfaces a component of this
+//! version must or may export and may import, and the export indices the host resolves once per
 //! loaded gateway.
 
 use super::version::Version;
 use wasmtime::component::{HasSelf, InstancePre, Linker};
 
-/// The raw output of `wasmtime::component::bindgen!` for the world `omnicrm:payments/gateway`
-/// at version 0.1.0.
+/// The raw output of `wasmtime::component::bindgen!` for the world
+/// `omnicrm:payments/full-gateway` at version 0.2.0: every interface of the contract, the
+/// optional `invoicing` and `metrics` included (a component exporting fewer is served by the
+/// same bindings, interface by interface).
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../../wit/v0.1.0",
-        world: "omnicrm:payments/gateway",
+        path: "../../wit",
+        world: "omnicrm:payments/full-gateway",
         imports: { default: async },
         exports: { default: async },
         require_store_data_send: true,
@@ -24,28 +27,25 @@ pub mod bindings {
     });
 }
 
-use bindings::exports::omnicrm::payments::{charging, invoicing, metrics, tokens, webhooks};
+use bindings::exports::omnicrm::payments::{charging, info, invoicing, metrics, tokens, webhooks};
 use bindings::omnicrm::payments::{call_context, config, credentials, logging, types};
 
 /// The version of the WIT these bindings are generated from.
-pub(crate) const VERSION: &str = "0.1.0";
+pub(crate) const VERSION: &str = "0.2.0";
 
 /// The oldest component version these bindings serve: [`VERSION`].
-pub(crate) const MIN_VERSION: Version = Version::new(0, 1, 0);
+pub(crate) const MIN_VERSION: Version = Version::new(0, 2, 0);
 
-/// The first component version these bindings do not serve (`0.2.0`): they serve the `0.1`
+/// The first component version these bindings do not serve (`0.3.0`): they serve the `0.2`
 /// line, whose versions differ only in additions these bindings do not call.
 pub(crate) const MAX_VERSION: Version = MIN_VERSION.next_breaking();
 
-/// The interfaces a gateway of this version must export.
-pub(crate) const REQUIRED_EXPORTS: &[&str] = &[
-    "info",
-    "tokens",
-    "charging",
-    "invoicing",
-    "metrics",
-    "webhooks",
-];
+/// The interfaces every gateway of this version exports (world `gateway`).
+pub(crate) const REQUIRED_EXPORTS: &[&str] = &["info", "tokens", "charging", "webhooks"];
+
+/// The interfaces a gateway of this version may export, each with the capability that declares
+/// it (worlds `gateway-with-invoicing`, `gateway-with-metrics`, `full-gateway`).
+pub(crate) const OPTIONAL_EXPORTS: &[&str] = &["invoicing", "metrics"];
 
 /// The interfaces of this version the host provides to plugins.
 pub(crate) const PROVIDED_IMPORTS: &[&str] =
@@ -80,25 +80,34 @@ pub(crate) fn add_to_linker<T: Imports>(linker: &mut Linker<T>) -> wasmtime::Res
 
 /// The export indices of one component of this version, per exported interface.
 pub(crate) struct Exports {
-    /// Every export of the world (all interfaces, fully type-checked): used at load time.
-    pub(crate) world: bindings::GatewayIndices,
+    pub(crate) info: info::GuestIndices,
     pub(crate) tokens: tokens::GuestIndices,
     pub(crate) charging: charging::GuestIndices,
-    pub(crate) invoicing: invoicing::GuestIndices,
-    pub(crate) metrics: metrics::GuestIndices,
     pub(crate) webhooks: webhooks::GuestIndices,
+    /// `None` when the component does not export `invoicing`.
+    pub(crate) invoicing: Option<invoicing::GuestIndices>,
+    /// `None` when the component does not export `metrics`.
+    pub(crate) metrics: Option<metrics::GuestIndices>,
 }
 
 impl Exports {
-    /// Looks every contract export of `pre`'s component up. Fails if one is missing.
-    pub(crate) fn new<T>(pre: &InstancePre<T>) -> wasmtime::Result<Exports> {
+    /// Looks the contract exports of `pre`'s component up: the required ones, and those of
+    /// `optional` (the optional interfaces it exports, as validation found them). Fails if one
+    /// is missing.
+    pub(crate) fn new<T>(pre: &InstancePre<T>, optional: &[&str]) -> wasmtime::Result<Exports> {
         Ok(Exports {
-            world: bindings::GatewayIndices::new(pre)?,
+            info: info::GuestIndices::new(pre)?,
             tokens: tokens::GuestIndices::new(pre)?,
             charging: charging::GuestIndices::new(pre)?,
-            invoicing: invoicing::GuestIndices::new(pre)?,
-            metrics: metrics::GuestIndices::new(pre)?,
             webhooks: webhooks::GuestIndices::new(pre)?,
+            invoicing: optional
+                .contains(&"invoicing")
+                .then(|| invoicing::GuestIndices::new(pre))
+                .transpose()?,
+            metrics: optional
+                .contains(&"metrics")
+                .then(|| metrics::GuestIndices::new(pre))
+                .transpose()?,
         })
     }
 }
@@ -110,6 +119,6 @@ mod tests {
     #[test]
     fn the_version_constants_agree() {
         assert_eq!(Version::parse(VERSION), Some(MIN_VERSION));
-        assert_eq!(MAX_VERSION, Version::new(0, 2, 0));
+        assert_eq!(MAX_VERSION, Version::new(0, 3, 0));
     }
 }

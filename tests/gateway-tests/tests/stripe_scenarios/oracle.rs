@@ -1,0 +1,177 @@
+//! The emulator's API read directly (the tests' oracle) over plain HTTP/1.1, and the webhook
+//! endpoint registered with the emulator.
+
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::Delivery;
+
+/// Reads the emulator's API directly.
+pub struct Oracle {
+    pub(super) base: String,
+}
+
+impl Oracle {
+    /// `GET path` (with query), JSON body; fails on non-2xx.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.request("GET", path, "").await
+    }
+
+    /// `POST path` with a form body.
+    pub async fn post(&self, path: &str, form: &str) -> Result<Value> {
+        self.request("POST", path, form).await
+    }
+
+    /// The PaymentIntent `id`.
+    pub async fn payment_intent(&self, id: &str) -> Result<Value> {
+        self.get(&format!("/v1/payment_intents/{id}")).await
+    }
+
+    /// Every PaymentIntent of `customer`.
+    pub async fn intents_of(&self, customer: &str) -> Result<Vec<Value>> {
+        self.list_all(&format!("/v1/payment_intents?customer={customer}"))
+            .await
+    }
+
+    /// Every object of a list, page after page.
+    pub async fn list_all(&self, path: &str) -> Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let mut url = format!("{path}{sep}limit=100");
+            if let Some(a) = &after {
+                url.push_str(&format!("&starting_after={a}"));
+            }
+            let page = self.get(&url).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            after = data
+                .last()
+                .and_then(|o| o["id"].as_str())
+                .map(str::to_owned);
+            all.extend(data);
+            if page["has_more"] != Value::Bool(true) || after.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn request(&self, method: &str, path: &str, form: &str) -> Result<Value> {
+        let authority = self
+            .base
+            .strip_prefix("http://")
+            .context("plain base URL")?;
+        let mut stream = TcpStream::connect(authority).await?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer sk_test_oracle\r\n\
+             stripe-version: 2025-03-31.basil\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{form}",
+            form.len()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        let (head, body) = split_http(&raw)?;
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("status line")?;
+        let value: Value =
+            serde_json::from_slice(&body).with_context(|| format!("JSON from {path}"))?;
+        ensure!(
+            (200..300).contains(&status),
+            "{method} {path}: HTTP {status}: {value}"
+        );
+        Ok(value)
+    }
+}
+
+/// Splits a raw HTTP/1.1 message into its head and its (de-chunked) body.
+fn split_http(raw: &[u8]) -> Result<(String, Vec<u8>)> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("incomplete HTTP message")?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut body = raw[end + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let line_end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .context("chunk size")?;
+            let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end])?.trim(), 16)?;
+            if size == 0 {
+                break;
+            }
+            let start = line_end + 2;
+            out.extend_from_slice(&rest[start..start + size]);
+            rest = &rest[start + size + 2..];
+        }
+        body = out;
+    }
+    Ok((head, body))
+}
+
+/// A minimal HTTP server that records every request it receives (headers and raw body) and
+/// answers 200: the webhook endpoint registered with the emulator.
+pub(super) async fn start_webhook_receiver() -> Result<(String, mpsc::UnboundedReceiver<Delivery>)>
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/webhooks/stripe", listener.local_addr()?);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    raw.extend_from_slice(&buf[..n]);
+                    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+                    let mut headers = Vec::new();
+                    let mut length = 0;
+                    for line in head.lines().skip(1) {
+                        if let Some((k, v)) = line.split_once(':') {
+                            let k = k.trim().to_ascii_lowercase();
+                            if k == "content-length" {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                            headers.push((k, v.trim().as_bytes().to_vec()));
+                        }
+                    }
+                    if raw.len() < end + 4 + length {
+                        continue;
+                    }
+                    let body = raw[end + 4..end + 4 + length].to_vec();
+                    let _ = tx.send((headers, body));
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await;
+                    return;
+                }
+            });
+        }
+    });
+    Ok((url, rx))
+}

@@ -115,7 +115,7 @@ async fn store_card(
 async fn capture(
     gateway: &Gateway,
     payment: &str,
-    amount: Option<i64>,
+    amount: Money,
     key: &str,
 ) -> Result<Modification, CallError> {
     gateway
@@ -324,7 +324,7 @@ async fn charging_capture_cancel_refund_and_lookup() {
     let refund = gateway
         .refund_payment(RefundRequest {
             payment: payment.id.clone(),
-            amount: Some(300),
+            amount: usd(300),
             reason: Some(RefundReason::RequestedByCustomer),
             metadata: vec![],
             idempotency_key: "re-1".into(),
@@ -342,7 +342,7 @@ async fn charging_capture_cancel_refund_and_lookup() {
     let too_much = gateway
         .refund_payment(RefundRequest {
             payment: payment.id.clone(),
-            amount: Some(5000),
+            amount: usd(5000),
             reason: None,
             metadata: vec![],
             idempotency_key: "re-2".into(),
@@ -366,7 +366,7 @@ async fn charging_capture_cancel_refund_and_lookup() {
         .unwrap();
     assert_eq!(auth.status, PaymentStatus::RequiresCapture);
     assert_eq!(auth.amount_captured, 0);
-    let modification = capture(&gateway, &auth.id, Some(1500), "cap-1")
+    let modification = capture(&gateway, &auth.id, usd(1500), "cap-1")
         .await
         .unwrap();
     assert_eq!(modification.id, auth.id);

@@ -100,7 +100,10 @@ impl RefundParams {
             payment: self.payment.clone(),
             amount: Money {
                 amount: self.amount,
-                currency: self.currency.clone().unwrap_or_else(|| currency.to_string()),
+                currency: self
+                    .currency
+                    .clone()
+                    .unwrap_or_else(|| currency.to_string()),
             },
             reason: self.reason.as_deref().and_then(refund_reason),
             metadata: vec![("crm_transaction_id".into(), self.transaction_id.to_string())],

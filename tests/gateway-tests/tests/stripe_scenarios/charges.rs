@@ -11,7 +11,8 @@ use serde_json::Value;
 use stripe_emulator::FailSpec;
 
 use super::{
-    Env, Setup, charge_request, customer_request, gateway_error, settled, today_range, verified,
+    Env, Setup, charge_request, customer_request, gateway_error, settled, today_range, usd,
+    verified,
 };
 
 /// A charge succeeds with its amount, metadata and fee; the lookup agrees; the emulator holds
@@ -284,7 +285,7 @@ pub async fn authorize_then_partial_capture(s: Setup) -> Result<()> {
         p.status == PaymentStatus::RequiresCapture && p.amount_captured == 0,
         "{p:?}"
     );
-    let capture = env.capture(&p.id, Some(3_000), "auth-1").await?;
+    let capture = env.capture(&p.id, usd(3_000), "auth-1").await?;
     ensure!(
         capture.amount.as_ref().map(|m| m.amount) == Some(3_000),
         "{capture:?}"
@@ -295,14 +296,14 @@ pub async fn authorize_then_partial_capture(s: Setup) -> Result<()> {
         "{captured:?}"
     );
     // Capturing again with the same key replays; the capture happened once.
-    let again = settled(env.capture(&p.id, Some(3_000), "auth-1").await?)?;
+    let again = settled(env.capture(&p.id, usd(3_000), "auth-1").await?)?;
     ensure!(again.amount_captured == 3_000);
     let intent = env.oracle.payment_intent(&p.id).await?;
     ensure!(
         intent["amount_received"] == 3_000 && intent["status"] == "succeeded",
         "{intent}"
     );
-    let err = gateway_error(env.capture(&p.id, None, "auth-1-again").await)?;
+    let err = gateway_error(env.capture(&p.id, usd(5_000), "auth-1-again").await)?;
     ensure!(
         !matches!(
             err,
@@ -327,7 +328,7 @@ pub async fn cancel_authorization(s: Setup) -> Result<()> {
         canceled.status == PaymentStatus::Canceled && canceled.amount_captured == 0,
         "{canceled:?}"
     );
-    let err = gateway_error(env.capture(&canceled.id, None, "auth-2").await)?;
+    let err = gateway_error(env.capture(&canceled.id, usd(5_000), "auth-2").await)?;
     ensure!(matches!(err, GatewayError::InvalidInput(_)), "{err:?}");
     Ok(())
 }
@@ -353,7 +354,7 @@ pub async fn authorization_expires_after_seven_days(s: Setup) -> Result<()> {
         expired.status == PaymentStatus::Canceled && expired.amount_captured == 0,
         "{expired:?}"
     );
-    let err = gateway_error(env.capture(&p.id, None, "auth-expiry").await)?;
+    let err = gateway_error(env.capture(&p.id, usd(5_000), "auth-expiry").await)?;
     ensure!(matches!(err, GatewayError::InvalidInput(_)), "{err:?}");
     Ok(())
 }
@@ -367,16 +368,16 @@ pub async fn refunds_full_partial_and_over_refund(s: Setup) -> Result<()> {
     let p = env
         .charge(&customer, &card, 10_000, CaptureMode::Automatic, "order-r")
         .await?;
-    let refund = |amount: Option<i64>, key: &str| RefundRequest {
+    let refund = |amount: i64, key: &str| RefundRequest {
         payment: p.id.clone(),
-        amount,
+        amount: usd(amount),
         reason: Some(RefundReason::RequestedByCustomer),
         metadata: vec![("ticket".into(), "T-1".into())],
         idempotency_key: key.into(),
     };
     let r1 = env
         .gateway
-        .refund_payment(refund(Some(2_500), "refund-1"))
+        .refund_payment(refund(2_500, "refund-1"))
         .await?;
     ensure!(
         r1.id.starts_with("re_") && r1.amount.amount == 2_500 && r1.payment == p.id,
@@ -385,22 +386,21 @@ pub async fn refunds_full_partial_and_over_refund(s: Setup) -> Result<()> {
     ensure!(r1.reason == Some(RefundReason::RequestedByCustomer));
     let replay = env
         .gateway
-        .refund_payment(refund(Some(2_500), "refund-1"))
+        .refund_payment(refund(2_500, "refund-1"))
         .await?;
     ensure!(
         replay.id == r1.id,
         "a replayed refund must not refund twice"
     );
-    let err = gateway_error(
-        env.gateway
-            .refund_payment(refund(Some(8_000), "refund-2"))
-            .await,
-    )?;
+    let err = gateway_error(env.gateway.refund_payment(refund(8_000, "refund-2")).await)?;
     ensure!(
         matches!(&err, GatewayError::InvalidInput(i) if i.field == "amount"),
         "{err:?}"
     );
-    let r2 = env.gateway.refund_payment(refund(None, "refund-3")).await?;
+    let r2 = env
+        .gateway
+        .refund_payment(refund(7_500, "refund-3"))
+        .await?;
     ensure!(r2.amount.amount == 7_500, "the rest: {r2:?}");
     let after = env.gateway.get_payment(&p.id).await?;
     ensure!(after.amount_refunded == 10_000, "{after:?}");
@@ -474,7 +474,17 @@ pub async fn isk_and_three_decimal_amounts(s: Setup) -> Result<()> {
         .gateway
         .charge(isk(4_000, CaptureMode::Manual, "isk-2"))
         .await?;
-    let captured = settled(env.capture(&held.id, Some(3_000), "isk-2").await?)?;
+    let captured = settled(
+        env.capture(
+            &held.id,
+            Money {
+                amount: 3_000,
+                currency: "ISK".into(),
+            },
+            "isk-2",
+        )
+        .await?,
+    )?;
     ensure!(
         captured.status == PaymentStatus::Succeeded
             && captured.amount.amount == 4_000
@@ -488,7 +498,10 @@ pub async fn isk_and_three_decimal_amounts(s: Setup) -> Result<()> {
         .gateway
         .refund_payment(RefundRequest {
             payment: p.id.clone(),
-            amount: Some(1_000),
+            amount: Money {
+                amount: 1_000,
+                currency: "ISK".into(),
+            },
             reason: None,
             metadata: vec![],
             idempotency_key: "isk-refund-1".into(),

@@ -6,7 +6,7 @@ use omnicrm_host::contract::{
 };
 use serde_json::Value;
 
-use super::{Env, Setup, charge_request, customer_request, today_range};
+use super::{Env, Setup, charge_request, customer_request, today_range, usd};
 
 /// A charge on a disputed card opens a dispute that the metrics count; conceding it counts a
 /// lost dispute; an inquiry is not a chargeback.
@@ -105,7 +105,7 @@ pub async fn metrics_equal_emulator_sums_across_pages(s: Setup) -> Result<()> {
         env.gateway
             .refund_payment(RefundRequest {
                 payment: p.id.clone(),
-                amount: Some(300),
+                amount: usd(300),
                 reason: None,
                 metadata: vec![],
                 idempotency_key: format!("m-refund-{i}"),

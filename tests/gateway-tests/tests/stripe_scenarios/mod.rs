@@ -316,11 +316,11 @@ impl Env {
         )
     }
 
-    /// Captures all of an authorization, or `amount` of it.
+    /// Captures `amount` of an authorization.
     pub async fn capture(
         &self,
         payment: &str,
-        amount: Option<i64>,
+        amount: Money,
         key: &str,
     ) -> Result<Modification, CallError> {
         self.gateway
@@ -371,6 +371,14 @@ impl Env {
             }
             self.pending.push(delivery);
         }
+    }
+}
+
+/// `amount` minor units of US dollars.
+pub fn usd(amount: i64) -> Money {
+    Money {
+        amount,
+        currency: "USD".into(),
     }
 }
 

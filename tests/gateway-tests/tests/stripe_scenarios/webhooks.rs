@@ -7,7 +7,7 @@ use omnicrm_host::contract::{
 };
 use omnicrm_host::{OutboundAuth, SecretSource};
 
-use super::{Env, Setup, handle, verified};
+use super::{Env, Setup, handle, usd, verified};
 
 /// Delivered events are verified and normalized (payment succeeded and failed, refund, dispute
 /// opened, invoice paid); a tampered body is a bad signature; no header is a missing signature;
@@ -66,7 +66,7 @@ pub async fn webhooks_verified_and_rejected(s: Setup) -> Result<()> {
         .gateway
         .refund_payment(RefundRequest {
             payment: p.id.clone(),
-            amount: Some(234),
+            amount: usd(234),
             reason: None,
             metadata: vec![],
             idempotency_key: "wh-refund".into(),

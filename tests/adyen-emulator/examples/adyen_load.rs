@@ -1,5 +1,5 @@
 //! A bounded load loop against an in-process emulator (or `--url` of a running one):
-//! `cargo run --release -p adyen-emulator --example load -- [--seconds 5] [--connections 32] [--url http://127.0.0.1:12121]`.
+//! `cargo run --release -p adyen-emulator --example adyen_load -- [--seconds 5] [--connections 32] [--url http://127.0.0.1:12121]`.
 //! Each connection repeats `POST /v71/payments` (a new card, authorised and captured, with its
 //! AUTHORISATION notification recorded) for the given time; prints payments per second.
 

@@ -81,7 +81,7 @@ pub async fn cards_stored_listed_and_removed(transport: Transport) -> Result<()>
     ensure!(env.payments_with_reference("card-3").is_empty());
 
     env.gateway.remove_card(&shopper, &visa.id).await?;
-    ensure!(env.oracle.stored_ids(&shopper).await? == [mastercard.id.clone()]);
+    ensure!(env.oracle.stored_ids(&shopper).await? == std::slice::from_ref(&mastercard.id));
     let gone = gateway_error(env.gateway.remove_card(&shopper, &visa.id).await)?;
     ensure!(
         matches!(&gone, GatewayError::NotFound(n) if n.kind == "card" && n.id == visa.id),
@@ -93,7 +93,7 @@ pub async fn cards_stored_listed_and_removed(transport: Transport) -> Result<()>
     ensure!(matches!(foreign, GatewayError::NotFound(_)), "{foreign:?}");
     let foreign = gateway_error(env.store_card(&other, &mastercard.id, "card-4").await)?;
     ensure!(matches!(foreign, GatewayError::NotFound(_)), "{foreign:?}");
-    ensure!(env.oracle.stored_ids(&shopper).await? == [mastercard.id.clone()]);
+    ensure!(env.oracle.stored_ids(&shopper).await? == std::slice::from_ref(&mastercard.id));
 
     // Raw card data never crosses the contract: refused before anything is sent.
     let raw = r#"{"type":"scheme","number":"4111111111111111","expiryMonth":"03","expiryYear":"2030","cvc":"737"}"#;

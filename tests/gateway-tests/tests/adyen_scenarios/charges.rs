@@ -185,7 +185,7 @@ pub async fn three_d_secure_completed_at_the_emulator_page(transport: Transport)
         done.customer.as_deref() == Some(shopper.as_str()),
         "{done:?}"
     );
-    ensure!(env.oracle.stored_ids(&shopper).await? == [stored.clone()]);
+    ensure!(env.oracle.stored_ids(&shopper).await? == std::slice::from_ref(&stored));
     let again = env.complete(&setup, details, "card-3ds-done").await?;
     ensure!(again.id == done.id && again.card == done.card, "{again:?}");
     let card = env.store_card(&shopper, &stored, "card-3ds-store").await?;

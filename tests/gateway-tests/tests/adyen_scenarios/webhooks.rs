@@ -186,6 +186,9 @@ pub async fn webhooks_verified_dropped_and_refused(transport: Transport) -> Resu
 pub async fn duplicate_and_out_of_order_batches(transport: Transport) -> Result<()> {
     let mut env = Env::start(transport).await?;
     let (shopper, card) = env.customer_with_card("CRM-HOOK-2").await?;
+    // The card set-up's notifications (RECURRING_CONTRACT is the last) delivered first, so that
+    // the next item delivered is the charge's.
+    env.deliveries_of("RECURRING_CONTRACT", &card, 1).await?;
     env.emulator.webhooks().duplicate_next(1);
     let paid = env
         .charge(&shopper, &card, 900, CaptureMode::Automatic, "txn-9001")

@@ -133,3 +133,47 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(return_url: Option<&str>) -> Config {
+        Config {
+            api: format!("{DEFAULT_BASE_URL}/{API_VERSION}"),
+            merchant_account: "OmniCRM".into(),
+            timeout: Duration::from_secs(30),
+            max_retries: 2,
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(5),
+            return_url: return_url.map(Into::into),
+            store_model: MODELS[0],
+            client_key: None,
+            environment: "test".into(),
+            card_form_url: None,
+            default_currency: "EUR".into(),
+        }
+    }
+
+    #[test]
+    fn return_urls_come_from_the_request_or_the_setting() {
+        let with = config(Some("https://crm.example/back"));
+        assert_eq!(with.return_url(None).unwrap(), "https://crm.example/back");
+        assert_eq!(
+            with.return_url(Some(" ")).unwrap(),
+            "https://crm.example/back"
+        );
+        assert_eq!(
+            with.return_url(Some("https://crm.example/portal")).unwrap(),
+            "https://crm.example/portal"
+        );
+        assert!(matches!(
+            with.return_url(Some("javascript:alert(1)")),
+            Err(GatewayError::InvalidInput(i)) if i.field == "return-url"
+        ));
+        assert!(matches!(
+            config(None).return_url(None),
+            Err(GatewayError::Configuration(f)) if f.message.contains("return-url")
+        ));
+    }
+}

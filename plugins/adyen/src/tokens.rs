@@ -4,6 +4,7 @@
 //! card is stored by a payment made with `storePaymentMethod` (here a zero-amount one). Stored
 //! cards are listed and deleted by shopper (`/storedPaymentMethods`).
 
+use omnicrm_gateway_sdk::charging::PaymentStatus;
 use omnicrm_gateway_sdk::http::Method;
 use omnicrm_gateway_sdk::log;
 use omnicrm_gateway_sdk::time;
@@ -200,20 +201,18 @@ fn stored_by(
     let payment = outcome::payment(answer, &asked)?;
     let psp = Some(payment.id.clone());
     let Some(id) = answer.stored_method_id() else {
-        return Err(
-            if payment.status == omnicrm_gateway_sdk::charging::PaymentStatus::Processing {
-                GatewayError::outcome_unknown(
+        return Err(if payment.status == PaymentStatus::Processing {
+            GatewayError::outcome_unknown(
                 "Adyen is still processing the card set-up; a card-stored event will name the card",
             )
             .with_request_id(psp)
-            } else {
-                unusable(
-                    Method::Post,
-                    "the card set-up was authorised but Adyen named no stored payment method",
-                    psp,
-                )
-            },
-        );
+        } else {
+            unusable(
+                Method::Post,
+                "the card set-up was authorised but Adyen named no stored payment method",
+                psp,
+            )
+        });
     };
     match cards::from_payment(answer, id, customer) {
         Some(card) => Ok(card),

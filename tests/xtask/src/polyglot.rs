@@ -34,6 +34,9 @@ const JAVASCRIPT: Example = Example {
 /// editors.
 const NOT_SOURCES: &[&str] = &["node_modules", "__pycache__", "wit_world"];
 
+/// Files that never go into a component: documentation.
+const NOT_SOURCE_EXTENSIONS: &[&str] = &["md"];
+
 struct Example {
     label: &'static str,
     /// Relative to the workspace root.
@@ -260,7 +263,7 @@ fn record_installed(pin: &Path, record: &Path) -> Result<()> {
 }
 
 /// The latest modification time of `path` or, for a directory, of any file below it (outside
-/// [`NOT_SOURCES`]).
+/// [`NOT_SOURCES`], and not of [`NOT_SOURCE_EXTENSIONS`]).
 fn newest_modification(path: &Path) -> Result<SystemTime> {
     let metadata =
         std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
@@ -272,10 +275,14 @@ fn newest_modification(path: &Path) -> Result<SystemTime> {
     let mut newest = SystemTime::UNIX_EPOCH;
     for entry in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
         let entry = entry.with_context(|| format!("listing {}", path.display()))?;
-        if NOT_SOURCES.iter().any(|skip| entry.file_name() == *skip) {
+        let path = entry.path();
+        let documentation = path
+            .extension()
+            .is_some_and(|e| NOT_SOURCE_EXTENSIONS.iter().any(|skip| e == *skip));
+        if documentation || NOT_SOURCES.iter().any(|skip| entry.file_name() == *skip) {
             continue;
         }
-        newest = newest.max(newest_modification(&entry.path())?);
+        newest = newest.max(newest_modification(&path)?);
     }
     Ok(newest)
 }

@@ -9,6 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod polyglot;
+
 /// The WebAssembly components of the workspace, built for `wasm32-wasip2` with the `plugin`
 /// profile into `target/wasm32-wasip2/plugin/`.
 const COMPONENT_PACKAGES: &[&str] = &[
@@ -49,8 +51,12 @@ enum Task {
     /// Install the wasm32-wasip2 target and build the plugin components (and the offline
     /// gateway's core variant, `omnicrm_offline_gateway_core.wasm`).
     Plugins,
-    /// Build the plugins, then run every test of the workspace. Extra arguments go to `cargo test`
-    /// of the native crates (then the plugins' own unit tests are skipped).
+    /// Install componentize-py and componentize-js under `target/polyglot/` when missing, and
+    /// build the Python and JavaScript example gateways (`plugins/examples/`).
+    Polyglot,
+    /// Build the plugins and the Python and JavaScript examples, then run every test of the
+    /// workspace. Extra arguments go to `cargo test` of the native crates (then the plugins' own
+    /// unit tests are skipped).
     Test {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_test_args: Vec<String>,
@@ -70,8 +76,10 @@ enum Task {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Task::Plugins => build_plugins(),
+        Task::Polyglot => build_polyglot(),
         Task::Test { cargo_test_args } => {
             build_plugins()?;
+            build_polyglot()?;
             // The workspace's default members: the host, the emulator and the component tests,
             // which load the built components.
             let targeted = !cargo_test_args.is_empty();
@@ -217,6 +225,13 @@ fn build_offline_core() -> Result<()> {
     std::fs::copy(&built, &copy)
         .with_context(|| format!("copying {} to {}", built.display(), copy.display()))?;
     Ok(())
+}
+
+/// Builds the example gateways written in Python and JavaScript (see [`polyglot`]).
+fn build_polyglot() -> Result<()> {
+    // This crate is `tests/xtask` in the workspace.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    polyglot::build(&root, &target_dir())
 }
 
 /// The workspace's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the root.

@@ -18,7 +18,7 @@ use crate::config::{GatewayEntry, ServiceConfig};
 use crate::gateway::PaymentGateway;
 use crate::ledger::{Ts, now};
 use crate::retry::{RetryPolicy, retryable};
-use omnicrm_host::contract::GatewayError;
+use omnicrm_host::contract::{Capabilities, GatewayError};
 use omnicrm_host::error::{CallError, LoadError};
 use omnicrm_host::gateway::Gateway;
 use omnicrm_host::runtime::Runtime;
@@ -71,6 +71,8 @@ pub struct GatewayStatus {
     pub max_concurrency: usize,
     /// Calls per second, at most.
     pub requests_per_second: Option<f64>,
+    /// What the gateway declared it supports beyond the common operations (WIT names).
+    pub capabilities: Capabilities,
 }
 
 /// Spaces call starts `1 / rate` seconds apart.
@@ -139,6 +141,11 @@ impl GatewaySlot {
             .clone()
     }
 
+    /// What the gateway loaded now declared it supports beyond the common operations.
+    pub fn capabilities(&self) -> Capabilities {
+        self.gateway().capabilities()
+    }
+
     /// ISO currencies the plugin accepts (empty: any).
     pub fn currencies(&self) -> Vec<String> {
         self.gateway().describe().currencies.clone()
@@ -170,6 +177,7 @@ impl GatewaySlot {
             generation: l.generation,
             max_concurrency: self.entry.max_concurrency,
             requests_per_second: self.entry.requests_per_second,
+            capabilities: info.capabilities,
         }
     }
 

@@ -8,7 +8,9 @@ use omnicrm_host::error::CallError;
 
 use super::fake_gateway::FakeGateway;
 use crate::ledger::sqlite::SqliteLedger;
-use crate::ledger::{Capture, Db, Durability, Operation, Transaction, TxnKind, TxnStatus, now};
+use crate::ledger::{
+    Capture, Db, Durability, Initiator, Operation, Transaction, TxnKind, TxnStatus, now,
+};
 use crate::payments::TxnRequest;
 use crate::service::Service;
 
@@ -58,6 +60,8 @@ pub fn charge(amount: i64, at_once: bool) -> TxnRequest {
         card_id: None,
         capture: Capture::Automatic,
         charge_now: at_once,
+        initiator: Initiator::MerchantUnscheduled,
+        return_url: None,
         client_key: None,
     }
 }

@@ -32,7 +32,9 @@
 //! ```
 //!
 //! The `[gateways.NAME]` tables are the runtime's [`GatewayConfig`] plus the service's own keys
-//! `default`, `max_concurrency` and `requests_per_second` (also accepted inside `limits`).
+//! `default`, `max_concurrency` and `requests_per_second` (also accepted inside `limits`). Both
+//! limits are shared by every call to the gateway; the lookups that events and the reconciler
+//! make take at most a fifth of each, so they never starve charges.
 //! Relative paths are resolved against the directory of the configuration file.
 
 use std::collections::BTreeMap;

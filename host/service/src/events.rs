@@ -26,6 +26,7 @@ use crate::ledger::{
     Capture, CardDetails, DisputeStatus, DisputeUpdate, InvoicePatch, RefundStatus, Transaction,
     TxnPatch, TxnStatus,
 };
+use crate::live_gateways::Lane;
 use crate::payments::lookup::AUTHORIZATION_EXPIRED;
 use crate::payments::pending::InvoicePayment;
 use crate::payments::status::{
@@ -159,7 +160,7 @@ async fn txn_of_payment(
         && slot.capabilities().contains(Capabilities::PAYMENT_LOOKUP)
     {
         let found = slot
-            .call("get-payment", RetryPolicy::INTERACTIVE, |g| {
+            .call_in(Lane::Lookup, "get-payment", RetryPolicy::INTERACTIVE, |g| {
                 let p = payment.to_string();
                 async move { g.get_payment(&p).await }
             })

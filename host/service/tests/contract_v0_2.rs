@@ -447,3 +447,114 @@ async fn a_gateway_without_invoicing_or_metrics_gets_invoices_and_a_summary_from
     assert_eq!(s["differences"], json!([]), "{s}");
     env.stop().await;
 }
+
+/// How many charges (`POST /v1/payment_intents`) and payment lookups (`GET
+/// /v1/payment_intents/{id}`) reached the gateway so far.
+fn charges_and_lookups(env: &Env) -> (usize, usize) {
+    let calls = env.calls.as_ref().unwrap();
+    (
+        calls.count("POST", "/v1/payment_intents", "/payment_intents"),
+        calls.count("GET", "/v1/payment_intents/", ""),
+    )
+}
+
+/// Charges `count` payments of `customer`, `parallel` at a time; returns their ids.
+async fn charge_many(
+    env: &std::sync::Arc<Env>,
+    customer: &str,
+    count: usize,
+    parallel: usize,
+) -> Vec<i64> {
+    let mut tasks = Vec::new();
+    for worker in 0..parallel {
+        let (env, customer) = (env.clone(), customer.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in (worker..count).step_by(parallel) {
+                let r = env
+                    .charge(json!({ "customer_id": customer, "amount": 1000 + n as i64, "currency": "USD" }))
+                    .await;
+                expect_state(&r, 201, "succeeded");
+                ids.push(r.json["id"].as_i64().unwrap());
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carrying_the_payment_need_no_lookup_and_lookups_do_not_starve_charges() {
+    let env = std::sync::Arc::new(
+        start(EnvOptions {
+            count_gateway_calls: true,
+            requests_per_second: Some(25.0),
+            ..EnvOptions::default()
+        })
+        .await,
+    );
+    env.customer_with_card("hooks-1", "pm_card_visa").await;
+
+    // Webhooks on: every charge's events are applied, and none of them asks the gateway.
+    let ids = charge_many(&env, "hooks-1", 12, 4).await;
+    let events = common::emulator_list(env.emulator.base_url(), "events").await;
+    let succeeded: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "payment_intent.succeeded")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(succeeded.len(), ids.len());
+    for _ in 0..200 {
+        let ledger = env.service.db.ledger();
+        if succeeded
+            .iter()
+            .all(|e| ledger.webhook_seen("stripe", e).unwrap())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ledger = env.service.db.ledger();
+    for e in &succeeded {
+        assert!(
+            ledger.webhook_seen("stripe", e).unwrap(),
+            "event {e} not applied"
+        );
+    }
+    assert_eq!(charges_and_lookups(&env), (ids.len(), 0));
+
+    // Lookups flood the gateway (40 at once, without pause) while charges run: they keep to
+    // their share of the rate (a fifth), and the charges get the rest.
+    let mut flood = Vec::new();
+    for n in 0..40 {
+        let env = env.clone();
+        let txn = env.service.transaction(ids[n % ids.len()]).await.unwrap();
+        flood.push(tokio::spawn(async move {
+            loop {
+                let p = env.service.look_up_payment(&txn).await.unwrap();
+                assert!(p.is_some());
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = charges_and_lookups(&env);
+    let more = charge_many(&env, "hooks-1", 24, 6).await;
+    let after = charges_and_lookups(&env);
+    // The lookups still queued would take seconds at their pace: they are dropped.
+    for f in &flood {
+        f.abort();
+    }
+    let (charges, lookups) = (after.0 - before.0, after.1 - before.1);
+    assert_eq!(charges, more.len());
+    assert!(lookups > 0, "the lookups ran meanwhile");
+    // A fifth of the calls at most, with room for the rate's first slots (sharing calls first
+    // come, first served, 40 lookups to 6 charges would have given the lookups most of them).
+    assert!(
+        lookups * 4 <= charges + 4,
+        "{lookups} lookups took more than their share beside {charges} charges"
+    );
+}

@@ -31,6 +31,12 @@ pub use error::{LedgerError, Result};
 pub use model::*;
 pub use status::*;
 
+/// Builds the operation that changes an authorized transaction, and the capture it makes, from
+/// the transaction as it stands and the amount that remains to capture (see
+/// [`Ledger::begin_payment_change`]).
+pub type PaymentChangeBuilder<'a> =
+    dyn Fn(&Transaction, i64) -> Result<(NewOperation, Option<NewCapture>)> + 'a;
+
 /// How hard the ledger flushes commits to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -283,7 +289,7 @@ pub trait Ledger: Send + Sync + 'static {
         &self,
         transaction_id: i64,
         concurrent_captures: bool,
-        operation: &dyn Fn(&Transaction, i64) -> Result<(NewOperation, Option<NewCapture>)>,
+        operation: &PaymentChangeBuilder<'_>,
     ) -> Result<Begun<Transaction>>;
     /// Writes an operation of an invoice (finalize, pay or void, built by `operation` from the
     /// invoice as it stands), in one database transaction, only while the invoice's status is one

@@ -681,6 +681,7 @@ pub struct LedgerTotals {
     pub refunded: i64,
     /// Failed charges.
     pub failed: u64,
-    /// Transactions still pending or unknown.
+    /// Transactions still unsettled: charged and pending, processing, unknown or held for
+    /// review.
     pub unsettled: u64,
 }

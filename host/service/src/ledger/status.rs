@@ -53,6 +53,10 @@ str_enum!(
         PartiallyRefunded => "partially_refunded",
         /// The gateway call's outcome is unknown; the reconciler settles it.
         Unknown => "unknown",
+        /// The gateway's answer broke the contract: money may have moved. Nothing moves it on
+        /// its own and it is never counted as money taken; an operator checks the payment at
+        /// the gateway.
+        HeldForReview => "held_for_review",
     }
 );
 

@@ -105,6 +105,27 @@ pub(crate) fn action_required(txn: &Transaction) -> Error {
     )
 }
 
+/// The answer for a transaction held for review: the gateway's answer could not be trusted.
+pub(crate) fn held_for_review(txn: &Transaction) -> Error {
+    Error::new(
+        ErrorKind::HeldForReview,
+        Some("gateway"),
+        txn.last_error.clone().unwrap_or_else(|| {
+            "the gateway's answer broke the contract; the transaction is held for review".into()
+        }),
+    )
+}
+
+/// The error a charge's client must hear about from where its transaction stands: it waits for
+/// the customer, or it is held for review.
+pub(crate) fn status_error(txn: &Transaction) -> Option<Error> {
+    match txn.status {
+        TxnStatus::RequiresAction => Some(action_required(txn)),
+        TxnStatus::HeldForReview => Some(held_for_review(txn)),
+        _ => None,
+    }
+}
+
 /// Checks who starts a charge and where the customer comes back.
 fn check_initiator(req: &TxnRequest, charge_now: bool) -> Result<(), Error> {
     if let Some(u) = &req.return_url {
@@ -337,9 +358,9 @@ impl Service {
                 _ => Some(Error::from_call(&err)),
             })
         });
-        // A payment that waits for the customer is answered as such, however it was learnt.
-        let err = err
-            .or_else(|| (txn.status == TxnStatus::RequiresAction).then(|| action_required(&txn)));
+        // A payment that waits for the customer, or held for review, is answered as such,
+        // however it was learnt.
+        let err = err.or_else(|| status_error(&txn));
         Ok((txn, err))
     }
 

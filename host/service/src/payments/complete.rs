@@ -9,7 +9,7 @@ use crate::service::Service;
 use omnicrm_host::contract::{Capabilities, GatewayError};
 use omnicrm_host::error::CallError;
 
-use super::charge::action_required;
+use super::charge::status_error;
 use super::params::{CompleteActionParams, to_params};
 use super::requester::Requester;
 
@@ -34,6 +34,10 @@ impl Service {
             | TxnStatus::Refunded
             | TxnStatus::Failed
             | TxnStatus::Canceled => return Ok((txn, None)),
+            TxnStatus::HeldForReview => {
+                let err = status_error(&txn);
+                return Ok((txn, err));
+            }
             other => {
                 return Err(Error::conflict(
                     "transaction_id",
@@ -103,8 +107,7 @@ impl Service {
             CallError::Gateway(GatewayError::Declined(_) | GatewayError::ActionRequired(_)) => None,
             _ => Some(Error::from_call(&e)),
         });
-        let err = err
-            .or_else(|| (txn.status == TxnStatus::RequiresAction).then(|| action_required(&txn)));
+        let err = err.or_else(|| status_error(&txn));
         Ok((txn, err))
     }
 }

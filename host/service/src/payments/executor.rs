@@ -21,6 +21,7 @@ use super::params::{
     ChargeParams, CompleteActionParams, InvoiceCreateParams, InvoiceParams, PaymentParams,
     RefundParams, from_params,
 };
+use super::review;
 use super::status::txn_from;
 use omnicrm_host::contract::{CaptureRequest, Money, VoidRequest};
 use omnicrm_host::error::CallError;
@@ -130,6 +131,15 @@ impl Service {
         let (state, error) = match op.kind {
             OpKind::Charge | OpKind::CompleteAction => {
                 let complete = op.kind == OpKind::CompleteAction;
+                let txn_id = op.transaction_id.unwrap_or_default();
+                // The money the answer must carry: the charge's (a completion's transaction's).
+                let (amount, currency) = if complete {
+                    let t = self.transaction(txn_id).await?;
+                    (t.amount, t.currency)
+                } else {
+                    let p = from_params::<ChargeParams>(&op)?;
+                    (p.amount, p.currency)
+                };
                 let result = if complete {
                     let request = from_params::<CompleteActionParams>(&op)?.request(&key);
                     slot.call("complete-action", policy, |g| {
@@ -148,13 +158,17 @@ impl Service {
                 let network_id = result
                     .as_ref()
                     .ok()
+                    .filter(|p| review::check_payment(p, amount, &currency).is_ok())
                     .and_then(|p| p.network_transaction_id.clone());
                 // The outcome and the operation's settlement in one commit.
-                let txn_id = op.transaction_id.unwrap_or_default();
-                let (patch, state, error) = if complete {
-                    action_outcome(result)
-                } else {
-                    charge_outcome(result)
+                let untrusted = review::screen(&result, amount, &currency);
+                let (patch, state, error) = match &untrusted {
+                    Some(why) => {
+                        tracing::warn!(op = op.id, kind = %op.kind, %why, "gateway answer held for review");
+                        review::held_outcome(result, why)
+                    }
+                    None if complete => action_outcome(result),
+                    None => charge_outcome(result),
                 };
                 if let Some(e) = &error {
                     tracing::info!(op = op.id, kind = %op.kind, state = %state, error = %e, "gateway call failed");

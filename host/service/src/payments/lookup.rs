@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::ledger::{Transaction, TxnPatch};
+use crate::live_gateways::Lane;
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 use omnicrm_host::contract::{self, Capabilities, PaymentStatus};
@@ -30,7 +31,7 @@ impl Service {
         if !slot.capabilities().contains(Capabilities::PAYMENT_LOOKUP) {
             return Ok(None);
         }
-        slot.call("get-payment", RetryPolicy::BATCH, |g| {
+        slot.call_in(Lane::Lookup, "get-payment", RetryPolicy::BATCH, |g| {
             let payment = payment.clone();
             async move { g.get_payment(&payment).await }
         })

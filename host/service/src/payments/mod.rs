@@ -18,6 +18,10 @@
 //! ([`crate::events`]) apply the same compare-and-set updates, so the synchronous path, the
 //! reconciler and webhooks converge in any order.
 //!
+//! A charge (or a completed customer action) whose answer breaks the contract leaves its
+//! transaction `held_for_review` ([`review`]): never repeated, moved or counted until an
+//! operator checks it.
+//!
 //! A capture, void or refund the gateway answers `pending` leaves its operation `waiting`: it is
 //! never repeated, and settles when an event or (where the gateway has lookups) the reconciler
 //! tells its outcome ([`pending`]).
@@ -42,6 +46,7 @@ pub mod params;
 pub mod pending;
 mod refund;
 pub mod requester;
+pub mod review;
 pub mod status;
 mod void;
 

@@ -17,6 +17,7 @@ use crate::ledger::{
     CaptureStatus, InvoicePatch, InvoiceStatus, OpKind, OpState, Operation, Refund, RefundStatus,
     Transaction, Ts, TxnPatch, TxnStatus, now,
 };
+use crate::live_gateways::Lane;
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 use omnicrm_host::contract::{
@@ -458,7 +459,7 @@ impl Service {
                     return Ok(false);
                 };
                 let r = slot
-                    .call("get-refund", RetryPolicy::BATCH, |g| {
+                    .call_in(Lane::Lookup, "get-refund", RetryPolicy::BATCH, |g| {
                         let reference = reference.clone();
                         async move { g.get_refund(&reference).await }
                     })
@@ -489,7 +490,7 @@ impl Service {
                     return Ok(false);
                 };
                 let p = slot
-                    .call("get-payment", RetryPolicy::BATCH, |g| {
+                    .call_in(Lane::Lookup, "get-payment", RetryPolicy::BATCH, |g| {
                         let payment = payment.clone();
                         async move { g.get_payment(&payment).await }
                     })

@@ -17,13 +17,26 @@ pub fn txn_rank(s: TxnStatus) -> u8 {
         TxnStatus::Authorized => 3,
         TxnStatus::Succeeded | TxnStatus::Failed | TxnStatus::Canceled => 4,
         TxnStatus::PartiallyRefunded | TxnStatus::Refunded => 5,
+        // Above every other: no event or lookup moves a transaction out of it.
+        TxnStatus::HeldForReview => 6,
     }
 }
 
 /// The statuses a transaction may move to `new` from.
 pub fn txn_from(new: TxnStatus) -> Vec<TxnStatus> {
-    if new == TxnStatus::Unknown {
-        return vec![TxnStatus::Pending, TxnStatus::Unknown];
+    match new {
+        TxnStatus::Unknown => return vec![TxnStatus::Pending, TxnStatus::Unknown],
+        // Only a payment not settled yet is held: an answer that arrives after an event settled
+        // it changes nothing.
+        TxnStatus::HeldForReview => {
+            return vec![
+                TxnStatus::Pending,
+                TxnStatus::Unknown,
+                TxnStatus::Processing,
+                TxnStatus::RequiresAction,
+            ];
+        }
+        _ => {}
     }
     TxnStatus::ALL
         .iter()

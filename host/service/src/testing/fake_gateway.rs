@@ -58,6 +58,9 @@ pub enum Step {
     /// Answers a charge `action-required` (a redirect the customer must follow): the payment
     /// waits for `complete-action`.
     RequireAction,
+    /// Makes a charge, then answers a payment that breaks the contract: it claims twice the
+    /// amount captured (the payment the fake keeps is right).
+    BreakContract,
 }
 
 /// A call that reached the fake.
@@ -77,8 +80,8 @@ struct State {
     calls: Vec<Call>,
     /// Per idempotency key: the inputs and the outcome.
     outcomes: HashMap<String, (Value, Result<Value, GatewayError>)>,
-    /// The step of the call being performed (what `perform` reads for `Pending` and
-    /// `RequireAction`).
+    /// The step of the call being performed (what `perform` reads for `Pending`,
+    /// `RequireAction` and `BreakContract`).
     step: Option<Step>,
     customers: BTreeMap<String, Customer>,
     cards: BTreeMap<String, StoredCard>,
@@ -512,6 +515,12 @@ impl PaymentGateway for FakeGateway {
                     network_transaction_id: Some(format!("ntid_{id}")),
                 };
                 st.payments.insert(payment.id.clone(), payment.clone());
+                if matches!(st.step, Some(Step::BreakContract)) {
+                    return Ok(Payment {
+                        amount_captured: payment.amount.amount * 2,
+                        ..payment
+                    });
+                }
                 Ok(payment)
             })
             .await

@@ -26,9 +26,13 @@ pub struct Env {
 
 /// A service over a fresh ledger and the fake, with one customer and a stored card.
 pub async fn env() -> Env {
+    env_with(FakeGateway::new()).await
+}
+
+/// A service over a fresh ledger and `fake`, with one customer and a stored card.
+pub async fn env_with(fake: Arc<FakeGateway>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let ledger = SqliteLedger::open(&dir.path().join("ledger.db"), Durability::Normal).unwrap();
-    let fake = FakeGateway::new();
     let service = Arc::new(Service::new(
         Db::new(Arc::new(ledger)),
         Arc::new(fake.gateways()),

@@ -13,8 +13,8 @@ use super::operations::{OP_COLS, insert_op, op_row};
 use super::sql::placeholders;
 use super::transactions::get_txn;
 use crate::ledger::{
-    Begun, Invoice, InvoiceStatus, LedgerError, NewCapture, NewOperation, OpKind, Operation,
-    Result, Transaction, TxnStatus, now,
+    Begun, Invoice, InvoiceStatus, LedgerError, NewOperation, OpKind, Operation,
+    PaymentChangeBuilder, Result, Transaction, TxnStatus, now,
 };
 
 /// The kinds of operation that change an authorization; one at a time per transaction.
@@ -84,7 +84,7 @@ pub(super) fn begin_payment_change(
     db: &Connections,
     transaction_id: i64,
     concurrent_captures: bool,
-    operation: &dyn Fn(&Transaction, i64) -> Result<(NewOperation, Option<NewCapture>)>,
+    operation: &PaymentChangeBuilder<'_>,
 ) -> Result<Begun<Transaction>> {
     db.write(|tx| {
         let unsettled = unsettled_of(

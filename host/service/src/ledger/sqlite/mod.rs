@@ -39,9 +39,9 @@ pub use self::migrations::MIGRATIONS;
 use crate::ledger::{
     Begun, CaptureRecord, CaptureStatus, Card, CardDetails, CustomerLink, Dispute, DisputeUpdate,
     Durability, IdemBegin, Invoice, InvoiceFilter, InvoicePatch, InvoiceStatus, Ledger,
-    LedgerError, LedgerFigures, LedgerTotals, NewCapture, NewCard, NewInvoice, NewOperation,
-    NewTransaction, OpKind, OpState, Operation, Refund, RefundStatus, Result, Transaction, Ts,
-    TxnFilter, TxnPatch, TxnStatus,
+    LedgerError, LedgerFigures, LedgerTotals, NewCard, NewInvoice, NewOperation, NewTransaction,
+    OpKind, OpState, Operation, PaymentChangeBuilder, Refund, RefundStatus, Result, Transaction,
+    Ts, TxnFilter, TxnPatch, TxnStatus,
 };
 
 /// Read connections of a ledger on a file.
@@ -385,7 +385,7 @@ impl Ledger for SqliteLedger {
         &self,
         transaction_id: i64,
         concurrent_captures: bool,
-        operation: &dyn Fn(&Transaction, i64) -> Result<(NewOperation, Option<NewCapture>)>,
+        operation: &PaymentChangeBuilder<'_>,
     ) -> Result<Begun<Transaction>> {
         claims::begin_payment_change(&self.db, transaction_id, concurrent_captures, operation)
     }

@@ -33,7 +33,7 @@ pub(super) fn totals(db: &Connections, currency: &str, from: Ts, to: Ts) -> Resu
             .prepare_cached(
                 "SELECT COUNT(*) FROM transactions
                  WHERE currency = ?1 AND kind = 'charge'
-                   AND (status IN ('unknown', 'processing')
+                   AND (status IN ('unknown', 'processing', 'held_for_review')
                         OR (status = 'pending' AND attempted_at IS NOT NULL))
                    AND created_at >= ?2 AND created_at < ?3",
             )?

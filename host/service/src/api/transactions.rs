@@ -51,7 +51,7 @@ async fn with_captures(st: &AppState, txn: &Transaction) -> Result<TransactionVi
     path = "/transactions",
     tag = "transactions",
     summary = "Record a transaction; a charge is charged at once to the default (or named) card unless charge=later",
-    description = "Every check (amount from 1 to 999999999999 minor units, an ISO 4217 currency the gateway takes, the customer and card, `initiator` and `return_url`) runs before anything is written. A charge the gateway refuses as invalid input leaves nothing behind. A charge that needs the customer (3-D Secure) is answered 402 `authentication_required` whose `details` carry the transaction (`requires_action`) and its `next_action`; once the customer acted, `POST /v1/transactions/{id}/complete-action` finishes it.",
+    description = "Every check (amount from 1 to 999999999999 minor units, an ISO 4217 currency the gateway takes, the customer and card, `initiator` and `return_url`) runs before anything is written. A charge the gateway refuses as invalid input leaves nothing behind. A charge that needs the customer (3-D Secure) is answered 402 `authentication_required` whose `details` carry the transaction (`requires_action`) and its `next_action`; once the customer acted, `POST /v1/transactions/{id}/complete-action` finishes it. A charge whose gateway answer breaks the contract is held for review: 502 `held_for_review` with the transaction (`held_for_review`: money may have moved; nothing moves it on its own and it is never counted) in `details`.",
     request_body = CreateTransaction,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat")),
     responses(

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::currency::format_amount;
 use crate::error::Error;
-use crate::ledger::{InvoiceFilter, InvoiceStatus, TxnFilter, TxnKind, TxnStatus};
+use crate::ledger::{Initiator, InvoiceFilter, InvoiceStatus, TxnFilter, TxnKind, TxnStatus};
 use crate::reconcile::{ReconcileReport, reconcile_once};
 use crate::retry::RetryPolicy;
 use crate::service::Service;
@@ -199,7 +199,15 @@ pub async fn run(
         tasks.spawn(async move {
             let _permit = permit;
             if let Some(id) = txn {
-                match service.charge_transaction(id, RetryPolicy::BATCH).await {
+                // A billing run charges on the schedule the customer agreed to.
+                let charged = service
+                    .charge_transaction_as(
+                        id,
+                        RetryPolicy::BATCH,
+                        Some(Initiator::MerchantRecurring),
+                    )
+                    .await;
+                match charged {
                     Ok((t, _)) => Outcome::Txn(t.status, t.amount_captured, t.currency),
                     Err(e) => {
                         tracing::warn!(transaction = id, error = %e, "charging failed");

@@ -8,6 +8,7 @@
 //! reconcile_interval_secs = 30
 //! authorization_max_age_secs = 518400 # look up authorizations older than 6 days
 //! action_expiry_secs = 86400          # cancel payments awaiting 3-D Secure for 24 hours
+//! modification_overdue_secs = 259200  # flag pending captures, voids, refunds after 3 days
 //!
 //! [[service.api_keys]]
 //! name = "crm"
@@ -31,7 +32,9 @@
 //! ```
 //!
 //! The `[gateways.NAME]` tables are the runtime's [`GatewayConfig`] plus the service's own keys
-//! `default`, `max_concurrency` and `requests_per_second` (also accepted inside `limits`).
+//! `default`, `max_concurrency` and `requests_per_second` (also accepted inside `limits`). Both
+//! limits are shared by every call to the gateway; the lookups that events and the reconciler
+//! make take at most a fifth of each, so they never starve charges.
 //! Relative paths are resolved against the directory of the configuration file.
 
 use std::collections::BTreeMap;
@@ -102,6 +105,9 @@ fn default_authorization_max_age() -> u64 {
 fn default_action_expiry() -> u64 {
     86_400
 }
+fn default_modification_overdue() -> u64 {
+    3 * 86_400
+}
 fn default_watch_ms() -> u64 {
     1000
 }
@@ -144,6 +150,11 @@ pub struct ServiceSection {
     /// reconciler cancels it at the gateway. Default 24 hours.
     #[serde(default = "default_action_expiry")]
     pub action_expiry_secs: u64,
+    /// How long a capture, void or refund the gateway answered `pending` may wait for its
+    /// outcome (an event, or a lookup where the gateway has one) before the reconciler flags it
+    /// for operators. Default 3 days.
+    #[serde(default = "default_modification_overdue")]
+    pub modification_overdue_secs: u64,
     /// Watch the component files and reload a gateway when its file changes.
     #[serde(default = "yes")]
     pub watch_components: bool,
@@ -170,6 +181,7 @@ impl Default for ServiceSection {
             reconcile_grace_secs: default_grace(),
             authorization_max_age_secs: default_authorization_max_age(),
             action_expiry_secs: default_action_expiry(),
+            modification_overdue_secs: default_modification_overdue(),
             watch_components: true,
             watch_interval_ms: default_watch_ms(),
             cache_dir: None,

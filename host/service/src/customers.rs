@@ -1,5 +1,6 @@
 //! Customers and their stored cards: linking a CRM customer to a gateway customer, storing a
-//! card from a client-side token, the default card, removal.
+//! card from a client-side token, card sessions of the gateway's card form, the default card,
+//! removal.
 //!
 //! None of these move money; each gateway call carries a fresh idempotency key (or one derived
 //! from the client's `Idempotency-Key`), and the ledger is written after the gateway answered.
@@ -8,7 +9,9 @@ use crate::error::{Error, ErrorKind};
 use crate::ledger::{Card, CustomerLink, NewCard, new_key, now};
 use crate::retry::RetryPolicy;
 use crate::service::Service;
-use omnicrm_host::contract::{self, CustomerRequest, GatewayError};
+use omnicrm_host::contract::{
+    self, Capabilities, CardSession, CardSessionRequest, CustomerRequest, GatewayError,
+};
 use omnicrm_host::error::CallError;
 
 impl Service {
@@ -133,16 +136,7 @@ impl Service {
         client_key: Option<String>,
     ) -> Result<Card, Error> {
         let links = self.require_customer(crm_customer_id).await?;
-        let gateway = match gateway {
-            Some(g) => self.gateway_name(Some(g))?,
-            None => {
-                let d = self.gateways.default_name();
-                match links.iter().find(|l| Some(l.gateway.as_str()) == d) {
-                    Some(l) => l.gateway.clone(),
-                    None => links[0].gateway.clone(),
-                }
-            }
-        };
+        let gateway = self.customer_gateway(&links, gateway)?;
         let link = self.customer_link(crm_customer_id, &gateway).await?;
         let slot = self.slot(&gateway)?;
         let key = client_key
@@ -187,18 +181,83 @@ impl Service {
             last4: stored.last4,
             exp_month: stored.exp_month,
             exp_year: stored.exp_year,
-            funding: match stored.funding {
-                contract::CardFunding::Credit => "credit",
-                contract::CardFunding::Debit => "debit",
-                contract::CardFunding::Prepaid => "prepaid",
-                contract::CardFunding::Unknown => "unknown",
-            }
-            .to_string(),
+            funding: funding_name(stored.funding).to_string(),
             fingerprint: stored.fingerprint,
             nickname,
             make_default,
+            network_transaction_id: stored.network_transaction_id,
         };
         Ok(self.db.run(move |l| l.insert_card(&new)).await?)
+    }
+
+    /// Starts a session of the gateway's client-side card form for a customer (on `gateway`,
+    /// else the customer's default gateway): what the CRM's card page needs to load the
+    /// gateway's form, or the gateway's hosted page. The token the form hands back is stored
+    /// with [`Service::store_card`]. Unsupported when the gateway has no `card-sessions`.
+    pub async fn start_card_session(
+        &self,
+        crm_customer_id: &str,
+        gateway: Option<&str>,
+        return_url: Option<String>,
+        currency: Option<String>,
+        client_key: Option<String>,
+    ) -> Result<(String, CardSession), Error> {
+        let links = self.require_customer(crm_customer_id).await?;
+        let gateway = self.customer_gateway(&links, gateway)?;
+        let link = self.customer_link(crm_customer_id, &gateway).await?;
+        if let Some(u) = &return_url {
+            check_return_url(u)?;
+        }
+        if let Some(c) = &currency {
+            self.check_currency(c, Some(&gateway))?;
+        }
+        let slot = self.slot(&gateway)?;
+        if !slot.capabilities().contains(Capabilities::CARD_SESSIONS) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                Some("gateway"),
+                format!(
+                    "gateway {gateway} has no card sessions (no `card-sessions` capability): \
+                     store cards from its tokens instead"
+                ),
+            ));
+        }
+        let key = client_key
+            .map(|k| format!("cs-{k}"))
+            .unwrap_or_else(|| new_key("cs"));
+        let request = CardSessionRequest {
+            customer: link.gateway_customer_ref,
+            return_url,
+            currency,
+            idempotency_key: key,
+        };
+        let session = slot
+            .call("start-card-session", RetryPolicy::INTERACTIVE, |g| {
+                let r = request.clone();
+                async move { g.start_card_session(r).await }
+            })
+            .await
+            .map_err(|e| Error::from_call(&e))?;
+        Ok((gateway, session))
+    }
+
+    /// The gateway a customer's card goes to: `requested`, else the default gateway when the
+    /// customer is linked to it, else the customer's first link.
+    fn customer_gateway(
+        &self,
+        links: &[CustomerLink],
+        requested: Option<&str>,
+    ) -> Result<String, Error> {
+        match requested {
+            Some(g) => self.gateway_name(Some(g)),
+            None => {
+                let d = self.gateways.default_name();
+                Ok(match links.iter().find(|l| Some(l.gateway.as_str()) == d) {
+                    Some(l) => l.gateway.clone(),
+                    None => links[0].gateway.clone(),
+                })
+            }
+        }
     }
 
     /// Makes a card the customer's default, at its gateway and in the ledger.
@@ -288,6 +347,32 @@ impl Service {
             _ => None,
         };
         Ok((links, card))
+    }
+}
+
+/// The stored name of a card's funding.
+pub fn funding_name(f: contract::CardFunding) -> &'static str {
+    match f {
+        contract::CardFunding::Credit => "credit",
+        contract::CardFunding::Debit => "debit",
+        contract::CardFunding::Prepaid => "prepaid",
+        contract::CardFunding::Unknown => "unknown",
+    }
+}
+
+/// Checks a URL the customer's browser is sent back to: an absolute `http(s)` URL of at most
+/// 2048 characters; invalid input naming `return_url` otherwise.
+pub fn check_return_url(url: &str) -> Result<(), Error> {
+    let ok = url::Url::parse(url)
+        .map(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .unwrap_or(false);
+    if ok && url.len() <= 2048 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "return_url",
+            "must be an absolute http(s) URL of at most 2048 characters",
+        ))
     }
 }
 

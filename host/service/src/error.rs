@@ -33,6 +33,9 @@ pub enum ErrorKind {
     GatewayMisconfigured,
     /// The gateway answered about another object than the one asked for; nothing was recorded.
     GatewayMismatch,
+    /// The gateway's answer broke the contract: money may have moved; the transaction is held
+    /// for review.
+    HeldForReview,
     /// The gateway's plugin could not verify an event now (the sender should deliver it again).
     EventUnverifiable,
     /// An event failed verification.
@@ -55,6 +58,7 @@ impl std::fmt::Display for ErrorKind {
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::GatewayMisconfigured => "gateway misconfigured",
             ErrorKind::GatewayMismatch => "gateway mismatch",
+            ErrorKind::HeldForReview => "held for review",
             ErrorKind::EventUnverifiable => "event not verifiable now",
             ErrorKind::EventRejected(_) => "event rejected",
             ErrorKind::Internal => "internal error",

@@ -1,5 +1,16 @@
 //! Gateway events (webhooks): verified by the gateway, deduplicated, applied forward-only.
 //!
+//! - `payment`: the transaction found by the payment's reference, or (an event before the
+//!   charge's answer) by the CRM's transaction id in its metadata; moved forward with the
+//!   captured amount, fee, decline and network transaction id the event carries; its captures
+//!   and voids left pending settled by where the payment now stands. A ledger invoice's payment
+//!   settles the invoice.
+//! - `modification`: a refund settles (or records) the refund; a capture or a void settles what
+//!   the service's call left pending (see [`crate::payments::pending`]).
+//! - `dispute`: recorded with its evidence due date; `invoice`: a gateway invoice moved forward;
+//!   `card-updated`, `card-stored`: the ledger's card refreshed (cards it does not know are not
+//!   recorded).
+//!
 //! The request goes to the gateway ([`PaymentGateway::handle_webhook`]) untouched; only the
 //! events it verified are acted on, and the gateway's plugin chooses the HTTP answer. Events are
 //! deduplicated on their id, and every update is a compare-and-set that only moves states
@@ -9,19 +20,24 @@
 //!
 //! [`PaymentGateway::handle_webhook`]: crate::gateway::PaymentGateway::handle_webhook
 
+use crate::customers::funding_name;
 use crate::error::{Error, ErrorKind, EventRejection};
 use crate::ledger::{
-    Capture, DisputeStatus, DisputeUpdate, InvoicePatch, Transaction, TxnPatch, TxnStatus,
+    Capture, CardDetails, DisputeStatus, DisputeUpdate, InvoicePatch, RefundStatus, Transaction,
+    TxnPatch, TxnStatus,
 };
+use crate::live_gateways::Lane;
 use crate::payments::lookup::AUTHORIZATION_EXPIRED;
+use crate::payments::pending::InvoicePayment;
 use crate::payments::status::{
-    invoice_from, invoice_status_of, refund_status_of, txn_from, txn_status_of,
+    decline_category_name, invoice_from, invoice_status_of, refund_status_of_modification,
+    txn_from, txn_status_of,
 };
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 use omnicrm_host::contract::{
-    self, EventKind, GatewayEvent, ModificationKind, ModificationStatus, Rejection, WebhookRequest,
-    WebhookResponse,
+    self, Capabilities, EventKind, GatewayEvent, ModificationKind, ModificationUpdate,
+    PaymentUpdate, Rejection, WebhookRequest, WebhookResponse,
 };
 
 /// What became of an event.
@@ -120,12 +136,15 @@ pub async fn receive(
     })
 }
 
-/// Finds the transaction of a payment, looking the payment up at the gateway (its metadata
-/// names the transaction) when the synchronous path has not recorded the reference yet.
+/// Finds the transaction of a payment: by the reference the ledger recorded; else, when the
+/// service never learnt it (the event came before the charge's answer), by the CRM's transaction
+/// id in the event's metadata, or in the payment's as a lookup says (gateways with
+/// `payment-lookup`; others are never asked).
 async fn txn_of_payment(
     service: &Service,
     gateway: &str,
     payment: &str,
+    metadata: &[(String, String)],
 ) -> Result<Option<Transaction>, Error> {
     let (g, p) = (gateway.to_string(), payment.to_string());
     if let Some(t) = service
@@ -135,28 +154,177 @@ async fn txn_of_payment(
     {
         return Ok(Some(t));
     }
-    let Some(slot) = service.gateways.get(gateway) else {
-        return Ok(None);
-    };
-    let found = slot
-        .call("get-payment", RetryPolicy::INTERACTIVE, |g| {
-            let p = payment.to_string();
-            async move { g.get_payment(&p).await }
-        })
-        .await;
-    let Ok(p) = found else { return Ok(None) };
-    let id = p
-        .metadata
-        .iter()
-        .find(|(k, _)| k == "crm_transaction_id")
-        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let mut id = crm_transaction_id(metadata);
+    if id.is_none()
+        && let Some(slot) = service.gateways.get(gateway)
+        && slot.capabilities().contains(Capabilities::PAYMENT_LOOKUP)
+    {
+        let found = slot
+            .call_in(Lane::Lookup, "get-payment", RetryPolicy::INTERACTIVE, |g| {
+                let p = payment.to_string();
+                async move { g.get_payment(&p).await }
+            })
+            .await;
+        id = found.ok().and_then(|p| crm_transaction_id(&p.metadata));
+    }
     match id {
         Some(id) => {
             let t = service.db.run(move |l| l.transaction(id)).await?;
-            Ok(t.filter(|t| t.gateway.as_deref() == Some(gateway)))
+            // Only a transaction charged through this gateway, with no other payment.
+            Ok(t.filter(|t| {
+                t.gateway.as_deref() == Some(gateway)
+                    && t.gateway_payment_ref
+                        .as_deref()
+                        .is_none_or(|r| r == payment)
+            }))
         }
         None => Ok(None),
     }
+}
+
+/// The CRM's transaction id in a payment's metadata.
+fn crm_transaction_id(metadata: &[(String, String)]) -> Option<i64> {
+    metadata
+        .iter()
+        .find(|(k, _)| k == "crm_transaction_id")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+}
+
+/// Applies a `payment` event to its transaction (or to the ledger invoice it pays).
+async fn payment_event(
+    service: &Service,
+    gateway: &str,
+    u: &PaymentUpdate,
+) -> Result<&'static str, Error> {
+    let Some(t) = txn_of_payment(service, gateway, &u.payment, &u.metadata).await? else {
+        let (g, p) = (gateway.to_string(), u.payment.clone());
+        return Ok(
+            match service
+                .db
+                .run(move |l| l.invoice_by_payment(&g, &p))
+                .await?
+            {
+                Some(inv) => {
+                    let paid = InvoicePayment {
+                        payment: u.payment.clone(),
+                        status: u.status,
+                        captured: u.amount_captured.unwrap_or(u.amount.amount),
+                        fee: same_currency_fee(u),
+                    };
+                    if service.settle_invoice_payment(inv.id, &paid).await? {
+                        "invoice_updated"
+                    } else {
+                        "invoice_already_current"
+                    }
+                }
+                None => "payment_unknown",
+            },
+        );
+    };
+    let status = txn_status_of(u.status);
+    // What was captured: the event's, else (a partial capture captures less than the payment's
+    // amount) a lookup's where the gateway has one, else all of an automatic capture.
+    let captured = match u.amount_captured {
+        Some(c) => Some(c),
+        None => match service.look_up_payment(&t).await {
+            Ok(Some(p)) => Some(p.amount_captured),
+            _ if t.capture == Capture::Automatic => Some(u.amount.amount),
+            _ => None,
+        },
+    };
+    let patch = TxnPatch {
+        status: Some(status),
+        gateway_payment_ref: Some(u.payment.clone()),
+        amount_captured: captured.filter(|_| status == TxnStatus::Succeeded),
+        decline_code: u.decline.as_ref().map(|d| Some(d.code.clone())),
+        decline_reason: u.decline.as_ref().map(|d| d.decline_reason.clone()),
+        decline_category: u
+            .decline
+            .as_ref()
+            .map(|d| Some(decline_category_name(d.category).to_string())),
+        fee: same_currency_fee(u),
+        // The customer's action is over once the payment moved on.
+        next_action: (status != TxnStatus::RequiresAction).then_some(None),
+        // Our own void settles its transaction itself (and clears this).
+        last_error: (status == TxnStatus::Canceled && t.status == TxnStatus::Authorized)
+            .then(|| Some(AUTHORIZATION_EXPIRED.into())),
+        ..Default::default()
+    };
+    let from = txn_from(status);
+    let id = t.id;
+    let moved = service
+        .db
+        .run(move |l| l.update_transaction(id, &from, &patch))
+        .await?;
+    if let (Some(ntid), Some(card)) = (&u.network_transaction_id, t.card_id) {
+        let ntid = ntid.clone();
+        service
+            .db
+            .run(move |l| l.set_card_network_transaction_id(card, &ntid))
+            .await?;
+    }
+    let t = service.transaction(id).await?;
+    let settled = service
+        .settle_waiting_changes(&t, u.status, u.amount_captured)
+        .await?;
+    Ok(if moved.is_some() || settled > 0 {
+        "payment_updated"
+    } else {
+        "payment_already_current"
+    })
+}
+
+/// The fee an event reports, when it is in the payment's currency.
+fn same_currency_fee(u: &PaymentUpdate) -> Option<i64> {
+    u.fee
+        .as_ref()
+        .filter(|f| f.currency.eq_ignore_ascii_case(&u.amount.currency))
+        .map(|f| f.amount)
+}
+
+/// Applies a `modification` event: a refund's outcome settles (or records) the refund; a
+/// capture's or void's settles what the service's own call left pending.
+async fn modification_event(
+    service: &Service,
+    gateway: &str,
+    r: &ModificationUpdate,
+) -> Result<&'static str, Error> {
+    let Some(t) = txn_of_payment(service, gateway, &r.payment, &[]).await? else {
+        return Ok("payment_unknown");
+    };
+    if r.kind != ModificationKind::Refund {
+        return service.apply_modification_event(&t, r).await;
+    }
+    // A refund the event does not give the amount of cannot be recorded.
+    let Some(amount) = &r.amount else {
+        return Ok("ignored");
+    };
+    let (id, rref, amount, status) = (
+        t.id,
+        r.modification.clone(),
+        amount.amount,
+        refund_status_of_modification(r.status),
+    );
+    let refund = service
+        .db
+        .run(move |l| l.observe_refund(id, &rref, amount, status))
+        .await?;
+    if let Some(refund) = refund {
+        if let Some(reason) = r.reason.clone().filter(|_| status == RefundStatus::Failed) {
+            let rid = refund.id;
+            service
+                .db
+                .run(move |l| {
+                    l.settle_refund(rid, &[RefundStatus::Failed], status, None, Some(&reason))
+                })
+                .await?;
+        }
+        let rid = refund.id;
+        if let Some(refund) = service.db.run(move |l| l.refund(rid)).await? {
+            service.settle_waiting_refund(&refund).await?;
+        }
+    }
+    Ok("refund_recorded")
 }
 
 /// Applies a verified event once.
@@ -170,87 +338,15 @@ pub async fn handle_event(
         return Ok(Handled::Duplicate);
     }
     let action: &'static str = match &event.kind {
-        EventKind::Payment(u) => {
-            match txn_of_payment(service, gateway, &u.payment).await? {
-                Some(t) => {
-                    // The event's amount is the payment's, not what was captured: ask the
-                    // gateway (a partial capture captures less); fall back on the event.
-                    let fresh = match service.gateways.get(gateway) {
-                        Some(slot) => slot
-                            .call("get-payment", RetryPolicy::INTERACTIVE, |g| {
-                                let p = u.payment.clone();
-                                async move { g.get_payment(&p).await }
-                            })
-                            .await
-                            .ok(),
-                        None => None,
-                    };
-                    let status = txn_status_of(u.status);
-                    let captured = match &fresh {
-                        Some(p) => Some(p.amount_captured),
-                        None if t.capture == Capture::Automatic => Some(u.amount.amount),
-                        None => None,
-                    };
-                    let patch = TxnPatch {
-                        status: Some(status),
-                        gateway_payment_ref: Some(u.payment.clone()),
-                        amount_captured: captured.filter(|_| status == TxnStatus::Succeeded),
-                        decline_code: u.decline.as_ref().map(|d| Some(d.code.clone())),
-                        decline_reason: u.decline.as_ref().map(|d| d.decline_reason.clone()),
-                        // Our own void settles its transaction itself (and clears this).
-                        last_error: (status == TxnStatus::Canceled
-                            && t.status == TxnStatus::Authorized)
-                            .then(|| Some(AUTHORIZATION_EXPIRED.into())),
-                        ..Default::default()
-                    };
-                    let from = txn_from(status);
-                    let id = t.id;
-                    let moved = service
-                        .db
-                        .run(move |l| l.update_transaction(id, &from, &patch))
-                        .await?;
-                    if moved.is_some() {
-                        "payment_updated"
-                    } else {
-                        "payment_already_current"
-                    }
-                }
-                None => "payment_unknown",
-            }
-        }
-        EventKind::Modification(r) if r.kind == ModificationKind::Refund => {
-            match txn_of_payment(service, gateway, &r.payment).await? {
-                Some(t) => match &r.amount {
-                    Some(amount) => {
-                        let (id, rref, amount, status) = (
-                            t.id,
-                            r.modification.clone(),
-                            amount.amount,
-                            refund_status_of(match r.status {
-                                ModificationStatus::Pending => contract::RefundStatus::Pending,
-                                ModificationStatus::Succeeded => contract::RefundStatus::Succeeded,
-                                ModificationStatus::Failed => contract::RefundStatus::Failed,
-                            }),
-                        );
-                        service
-                            .db
-                            .run(move |l| l.observe_refund(id, &rref, amount, status))
-                            .await?;
-                        "refund_recorded"
-                    }
-                    // A refund the event does not give the amount of cannot be recorded.
-                    None => "ignored",
-                },
-                None => "payment_unknown",
-            }
-        }
-        // Captures and voids are settled by the answer to the service's own call.
-        EventKind::Modification(_) => "ignored",
+        EventKind::Payment(u) => payment_event(service, gateway, u).await?,
+        EventKind::Modification(r) => modification_event(service, gateway, r).await?,
         EventKind::Dispute(d) => {
             // The event may come before the charge's answer: find the transaction through the
             // payment's metadata when its reference is not recorded yet.
             let transaction_id = match &d.payment {
-                Some(p) => txn_of_payment(service, gateway, p).await?.map(|t| t.id),
+                Some(p) => txn_of_payment(service, gateway, p, &[])
+                    .await?
+                    .map(|t| t.id),
                 None => None,
             };
             let update = DisputeUpdate {
@@ -261,6 +357,7 @@ pub async fn handle_event(
                 amount: d.amount.amount,
                 currency: d.amount.currency.to_ascii_uppercase(),
                 reason: d.reason.clone(),
+                evidence_due_by: d.evidence_due_by,
                 status: match d.status {
                     contract::DisputeStatus::Warning => DisputeStatus::Warning,
                     contract::DisputeStatus::Open => DisputeStatus::Open,
@@ -303,14 +400,41 @@ pub async fn handle_event(
                 c.exp_year,
                 c.last4.clone(),
             );
-            service
+            if service
                 .db
                 .run(move |l| l.update_card_details(&g, &card, m, y, &l4))
-                .await?;
-            "card_updated"
+                .await?
+            {
+                "card_updated"
+            } else {
+                "card_unknown"
+            }
         }
-        // Cards stored by the customer (card sessions) are recorded by the service's own call.
-        EventKind::CardStored(_) | EventKind::Other(_) => "ignored",
+        // A card the ledger knows, described again (a card session the service stored the token
+        // of, a card updater): its details refreshed. One the ledger never stored is not
+        // recorded: the CRM stores cards through the API, naming the customer.
+        EventKind::CardStored(c) => {
+            let details = CardDetails {
+                brand: Some(c.brand.clone()),
+                last4: c.last4.clone(),
+                exp_month: c.exp_month,
+                exp_year: c.exp_year,
+                funding: Some(funding_name(c.funding).to_string()),
+                fingerprint: c.fingerprint.clone(),
+                network_transaction_id: c.network_transaction_id.clone(),
+            };
+            let (g, card) = (gateway.to_string(), c.id.clone());
+            if service
+                .db
+                .run(move |l| l.refresh_card(&g, &card, &details))
+                .await?
+            {
+                "card_updated"
+            } else {
+                "card_unknown"
+            }
+        }
+        EventKind::Other(_) => "ignored",
     };
     let (g, id, ty) = (
         gateway.to_string(),

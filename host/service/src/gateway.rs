@@ -12,9 +12,10 @@ use std::pin::Pin;
 
 use omnicrm_host::Gateway;
 use omnicrm_host::contract::{
-    CaptureRequest, ChargeRequest, Customer, CustomerRequest, FinancialSummary, GatewayInfo,
-    Invoice, InvoiceRequest, Modification, Payment, Refund, RefundRequest, Rejection,
-    StoreCardRequest, StoredCard, TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
+    ActionCompletion, Capabilities, CaptureRequest, CardSession, CardSessionRequest, ChargeRequest,
+    Customer, CustomerRequest, FinancialSummary, GatewayInfo, Invoice, InvoiceRequest,
+    Modification, Payment, Refund, RefundRequest, Rejection, StoreCardRequest, StoredCard,
+    TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
 };
 use omnicrm_host::error::CallError;
 
@@ -30,6 +31,12 @@ pub trait PaymentGateway: Send + Sync {
     /// The contract version the service speaks with this gateway.
     fn contract_version(&self) -> &str;
 
+    /// What the gateway declared it supports beyond the common operations: the service calls
+    /// only what is declared, and does the rest itself.
+    fn capabilities(&self) -> Capabilities {
+        self.describe().capabilities
+    }
+
     /// Creates the gateway customer of a CRM customer, or finds the one created before.
     fn ensure_customer<'a>(
         &'a self,
@@ -39,6 +46,9 @@ pub trait PaymentGateway: Send + Sync {
 
     /// Stores a card from a token made by the gateway's card form.
     fn store_card(&self, request: StoreCardRequest) -> GatewayFuture<'_, StoredCard>;
+
+    /// Starts a session of the gateway's client-side card form (`card-sessions`).
+    fn start_card_session(&self, request: CardSessionRequest) -> GatewayFuture<'_, CardSession>;
 
     /// The customer's stored cards, default first.
     fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>>;
@@ -63,8 +73,14 @@ pub trait PaymentGateway: Send + Sync {
     /// Refunds all or part of a payment.
     fn refund(&self, request: RefundRequest) -> GatewayFuture<'_, Refund>;
 
-    /// Looks a payment up.
+    /// Finishes a payment after the customer's action (`customer-actions`).
+    fn complete_action(&self, request: ActionCompletion) -> GatewayFuture<'_, Payment>;
+
+    /// Looks a payment up (`payment-lookup`).
     fn get_payment<'a>(&'a self, payment: &'a str) -> GatewayFuture<'a, Payment>;
+
+    /// Looks a refund up (`refund-lookup`).
+    fn get_refund<'a>(&'a self, refund: &'a str) -> GatewayFuture<'a, Refund>;
 
     /// Creates a draft invoice.
     fn create_invoice(&self, request: InvoiceRequest) -> GatewayFuture<'_, Invoice>;
@@ -128,6 +144,10 @@ impl PaymentGateway for Gateway {
         Box::pin(Gateway::store_card(self, request))
     }
 
+    fn start_card_session(&self, request: CardSessionRequest) -> GatewayFuture<'_, CardSession> {
+        Box::pin(Gateway::start_card_session(self, request))
+    }
+
     fn list_cards<'a>(&'a self, customer: &'a str) -> GatewayFuture<'a, Vec<StoredCard>> {
         Box::pin(Gateway::list_cards(self, customer))
     }
@@ -156,8 +176,16 @@ impl PaymentGateway for Gateway {
         Box::pin(Gateway::refund_payment(self, request))
     }
 
+    fn complete_action(&self, request: ActionCompletion) -> GatewayFuture<'_, Payment> {
+        Box::pin(Gateway::complete_action(self, request))
+    }
+
     fn get_payment<'a>(&'a self, payment: &'a str) -> GatewayFuture<'a, Payment> {
         Box::pin(Gateway::get_payment(self, payment))
+    }
+
+    fn get_refund<'a>(&'a self, refund: &'a str) -> GatewayFuture<'a, Refund> {
+        Box::pin(Gateway::get_refund(self, refund))
     }
 
     fn create_invoice(&self, request: InvoiceRequest) -> GatewayFuture<'_, Invoice> {

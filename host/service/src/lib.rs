@@ -9,8 +9,8 @@
 //! [`events`] (gateway events: verify, deduplicate, apply), [`summary`] (the gateway's financial
 //! summary), [`billing_run`]; their errors are [`error::Error`]. Beneath them: [`ledger`] (the
 //! storage seam and its SQLite implementation), [`gateway`] (the seam to a gateway,
-//! [`gateway::PaymentGateway`]), [`live_gateways`] (the loaded gateways: slots, limits, pacing,
-//! hot reload), [`retry`] (which failed calls are repeated, and when), [`keys`] (derived
+//! [`gateway::PaymentGateway`]), [`live_gateways`] (the loaded gateways: slots, limits, hot
+//! reload; their call budgets, lookups apart, in `call_budget`), [`retry`] (which failed calls are repeated, and when), [`keys`] (derived
 //! idempotency keys).
 //!
 //! Around the domain: [`api`] (HTTP routes, handlers, views, auth, the mapping of errors to HTTP,
@@ -42,6 +42,7 @@
 
 pub mod api;
 pub mod billing_run;
+mod call_budget;
 pub mod client;
 pub mod config;
 pub mod currency;

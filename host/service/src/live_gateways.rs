@@ -8,17 +8,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
+use crate::call_budget::CallBudget;
+pub use crate::call_budget::{LOOKUP_SHARE, Lane};
 use crate::config::{GatewayEntry, ServiceConfig};
 use crate::gateway::PaymentGateway;
 use crate::ledger::{Ts, now};
 use crate::retry::{RetryPolicy, retryable};
-use omnicrm_host::contract::GatewayError;
+use omnicrm_host::contract::{Capabilities, GatewayError};
 use omnicrm_host::error::{CallError, LoadError};
 use omnicrm_host::gateway::Gateway;
 use omnicrm_host::runtime::Runtime;
@@ -71,47 +72,8 @@ pub struct GatewayStatus {
     pub max_concurrency: usize,
     /// Calls per second, at most.
     pub requests_per_second: Option<f64>,
-}
-
-/// Spaces call starts `1 / rate` seconds apart.
-struct Pacer {
-    interval: Option<Duration>,
-    next: Mutex<Instant>,
-}
-
-impl Pacer {
-    fn new(rate: Option<f64>) -> Self {
-        Pacer {
-            interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    async fn wait(&self) {
-        let Some(interval) = self.interval else {
-            return;
-        };
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + interval;
-            slot
-        };
-        tokio::time::sleep_until(slot.into()).await;
-    }
-
-    /// Pushes every later start back (after a rate-limit answer).
-    fn push_back(&self, by: Duration) {
-        if self.interval.is_none() {
-            return;
-        }
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        let target = Instant::now() + by;
-        if *next < target {
-            *next = target;
-        }
-    }
+    /// What the gateway declared it supports beyond the common operations (WIT names).
+    pub capabilities: Capabilities,
 }
 
 /// One configured gateway.
@@ -120,8 +82,7 @@ pub struct GatewaySlot {
     entry: GatewayEntry,
     is_default: bool,
     current: RwLock<Loaded>,
-    permits: Arc<Semaphore>,
-    pacer: Pacer,
+    budget: CallBudget,
 }
 
 impl GatewaySlot {
@@ -137,6 +98,11 @@ impl GatewaySlot {
             .unwrap_or_else(|p| p.into_inner())
             .gateway
             .clone()
+    }
+
+    /// What the gateway loaded now declared it supports beyond the common operations.
+    pub fn capabilities(&self) -> Capabilities {
+        self.gateway().capabilities()
     }
 
     /// ISO currencies the plugin accepts (empty: any).
@@ -170,14 +136,33 @@ impl GatewaySlot {
             generation: l.generation,
             max_concurrency: self.entry.max_concurrency,
             requests_per_second: self.entry.requests_per_second,
+            capabilities: info.capabilities,
         }
     }
 
-    /// Runs one gateway call within the slot's limits, repeating it (with the same inputs,
-    /// hence the same idempotency key) while the gateway says nothing happened, up to the
-    /// policy's attempts. Each attempt runs on the gateway loaded when it starts.
+    /// Runs one gateway call within the slot's limits, in the foreground lane (calls that move
+    /// money or answer a caller): see [`GatewaySlot::call_in`].
     pub async fn call<T, F, Fut>(
         &self,
+        what: &str,
+        policy: RetryPolicy,
+        f: F,
+    ) -> Result<T, CallError>
+    where
+        F: Fn(Arc<dyn PaymentGateway>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError>>,
+    {
+        self.call_in(Lane::Foreground, what, policy, f).await
+    }
+
+    /// Runs one gateway call within the slot's limits, drawing on `lane`'s budget (lookups have
+    /// their own share, so they never starve charges: see [`crate::call_budget`]), repeating it
+    /// (with the same inputs, hence the same idempotency key) while the gateway says nothing
+    /// happened, up to the policy's attempts. Each attempt runs on the gateway loaded when it
+    /// starts.
+    pub async fn call_in<T, F, Fut>(
+        &self,
+        lane: Lane,
         what: &str,
         policy: RetryPolicy,
         f: F,
@@ -189,12 +174,11 @@ impl GatewaySlot {
         let mut attempt = 0;
         loop {
             let result = {
-                let _permit = self
-                    .permits
-                    .acquire()
+                let _admitted = self
+                    .budget
+                    .admit(lane)
                     .await
                     .map_err(|_| CallError::Host("gateway limiter closed".into()))?;
-                self.pacer.wait().await;
                 f(self.gateway()).await
             };
             match result {
@@ -202,7 +186,7 @@ impl GatewaySlot {
                     Some(hint) => {
                         let delay = policy.delay(attempt, hint);
                         if matches!(e, CallError::Gateway(GatewayError::RateLimited(_))) {
-                            self.pacer.push_back(delay);
+                            self.budget.push_back(delay);
                         }
                         tracing::debug!(gateway = %self.name, call = what, error = %e, ?delay, "retrying a call that did nothing");
                         tokio::time::sleep(delay).await;
@@ -275,8 +259,7 @@ impl Gateways {
                         generation: 1,
                         file_stamp: stamp,
                     }),
-                    permits: Arc::new(Semaphore::new(entry.max_concurrency.max(1))),
-                    pacer: Pacer::new(entry.requests_per_second),
+                    budget: CallBudget::new(entry),
                     entry: entry.clone(),
                 }),
             );
@@ -307,8 +290,7 @@ impl Gateways {
                         generation: 1,
                         file_stamp: None,
                     }),
-                    permits: Arc::new(Semaphore::new(entry.max_concurrency.max(1))),
-                    pacer: Pacer::new(entry.requests_per_second),
+                    budget: CallBudget::new(&entry),
                     entry,
                 };
                 (name, Arc::new(slot))

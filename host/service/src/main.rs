@@ -181,6 +181,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let service = server::build(&config, opts)
                 .await
                 .map_err(|e| e.to_string())?;
+            let stop = server::shutdown_signal();
             let running = server::start(&config, service, None)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -188,7 +189,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 "omnicrm-pay listening on http://{} (OpenAPI: /openapi.json)",
                 running.addr
             );
-            server::shutdown_signal().await;
+            stop.await;
             tracing::info!("shutting down");
             running.shutdown().await;
             Ok(ExitCode::SUCCESS)

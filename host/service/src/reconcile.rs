@@ -6,8 +6,12 @@
 //! It runs at start-up over every unsettled operation, then periodically over those untouched
 //! for a grace period (so that it does not race calls in flight in another process).
 //!
-//! It also looks up payments that wait at the gateway, so that none waits forever when a webhook
-//! is missed: `processing` ones; authorizations older than
+//! Captures, voids and refunds the gateway answered `pending` (operations `waiting`) are never
+//! repeated: where the gateway has the lookup they are looked up, and those that wait too long
+//! are flagged ([`Service::reconcile_waiting`]).
+//!
+//! It also looks up payments that wait at the gateway (where the gateway has `payment-lookup`),
+//! so that none waits forever when a webhook is missed: `processing` ones; authorizations older than
 //! [`ReconcileSettings::authorization_max_age`] (the gateway lets them expire: the transaction
 //! becomes `canceled`, or `succeeded` when captured elsewhere); and payments waiting for the
 //! customer to authenticate (3-D Secure), which are voided at the gateway, through the intent
@@ -24,6 +28,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::ledger::{NewOperation, OpKind, OpState, Transaction, Ts, TxnFilter, TxnStatus, now};
 use crate::payments::params::{PaymentParams, to_params};
+use crate::payments::pending::WaitingReport;
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 use omnicrm_host::contract::PaymentStatus;
@@ -47,6 +52,9 @@ pub struct ReconcileReport {
     /// Authorizations that expired at the gateway, and payments voided after waiting too long
     /// for the customer: now `canceled`.
     pub expired: u64,
+    /// Captures, voids, refunds and invoice payments the gateway answered `pending`: settled
+    /// now from a lookup, still waiting, and waiting longer than the bound (flagged).
+    pub modifications: WaitingReport,
 }
 
 /// Repeats every unsettled operation last touched at least `grace` ago.
@@ -81,6 +89,8 @@ pub async fn reconcile_once(service: &Service, grace: Duration) -> Result<Reconc
             }
         }
     }
+    // Modifications the gateway settles later: looked up where it can tell.
+    report.modifications = service.reconcile_waiting(cutoff).await?;
     // Payments the gateway was still working on: look them up (a webhook usually tells first).
     let processing = service
         .db
@@ -116,7 +126,12 @@ pub async fn reconcile_once(service: &Service, grace: Duration) -> Result<Reconc
             count(&mut report, t.id, moved);
         }
     }
-    if report.examined > 0 || report.refreshed > 0 || report.expired > 0 {
+    if report.examined > 0
+        || report.refreshed > 0
+        || report.expired > 0
+        || report.modifications.settled > 0
+        || report.modifications.overdue > 0
+    {
         tracing::info!(?report, "reconciled operations with an unsettled outcome");
     }
     Ok(report)
@@ -142,7 +157,7 @@ fn authorized_at(t: &Transaction) -> Ts {
 }
 
 /// A duration for people: `24 h`, `90 min`, `45 s`.
-fn span(d: Duration) -> String {
+pub(crate) fn span(d: Duration) -> String {
     match d.as_secs() {
         s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
         s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
@@ -199,6 +214,7 @@ impl Service {
                 amount: None,
                 currency: None,
                 reason: Some(reason),
+                final_capture: None,
             })?,
         };
         let exec = self.run_new_op(new, RetryPolicy::BATCH).await?;

@@ -13,6 +13,7 @@ use crate::config::ServiceSection;
 use crate::error::Error;
 use crate::ledger::{self, Db, Transaction};
 use crate::live_gateways::{GatewaySlot, Gateways};
+use omnicrm_host::contract::Capabilities;
 
 /// How the reconciler treats payments that wait at the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub struct ReconcileSettings {
     /// Payments waiting for the customer to authenticate longer than this are voided at the
     /// gateway (default 24 hours).
     pub action_expiry: Duration,
+    /// Captures, voids and refunds the gateway answered `pending` that have heard no outcome for
+    /// longer than this are flagged for operators (default 3 days).
+    pub modification_overdue: Duration,
 }
 
 impl Default for ReconcileSettings {
@@ -37,6 +41,7 @@ impl ReconcileSettings {
         ReconcileSettings {
             authorization_max_age: Duration::from_secs(section.authorization_max_age_secs),
             action_expiry: Duration::from_secs(section.action_expiry_secs),
+            modification_overdue: Duration::from_secs(section.modification_overdue_secs),
         }
     }
 }
@@ -101,6 +106,12 @@ impl Service {
                 format!("no gateway named {gateway:?} is configured"),
             )
         })
+    }
+
+    /// What a configured gateway declared it supports; invalid input naming `gateway` when there
+    /// is none by that name.
+    pub fn capabilities(&self, gateway: &str) -> Result<Capabilities, Error> {
+        Ok(self.slot(gateway)?.capabilities())
     }
 
     /// The gateway to use when a request names `requested` (or none).

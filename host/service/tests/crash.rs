@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{cache_dir, component, emulator_list};
 use omnicrm_host::config::SecretSource;
 use omnicrm_pay::config::ServiceConfig;
-use omnicrm_pay::ledger::{Capture, TxnKind};
+use omnicrm_pay::ledger::{Capture, Initiator, TxnKind};
 use omnicrm_pay::payments::TxnRequest;
 use omnicrm_pay::server;
 use stripe_emulator::{Emulator, EmulatorOptions};
@@ -106,6 +106,8 @@ async fn sigkill_in_the_middle_of_a_billing_run_charges_each_transaction_exactly
                     card_id: None,
                     capture: Capture::Automatic,
                     charge_now: false,
+                    initiator: Initiator::MerchantUnscheduled,
+                    return_url: None,
                     client_key: None,
                 })
                 .await

@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, EnvOptions, emulator_list, expect_error, expect_state, start};
+use common::{
+    Env, EnvOptions, emulator_list, expect_error, expect_error_code, expect_state, start,
+};
 use omnicrm_pay::client::{ApiClient, ApiResponse};
 use omnicrm_pay::ledger::{NewCard, TxnPatch, now};
 use omnicrm_pay::reconcile::reconcile_once;
@@ -20,14 +22,22 @@ fn stripe(env: &Env) -> ApiClient {
     )
 }
 
-/// Creates a transaction for `customer`; returns its id and gateway payment reference.
+/// Creates a transaction for `customer`; returns its id and gateway payment reference. One that
+/// waits for the customer is answered 402 with the transaction in the error's details.
 async fn transaction(env: &Env, customer: &str, capture: &str, state: &str) -> (i64, String) {
     let r = env
         .charge(json!({ "customer_id": customer, "amount": 2500, "currency": "USD", "capture": capture }))
         .await;
-    expect_state(&r, 201, state);
-    let payment = r.json["gateway_payment_ref"].as_str().unwrap().to_string();
-    (r.json["id"].as_i64().unwrap(), payment)
+    let txn = if state == "requires_action" {
+        expect_error_code(&r, 402, "authentication_required");
+        r.json["error"]["details"]["transaction"].clone()
+    } else {
+        assert_eq!(r.status, 201, "{}", r.json);
+        r.json.clone()
+    };
+    assert_eq!(txn["status"], state, "{}", r.json);
+    let payment = txn["gateway_payment_ref"].as_str().unwrap().to_string();
+    (txn["id"].as_i64().unwrap(), payment)
 }
 
 /// Links `customer` with a default card that asks for 3-D Secure on every payment (4000 0027 6000
@@ -62,6 +72,7 @@ async fn sca_customer(env: &Env, customer: &str) {
         fingerprint: None,
         nickname: None,
         make_default: true,
+        network_transaction_id: None,
     };
     env.service.db.ledger().insert_card(&card).unwrap();
 }

@@ -16,6 +16,9 @@
 //! | `GET /_emulator/webhook_endpoints` | |
 //! | `GET or POST /_emulator/authenticate/{pi_or_seti}` | `outcome=succeed` (default) or `fail`: completes 3-D Secure |
 //! | `POST /_emulator/disputes/{id}/resolve` | `outcome=won` or `lost` |
+//! | `POST /_emulator/delays/refunds` | `count` (default 1), `after_ms` (default 0), `outcome=succeed` (default) or `fail`: the next refunds are `pending`, settled later |
+//! | `POST /_emulator/delays/captures` | `count` (default 1), `after_ms` (default 0): the next captures are `processing`, captured later |
+//! | `POST /_emulator/delays/clear` | |
 //! | `GET /_emulator/invoices/{id}` and `.../pdf` | the hosted invoice page |
 
 use std::time::Duration;
@@ -23,6 +26,7 @@ use std::time::Duration;
 use http::Method;
 use serde_json::{Value, json};
 
+use crate::delays::Settle;
 use crate::error::ApiError;
 use crate::faults::FailSpec;
 use crate::form::Params;
@@ -110,6 +114,19 @@ pub fn delete_webhook_endpoint(st: &mut State, id: &str) -> Result<Value, ApiErr
     } else {
         Err(ApiError::missing("webhook_endpoint", id, "id"))
     }
+}
+
+/// `count` (default 1) and `after_ms` (default 0) of a delay.
+fn delay_params(p: &Params) -> Result<(u32, Duration), ApiError> {
+    let count = p.int("count")?.unwrap_or(1).clamp(0, i64::from(u32::MAX)) as u32;
+    let ms = p.int("after_ms")?.unwrap_or(0);
+    if ms < 0 {
+        return Err(ApiError::invalid_param(
+            "after_ms",
+            "after_ms must be 0 or more",
+        ));
+    }
+    Ok((count, Duration::from_millis(ms as u64)))
 }
 
 fn fail_spec(p: &Params) -> Result<FailSpec, ApiError> {
@@ -232,6 +249,30 @@ pub(crate) fn handle(
                 let mut st = shared.lock();
                 prepare(&mut st, shared, base_url);
                 Ok(ok(disputes::resolve(&mut st, id, won)?))
+            }
+            ["delays", "refunds"] if post => {
+                let settle = match p.non_empty("outcome")? {
+                    None | Some("succeed") => Settle::Succeed,
+                    Some("fail") => Settle::Fail,
+                    Some(_) => {
+                        return Err(ApiError::invalid_param(
+                            "outcome",
+                            "outcome must be succeed or fail",
+                        ));
+                    }
+                };
+                let (count, after) = delay_params(p)?;
+                shared.lock().delays.set_refunds(count, after, settle);
+                Ok(ok(json!({"ok": true})))
+            }
+            ["delays", "captures"] if post => {
+                let (count, after) = delay_params(p)?;
+                shared.lock().delays.set_captures(count, after);
+                Ok(ok(json!({"ok": true})))
+            }
+            ["delays", "clear"] if post => {
+                shared.lock().delays = Default::default();
+                Ok(ok(json!({"ok": true})))
             }
             ["invoices", id] | ["invoices", id, "pdf"] if get => {
                 let st = shared.lock();

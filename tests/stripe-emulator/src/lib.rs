@@ -5,7 +5,8 @@
 //! keys exactly as Stripe keeps them, list pagination, and the test cards of Stripe's test mode
 //! (declines, 3-D Secure, disputes). It keeps customers, payment methods, setup and payment
 //! intents, charges, refunds, invoices, balance transactions with fees, disputes and events in
-//! memory; delivers signed webhooks; injects faults; and runs on a clock tests can move.
+//! memory; delivers signed webhooks; injects faults; settles refunds and captures later on
+//! request ([`delays`]); and runs on a clock tests can move.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), stripe_emulator::EmulatorError> {
@@ -15,6 +16,7 @@
 //! let secret = emulator.add_webhook_endpoint("http://127.0.0.1:9999/hook");
 //! emulator.faults().fail_next(FailSpec { count: 2, status: 503, ..FailSpec::default() });
 //! emulator.clock().advance(std::time::Duration::from_secs(8 * 24 * 3600));
+//! emulator.delays().refunds(1, std::time::Duration::from_millis(200), stripe_emulator::Settle::Succeed);
 //! # let _ = (base, secret); Ok(()) }
 //! ```
 //!
@@ -25,6 +27,7 @@
 pub mod admin;
 mod auth;
 pub mod cards;
+pub mod delays;
 mod error;
 pub mod faults;
 pub mod fees;
@@ -42,6 +45,7 @@ use std::sync::{Arc, Mutex};
 use emulator_support::OwnRuntime;
 use tokio::net::TcpListener;
 
+pub use delays::{Delays, Settle};
 pub use emulator_support::Clock;
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FailSpec, Faults};
@@ -216,5 +220,11 @@ impl Emulator {
     /// The emulator's clock.
     pub fn clock(&self) -> Clock {
         self.shared.clock.clone()
+    }
+
+    /// Settlement delays: refunds answered `pending` and captures answered `processing`, settled
+    /// later (see [`delays`]).
+    pub fn delays(&self) -> Delays {
+        Delays::new(self.shared.clone())
     }
 }

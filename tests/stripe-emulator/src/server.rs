@@ -254,6 +254,10 @@ pub(crate) async fn handle(
             base_url: base_url.to_string(),
         };
         let result = router::route(&mut st, &method, &path, &params);
+        let scheduled = std::mem::take(&mut st.scheduled);
+        if !scheduled.is_empty() {
+            crate::delays::spawn(&shared, scheduled, &base_url);
+        }
         match guard.key.take() {
             // The saved response must be stored before the lock is released.
             Some(key) => {

@@ -339,6 +339,10 @@ pub struct State {
     /// Whether `GET /v1/customers/search` exists (Stripe's search is missing on some accounts
     /// and regions, and from simpler test doubles).
     pub customer_search: bool,
+    /// Settlement delays of refunds and captures.
+    pub(crate) delays: crate::delays::DelayConfig,
+    /// Settlements the request being executed queued (spawned once the lock is released).
+    pub(crate) scheduled: Vec<crate::delays::Scheduled>,
 }
 
 impl State {
@@ -366,6 +370,8 @@ impl State {
             idempotency: IdempotencyStore::default(),
             webhooks,
             customer_search: true,
+            delays: Default::default(),
+            scheduled: Vec::new(),
         }
     }
 

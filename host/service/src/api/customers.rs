@@ -10,11 +10,15 @@ use crate::ledger::{TxnFilter, TxnStatus, now};
 use super::errors::ErrorResponse;
 use super::extract::{JsonBody, OptionalJsonBody, QueryParams, path_id};
 use super::idempotency::{ClientKey, client_key};
-use super::requests::{Empty, ExpiringCards, LinkCustomer, StoreCard, bounded, non_blank};
+use super::requests::{
+    Empty, ExpiringCards, LinkCustomer, StartCardSession, StoreCard, bounded, non_blank,
+};
 use super::state::{ApiResult, AppState, ok};
 use super::views::{
-    CardList, CardView, CustomerLinkView, CustomerView, ExpiringCardList, LinkedCustomer, Removed,
+    CardList, CardSessionView, CardView, CustomerLinkView, CustomerView, ExpiringCardList,
+    LinkedCustomer, Removed,
 };
+use crate::time::format_rfc3339;
 
 /// `POST /v1/customers`.
 #[utoipa::path(
@@ -135,6 +139,57 @@ pub async fn store_card(
         )
         .await?;
     ok(StatusCode::CREATED, CardView::from(&card))
+}
+
+/// `POST /v1/customers/{customer_id}/card-sessions`.
+#[utoipa::path(
+    post,
+    path = "/customers/{customer_id}/card-sessions",
+    tag = "customers",
+    summary = "Start a session of the gateway's card form (what the CRM's card page needs)",
+    description = "Answers the gateway's session: the client-side form to load (`sdk`) and its configuration (`client_config`, made to be sent to the customer's browser), or a page the gateway hosts (`hosted_url`), and when it expires. The token the form hands back is stored with `POST /v1/customers/{customer_id}/cards`. A gateway without card sessions is 501.",
+    request_body(content = Option<StartCardSession>, description = "Optional: `{}` uses the customer's gateway"),
+    params(
+        ("customer_id" = String, Path, description = "CRM customer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
+    ),
+    responses(
+        (status = 201, description = "The session", body = CardSessionView),
+        (status = 400, description = "Invalid input, the field named", body = ErrorResponse),
+        (status = 404, description = "No such customer", body = ErrorResponse),
+        (status = 501, description = "The gateway has no card sessions", body = ErrorResponse),
+        (status = "5XX", description = "The gateway's trouble", body = ErrorResponse),
+    ),
+    security(("api_key" = ["write"]))
+)]
+pub async fn start_card_session(
+    State(st): State<Arc<AppState>>,
+    key: Option<Extension<ClientKey>>,
+    Path(customer_id): Path<String>,
+    OptionalJsonBody(b): OptionalJsonBody<StartCardSession>,
+) -> ApiResult {
+    let (gateway, session) = st
+        .service
+        .start_card_session(
+            &customer_id,
+            b.gateway.as_deref(),
+            b.return_url,
+            b.currency,
+            client_key(key),
+        )
+        .await?;
+    ok(
+        StatusCode::CREATED,
+        CardSessionView {
+            gateway,
+            id: session.id,
+            sdk: session.sdk,
+            client_config: serde_json::from_str(&session.client_config)
+                .unwrap_or(serde_json::Value::String(session.client_config)),
+            hosted_url: session.hosted_url,
+            expires_at: session.expires_at.map(format_rfc3339),
+        },
+    )
 }
 
 /// `GET /v1/customers/{customer_id}/cards`.

@@ -155,6 +155,7 @@ fn status_and_code(kind: &ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
         ErrorKind::GatewayMisconfigured => (StatusCode::BAD_GATEWAY, "gateway_configuration"),
         ErrorKind::GatewayMismatch => (StatusCode::BAD_GATEWAY, "gateway_mismatch"),
+        ErrorKind::HeldForReview => (StatusCode::BAD_GATEWAY, "held_for_review"),
         ErrorKind::EventUnverifiable => {
             (StatusCode::SERVICE_UNAVAILABLE, "verification_unavailable")
         }
@@ -182,6 +183,7 @@ fn default_field(kind: &ErrorKind) -> Option<&'static str> {
         | ErrorKind::Unsupported
         | ErrorKind::GatewayMisconfigured
         | ErrorKind::GatewayMismatch
+        | ErrorKind::HeldForReview
         | ErrorKind::EventUnverifiable => Some("gateway"),
         ErrorKind::EventRejected(EventRejection::Malformed) => Some("body"),
         ErrorKind::EventRejected(_) => Some("signature"),
@@ -365,6 +367,7 @@ mod tests {
                 "gateway_configuration",
             ),
             (ErrorKind::GatewayMismatch, 502, "gateway_mismatch"),
+            (ErrorKind::HeldForReview, 502, "held_for_review"),
             (
                 ErrorKind::EventUnverifiable,
                 503,

@@ -1,7 +1,7 @@
 //! The HTTP JSON API: [`routes`] (the router and, from the same definitions, the [`openapi`]
 //! document), the handlers of each resource ([`customers`], [`transactions`], [`invoices`],
 //! [`reports`], [`webhooks`], [`system`]), the request types ([`requests`]) read strictly by
-//! [`extract`], the answers ([`views`]), authentication ([`auth`], [`api_keys`]),
+//! [`extract`], the answers ([`views`], and [`summary_views`] for the financial summary), authentication ([`auth`], [`api_keys`]),
 //! `Idempotency-Key` ([`idempotency`]) and the errors ([`errors`]: the domain's mapped to HTTP,
 //! and every other error in the same JSON shape). It is the only part of the service that knows
 //! HTTP.
@@ -22,6 +22,7 @@ pub mod reports;
 pub mod requests;
 pub mod routes;
 pub mod state;
+pub mod summary_views;
 pub mod system;
 pub mod transactions;
 pub mod views;

@@ -6,7 +6,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::ledger::{Capture, TxnKind};
+use std::collections::BTreeMap;
+
+use crate::ledger::{Capture, Initiator, TxnKind};
 use crate::payments::MAX_AMOUNT;
 
 use super::errors::ApiError;
@@ -132,16 +134,54 @@ pub struct CreateTransaction {
     /// `now` (default) or `later` (a billing run or an invoice collects it).
     #[serde(default)]
     pub charge: Option<ChargeWhen>,
+    /// Who starts the charge: `customer` (present: the gateway may ask them to authenticate,
+    /// and they come back to `return_url`), `merchant_recurring` or `merchant_unscheduled`
+    /// (default). Billing runs charge as `merchant_recurring`.
+    #[serde(default)]
+    pub initiator: Option<Initiator>,
+    /// Where the customer's browser comes back after authenticating (an absolute http(s) URL);
+    /// required for `customer`.
+    #[serde(default)]
+    pub return_url: Option<String>,
+}
+
+/// `POST /v1/transactions/{id}/complete-action`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteAction {
+    /// What the gateway's page or SDK handed back, as strings (Adyen: `redirectResult`;
+    /// Stripe needs none).
+    #[serde(default)]
+    pub details: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /v1/customers/{customer_id}/card-sessions`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartCardSession {
+    /// Gateway (default: the customer's, as for cards).
+    #[serde(default)]
+    pub gateway: Option<String>,
+    /// Where the gateway's form returns the customer (an absolute http(s) URL).
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// ISO 4217 currency of the payments the card is for (some gateways need it).
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// `POST /v1/transactions/{id}/capture`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureBody {
-    /// Amount to capture, in minor units (default: all of the authorization).
+    /// Amount to capture, in minor units (default: all that remains authorized).
     #[serde(default)]
     #[schema(minimum = 1, maximum = 999_999_999_999_i64)]
     pub amount: Option<i64>,
+    /// Whether this capture releases the rest of the authorization (default true). `false`
+    /// (gateways with multiple captures only) keeps the rest for further captures.
+    #[serde(default)]
+    pub final_capture: Option<bool>,
 }
 
 /// `POST /v1/transactions/{id}/refunds`.
@@ -259,7 +299,7 @@ pub struct SummaryQuery {
     /// End, exclusive (default: now).
     #[param(value_type = Option<String>)]
     pub to: Option<Time>,
-    /// Gateway (default: the default gateway).
+    /// Gateway whose figures are at the top level (default: the default gateway).
     pub gateway: Option<String>,
 }
 

@@ -11,8 +11,9 @@ use utoipa::{PartialSchema, ToSchema};
 
 use crate::currency::format_amount;
 use crate::ledger::{
-    Capture, Card, CustomerLink, Dispute, DisputeStatus, Invoice, InvoiceStatus, LedgerTotals,
-    Refund, RefundStatus, Transaction, TxnKind, TxnStatus,
+    Capture, CaptureRecord, CaptureStatus, Card, CustomerAction, CustomerLink, Dispute,
+    DisputeStatus, Initiator, Invoice, InvoiceKeeper, InvoiceStatus, Refund, RefundStatus,
+    Transaction, TxnKind, TxnStatus,
 };
 use crate::live_gateways::GatewayStatus;
 use crate::time::{format_date, format_rfc3339};
@@ -44,6 +45,9 @@ string_enum_schema!(
     RefundStatus: "Where a refund stands.",
     InvoiceStatus: "The life of an invoice.",
     DisputeStatus: "Where a dispute stands.",
+    CaptureStatus: "Where a capture stands.",
+    Initiator: "Who starts a charge: the customer (present, may be asked to authenticate), or the merchant on an agreed schedule (`merchant_recurring`) or when needed (`merchant_unscheduled`).",
+    InvoiceKeeper: "Who keeps an invoice: the gateway (it has invoicing) or the ledger (paid by charging its total to a stored card).",
 );
 
 /// A stored card.
@@ -73,6 +77,9 @@ pub struct CardView {
     pub nickname: Option<String>,
     /// Charged when no card is named.
     pub default: bool,
+    /// The card network's id of the payment that stored the card (or of its first payment),
+    /// quoted by later merchant-initiated charges.
+    pub network_transaction_id: Option<String>,
     /// When stored (RFC 3339).
     pub created_at: String,
 }
@@ -92,6 +99,7 @@ impl From<&Card> for CardView {
             funding: c.funding.clone(),
             nickname: c.nickname.clone(),
             default: c.is_default,
+            network_transaction_id: c.network_transaction_id.clone(),
             created_at: format_rfc3339(c.created_at),
         }
     }
@@ -122,7 +130,113 @@ pub struct Removed {
     pub id: i64,
 }
 
-/// A transaction; with its refunds and disputes when read alone.
+/// What the customer must do before the payment can go on (3-D Secure, a bank's page).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NextActionView {
+    /// `redirect` (send the customer's browser to `url`), `client_sdk` (let the gateway's
+    /// client-side SDK `sdk` run `payload`) or `bring_customer_on_session` (the customer must
+    /// pay again on-session).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Where to send the customer's browser (`redirect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `GET` (open the URL) or `POST` (submit an HTML form of `fields` to it) (`redirect`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The form fields of a `POST` redirect, as `[name, value]` pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<(String, String)>>,
+    /// Which SDK (`stripe-js`, `adyen-web`, ...) (`client_sdk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<String>,
+    /// What the SDK needs: the gateway's JSON (a string when it is not JSON), safe for the
+    /// customer's browser (`client_sdk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+impl From<&CustomerAction> for NextActionView {
+    fn from(a: &CustomerAction) -> Self {
+        let none = NextActionView {
+            kind: "bring_customer_on_session",
+            url: None,
+            method: None,
+            fields: None,
+            sdk: None,
+            payload: None,
+        };
+        match a {
+            CustomerAction::Redirect {
+                url,
+                method,
+                fields,
+            } => NextActionView {
+                kind: "redirect",
+                url: Some(url.clone()),
+                method: Some(method.clone()),
+                fields: Some(fields.clone()),
+                ..none
+            },
+            CustomerAction::ClientSdk { sdk, payload } => NextActionView {
+                kind: "client_sdk",
+                sdk: Some(sdk.clone()),
+                payload: Some(
+                    serde_json::from_str(payload)
+                        .unwrap_or_else(|_| serde_json::Value::String(payload.clone())),
+                ),
+                ..none
+            },
+            CustomerAction::BringCustomerOnSession => none,
+        }
+    }
+}
+
+/// A capture of an authorized transaction.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaptureView {
+    /// The ledger's id.
+    pub id: i64,
+    /// Minor units asked for.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// For people.
+    pub amount_display: String,
+    /// Whether it released the rest of the authorization.
+    pub final_capture: bool,
+    /// `pending` (the gateway settles it later), `succeeded`, `failed` (the authorization stays)
+    /// or `unknown` (the reconciler settles it).
+    pub status: CaptureStatus,
+    /// The gateway's reference of the capture.
+    pub gateway_modification_ref: Option<String>,
+    /// Why it failed, or why it is overdue.
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl From<&CaptureRecord> for CaptureView {
+    fn from(c: &CaptureRecord) -> Self {
+        CaptureView {
+            id: c.id,
+            amount: c.amount,
+            currency: c.currency.clone(),
+            amount_display: format_amount(c.amount, &c.currency),
+            final_capture: c.final_capture,
+            status: c.status,
+            gateway_modification_ref: c.gateway_modification_ref.clone(),
+            last_error: c.last_error.clone(),
+            created_at: format_rfc3339(c.created_at),
+            updated_at: format_rfc3339(c.updated_at),
+        }
+    }
+}
+
+/// A transaction; with its refunds, captures and disputes when read alone.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransactionView {
     /// The ledger's id.
@@ -163,6 +277,16 @@ pub struct TransactionView {
     pub decline_code: Option<String>,
     /// The issuer's reason of a declined charge.
     pub decline_reason: Option<String>,
+    /// The decline's normalized category, whatever the gateway: `insufficient_funds`,
+    /// `expired_card`, `incorrect_details`, `do_not_honor`, `suspected_fraud`,
+    /// `authentication_required`, `try_again_later` or `other`.
+    pub decline_category: Option<String>,
+    /// The gateway's fee for the payment, in minor units, once reported.
+    pub fee: Option<i64>,
+    /// Who starts the charge.
+    pub initiator: Initiator,
+    /// What the customer must do, while the payment waits for them (`requires_action`).
+    pub next_action: Option<NextActionView>,
     /// The last failure.
     pub last_error: Option<String>,
     /// RFC 3339.
@@ -172,6 +296,9 @@ pub struct TransactionView {
     /// Its refunds (when read alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refunds: Option<Vec<RefundView>>,
+    /// Its captures (when read alone, or just captured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captures: Option<Vec<CaptureView>>,
     /// Its disputes (when read alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disputes: Option<Vec<DisputeView>>,
@@ -199,10 +326,15 @@ impl From<&Transaction> for TransactionView {
             idempotency_key: t.idempotency_key.clone(),
             decline_code: t.decline_code.clone(),
             decline_reason: t.decline_reason.clone(),
+            decline_category: t.decline_category.clone(),
+            fee: t.fee,
+            initiator: t.initiator,
+            next_action: t.next_action.as_ref().map(NextActionView::from),
             last_error: t.last_error.clone(),
             created_at: format_rfc3339(t.created_at),
             updated_at: format_rfc3339(t.updated_at),
             refunds: None,
+            captures: None,
             disputes: None,
         }
     }
@@ -301,10 +433,19 @@ pub struct InvoiceView {
     pub gateway_invoice_ref: Option<String>,
     /// The gateway's number.
     pub gateway_number: Option<String>,
-    /// The gateway's page for the customer.
+    /// The gateway's page for the customer (none for invoices kept in the ledger).
     pub hosted_url: Option<String>,
-    /// The gateway's PDF.
+    /// The gateway's PDF (none for invoices kept in the ledger).
     pub pdf_url: Option<String>,
+    /// `gateway` (the gateway has invoicing) or `ledger` (paid by charging its total to a
+    /// stored card).
+    pub kept_by: InvoiceKeeper,
+    /// The payment that paid an invoice kept in the ledger.
+    pub gateway_payment_ref: Option<String>,
+    /// That payment's fee, in minor units, once reported.
+    pub fee: Option<i64>,
+    /// When it was paid (RFC 3339).
+    pub paid_at: Option<String>,
     /// Payment attempts made.
     pub pay_attempts: i64,
     /// The last failure.
@@ -341,6 +482,10 @@ impl InvoiceView {
             gateway_number: i.gateway_number.clone(),
             hosted_url: i.hosted_url.clone(),
             pdf_url: i.pdf_url.clone(),
+            kept_by: i.kept_by,
+            gateway_payment_ref: i.gateway_payment_ref.clone(),
+            fee: i.fee,
+            paid_at: i.paid_at.map(format_rfc3339),
             pay_attempts: i.pay_attempts,
             last_error: i.last_error.clone(),
             created_at: format_rfc3339(i.created_at),
@@ -380,6 +525,8 @@ pub struct DisputeView {
     pub reason: String,
     /// Where it stands.
     pub status: DisputeStatus,
+    /// When evidence is due (RFC 3339), when the gateway says.
+    pub evidence_due_by: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -399,6 +546,7 @@ impl From<&Dispute> for DisputeView {
             amount_display: format_amount(d.amount, &d.currency),
             reason: d.reason.clone(),
             status: d.status,
+            evidence_due_by: d.evidence_due_by.map(format_rfc3339),
             created_at: format_rfc3339(d.created_at),
             updated_at: format_rfc3339(d.updated_at),
         }
@@ -507,6 +655,10 @@ pub struct GatewayView {
     pub max_concurrency: usize,
     /// Calls per second, at most.
     pub requests_per_second: Option<f64>,
+    /// What the gateway supports beyond the common operations, by their contract names
+    /// (`partial-capture`, `invoicing`, `metrics`, `card-sessions`, ...); the service does the
+    /// rest itself (invoices and figures in its ledger, waiting for events instead of lookups).
+    pub capabilities: Vec<String>,
 }
 
 impl From<GatewayStatus> for GatewayView {
@@ -524,6 +676,12 @@ impl From<GatewayStatus> for GatewayView {
             generation: g.generation,
             max_concurrency: g.max_concurrency,
             requests_per_second: g.requests_per_second,
+            capabilities: g
+                .capabilities
+                .names()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         }
     }
 }
@@ -539,74 +697,23 @@ pub struct Gateways {
     pub gateways: Vec<GatewayView>,
 }
 
-/// The ledger's own sums, for cross-checks.
+/// A client-side card session of the gateway's card form.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LedgerTotalsView {
-    /// Succeeded (or refunded) charges.
-    pub charges: u64,
-    /// Captured amount of those charges.
-    pub captured: i64,
-    /// Refunded amount.
-    pub refunded: i64,
-    /// Failed charges.
-    pub failed: u64,
-    /// Transactions still pending or unknown.
-    pub unsettled: u64,
-}
-
-impl From<LedgerTotals> for LedgerTotalsView {
-    fn from(t: LedgerTotals) -> Self {
-        LedgerTotalsView {
-            charges: t.charges,
-            captured: t.captured,
-            refunded: t.refunded,
-            failed: t.failed,
-            unsettled: t.unsettled,
-        }
-    }
-}
-
-/// The gateway's financial summary over a period, in one currency.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SummaryView {
-    /// The gateway asked.
+pub struct CardSessionView {
+    /// The gateway that keeps the card once stored.
     pub gateway: String,
-    /// RFC 3339.
-    pub from: String,
-    /// RFC 3339 (exclusive).
-    pub to: String,
-    /// ISO 4217.
-    pub currency: String,
-    /// Gross volume, minor units.
-    pub revenue: i64,
-    /// For people.
-    pub revenue_display: String,
-    /// Successful payments.
-    pub successful_payments: u64,
-    /// Refunded, minor units.
-    pub refunds: i64,
-    /// For people.
-    pub refunds_display: String,
-    /// Refunds made.
-    pub refund_count: u64,
-    /// Fees, minor units.
-    pub fees: i64,
-    /// For people.
-    pub fees_display: String,
-    /// Net, minor units.
-    pub net: i64,
-    /// For people.
-    pub net_display: String,
-    /// Disputes opened.
-    pub disputes: u64,
-    /// Disputed, minor units.
-    pub disputed_amount: i64,
-    /// Disputes lost.
-    pub chargebacks: u64,
-    /// Lost to chargebacks, minor units.
-    pub chargeback_amount: i64,
-    /// The ledger's own sums over the same period.
-    pub ledger: LedgerTotalsView,
+    /// The gateway's id of the session (Stripe: a SetupIntent `seti_...`).
+    pub id: String,
+    /// Which client-side form to load: `stripe-elements`, `adyen-web`, ...
+    pub sdk: String,
+    /// The form's configuration: the gateway's JSON (a string when it is not JSON), made to be
+    /// sent to the customer's browser.
+    #[schema(value_type = Object)]
+    pub client_config: serde_json::Value,
+    /// A page hosted by the gateway where the customer enters the card, when there is one.
+    pub hosted_url: Option<String>,
+    /// When the session expires (RFC 3339), if it does.
+    pub expires_at: Option<String>,
 }
 
 #[cfg(test)]

@@ -30,6 +30,14 @@ pub enum LedgerError {
         /// What can still be refunded.
         remaining: i64,
     },
+    /// A capture asks for more than what remains authorized.
+    #[error("amount: capture of {requested} exceeds the {remaining} that remains authorized")]
+    CaptureExceeds {
+        /// Asked for.
+        requested: i64,
+        /// What can still be captured.
+        remaining: i64,
+    },
     /// A migration failed or the schema is newer than this build.
     #[error("migration error: {0}")]
     Migration(String),

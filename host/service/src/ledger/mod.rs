@@ -31,6 +31,12 @@ pub use error::{LedgerError, Result};
 pub use model::*;
 pub use status::*;
 
+/// Builds the operation that changes an authorized transaction, and the capture it makes, from
+/// the transaction as it stands and the amount that remains to capture (see
+/// [`Ledger::begin_payment_change`]).
+pub type PaymentChangeBuilder<'a> =
+    dyn Fn(&Transaction, i64) -> Result<(NewOperation, Option<NewCapture>)> + 'a;
+
 /// How hard the ledger flushes commits to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,6 +78,18 @@ pub trait Ledger: Send + Sync + 'static {
         exp_year: u16,
         last4: &str,
     ) -> Result<bool>;
+    /// Updates a stored card the gateway describes again (a card-stored event): its expiry and
+    /// last 4, and the brand, funding, fingerprint and network transaction id it reports. False
+    /// when the ledger does not know the card.
+    fn refresh_card(
+        &self,
+        gateway: &str,
+        gateway_card_ref: &str,
+        details: &CardDetails,
+    ) -> Result<bool>;
+    /// Records the network transaction id of a card's first payment, unless the card has one;
+    /// whether it was recorded.
+    fn set_card_network_transaction_id(&self, card_id: i64, id: &str) -> Result<bool>;
 
     /// Records a transaction; `(row, false)` when its idempotency key was recorded before.
     fn insert_transaction(&self, t: &NewTransaction) -> Result<(Transaction, bool)>;
@@ -134,6 +152,23 @@ pub trait Ledger: Send + Sync + 'static {
         status: RefundStatus,
     ) -> Result<Option<Refund>>;
 
+    /// The captures of a transaction, oldest first.
+    fn captures(&self, transaction_id: i64) -> Result<Vec<CaptureRecord>>;
+    /// The capture made by the operation with this key.
+    fn capture_by_key(&self, idempotency_key: &str) -> Result<Option<CaptureRecord>>;
+    /// Compare-and-set of a capture's status (from one of `from`), its gateway reference and
+    /// last error, in one database transaction with its transaction: a succeeded capture raises
+    /// the captured amount to what the succeeded captures sum to, and a final one moves an
+    /// authorized transaction to `succeeded`. None when the capture was not in `from`.
+    fn settle_capture(
+        &self,
+        id: i64,
+        from: &[CaptureStatus],
+        status: CaptureStatus,
+        gateway_modification_ref: Option<&str>,
+        last_error: Option<&str>,
+    ) -> Result<Option<CaptureRecord>>;
+
     /// Creates an invoice from the customer's uninvoiced pending transactions in its currency,
     /// numbering it INV-YYYY-NNNNNN. None when there is nothing to invoice.
     fn create_invoice(&self, new: &NewInvoice) -> Result<Option<Invoice>>;
@@ -141,6 +176,8 @@ pub trait Ledger: Send + Sync + 'static {
     fn invoice(&self, id: i64) -> Result<Option<Invoice>>;
     /// The invoice of a gateway reference.
     fn invoice_by_ref(&self, gateway: &str, invoice_ref: &str) -> Result<Option<Invoice>>;
+    /// The ledger invoice paid (or being paid) by a gateway payment.
+    fn invoice_by_payment(&self, gateway: &str, payment_ref: &str) -> Result<Option<Invoice>>;
     /// Invoices, newest first.
     fn invoices(&self, filter: &InvoiceFilter) -> Result<Vec<Invoice>>;
     /// The transactions on an invoice.
@@ -224,6 +261,9 @@ pub trait Ledger: Send + Sync + 'static {
     fn operation(&self, id: i64) -> Result<Option<Operation>>;
     /// Operations still pending or unknown, oldest first, updated at or before `updated_before`.
     fn unsettled_operations(&self, updated_before: Ts, limit: u32) -> Result<Vec<Operation>>;
+    /// Operations waiting for an outcome the gateway gives later, oldest first, with ids above
+    /// `after_id`.
+    fn waiting_operations(&self, after_id: i64, limit: u32) -> Result<Vec<Operation>>;
     /// The operations of a transaction or an invoice (and its refunds), oldest first.
     fn operations_for(
         &self,
@@ -240,12 +280,16 @@ pub trait Ledger: Send + Sync + 'static {
     ) -> Result<()>;
 
     /// Writes the operation that changes an authorized transaction (a capture or a void, built
-    /// by `operation` from the transaction as it stands), in one database transaction, only while
-    /// the transaction is `authorized` and no other capture or void of it is unsettled.
+    /// by `operation` from the transaction as it stands and the amount that remains to capture),
+    /// and the capture it makes, in one database transaction, only while the transaction is
+    /// `authorized` and no other capture or void of it is unsettled or waiting. With
+    /// `concurrent_captures` (gateways with `multiple-captures`), a capture may be written while
+    /// other captures wait for their outcome. The capture's key is the operation's.
     fn begin_payment_change(
         &self,
         transaction_id: i64,
-        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+        concurrent_captures: bool,
+        operation: &PaymentChangeBuilder<'_>,
     ) -> Result<Begun<Transaction>>;
     /// Writes an operation of an invoice (finalize, pay or void, built by `operation` from the
     /// invoice as it stands), in one database transaction, only while the invoice's status is one
@@ -290,6 +334,10 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Sums of the ledger's own records for one currency over `[from, to)`, for cross-checks.
     fn totals(&self, currency: &str, from: Ts, to: Ts) -> Result<LedgerTotals>;
+    /// Each gateway's figures for one currency over `[from, to)` (charges and refunds by when
+    /// they were made, invoices by when they were paid, disputes by when they were opened);
+    /// gateways with no activity are left out.
+    fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>>;
 }
 
 /// The state a charge operation settles in: one left `pending` by a failure that changed nothing

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::status::{
-    Capture, DisputeStatus, InvoiceStatus, OpKind, OpState, RefundStatus, TxnKind, TxnStatus,
+    Capture, CaptureStatus, DisputeStatus, Initiator, InvoiceKeeper, InvoiceStatus, OpKind,
+    OpState, RefundStatus, TxnKind, TxnStatus,
 };
 
 /// Seconds since the Unix epoch, UTC.
@@ -68,6 +69,9 @@ pub struct Card {
     pub nickname: Option<String>,
     /// Charged when no card is named.
     pub is_default: bool,
+    /// The card network's id of the payment that stored the card (or of its first payment),
+    /// quoted by later merchant-initiated charges.
+    pub network_transaction_id: Option<String>,
     /// When stored.
     pub created_at: Ts,
 }
@@ -97,6 +101,52 @@ pub struct NewCard {
     pub nickname: Option<String>,
     /// Make it the customer's default (the first card always becomes the default).
     pub make_default: bool,
+    /// The card network's id of the payment that stored the card, when the gateway gives it.
+    pub network_transaction_id: Option<String>,
+}
+
+/// A stored card's details as the gateway reports them later (card updater, card stored).
+#[derive(Debug, Clone, Default)]
+pub struct CardDetails {
+    /// Brand, when reported.
+    pub brand: Option<String>,
+    /// Last four digits.
+    pub last4: String,
+    /// Expiry month.
+    pub exp_month: u8,
+    /// Expiry year.
+    pub exp_year: u16,
+    /// Funding, when reported.
+    pub funding: Option<String>,
+    /// Fingerprint, when reported.
+    pub fingerprint: Option<String>,
+    /// Network transaction id, when reported (kept when none).
+    pub network_transaction_id: Option<String>,
+}
+
+/// What a customer must do before a payment can go on (3-D Secure, a bank's page), as the
+/// ledger stores it (JSON with a `type`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CustomerAction {
+    /// Send the customer's browser to `url` (`GET`, or `POST` of an HTML form with `fields`).
+    Redirect {
+        /// Where to.
+        url: String,
+        /// `GET` or `POST`.
+        method: String,
+        /// The form fields of a `POST`.
+        fields: Vec<(String, String)>,
+    },
+    /// Let the gateway's client-side SDK run this action.
+    ClientSdk {
+        /// Which SDK (`stripe-js`, `adyen-web`, ...).
+        sdk: String,
+        /// What the SDK needs: the gateway's JSON, safe for the customer's browser.
+        payload: String,
+    },
+    /// The customer must come back on-session and pay again.
+    BringCustomerOnSession,
 }
 
 /// A transaction: a charge or a credit.
@@ -138,8 +188,18 @@ pub struct Transaction {
     pub decline_code: Option<String>,
     /// The issuer's reason, for a declined charge.
     pub decline_reason: Option<String>,
+    /// The normalized category of a decline (`insufficient_funds`, `expired_card`, ...).
+    pub decline_category: Option<String>,
     /// The last error, for operators.
     pub last_error: Option<String>,
+    /// The gateway's fee for the payment, in minor units of `currency`, once reported.
+    pub fee: Option<i64>,
+    /// Who starts the charge.
+    pub initiator: Initiator,
+    /// Where the customer comes back after an action (customer-initiated charges).
+    pub return_url: Option<String>,
+    /// What the customer must do, while the payment waits for them.
+    pub next_action: Option<CustomerAction>,
     /// Created.
     pub created_at: Ts,
     /// Last changed.
@@ -169,6 +229,10 @@ pub struct NewTransaction {
     pub status: TxnStatus,
     /// The idempotency key of its charge. A repeat with the same key returns the first row.
     pub idempotency_key: String,
+    /// Who starts the charge.
+    pub initiator: Initiator,
+    /// Where the customer comes back after an action.
+    pub return_url: Option<String>,
 }
 
 /// Filters of a transaction listing.
@@ -215,6 +279,12 @@ pub struct TxnPatch {
     pub last_error: Option<Option<String>>,
     /// Invoice (Some(None) releases it from its invoice).
     pub invoice_id: Option<Option<i64>>,
+    /// Decline category (Some(None) clears).
+    pub decline_category: Option<Option<String>>,
+    /// The gateway's fee.
+    pub fee: Option<i64>,
+    /// What the customer must do (Some(None) clears).
+    pub next_action: Option<Option<CustomerAction>>,
 }
 
 /// A refund.
@@ -289,6 +359,14 @@ pub struct Invoice {
     pub pay_attempts: i64,
     /// Last error.
     pub last_error: Option<String>,
+    /// Kept at the gateway or in the ledger.
+    pub kept_by: InvoiceKeeper,
+    /// When it was paid.
+    pub paid_at: Option<Ts>,
+    /// The payment that paid a ledger invoice.
+    pub gateway_payment_ref: Option<String>,
+    /// The gateway's fee for that payment, once reported.
+    pub fee: Option<i64>,
     /// Created.
     pub created_at: Ts,
     /// Last changed.
@@ -316,6 +394,8 @@ pub struct NewInvoice {
     pub idempotency_key: String,
     /// Creation time (sets the number's year).
     pub now: Ts,
+    /// Kept at the gateway or in the ledger.
+    pub kept_by: InvoiceKeeper,
 }
 
 /// Changes to an invoice.
@@ -343,6 +423,10 @@ pub struct InvoicePatch {
     pub bump_pay_attempts: bool,
     /// Last error (Some(None) clears).
     pub last_error: Option<Option<String>>,
+    /// The payment that pays a ledger invoice.
+    pub gateway_payment_ref: Option<String>,
+    /// The gateway's fee for that payment.
+    pub fee: Option<i64>,
 }
 
 /// A dispute.
@@ -366,6 +450,8 @@ pub struct Dispute {
     pub reason: String,
     /// Where it stands.
     pub status: DisputeStatus,
+    /// When evidence is due, for open disputes, when the gateway says.
+    pub evidence_due_by: Option<Ts>,
     /// First seen.
     pub created_at: Ts,
     /// Last changed.
@@ -391,6 +477,47 @@ pub struct DisputeUpdate {
     pub reason: String,
     /// Status.
     pub status: DisputeStatus,
+    /// When evidence is due, when the gateway says (kept when a later update does not).
+    pub evidence_due_by: Option<Ts>,
+}
+
+/// A capture of an authorized transaction: made by an operation with the same idempotency key,
+/// settled by its answer or (answered `pending`) later by an event or a lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureRecord {
+    /// The ledger's id.
+    pub id: i64,
+    /// The captured transaction.
+    pub transaction_id: i64,
+    /// Amount asked for.
+    pub amount: i64,
+    /// Currency.
+    pub currency: String,
+    /// Whether it releases the rest of the authorization.
+    pub final_capture: bool,
+    /// Where it stands.
+    pub status: CaptureStatus,
+    /// The gateway's reference of the capture (Stripe: the payment's).
+    pub gateway_modification_ref: Option<String>,
+    /// The key of the operation that makes it.
+    pub idempotency_key: String,
+    /// Why it failed, or why it is overdue.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: Ts,
+    /// Last changed.
+    pub updated_at: Ts,
+}
+
+/// A capture to write with its operation.
+#[derive(Debug, Clone)]
+pub struct NewCapture {
+    /// Amount.
+    pub amount: i64,
+    /// Currency.
+    pub currency: String,
+    /// Whether it releases the rest of the authorization.
+    pub final_capture: bool,
 }
 
 /// An operation of the intent log.
@@ -491,6 +618,58 @@ pub struct InvoiceFilter {
     pub limit: u32,
 }
 
+/// One gateway's figures over a period in one currency, computed from the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFigures {
+    /// The gateway.
+    pub gateway: String,
+    /// Money taken: captured charges paid by their own payment, and paid invoices.
+    pub revenue: i64,
+    /// How many such payments.
+    pub successful_payments: u64,
+    /// Refunds succeeded.
+    pub refunds: i64,
+    /// How many.
+    pub refund_count: u64,
+    /// The gateway's fees, as reported with the payments.
+    pub fees: i64,
+    /// Disputes opened (inquiries left out).
+    pub disputes_opened: u64,
+    /// Their amount.
+    pub disputed_amount: i64,
+    /// Disputes won.
+    pub disputes_won: u64,
+    /// Disputes lost (chargebacks).
+    pub disputes_lost: u64,
+    /// Lost to chargebacks.
+    pub chargeback_amount: i64,
+    /// Withdrawn for disputes still open.
+    pub open_dispute_amount: i64,
+}
+
+impl LedgerFigures {
+    /// What reached the account: revenue less refunds, fees, and the amounts of disputes open
+    /// or lost.
+    pub fn net(&self) -> i64 {
+        self.revenue - self.refunds - self.fees - self.chargeback_amount - self.open_dispute_amount
+    }
+
+    /// Adds another gateway's figures (for the combined total).
+    pub fn add(&mut self, o: &LedgerFigures) {
+        self.revenue += o.revenue;
+        self.successful_payments += o.successful_payments;
+        self.refunds += o.refunds;
+        self.refund_count += o.refund_count;
+        self.fees += o.fees;
+        self.disputes_opened += o.disputes_opened;
+        self.disputed_amount += o.disputed_amount;
+        self.disputes_won += o.disputes_won;
+        self.disputes_lost += o.disputes_lost;
+        self.chargeback_amount += o.chargeback_amount;
+        self.open_dispute_amount += o.open_dispute_amount;
+    }
+}
+
 /// Sums of the ledger's own records.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerTotals {
@@ -502,6 +681,7 @@ pub struct LedgerTotals {
     pub refunded: i64,
     /// Failed charges.
     pub failed: u64,
-    /// Transactions still pending or unknown.
+    /// Transactions still unsettled: charged and pending, processing, unknown or held for
+    /// review.
     pub unsettled: u64,
 }

@@ -53,6 +53,10 @@ str_enum!(
         PartiallyRefunded => "partially_refunded",
         /// The gateway call's outcome is unknown; the reconciler settles it.
         Unknown => "unknown",
+        /// The gateway's answer broke the contract: money may have moved. Nothing moves it on
+        /// its own and it is never counted as money taken; an operator checks the payment at
+        /// the gateway.
+        HeldForReview => "held_for_review",
     }
 );
 
@@ -154,6 +158,10 @@ str_enum!(
         InvoicePay => "invoice_pay",
         /// Void an invoice.
         InvoiceVoid => "invoice_void",
+        /// Pay an invoice kept in the ledger by charging its total to a stored card.
+        InvoiceCharge => "invoice_charge",
+        /// Finish a payment after the customer's action (3-D Secure).
+        CompleteAction => "complete_action",
     }
 );
 
@@ -168,5 +176,47 @@ str_enum!(
         Done => "done",
         /// Settled as failed (declined, rejected): nothing moved.
         Failed => "failed",
+        /// Accepted by the gateway, whose outcome comes later (a `pending` capture, void or
+        /// refund): settled by an event or a lookup, never repeated.
+        Waiting => "waiting",
+    }
+);
+
+str_enum!(
+    /// Where a capture of an authorization stands.
+    CaptureStatus {
+        /// Written; the gateway has not settled it yet (or answered `pending`).
+        Pending => "pending",
+        /// The money was taken.
+        Succeeded => "succeeded",
+        /// Refused: the authorization stays as it was.
+        Failed => "failed",
+        /// The call's outcome is unknown; the reconciler settles it.
+        Unknown => "unknown",
+    }
+);
+
+str_enum!(
+    /// Who starts a charge of a stored card, and why (the card networks' stored-credential
+    /// rules).
+    Initiator {
+        /// The customer is present (a top-up on the self-care portal): the gateway may ask them
+        /// to authenticate, and they come back to the charge's return URL.
+        Customer => "customer",
+        /// A charge on a schedule the customer agreed to (billing runs, monthly bills).
+        MerchantRecurring => "merchant_recurring",
+        /// A charge when needed, without a fixed schedule (usage, one-off fees).
+        MerchantUnscheduled => "merchant_unscheduled",
+    }
+);
+
+str_enum!(
+    /// Who keeps an invoice: the gateway (`invoicing` capability) or the ledger, which pays it by
+    /// charging the card.
+    InvoiceKeeper {
+        /// Created, finalized, paid and voided at the gateway.
+        Gateway => "gateway",
+        /// Kept in the ledger; paid by a charge of its total.
+        Ledger => "ledger",
     }
 );

@@ -1,15 +1,20 @@
 //! Changing an authorization through the intent log: a capture or a void, each with a key of its
-//! own derived from the transaction's and the request's. One runs at a time per authorization.
-//! When the gateway refuses (the authorization expired or was settled elsewhere), the payment is
-//! looked up and the transaction moved to what the gateway says.
+//! own derived from the transaction's and the request's. One runs at a time per authorization;
+//! a gateway with `multiple-captures` takes another capture while earlier ones wait for their
+//! outcome. When the gateway refuses (the authorization expired or was settled elsewhere), the
+//! payment is looked up (where the gateway has lookups) and the transaction moved to what the
+//! gateway says. A change the gateway answers `pending` leaves the transaction as it is and
+//! settles later ([`super::pending`]).
 
 use crate::currency::format_amount;
 use crate::error::Error;
 use crate::ledger::{
-    Begun, LedgerError, NewOperation, OpKind, OpState, Operation, Transaction, TxnPatch, TxnStatus,
+    Begun, LedgerError, NewCapture, NewOperation, OpKind, OpState, Operation, Transaction,
+    TxnPatch, TxnStatus,
 };
 use crate::retry::RetryPolicy;
 use crate::service::Service;
+use omnicrm_host::contract::Capabilities;
 
 use super::amount::check_amount;
 use super::lookup::AUTHORIZATION_EXPIRED;
@@ -20,8 +25,13 @@ use super::requester::Requester;
 /// A change of an authorization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Change {
-    /// Take all of it, or `amount`.
-    Capture(Option<i64>),
+    /// Take all of what remains, or `amount`; `final_capture` releases the rest.
+    Capture {
+        /// How much (none: all that remains).
+        amount: Option<i64>,
+        /// Whether the rest of the authorization is released.
+        final_capture: bool,
+    },
     /// Release it.
     Void,
 }
@@ -30,11 +40,15 @@ impl Change {
     /// The operation's kind, as stored.
     fn kind(self) -> OpKind {
         match self {
-            Change::Capture(_) => OpKind::Capture,
+            Change::Capture { .. } => OpKind::Capture,
             Change::Void => OpKind::Cancel,
         }
     }
 }
+
+/// A transaction as a change of its authorization left it, and whether the gateway answered
+/// `pending` (the outcome comes later).
+pub type Changed = (Transaction, bool);
 
 impl Service {
     /// Captures or voids an authorized transaction (or settles such a change left unsettled).
@@ -48,10 +62,12 @@ impl Service {
         txn_id: i64,
         change: Change,
         requester: Requester<'_>,
-    ) -> Result<Transaction, Error> {
+    ) -> Result<Changed, Error> {
         let txn = self.transaction(txn_id).await?;
         let kind = change.kind();
-        if let Change::Capture(Some(a)) = change
+        if let Change::Capture {
+            amount: Some(a), ..
+        } = change
             && (check_amount("amount", a).is_err() || a > txn.amount)
         {
             return Err(Error::invalid(
@@ -59,6 +75,26 @@ impl Service {
                 format!("must be between 1 and the authorized {}", txn.amount),
             ));
         }
+        let capabilities = match &txn.gateway {
+            Some(g) => self.capabilities(g)?,
+            None => Capabilities::empty(),
+        };
+        let several = capabilities.contains(Capabilities::MULTIPLE_CAPTURES);
+        if let Change::Capture {
+            final_capture: false,
+            ..
+        } = change
+            && !several
+        {
+            return Err(Error::invalid(
+                "final_capture",
+                format!(
+                    "gateway {} captures an authorization once: every capture is final",
+                    txn.gateway.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+        let concurrent = several && kind == OpKind::Capture;
         let key = format!(
             "{}:{}:{}",
             txn.idempotency_key,
@@ -67,19 +103,30 @@ impl Service {
         );
         let begun = self
             .db
-            .run(move |l| l.begin_payment_change(txn_id, &|t| change_operation(t, change, &key)))
+            .run(move |l| {
+                l.begin_payment_change(txn_id, concurrent, &|t, remaining| {
+                    change_operation(t, change, &key, remaining)
+                })
+            })
             .await?;
         let op = match begun {
             Begun::Started(op) => op,
             Begun::Busy(op) if op.kind == kind && requester.resumes(&op.idempotency_key) => op,
             Begun::Busy(op) => return Err(change_in_progress(&txn, &op)),
             Begun::Refused(t) => return Err(not_authorized(&t, change)),
-            Begun::Settled(_) => return self.transaction(txn_id).await,
+            Begun::Settled(op) => {
+                let waiting = op.state == OpState::Waiting;
+                return Ok((self.transaction(txn_id).await?, waiting));
+            }
         };
         let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
+        if exec.state == OpState::Waiting {
+            return Ok((self.transaction(txn_id).await?, true));
+        }
         if !exec.in_flight
             && let Some(e) = &exec.error
             && classify(e) == ErrorClass::Final
+            && capabilities.contains(Capabilities::PAYMENT_LOOKUP)
         {
             // Refused: the authorization may be gone at the gateway (expired, or settled
             // elsewhere). Look it up and move the transaction to what the gateway says (a
@@ -110,13 +157,13 @@ impl Service {
                     ));
                 }
                 (OpKind::Capture, TxnStatus::Succeeded) | (OpKind::Cancel, TxnStatus::Canceled) => {
-                    return self.transaction(txn_id).await;
+                    return Ok((self.transaction(txn_id).await?, false));
                 }
                 _ => {}
             }
         }
         exec.into_result()?;
-        self.transaction(txn_id).await
+        Ok((self.transaction(txn_id).await?, false))
     }
 }
 
@@ -136,11 +183,13 @@ fn change_in_progress(txn: &Transaction, op: &Operation) -> Error {
         }
         _ => "a void of this transaction".to_string(),
     };
-    let state = if op.state == OpState::Unknown {
-        "has an unknown outcome; the reconciler settles it (or the request that started it, \
-         repeated with its Idempotency-Key)"
-    } else {
-        "is in progress"
+    let state = match op.state {
+        OpState::Unknown => {
+            "has an unknown outcome; the reconciler settles it (or the request that started it, \
+             repeated with its Idempotency-Key)"
+        }
+        OpState::Waiting => "was accepted by the gateway, which settles it later",
+        _ => "is in progress",
     };
     Error::conflict("transaction_id", format!("{what} {state}"))
 }
@@ -149,7 +198,7 @@ fn change_in_progress(txn: &Transaction, op: &Operation) -> Error {
 /// to it.
 fn not_authorized(txn: &Transaction, change: Change) -> Error {
     let what = match change {
-        Change::Capture(_) => "captured",
+        Change::Capture { .. } => "captured",
         Change::Void => "voided",
     };
     let happened = match txn.status {
@@ -174,15 +223,29 @@ fn not_authorized(txn: &Transaction, change: Change) -> Error {
     )
 }
 
-/// The operation of a change of an authorized transaction, with its key.
+/// The operation of a change of an authorized transaction, with its key, and the capture it
+/// makes (of `amount`, or all that `remaining` leaves).
 fn change_operation(
     txn: &Transaction,
     change: Change,
     key: &str,
-) -> Result<NewOperation, LedgerError> {
-    let amount = match change {
-        Change::Capture(amount) => Some(amount.unwrap_or(txn.amount)),
-        Change::Void => None,
+    remaining: i64,
+) -> Result<(NewOperation, Option<NewCapture>), LedgerError> {
+    let (amount, final_capture) = match change {
+        Change::Capture {
+            amount,
+            final_capture,
+        } => {
+            let amount = amount.unwrap_or(remaining);
+            if amount > remaining || remaining <= 0 {
+                return Err(LedgerError::CaptureExceeds {
+                    requested: amount,
+                    remaining: remaining.max(0),
+                });
+            }
+            (Some(amount), Some(final_capture).filter(|f| !f))
+        }
+        Change::Void => (None, None),
     };
     let payment = txn
         .gateway_payment_ref
@@ -196,9 +259,15 @@ fn change_operation(
         amount,
         currency: Some(txn.currency.clone()),
         reason: None,
+        final_capture,
     })
     .map_err(|e| LedgerError::Database(e.message))?;
-    Ok(NewOperation {
+    let capture = amount.map(|amount| NewCapture {
+        amount,
+        currency: txn.currency.clone(),
+        final_capture: final_capture.unwrap_or(true),
+    });
+    let op = NewOperation {
         kind: change.kind(),
         gateway: txn.gateway.clone().unwrap_or_default(),
         transaction_id: Some(txn.id),
@@ -206,5 +275,6 @@ fn change_operation(
         invoice_id: None,
         idempotency_key: key.to_string(),
         params,
-    })
+    };
+    Ok((op, capture))
 }

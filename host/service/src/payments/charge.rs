@@ -2,10 +2,11 @@
 //! one commit, then run; a pending charge (a billing run's) gets its intent written when it is
 //! charged. The charge's idempotency key is the transaction's own.
 
-use crate::error::Error;
+use crate::customers::check_return_url;
+use crate::error::{Error, ErrorKind};
 use crate::ledger::{
-    Capture, Card, LedgerError, NewOperation, NewTransaction, OpKind, OpState, Operation,
-    Transaction, TxnKind, TxnStatus, new_key,
+    Capture, Card, Initiator, LedgerError, NewOperation, NewTransaction, OpKind, OpState,
+    Operation, Transaction, TxnKind, TxnStatus, new_key,
 };
 use crate::retry::RetryPolicy;
 use crate::service::Service;
@@ -36,6 +37,10 @@ pub struct TxnRequest {
     pub capture: Capture,
     /// Charge now (true) or leave pending for a billing run or an invoice.
     pub charge_now: bool,
+    /// Who starts the charge.
+    pub initiator: Initiator,
+    /// Where the customer comes back after an action (required for `customer`).
+    pub return_url: Option<String>,
     /// A key derived from the client's `Idempotency-Key`, when it sent one.
     pub client_key: Option<String>,
 }
@@ -45,12 +50,14 @@ pub struct TxnRequest {
 /// transaction), and whether it was created now (not a repeat of the client's key).
 pub type Recorded = (Transaction, Option<Error>, bool);
 
-/// The charge operation of a transaction: its key (the transaction's), the stored card and the
-/// gateway customer, and the exact inputs of the call.
+/// The charge operation of a transaction: its key (the transaction's), the stored card (with its
+/// network transaction id) and the gateway customer, who starts it (`initiator`, else the
+/// transaction's own), and the exact inputs of the call.
 fn charge_operation(
     txn: &Transaction,
     card: &Card,
     customer_ref: &str,
+    initiator: Option<Initiator>,
 ) -> Result<NewOperation, LedgerError> {
     let params = ChargeParams {
         customer: customer_ref.to_string(),
@@ -63,6 +70,9 @@ fn charge_operation(
             ("crm_transaction_id".into(), txn.id.to_string()),
             ("crm_customer_id".into(), txn.crm_customer_id.clone()),
         ],
+        initiator: Some(initiator.unwrap_or(txn.initiator)),
+        return_url: txn.return_url.clone(),
+        network_transaction_id: card.network_transaction_id.clone(),
     };
     Ok(NewOperation {
         kind: OpKind::Charge,
@@ -82,6 +92,60 @@ fn charge_in_progress() -> Error {
         "transaction_id",
         "the charge is in progress; look the transaction up later",
     )
+}
+
+/// The answer for a payment that waits for the customer.
+pub(crate) fn action_required(txn: &Transaction) -> Error {
+    Error::new(
+        ErrorKind::ActionRequired,
+        Some("card_id"),
+        txn.last_error.clone().unwrap_or_else(|| {
+            "the card issuer asks the customer to authenticate the payment".to_string()
+        }),
+    )
+}
+
+/// The answer for a transaction held for review: the gateway's answer could not be trusted.
+pub(crate) fn held_for_review(txn: &Transaction) -> Error {
+    Error::new(
+        ErrorKind::HeldForReview,
+        Some("gateway"),
+        txn.last_error.clone().unwrap_or_else(|| {
+            "the gateway's answer broke the contract; the transaction is held for review".into()
+        }),
+    )
+}
+
+/// The error a charge's client must hear about from where its transaction stands: it waits for
+/// the customer, or it is held for review.
+pub(crate) fn status_error(txn: &Transaction) -> Option<Error> {
+    match txn.status {
+        TxnStatus::RequiresAction => Some(action_required(txn)),
+        TxnStatus::HeldForReview => Some(held_for_review(txn)),
+        _ => None,
+    }
+}
+
+/// Checks who starts a charge and where the customer comes back.
+fn check_initiator(req: &TxnRequest, charge_now: bool) -> Result<(), Error> {
+    if let Some(u) = &req.return_url {
+        check_return_url(u)?;
+    }
+    if req.initiator == Initiator::Customer {
+        if req.kind != TxnKind::Charge || !charge_now {
+            return Err(Error::invalid(
+                "initiator",
+                "a customer-initiated charge is charged at once, while the customer is there",
+            ));
+        }
+        if req.return_url.is_none() {
+            return Err(Error::invalid(
+                "return_url",
+                "a customer-initiated charge needs the page the customer comes back to",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The answer for a transaction an invoice collects.
@@ -108,6 +172,7 @@ impl Service {
     pub async fn create_transaction(&self, req: TxnRequest) -> Result<Recorded, Error> {
         check_amount("amount", req.amount)?;
         let charge_now = req.charge_now && req.kind == TxnKind::Charge;
+        check_initiator(&req, charge_now)?;
         let (links, card) = self
             .customer_and_card(&req.customer_id, req.card_id, charge_now)
             .await?;
@@ -137,6 +202,8 @@ impl Service {
             capture: req.capture,
             status: TxnStatus::Pending,
             idempotency_key: key,
+            initiator: req.initiator,
+            return_url: req.return_url.clone(),
         };
         if charge_now
             && let Some(card) = card
@@ -146,7 +213,9 @@ impl Service {
             let customer_ref = link.gateway_customer_ref;
             let (txn, op) = self
                 .db
-                .run(move |l| l.create_charge(&new, &|t| charge_operation(t, &card, &customer_ref)))
+                .run(move |l| {
+                    l.create_charge(&new, &|t| charge_operation(t, &card, &customer_ref, None))
+                })
                 .await?;
             let Some(op) = op else {
                 // A repeat of the client's key: settle (or report) the charge made the first time.
@@ -198,7 +267,18 @@ impl Service {
         txn_id: i64,
         policy: RetryPolicy,
     ) -> Result<(Transaction, Option<Error>), Error> {
-        let exec = match self.charge_intent(txn_id).await? {
+        self.charge_transaction_as(txn_id, policy, None).await
+    }
+
+    /// [`Service::charge_transaction`], the charge started by `initiator` rather than the
+    /// transaction's own (a billing run charges on the customer's agreed schedule).
+    pub async fn charge_transaction_as(
+        &self,
+        txn_id: i64,
+        policy: RetryPolicy,
+        initiator: Option<Initiator>,
+    ) -> Result<(Transaction, Option<Error>), Error> {
+        let exec = match self.charge_intent(txn_id, initiator).await? {
             ChargeIntent::Run(op) => Some(self.execute(op, policy).await?),
             ChargeIntent::Settled => None,
             ChargeIntent::NotStarted => return self.charge_not_started(txn_id).await,
@@ -210,7 +290,11 @@ impl Service {
     /// (with the transaction's key and the exact inputs) and the transaction's card, together,
     /// before the gateway is called, while the transaction is still a pending charge that no
     /// invoice holds (an invoice and a charge never both collect it).
-    async fn charge_intent(&self, txn_id: i64) -> Result<ChargeIntent, Error> {
+    async fn charge_intent(
+        &self,
+        txn_id: i64,
+        initiator: Option<Initiator>,
+    ) -> Result<ChargeIntent, Error> {
         let txn = self.transaction(txn_id).await?;
         if txn.kind != TxnKind::Charge {
             return Err(Error::conflict("transaction_id", "a credit is not charged"));
@@ -239,7 +323,7 @@ impl Service {
         let link = self
             .customer_link(&txn.crm_customer_id, &card.gateway)
             .await?;
-        let new = charge_operation(&txn, &card, &link.gateway_customer_ref)?;
+        let new = charge_operation(&txn, &card, &link.gateway_customer_ref, initiator)?;
         let card_id = card.id;
         Ok(
             match self.db.run(move |l| l.begin_charge(&new, card_id)).await? {
@@ -274,6 +358,9 @@ impl Service {
                 _ => Some(Error::from_call(&err)),
             })
         });
+        // A payment that waits for the customer, or held for review, is answered as such,
+        // however it was learnt.
+        let err = err.or_else(|| status_error(&txn));
         Ok((txn, err))
     }
 

@@ -1,6 +1,7 @@
-//! The intent log's executor: runs an operation (charge, capture, void, refund, or an invoice
-//! step) with its stored idempotency key and inputs, applies the outcome forward-only and
-//! settles the operation. The flows write the intent first ([`Service::run_new_op`], or their
+//! The intent log's executor: runs an operation (charge, capture, void, refund, a completed
+//! customer action, or an invoice step) with its stored idempotency key and inputs, applies the
+//! outcome forward-only and settles the operation (or leaves it `waiting` for an outcome the
+//! gateway gives later). The flows write the intent first ([`Service::run_new_op`], or their
 //! own ledger call that writes it with the object it concerns), then call [`Service::execute`];
 //! the reconciler calls [`Service::execute`] on what a crash or an unknown outcome left
 //! unsettled.
@@ -9,14 +10,18 @@
 //! asking for it hears that it is in flight.
 
 use crate::error::Error;
-use crate::ledger::{NewOperation, OpKind, OpState, Operation, Transaction, TxnStatus};
+use crate::ledger::{
+    InvoiceKeeper, NewOperation, OpKind, OpState, Operation, Transaction, TxnStatus,
+};
 use crate::retry::RetryPolicy;
 use crate::service::{Claim, Service};
 
-use super::outcome::charge_outcome;
+use super::outcome::{action_outcome, charge_outcome};
 use super::params::{
-    ChargeParams, InvoiceCreateParams, InvoiceParams, PaymentParams, RefundParams, from_params,
+    ChargeParams, CompleteActionParams, InvoiceCreateParams, InvoiceParams, PaymentParams,
+    RefundParams, from_params,
 };
+use super::review;
 use super::status::txn_from;
 use omnicrm_host::contract::{CaptureRequest, Money, VoidRequest};
 use omnicrm_host::error::CallError;
@@ -92,8 +97,8 @@ impl Service {
         self.execute(op, policy).await
     }
 
-    /// The unsettled (pending or unknown) operation of one of `kinds` on a transaction or an
-    /// invoice, if any.
+    /// The unsettled (pending, unknown or waiting) operation of one of `kinds` on a transaction
+    /// or an invoice, if any.
     pub async fn unsettled_op(
         &self,
         txn: Option<i64>,
@@ -102,7 +107,11 @@ impl Service {
     ) -> Result<Option<Operation>, Error> {
         let ops = self.db.run(move |l| l.operations_for(txn, invoice)).await?;
         Ok(ops.into_iter().find(|o| {
-            kinds.contains(&o.kind) && matches!(o.state, OpState::Pending | OpState::Unknown)
+            kinds.contains(&o.kind)
+                && matches!(
+                    o.state,
+                    OpState::Pending | OpState::Unknown | OpState::Waiting
+                )
         }))
     }
 
@@ -120,24 +129,61 @@ impl Service {
         let key = op.idempotency_key.clone();
         tracing::debug!(op = op.id, kind = %op.kind, gateway = %op.gateway, attempt = op.attempts + 1, "calling the gateway");
         let (state, error) = match op.kind {
-            OpKind::Charge => {
-                let request = from_params::<ChargeParams>(&op)?.request(&key);
-                let result = slot
-                    .call("charge", policy, |g| {
+            OpKind::Charge | OpKind::CompleteAction => {
+                let complete = op.kind == OpKind::CompleteAction;
+                let txn_id = op.transaction_id.unwrap_or_default();
+                // The money the answer must carry: the charge's (a completion's transaction's).
+                let (amount, currency) = if complete {
+                    let t = self.transaction(txn_id).await?;
+                    (t.amount, t.currency)
+                } else {
+                    let p = from_params::<ChargeParams>(&op)?;
+                    (p.amount, p.currency)
+                };
+                let result = if complete {
+                    let request = from_params::<CompleteActionParams>(&op)?.request(&key);
+                    slot.call("complete-action", policy, |g| {
+                        let r = request.clone();
+                        async move { g.complete_action(r).await }
+                    })
+                    .await
+                } else {
+                    let request = from_params::<ChargeParams>(&op)?.request(&key);
+                    slot.call("charge", policy, |g| {
                         let r = request.clone();
                         async move { g.charge(r).await }
                     })
-                    .await;
+                    .await
+                };
+                let network_id = result
+                    .as_ref()
+                    .ok()
+                    .filter(|p| review::check_payment(p, amount, &currency).is_ok())
+                    .and_then(|p| p.network_transaction_id.clone());
                 // The outcome and the operation's settlement in one commit.
-                let txn_id = op.transaction_id.unwrap_or_default();
-                let (patch, state, error) = charge_outcome(result);
+                let untrusted = review::screen(&result, amount, &currency);
+                let (patch, state, error) = match &untrusted {
+                    Some(why) => {
+                        tracing::warn!(op = op.id, kind = %op.kind, %why, "gateway answer held for review");
+                        review::held_outcome(result, why)
+                    }
+                    None if complete => action_outcome(result),
+                    None => charge_outcome(result),
+                };
                 if let Some(e) = &error {
                     tracing::info!(op = op.id, kind = %op.kind, state = %state, error = %e, "gateway call failed");
                 }
                 let message = error.as_ref().map(|e| e.to_string());
-                let from = match patch.as_ref().and_then(|p| p.status) {
-                    Some(s) => txn_from(s),
-                    None => vec![TxnStatus::Pending, TxnStatus::Unknown],
+                let from = match (patch.as_ref().and_then(|p| p.status), complete) {
+                    // A completion may leave the payment waiting for a new action.
+                    (Some(s), true) => {
+                        let mut from = txn_from(s);
+                        from.push(s);
+                        from
+                    }
+                    (Some(s), false) => txn_from(s),
+                    (None, true) => Vec::new(),
+                    (None, false) => vec![TxnStatus::Pending, TxnStatus::Unknown],
                 };
                 let (state, txn) = self
                     .db
@@ -152,6 +198,12 @@ impl Service {
                         )
                     })
                     .await?;
+                if let (Some(id), Some(card)) = (network_id, txn.as_ref().and_then(|t| t.card_id)) {
+                    // Stored credentials: the first payment's network id is the card's from now.
+                    self.db
+                        .run(move |l| l.set_card_network_transaction_id(card, &id))
+                        .await?;
+                }
                 return Ok(Exec {
                     state,
                     error,
@@ -180,6 +232,7 @@ impl Service {
                         })
                     }
                 };
+                let final_capture = p.final_capture.unwrap_or(true);
                 let result = slot
                     .call(op.kind.as_str(), policy, |g| {
                         let (payment, k, amount) = (p.payment.clone(), key.clone(), amount.clone());
@@ -188,7 +241,7 @@ impl Service {
                                 g.capture(CaptureRequest {
                                     payment,
                                     amount,
-                                    final_capture: true,
+                                    final_capture,
                                     metadata: Vec::new(),
                                     idempotency_key: k,
                                 })
@@ -204,8 +257,7 @@ impl Service {
                         }
                     })
                     .await;
-                self.apply_payment_change(op.transaction_id.unwrap_or_default(), result, p.reason)
-                    .await?
+                self.apply_payment_change(&op, result, p.reason).await?
             }
             OpKind::Refund => {
                 let params = from_params::<RefundParams>(&op)?;
@@ -234,6 +286,27 @@ impl Service {
                     })
                     .await;
                 self.apply_invoice(invoice_id, result).await?
+            }
+            OpKind::InvoiceCharge => {
+                let request = from_params::<ChargeParams>(&op)?.request(&key);
+                let result = slot
+                    .call("charge", policy, |g| {
+                        let r = request.clone();
+                        async move { g.charge(r).await }
+                    })
+                    .await;
+                self.apply_invoice_charge(op.invoice_id.unwrap_or_default(), result)
+                    .await?
+            }
+            OpKind::InvoiceFinalize | OpKind::InvoiceVoid
+                if self
+                    .invoice(op.invoice_id.unwrap_or_default())
+                    .await?
+                    .kept_by
+                    == InvoiceKeeper::Ledger =>
+            {
+                self.ledger_invoice_step(op.kind, op.invoice_id.unwrap_or_default())
+                    .await?
             }
             OpKind::InvoiceFinalize | OpKind::InvoicePay | OpKind::InvoiceVoid => {
                 let p: InvoiceParams = from_params(&op)?;

@@ -1,13 +1,16 @@
 //! Looking payments up at the gateway and moving their transactions forward to what the gateway
 //! says: payments left `processing`, authorizations that may have expired, and the refusal of a
-//! capture or void.
+//! capture or void. A gateway without `payment-lookup` is never asked: its payments move by
+//! events and by the answers to the service's own calls.
 
 use crate::error::Error;
 use crate::ledger::{Transaction, TxnPatch};
+use crate::live_gateways::Lane;
 use crate::retry::RetryPolicy;
 use crate::service::Service;
-use omnicrm_host::contract::{self, PaymentStatus};
+use omnicrm_host::contract::{self, Capabilities, PaymentStatus};
 
+use super::outcome::payment_patch;
 use super::status::{txn_from, txn_status_of};
 
 /// The last error of an authorization the gateway canceled before capture.
@@ -15,7 +18,8 @@ pub const AUTHORIZATION_EXPIRED: &str = "the authorization expired (or was cance
     gateway before it was captured; card authorizations last about 7 days. No money was taken";
 
 impl Service {
-    /// Looks a transaction's payment up at the gateway; none when it has no payment.
+    /// Looks a transaction's payment up at the gateway; none when it has no payment or the
+    /// gateway has no `payment-lookup`.
     pub async fn look_up_payment(
         &self,
         txn: &Transaction,
@@ -24,7 +28,10 @@ impl Service {
             return Ok(None);
         };
         let slot = self.slot(gateway)?;
-        slot.call("get-payment", RetryPolicy::BATCH, |g| {
+        if !slot.capabilities().contains(Capabilities::PAYMENT_LOOKUP) {
+            return Ok(None);
+        }
+        slot.call_in(Lane::Lookup, "get-payment", RetryPolicy::BATCH, |g| {
             let payment = payment.clone();
             async move { g.get_payment(&payment).await }
         })
@@ -43,12 +50,9 @@ impl Service {
     ) -> Result<Option<Transaction>, Error> {
         let status = txn_status_of(p.status);
         let patch = TxnPatch {
-            status: Some(status),
-            amount_captured: Some(p.amount_captured),
-            decline_code: p.last_decline.as_ref().map(|d| Some(d.code.clone())),
-            decline_reason: p.last_decline.as_ref().map(|d| d.decline_reason.clone()),
+            gateway_payment_ref: None,
             last_error: note.map(Some),
-            ..Default::default()
+            ..payment_patch(p)
         };
         let from = txn_from(status);
         Ok(self

@@ -18,27 +18,40 @@
 //! ([`crate::events`]) apply the same compare-and-set updates, so the synchronous path, the
 //! reconciler and webhooks converge in any order.
 //!
+//! A charge (or a completed customer action) whose answer breaks the contract leaves its
+//! transaction `held_for_review` ([`review`]): never repeated, moved or counted until an
+//! operator checks it.
+//!
+//! A capture, void or refund the gateway answers `pending` leaves its operation `waiting`: it is
+//! never repeated, and settles when an event or (where the gateway has lookups) the reconciler
+//! tells its outcome ([`pending`]).
+//!
 //! One flow per file: [`charge`] (recording and charging transactions),
-//! `capture`, `void` (both through `authorization`), `refund`, and [`lookup`] (moving payments
-//! forward to what the gateway says). Around them: [`amount`] (the bounds of an amount, checked
-//! before anything is written), [`requester`] (who asks, and which unsettled operation it may
-//! resume) and [`journal`] (the operations an API request wrote or ran).
+//! `capture`, `void` (both through `authorization`), `refund`, `complete` (finishing a payment
+//! after the customer's action), [`lookup`] (moving payments forward to what the gateway says)
+//! and [`pending`] (modifications settled later). Around them: [`amount`] (the bounds of an
+//! amount, checked before anything is written), [`requester`] (who asks, and which unsettled
+//! operation it may resume) and [`journal`] (the operations an API request wrote or ran).
 
 pub mod amount;
 mod authorization;
 mod capture;
 pub mod charge;
+mod complete;
 pub mod executor;
 pub mod journal;
 pub mod lookup;
 pub mod outcome;
 pub mod params;
+pub mod pending;
 mod refund;
 pub mod requester;
+pub mod review;
 pub mod status;
 mod void;
 
 pub use amount::{MAX_AMOUNT, check_amount};
+pub use authorization::Changed;
 pub use charge::{Recorded, TxnRequest};
 pub use executor::Exec;
 pub use lookup::AUTHORIZATION_EXPIRED;

@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::ledger::{Capture, Operation};
+use crate::ledger::{Capture, Initiator, Operation};
 use omnicrm_host::contract::{
-    CaptureMode, ChargeRequest, CollectionMethod, InvoiceRequest, LineItem, Money, RefundReason,
-    RefundRequest, StoredCredentialUse,
+    ActionCompletion, CaptureMode, ChargeRequest, CollectionMethod, InvoiceRequest, LineItem,
+    Money, RefundReason, RefundRequest, StoredCredentialUse,
 };
 
 /// The inputs of a charge, stored with its operation.
@@ -30,12 +30,31 @@ pub struct ChargeParams {
     pub capture: Capture,
     /// Metadata.
     pub metadata: Vec<(String, String)>,
+    /// Who starts the charge (absent from operations written before it was stored: the
+    /// merchant, unscheduled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<Initiator>,
+    /// Where the customer comes back after an action (customer-initiated charges).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    /// The card network's id of the payment that stored the card, quoted by the charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_transaction_id: Option<String>,
+}
+
+/// The contract's stored-credential use of who starts a charge.
+pub fn stored_credential_use(initiator: Initiator) -> StoredCredentialUse {
+    match initiator {
+        Initiator::Customer => StoredCredentialUse::CustomerInitiated,
+        Initiator::MerchantRecurring => StoredCredentialUse::MerchantRecurring,
+        Initiator::MerchantUnscheduled => StoredCredentialUse::MerchantUnscheduled,
+    }
 }
 
 impl ChargeParams {
-    /// The gateway request, with the operation's key. The service charges stored cards when the
-    /// CRM triggers a transaction, without the customer: a merchant-initiated, unscheduled use of
-    /// the stored credential (the off-session charge of contract 0.1).
+    /// The gateway request, with the operation's key: the stored card charged as its initiator
+    /// says (the merchant, unscheduled, for operations written before it was stored), quoting
+    /// the card's network transaction id when the ledger has it.
     pub fn request(&self, idempotency_key: &str) -> ChargeRequest {
         ChargeRequest {
             customer: self.customer.clone(),
@@ -50,9 +69,11 @@ impl ChargeParams {
                 Capture::Automatic => CaptureMode::Automatic,
                 Capture::Manual => CaptureMode::Manual,
             },
-            stored_credential: StoredCredentialUse::MerchantUnscheduled,
-            network_transaction_id: None,
-            return_url: None,
+            stored_credential: stored_credential_use(
+                self.initiator.unwrap_or(Initiator::MerchantUnscheduled),
+            ),
+            network_transaction_id: self.network_transaction_id.clone(),
+            return_url: self.return_url.clone(),
             idempotency_key: idempotency_key.to_string(),
         }
     }
@@ -74,6 +95,30 @@ pub struct PaymentParams {
     /// payment is canceled); none for captures and voids the CRM asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Whether a capture releases the rest of the authorization (absent: it does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_capture: Option<bool>,
+}
+
+/// The inputs of the completion of a payment after the customer's action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompleteActionParams {
+    /// Gateway payment.
+    pub payment: String,
+    /// What the gateway's page or SDK returned.
+    #[serde(default)]
+    pub details: Vec<(String, String)>,
+}
+
+impl CompleteActionParams {
+    /// The gateway request, with the operation's key.
+    pub fn request(&self, idempotency_key: &str) -> ActionCompletion {
+        ActionCompletion {
+            payment: self.payment.clone(),
+            details: self.details.clone(),
+            idempotency_key: idempotency_key.to_string(),
+        }
+    }
 }
 
 /// The inputs of a refund.

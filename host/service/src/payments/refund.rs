@@ -1,8 +1,9 @@
 //! Refunding a transaction, in full or in part: the refund, its intent and the check that it
-//! does not exceed what remains are written in one commit, then the refund is made.
+//! does not exceed what remains are written in one commit, then the refund is made. A refund the
+//! gateway answers `pending` settles later ([`super::pending`]).
 
 use crate::error::Error;
-use crate::ledger::{LedgerError, NewOperation, OpKind, Refund, Transaction, new_key};
+use crate::ledger::{LedgerError, NewOperation, OpKind, OpState, Refund, Transaction, new_key};
 use crate::retry::RetryPolicy;
 use crate::service::Service;
 
@@ -11,14 +12,15 @@ use super::outcome::{ErrorClass, classify};
 use super::params::{RefundParams, refund_reason};
 
 impl Service {
-    /// Refunds a transaction, in full (amount none) or in part.
+    /// Refunds a transaction, in full (amount none) or in part. Says whether the gateway
+    /// answered `pending` (the outcome comes later).
     pub async fn refund(
         &self,
         txn_id: i64,
         amount: Option<i64>,
         reason: Option<String>,
         client_key: Option<String>,
-    ) -> Result<Refund, Error> {
+    ) -> Result<(Refund, bool), Error> {
         if let Some(a) = amount {
             check_amount("amount", a)?;
         }
@@ -41,6 +43,7 @@ impl Service {
             })
             .await?;
         let exec = self.execute(op, RetryPolicy::INTERACTIVE).await?;
+        let waiting = exec.state == OpState::Waiting;
         let refund_id = refund.id;
         let refund = self
             .db
@@ -49,7 +52,7 @@ impl Service {
             .ok_or_else(|| Error::internal("refund vanished"))?;
         match exec.error {
             Some(e) if classify(&e) == ErrorClass::Final => Err(Error::from_call(&e)),
-            _ => Ok(refund),
+            _ => Ok((refund, waiting)),
         }
     }
 }

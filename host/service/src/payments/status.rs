@@ -1,9 +1,12 @@
 //! The forward-only status machine: the order of transaction and invoice statuses (updates only
 //! move forward in it, so the synchronous path, the reconciler and webhooks converge in any
-//! order) and the ledger's statuses of the contract's.
+//! order) and the ledger's statuses and records of the contract's (decline categories, customer
+//! actions).
 
-use crate::ledger::{InvoiceStatus, RefundStatus, TxnStatus};
-use omnicrm_host::contract::{self, PaymentStatus};
+use crate::ledger::{CustomerAction, InvoiceStatus, RefundStatus, TxnStatus};
+use omnicrm_host::contract::{
+    self, DeclineCategory, ModificationStatus, NextAction, PaymentStatus, RedirectMethod,
+};
 
 /// Order of transaction statuses: updates only move forward in it.
 pub fn txn_rank(s: TxnStatus) -> u8 {
@@ -14,13 +17,26 @@ pub fn txn_rank(s: TxnStatus) -> u8 {
         TxnStatus::Authorized => 3,
         TxnStatus::Succeeded | TxnStatus::Failed | TxnStatus::Canceled => 4,
         TxnStatus::PartiallyRefunded | TxnStatus::Refunded => 5,
+        // Above every other: no event or lookup moves a transaction out of it.
+        TxnStatus::HeldForReview => 6,
     }
 }
 
 /// The statuses a transaction may move to `new` from.
 pub fn txn_from(new: TxnStatus) -> Vec<TxnStatus> {
-    if new == TxnStatus::Unknown {
-        return vec![TxnStatus::Pending, TxnStatus::Unknown];
+    match new {
+        TxnStatus::Unknown => return vec![TxnStatus::Pending, TxnStatus::Unknown],
+        // Only a payment not settled yet is held: an answer that arrives after an event settled
+        // it changes nothing.
+        TxnStatus::HeldForReview => {
+            return vec![
+                TxnStatus::Pending,
+                TxnStatus::Unknown,
+                TxnStatus::Processing,
+                TxnStatus::RequiresAction,
+            ];
+        }
+        _ => {}
     }
     TxnStatus::ALL
         .iter()
@@ -78,6 +94,49 @@ pub fn invoice_status_of(s: contract::InvoiceStatus) -> InvoiceStatus {
         contract::InvoiceStatus::Paid => InvoiceStatus::Paid,
         contract::InvoiceStatus::Void => InvoiceStatus::Void,
         contract::InvoiceStatus::Uncollectible => InvoiceStatus::Uncollectible,
+    }
+}
+
+/// The ledger's refund status of a modification status (of a refund event).
+pub fn refund_status_of_modification(s: ModificationStatus) -> RefundStatus {
+    match s {
+        ModificationStatus::Pending => RefundStatus::Pending,
+        ModificationStatus::Succeeded => RefundStatus::Succeeded,
+        ModificationStatus::Failed => RefundStatus::Failed,
+    }
+}
+
+/// The stored (and JSON) name of a decline category: the contract's, in snake case.
+pub fn decline_category_name(c: DeclineCategory) -> &'static str {
+    match c {
+        DeclineCategory::InsufficientFunds => "insufficient_funds",
+        DeclineCategory::ExpiredCard => "expired_card",
+        DeclineCategory::IncorrectDetails => "incorrect_details",
+        DeclineCategory::DoNotHonor => "do_not_honor",
+        DeclineCategory::SuspectedFraud => "suspected_fraud",
+        DeclineCategory::AuthenticationRequired => "authentication_required",
+        DeclineCategory::TryAgainLater => "try_again_later",
+        DeclineCategory::Other => "other",
+    }
+}
+
+/// The ledger's record of what the customer must do.
+pub fn customer_action_of(a: &NextAction) -> CustomerAction {
+    match a {
+        NextAction::Redirect(r) => CustomerAction::Redirect {
+            url: r.url.clone(),
+            method: match r.method {
+                RedirectMethod::Get => "GET",
+                RedirectMethod::Post => "POST",
+            }
+            .to_string(),
+            fields: r.fields.clone(),
+        },
+        NextAction::ClientSdk(s) => CustomerAction::ClientSdk {
+            sdk: s.sdk.clone(),
+            payload: s.payload.clone(),
+        },
+        NextAction::BringCustomerOnSession => CustomerAction::BringCustomerOnSession,
     }
 }
 

@@ -21,11 +21,12 @@ use crate::gateway::{GatewayFuture, PaymentGateway};
 use crate::live_gateways::Gateways;
 use omnicrm_host::GatewayConfig;
 use omnicrm_host::contract::{
-    self, Capabilities, CaptureMode, CaptureRequest, CardFunding, ChargeRequest, Customer,
-    CustomerRequest, Decline, DeclineCategory, Failure, FinancialSummary, GatewayError,
-    GatewayInfo, InvalidInput, Invoice, InvoiceLine, InvoiceRequest, InvoiceStatus, Modification,
-    ModificationStatus, Money, NotFound, Payment, PaymentStatus, Refund, RefundRequest, Rejection,
-    StoreCardRequest, StoredCard, TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
+    self, ActionCompletion, Capabilities, CaptureMode, CaptureRequest, CardFunding, CardSession,
+    CardSessionRequest, ChargeRequest, Customer, CustomerRequest, Decline, DeclineCategory,
+    Failure, FinancialSummary, GatewayError, GatewayInfo, InvalidInput, Invoice, InvoiceLine,
+    InvoiceRequest, InvoiceStatus, Modification, ModificationStatus, Money, NotFound, Payment,
+    PaymentStatus, Refund, RefundRequest, Rejection, StoreCardRequest, StoredCard, TimeRange,
+    VoidRequest, WebhookOutcome, WebhookRequest,
 };
 use omnicrm_host::error::CallError;
 
@@ -51,6 +52,15 @@ pub enum Step {
     HoldBefore,
     /// Does it and records it, then parks before answering until the task is dropped.
     HoldAfter,
+    /// Accepts a capture, void or refund without settling it: answered `pending` (the outcome
+    /// comes later, by an event the test sends), nothing changed yet.
+    Pending,
+    /// Answers a charge `action-required` (a redirect the customer must follow): the payment
+    /// waits for `complete-action`.
+    RequireAction,
+    /// Makes a charge, then answers a payment that breaks the contract: it claims twice the
+    /// amount captured (the payment the fake keeps is right).
+    BreakContract,
 }
 
 /// A call that reached the fake.
@@ -70,12 +80,34 @@ struct State {
     calls: Vec<Call>,
     /// Per idempotency key: the inputs and the outcome.
     outcomes: HashMap<String, (Value, Result<Value, GatewayError>)>,
+    /// The step of the call being performed (what `perform` reads for `Pending`,
+    /// `RequireAction` and `BreakContract`).
+    step: Option<Step>,
     customers: BTreeMap<String, Customer>,
     cards: BTreeMap<String, StoredCard>,
     payments: BTreeMap<String, Payment>,
     refunds: BTreeMap<String, Refund>,
     invoices: BTreeMap<String, Invoice>,
     next_id: u64,
+}
+
+/// The fake's capabilities by default: a synchronous gateway with invoices, lookups and customer
+/// actions; no figures of its own.
+pub fn synchronous() -> Capabilities {
+    Capabilities::PARTIAL_CAPTURE
+        | Capabilities::PAYMENT_LOOKUP
+        | Capabilities::INVOICING
+        | Capabilities::CUSTOMER_ACTIONS
+}
+
+/// A gateway like Adyen's: modifications answered later, several captures of an authorization,
+/// no lookups, no invoicing, no figures.
+pub fn asynchronous() -> Capabilities {
+    Capabilities::PARTIAL_CAPTURE
+        | Capabilities::MULTIPLE_CAPTURES
+        | Capabilities::ASYNC_MODIFICATIONS
+        | Capabilities::CUSTOMER_ACTIONS
+        | Capabilities::PAYMENT_FEES
 }
 
 /// The scripted fake gateway.
@@ -86,19 +118,21 @@ pub struct FakeGateway {
 }
 
 impl FakeGateway {
-    /// A fake accepting any currency, with an empty script (every call answered).
+    /// A fake accepting any currency, with the [`synchronous`] capabilities and an empty script
+    /// (every call answered).
     pub fn new() -> Arc<Self> {
+        Self::with_capabilities(synchronous())
+    }
+
+    /// A fake declaring `capabilities`.
+    pub fn with_capabilities(capabilities: Capabilities) -> Arc<Self> {
         Arc::new(FakeGateway {
             info: GatewayInfo {
                 name: NAME.into(),
                 display_name: "Scripted fake".into(),
                 version: "0.0.0".into(),
                 currencies: Vec::new(),
-                // A synchronous gateway with invoices; no figures of its own.
-                capabilities: Capabilities::PARTIAL_CAPTURE
-                    | Capabilities::PAYMENT_LOOKUP
-                    | Capabilities::INVOICING
-                    | Capabilities::CUSTOMER_ACTIONS,
+                capabilities,
             },
             state: Mutex::new(State::default()),
             held: Notify::new(),
@@ -140,6 +174,15 @@ impl FakeGateway {
     /// The payments the fake made, by id.
     pub fn payments(&self) -> BTreeMap<String, Payment> {
         self.lock().payments.clone()
+    }
+
+    /// Settles at the gateway what an event then reports: a payment's new status and captured
+    /// amount (a capture or void answered `pending` taking effect).
+    pub fn set_payment(&self, id: &str, status: PaymentStatus, captured: i64) {
+        if let Some(p) = self.lock().payments.get_mut(id) {
+            p.status = status;
+            p.amount_captured = captured;
+        }
     }
 
     /// Resolves once a call is parked by [`Step::HoldBefore`] or [`Step::HoldAfter`].
@@ -195,7 +238,12 @@ impl FakeGateway {
                             payment: None,
                             request_id: None,
                         })),
-                        _ => perform(&mut st),
+                        _ => {
+                            st.step = Some(step.clone());
+                            let outcome = perform(&mut st);
+                            st.step = None;
+                            outcome
+                        }
                     };
                     if let Some(k) = key {
                         let kept = outcome
@@ -235,6 +283,35 @@ fn settled(payment: Payment, amount: Option<Money>) -> Modification {
     }
 }
 
+/// An asynchronous gateway's answer to a capture or void: received, settled later.
+fn accepted(id: String, payment: &str, amount: Option<Money>) -> Modification {
+    Modification {
+        id,
+        payment: payment.to_string(),
+        status: ModificationStatus::Pending,
+        amount,
+        payment_after: None,
+        failure_reason: None,
+    }
+}
+
+/// The fake's fee of a payment: 3% plus 30 minor units, in its currency.
+fn fee_for(amount: &Money) -> Money {
+    Money {
+        amount: amount.amount * 3 / 100 + 30,
+        currency: amount.currency.clone(),
+    }
+}
+
+/// The redirect of a payment waiting for the customer.
+fn authenticate(payment: &str) -> contract::NextAction {
+    contract::NextAction::Redirect(contract::Redirect {
+        url: format!("https://fake.invalid/authenticate/{payment}"),
+        method: contract::RedirectMethod::Get,
+        fields: Vec::new(),
+    })
+}
+
 fn not_found(kind: &str, id: &str) -> GatewayError {
     GatewayError::NotFound(NotFound {
         kind: kind.into(),
@@ -254,6 +331,11 @@ impl State {
     fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         format!("{prefix}_{}", self.next_id)
+    }
+
+    /// Whether the call being performed was scripted [`Step::Pending`].
+    fn pending(&self) -> bool {
+        matches!(self.step, Some(Step::Pending))
     }
 
     fn payment(&mut self, id: &str) -> Result<&mut Payment, GatewayError> {
@@ -385,8 +467,35 @@ impl PaymentGateway for FakeGateway {
                     return Err(not_found("card", &request.card));
                 }
                 let automatic = request.capture == CaptureMode::Automatic;
+                let fee_base = request.amount.clone();
+                let id = st.id("pay");
+                if matches!(st.step, Some(Step::RequireAction)) {
+                    let payment = Payment {
+                        id: id.clone(),
+                        status: PaymentStatus::RequiresAction,
+                        amount_captured: 0,
+                        amount: request.amount.clone(),
+                        amount_refunded: 0,
+                        customer: Some(request.customer.clone()),
+                        card: Some(request.card.clone()),
+                        description: request.description.clone(),
+                        metadata: request.metadata.clone(),
+                        created: crate::ledger::now(),
+                        last_decline: None,
+                        next_action: Some(authenticate(&id)),
+                        fee: None,
+                        network_transaction_id: None,
+                    };
+                    st.payments.insert(id.clone(), payment);
+                    return Err(GatewayError::ActionRequired(contract::ActionRequired {
+                        payment: id.clone(),
+                        next_action: authenticate(&id),
+                        customer_message: "Authenticate the payment.".into(),
+                        request_id: None,
+                    }));
+                }
                 let payment = Payment {
-                    id: st.id("pay"),
+                    id: id.clone(),
                     status: if automatic {
                         PaymentStatus::Succeeded
                     } else {
@@ -402,10 +511,16 @@ impl PaymentGateway for FakeGateway {
                     created: crate::ledger::now(),
                     last_decline: None,
                     next_action: None,
-                    fee: None,
-                    network_transaction_id: None,
+                    fee: automatic.then(|| fee_for(&fee_base)),
+                    network_transaction_id: Some(format!("ntid_{id}")),
                 };
                 st.payments.insert(payment.id.clone(), payment.clone());
+                if matches!(st.step, Some(Step::BreakContract)) {
+                    return Ok(Payment {
+                        amount_captured: payment.amount.amount * 2,
+                        ..payment
+                    });
+                }
                 Ok(payment)
             })
             .await
@@ -417,9 +532,14 @@ impl PaymentGateway for FakeGateway {
         Box::pin(async move {
             let key = request.idempotency_key.clone();
             self.run("capture", Some(&key), inputs, move |st| {
+                let pending = st.pending();
+                let modification = st.id("cap");
                 let p = st.payment(&request.payment)?;
                 if p.status != PaymentStatus::RequiresCapture {
                     return Err(invalid("payment", "the payment is not authorized"));
+                }
+                if pending {
+                    return Ok(accepted(modification, &p.id, Some(request.amount)));
                 }
                 p.status = PaymentStatus::Succeeded;
                 p.amount_captured = request.amount.amount;
@@ -440,12 +560,17 @@ impl PaymentGateway for FakeGateway {
         Box::pin(async move {
             let key = request.idempotency_key.clone();
             self.run("void", Some(&key), inputs, move |st| {
+                let pending = st.pending();
+                let modification = st.id("void");
                 let p = st.payment(&request.payment)?;
                 if !matches!(
                     p.status,
                     PaymentStatus::RequiresCapture | PaymentStatus::RequiresAction
                 ) {
                     return Err(invalid("payment", "the payment cannot be voided"));
+                }
+                if pending {
+                    return Ok(accepted(modification, &p.id, None));
                 }
                 p.status = PaymentStatus::Canceled;
                 Ok(settled(p.clone(), None))
@@ -460,6 +585,7 @@ impl PaymentGateway for FakeGateway {
         Box::pin(async move {
             self.run("refund", Some(&key), inputs, move |st| {
                 let id = st.id("re");
+                let pending = st.pending();
                 let p = st.payment(&request.payment)?;
                 let amount = request.amount.amount;
                 if amount > p.amount_captured - p.amount_refunded {
@@ -473,7 +599,11 @@ impl PaymentGateway for FakeGateway {
                         amount,
                         currency: p.amount.currency.clone(),
                     },
-                    status: contract::RefundStatus::Succeeded,
+                    status: if pending {
+                        contract::RefundStatus::Pending
+                    } else {
+                        contract::RefundStatus::Succeeded
+                    },
                     reason: request.reason,
                     created: crate::ledger::now(),
                     failure_reason: None,
@@ -490,6 +620,52 @@ impl PaymentGateway for FakeGateway {
         Box::pin(self.run("get-payment", None, inputs, move |st| {
             st.payment(payment).map(|p| p.clone())
         }))
+    }
+
+    fn complete_action(&self, request: ActionCompletion) -> GatewayFuture<'_, Payment> {
+        let inputs = json(&request);
+        let key = request.idempotency_key.clone();
+        Box::pin(async move {
+            self.run("complete-action", Some(&key), inputs, move |st| {
+                let p = st.payment(&request.payment)?;
+                if p.status == PaymentStatus::RequiresAction {
+                    p.status = PaymentStatus::Succeeded;
+                    p.amount_captured = p.amount.amount;
+                    p.next_action = None;
+                    p.fee = Some(fee_for(&p.amount));
+                    p.network_transaction_id = Some(format!("ntid_{}", p.id));
+                }
+                Ok(p.clone())
+            })
+            .await
+        })
+    }
+
+    fn get_refund<'a>(&'a self, refund: &'a str) -> GatewayFuture<'a, Refund> {
+        let inputs = serde_json::json!({ "refund": refund });
+        Box::pin(self.run("get-refund", None, inputs, move |st| {
+            st.refunds
+                .get(refund)
+                .cloned()
+                .ok_or_else(|| not_found("refund", refund))
+        }))
+    }
+
+    fn start_card_session(&self, request: CardSessionRequest) -> GatewayFuture<'_, CardSession> {
+        let inputs = json(&request);
+        let key = request.idempotency_key.clone();
+        Box::pin(async move {
+            self.run("start-card-session", Some(&key), inputs, move |st| {
+                Ok(CardSession {
+                    id: st.id("cs"),
+                    sdk: "fake-form".into(),
+                    client_config: r#"{"form": "fake"}"#.into(),
+                    hosted_url: None,
+                    expires_at: None,
+                })
+            })
+            .await
+        })
     }
 
     fn create_invoice(&self, request: InvoiceRequest) -> GatewayFuture<'_, Invoice> {

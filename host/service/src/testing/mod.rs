@@ -5,4 +5,5 @@
 mod events;
 mod exactly_once;
 pub mod fake_gateway;
+mod review;
 pub mod service_env;

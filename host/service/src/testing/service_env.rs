@@ -8,7 +8,9 @@ use omnicrm_host::error::CallError;
 
 use super::fake_gateway::FakeGateway;
 use crate::ledger::sqlite::SqliteLedger;
-use crate::ledger::{Capture, Db, Durability, Operation, Transaction, TxnKind, TxnStatus, now};
+use crate::ledger::{
+    Capture, Db, Durability, Initiator, Operation, Transaction, TxnKind, TxnStatus, now,
+};
 use crate::payments::TxnRequest;
 use crate::service::Service;
 
@@ -24,9 +26,13 @@ pub struct Env {
 
 /// A service over a fresh ledger and the fake, with one customer and a stored card.
 pub async fn env() -> Env {
+    env_with(FakeGateway::new()).await
+}
+
+/// A service over a fresh ledger and `fake`, with one customer and a stored card.
+pub async fn env_with(fake: Arc<FakeGateway>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let ledger = SqliteLedger::open(&dir.path().join("ledger.db"), Durability::Normal).unwrap();
-    let fake = FakeGateway::new();
     let service = Arc::new(Service::new(
         Db::new(Arc::new(ledger)),
         Arc::new(fake.gateways()),
@@ -58,6 +64,8 @@ pub fn charge(amount: i64, at_once: bool) -> TxnRequest {
         card_id: None,
         capture: Capture::Automatic,
         charge_now: at_once,
+        initiator: Initiator::MerchantUnscheduled,
+        return_url: None,
         client_key: None,
     }
 }

@@ -122,6 +122,9 @@ pub struct EnvOptions {
     pub no_customer_search: bool,
     /// Send the plugin's calls through a [`CallCounter`] in front of the emulator.
     pub count_gateway_calls: bool,
+    /// The component loaded as `offline` with [`EnvOptions::with_offline`] (default: the built
+    /// offline plugin, `omnicrm_offline_gateway`).
+    pub offline_component: Option<&'static str>,
 }
 
 /// Starts the emulator and the service with the Stripe plugin.
@@ -176,7 +179,8 @@ pub async fn start(opts: EnvOptions) -> Env {
     entry.requests_per_second = opts.requests_per_second;
     config.gateways.insert("stripe".into(), entry);
     if opts.with_offline {
-        let offline = GatewayConfig::new(self::component("omnicrm_offline_gateway"))
+        let name = opts.offline_component.unwrap_or("omnicrm_offline_gateway");
+        let offline = GatewayConfig::new(self::component(name))
             .with_secret("webhook-secret", SecretSource::value("whsec_offline"));
         config
             .gateways

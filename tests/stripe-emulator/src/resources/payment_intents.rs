@@ -1,5 +1,6 @@
-//! Payment intents: create (and confirm), confirm, capture (partial), cancel, retrieve, list, and
-//! the test cards' outcomes: declines, 3-D Secure on- and off-session, disputes. Uncaptured
+//! Payment intents: create (and confirm), confirm, capture (partial; `processing`, then captured
+//! later, when a delay is set: see [`crate::delays`]), cancel, retrieve, list, and the test
+//! cards' outcomes: declines, 3-D Secure on- and off-session, disputes. Uncaptured
 //! authorizations expire after 7 days of the emulator clock.
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cards::{Behaviour, Decline};
+use crate::delays::Settlement;
 use crate::error::ApiError;
 use crate::form::Params;
 use crate::resources::charges::{self, Outcome};
@@ -613,12 +615,38 @@ pub fn capture(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
         )
         .with_param("amount_to_capture"));
     }
-    let charge_id = pi.latest_charge.clone().unwrap_or_default();
+    let delay = st.delays.take_capture();
     let pi = st.payment_intents.find_mut(id, "intent")?;
     pi.metadata = metadata;
+    pi.amount_capturable = 0;
+    match delay {
+        Some(d) => {
+            // Captured later: the intent is processing until then.
+            pi.status = "processing";
+            st.emit_for("payment_intent.processing", id);
+            st.schedule(
+                d.after,
+                Settlement::Capture {
+                    id: id.to_string(),
+                    amount,
+                },
+            );
+        }
+        None => capture_now(st, id, amount),
+    }
+    Ok(st.render_id(id).unwrap_or(Value::Null))
+}
+
+/// Takes `amount` of an authorization: the intent succeeds, its charge is captured (the rest
+/// released) with its balance transaction.
+fn capture_now(st: &mut State, id: &str, amount: i64) {
+    let Some(pi) = st.payment_intents.get_mut(id) else {
+        return;
+    };
     pi.status = "succeeded";
     pi.amount_received = amount;
     pi.amount_capturable = 0;
+    let charge_id = pi.latest_charge.clone().unwrap_or_default();
     if let Some(ch) = st.charges.get_mut(&charge_id) {
         ch.captured = true;
         ch.amount_captured = amount;
@@ -629,7 +657,17 @@ pub fn capture(st: &mut State, id: &str, p: &Params) -> Result<Value, ApiError> 
     st.emit_for("charge.captured", &charge_id);
     st.emit_for("payment_intent.succeeded", id);
     super::disputes::open_if_test_card(st, &charge_id);
-    Ok(st.render_id(id).unwrap_or(Value::Null))
+}
+
+/// Finishes a capture left `processing` (a delayed settlement).
+pub fn finish_processing(st: &mut State, id: &str, amount: i64) {
+    if st
+        .payment_intents
+        .get(id)
+        .is_some_and(|pi| pi.status == "processing")
+    {
+        capture_now(st, id, amount);
+    }
 }
 
 /// `POST /v1/payment_intents/{id}/cancel`

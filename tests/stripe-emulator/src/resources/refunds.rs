@@ -1,10 +1,12 @@
-//! Refunds: full, partial, and over-refunds refused.
+//! Refunds: full, partial, and over-refunds refused; pending ones settled later when a delay is
+//! set (see [`crate::delays`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::delays::{Settle, Settlement};
 use crate::error::ApiError;
 use crate::fees;
 use crate::form::Params;
@@ -38,8 +40,10 @@ pub struct Refund {
     pub reason: Option<String>,
     /// Always null.
     pub receipt_number: Option<String>,
-    /// `succeeded`
+    /// `succeeded`, or `pending` then `succeeded` or `failed` when delayed.
     pub status: &'static str,
+    /// Why a refund failed (`expired_or_canceled_card`).
+    pub failure_reason: Option<String>,
 }
 
 impl Object for Refund {
@@ -155,24 +159,17 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     }
     let payment_intent = ch.payment_intent.clone();
     let id = new_id("re");
-    let txn = balance::record(
-        st,
-        NewTransaction {
-            amount: -amount,
-            currency: &currency,
-            fees: Vec::new(),
-            kind: "refund",
-            category: "refund",
-            source: &id,
-            description: Some("REFUND FOR CHARGE".to_string()),
-            available_now: true,
-        },
-    );
+    let delay = st.delays.take_refund();
+    // A delayed refund's money moves when it succeeds.
+    let txn = match delay {
+        Some(_) => None,
+        None => Some(record_refund(st, &id, amount, &currency)),
+    };
     let refund = Refund {
         id: id.clone(),
         object: "refund",
         amount,
-        balance_transaction: Some(txn),
+        balance_transaction: txn,
         charge: charge_id.clone(),
         created: st.now,
         currency,
@@ -181,10 +178,24 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
         payment_intent,
         reason,
         receipt_number: None,
-        status: "succeeded",
+        status: if delay.is_some() {
+            "pending"
+        } else {
+            "succeeded"
+        },
+        failure_reason: None,
     };
     let seq = st.next_seq();
     st.refunds.insert(seq, refund);
+    if let Some(d) = delay {
+        st.schedule(
+            d.after,
+            Settlement::Refund {
+                id: id.clone(),
+                settle: d.settle,
+            },
+        );
+    }
     if let Some(ch) = st.charges.get_mut(&charge_id) {
         ch.amount_refunded += amount;
         ch.refunded = ch.refundable() == 0;
@@ -192,6 +203,55 @@ pub fn create(st: &mut State, p: &Params) -> Result<Value, ApiError> {
     st.emit_for("refund.created", &id);
     st.emit_for("charge.refunded", &charge_id);
     Ok(st.render_id(&id).unwrap_or(Value::Null))
+}
+
+/// Records the balance transaction of a refund (money leaving the account).
+fn record_refund(st: &mut State, id: &str, amount: i64, currency: &str) -> String {
+    balance::record(
+        st,
+        NewTransaction {
+            amount: -amount,
+            currency,
+            fees: Vec::new(),
+            kind: "refund",
+            category: "refund",
+            source: id,
+            description: Some("REFUND FOR CHARGE".to_string()),
+            available_now: true,
+        },
+    )
+}
+
+/// Ends a pending refund (a delayed settlement): it succeeds, with its balance transaction, or
+/// fails, its amount refundable again. Emits `charge.refund.updated`.
+pub fn settle(st: &mut State, id: &str, settle: Settle) {
+    let Some(r) = st.refunds.get(id) else {
+        return;
+    };
+    if r.status != "pending" {
+        return;
+    }
+    let (amount, currency, charge) = (r.amount, r.currency.clone(), r.charge.clone());
+    match settle {
+        Settle::Succeed => {
+            let txn = record_refund(st, id, amount, &currency);
+            if let Some(r) = st.refunds.get_mut(id) {
+                r.status = "succeeded";
+                r.balance_transaction = Some(txn);
+            }
+        }
+        Settle::Fail => {
+            if let Some(r) = st.refunds.get_mut(id) {
+                r.status = "failed";
+                r.failure_reason = Some("expired_or_canceled_card".to_string());
+            }
+            if let Some(ch) = st.charges.get_mut(&charge) {
+                ch.amount_refunded -= amount;
+                ch.refunded = ch.refundable() == 0;
+            }
+        }
+    }
+    st.emit_for("charge.refund.updated", id);
 }
 
 /// `GET /v1/refunds/{id}`

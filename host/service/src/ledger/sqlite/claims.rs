@@ -6,14 +6,15 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::captures::{committed, insert_capture};
 use super::connections::Connections;
 use super::invoices::get_invoice;
 use super::operations::{OP_COLS, insert_op, op_row};
 use super::sql::placeholders;
 use super::transactions::get_txn;
 use crate::ledger::{
-    Begun, Invoice, InvoiceStatus, LedgerError, NewOperation, OpKind, Operation, Result,
-    Transaction, TxnStatus, now,
+    Begun, Invoice, InvoiceStatus, LedgerError, NewOperation, OpKind, Operation,
+    PaymentChangeBuilder, Result, Transaction, TxnStatus, now,
 };
 
 /// The kinds of operation that change an authorization; one at a time per transaction.
@@ -23,18 +24,27 @@ const INVOICE_STEPS: &[OpKind] = &[
     OpKind::InvoiceFinalize,
     OpKind::InvoicePay,
     OpKind::InvoiceVoid,
+    OpKind::InvoiceCharge,
 ];
 
-/// The oldest unsettled operation of one of `kinds` on a transaction (`column` names which).
+/// The oldest unsettled (pending, unknown or waiting) operation of one of `kinds` on a
+/// transaction or invoice (`column` names which); with `skip_waiting_captures`, captures that
+/// wait for their outcome are passed over.
 fn unsettled_of(
     conn: &Connection,
     column: &str,
     id: i64,
     kinds: &[OpKind],
+    skip_waiting_captures: bool,
 ) -> Result<Option<Operation>> {
+    let skip = if skip_waiting_captures {
+        " AND NOT (kind = 'capture' AND state = 'waiting')"
+    } else {
+        ""
+    };
     let sql = format!(
         "SELECT {OP_COLS} FROM operations
-         WHERE {column} = ? AND state IN ('pending', 'unknown') AND kind IN ({})
+         WHERE {column} = ? AND state IN ('pending', 'unknown', 'waiting') AND kind IN ({}){skip}
          ORDER BY id LIMIT 1",
         placeholders(kinds.len())
     );
@@ -73,10 +83,18 @@ fn insert_checked<T>(
 pub(super) fn begin_payment_change(
     db: &Connections,
     transaction_id: i64,
-    operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+    concurrent_captures: bool,
+    operation: &PaymentChangeBuilder<'_>,
 ) -> Result<Begun<Transaction>> {
     db.write(|tx| {
-        if let Some(op) = unsettled_of(tx, "transaction_id", transaction_id, PAYMENT_CHANGES)? {
+        let unsettled = unsettled_of(
+            tx,
+            "transaction_id",
+            transaction_id,
+            PAYMENT_CHANGES,
+            concurrent_captures,
+        )?;
+        if let Some(op) = unsettled {
             return Ok(Begun::Busy(op));
         }
         let txn = get_txn(tx, transaction_id)?.ok_or_else(|| LedgerError::NotFound {
@@ -86,8 +104,13 @@ pub(super) fn begin_payment_change(
         if txn.status != TxnStatus::Authorized {
             return Ok(Begun::Refused(txn));
         }
-        let op = operation(&txn)?;
-        insert_checked(tx, &op, PAYMENT_CHANGES, op.transaction_id, transaction_id)
+        let remaining = txn.amount - committed(tx, transaction_id)?.max(txn.amount_captured);
+        let (op, capture) = operation(&txn, remaining)?;
+        let begun = insert_checked(tx, &op, PAYMENT_CHANGES, op.transaction_id, transaction_id)?;
+        if let (Begun::Started(_), Some(c)) = (&begun, &capture) {
+            insert_capture(tx, transaction_id, &op.idempotency_key, c)?;
+        }
+        Ok(begun)
     })
 }
 
@@ -100,7 +123,7 @@ pub(super) fn begin_invoice_op(
     operation: &dyn Fn(&Invoice) -> Result<NewOperation>,
 ) -> Result<Begun<Invoice>> {
     db.write(|tx| {
-        if let Some(op) = unsettled_of(tx, "invoice_id", invoice_id, INVOICE_STEPS)? {
+        if let Some(op) = unsettled_of(tx, "invoice_id", invoice_id, INVOICE_STEPS, false)? {
             return Ok(Begun::Busy(op));
         }
         let not_found = || LedgerError::NotFound {
@@ -111,7 +134,7 @@ pub(super) fn begin_invoice_op(
         if !allowed.contains(&invoice.status) {
             return Ok(Begun::Refused(invoice));
         }
-        let invoice = if kind == OpKind::InvoicePay {
+        let invoice = if matches!(kind, OpKind::InvoicePay | OpKind::InvoiceCharge) {
             tx.prepare_cached(
                 "UPDATE invoices SET pay_attempts = pay_attempts + 1, updated_at = ?2
                  WHERE id = ?1",

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::connections::Connections;
-use crate::ledger::{Card, CustomerLink, LedgerError, NewCard, Result, now};
+use crate::ledger::{Card, CardDetails, CustomerLink, LedgerError, NewCard, Result, now};
 
 const CUSTOMER_COLS: &str =
     "crm_customer_id, gateway, gateway_customer_ref, email, name, created_at";
@@ -21,7 +21,8 @@ fn customer_row(r: &Row<'_>) -> rusqlite::Result<CustomerLink> {
 
 /// The columns [`card_row`] reads, in order.
 pub(super) const CARD_COLS: &str = "id, crm_customer_id, gateway, gateway_card_ref, brand, last4, \
-     exp_month, exp_year, funding, fingerprint, nickname, is_default, created_at";
+     exp_month, exp_year, funding, fingerprint, nickname, is_default, created_at, \
+     network_transaction_id";
 
 fn card_row(r: &Row<'_>) -> rusqlite::Result<Card> {
     Ok(Card {
@@ -38,6 +39,7 @@ fn card_row(r: &Row<'_>) -> rusqlite::Result<Card> {
         nickname: r.get(10)?,
         is_default: r.get(11)?,
         created_at: r.get(12)?,
+        network_transaction_id: r.get(13)?,
     })
 }
 
@@ -102,7 +104,16 @@ pub(super) fn insert_card(db: &Connections, card: &NewCard) -> Result<Card> {
                     message: "this card was removed and cannot be stored again".into(),
                 });
             }
-            Some((id, None)) => id,
+            Some((id, None)) => {
+                if let Some(ntid) = &card.network_transaction_id {
+                    tx.prepare_cached(
+                        "UPDATE cards SET network_transaction_id = ?2
+                         WHERE id = ?1 AND network_transaction_id IS NULL",
+                    )?
+                    .execute(params![id, ntid])?;
+                }
+                id
+            }
             None => insert_new_card(tx, card)?,
         };
         let row = tx
@@ -130,8 +141,9 @@ fn insert_new_card(tx: &Connection, card: &NewCard) -> Result<i64> {
     }
     tx.prepare_cached(
         "INSERT INTO cards (crm_customer_id, gateway, gateway_card_ref, brand, last4, exp_month,
-            exp_year, funding, fingerprint, nickname, is_default, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            exp_year, funding, fingerprint, nickname, is_default, created_at,
+            network_transaction_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         card.crm_customer_id,
@@ -145,7 +157,8 @@ fn insert_new_card(tx: &Connection, card: &NewCard) -> Result<i64> {
         card.fingerprint,
         card.nickname,
         make_default,
-        now()
+        now(),
+        card.network_transaction_id,
     ])?;
     Ok(tx.last_insert_rowid())
 }
@@ -257,5 +270,53 @@ pub(super) fn update_card_details(
                 last4
             ])?;
         Ok(n > 0)
+    })
+}
+
+/// See [`crate::ledger::Ledger::refresh_card`].
+pub(super) fn refresh_card(
+    db: &Connections,
+    gateway: &str,
+    gateway_card_ref: &str,
+    d: &CardDetails,
+) -> Result<bool> {
+    db.write(|conn| {
+        let n = conn
+            .prepare_cached(
+                "UPDATE cards SET exp_month = ?3, exp_year = ?4, last4 = ?5,
+                    brand = COALESCE(?6, brand), funding = COALESCE(?7, funding),
+                    fingerprint = COALESCE(?8, fingerprint),
+                    network_transaction_id = COALESCE(network_transaction_id, ?9)
+                 WHERE gateway = ?1 AND gateway_card_ref = ?2",
+            )?
+            .execute(params![
+                gateway,
+                gateway_card_ref,
+                d.exp_month,
+                d.exp_year,
+                d.last4,
+                d.brand,
+                d.funding,
+                d.fingerprint,
+                d.network_transaction_id,
+            ])?;
+        Ok(n > 0)
+    })
+}
+
+/// See [`crate::ledger::Ledger::set_card_network_transaction_id`].
+pub(super) fn set_card_network_transaction_id(
+    db: &Connections,
+    card_id: i64,
+    id: &str,
+) -> Result<bool> {
+    db.write(|conn| {
+        let n = conn
+            .prepare_cached(
+                "UPDATE cards SET network_transaction_id = ?2
+                 WHERE id = ?1 AND network_transaction_id IS NULL",
+            )?
+            .execute(params![card_id, id])?;
+        Ok(n == 1)
     })
 }

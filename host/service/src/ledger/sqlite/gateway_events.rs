@@ -9,7 +9,8 @@ use crate::ledger::{Dispute, DisputeStatus, DisputeUpdate, Result, now};
 
 /// The columns [`dispute_row`] reads, in order.
 pub(super) const DISPUTE_COLS: &str = "id, gateway, gateway_dispute_ref, transaction_id, \
-     gateway_payment_ref, amount, currency, reason, status, created_at, updated_at";
+     gateway_payment_ref, amount, currency, reason, status, created_at, updated_at, \
+     evidence_due_by";
 
 /// The condition of the disputes of transaction `?1`: those naming it, and those not resolved
 /// to a transaction yet whose payment is the transaction's.
@@ -30,6 +31,7 @@ fn dispute_row(r: &Row<'_>) -> rusqlite::Result<Dispute> {
         status: parse_enum(8, r.get(8)?, DisputeStatus::parse)?,
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
+        evidence_due_by: r.get(11)?,
     })
 }
 
@@ -60,8 +62,8 @@ pub(super) fn upsert_dispute(db: &Connections, u: &DisputeUpdate) -> Result<Disp
                 tx.prepare_cached(
                     "INSERT INTO disputes (gateway, gateway_dispute_ref, transaction_id,
                         gateway_payment_ref, amount, currency, reason, status, created_at,
-                        updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                        updated_at, evidence_due_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
                 )?
                 .execute(params![
                     u.gateway,
@@ -72,7 +74,8 @@ pub(super) fn upsert_dispute(db: &Connections, u: &DisputeUpdate) -> Result<Disp
                     u.currency,
                     u.reason,
                     u.status.as_str(),
-                    ts
+                    ts,
+                    u.evidence_due_by,
                 ])?;
                 tx.last_insert_rowid()
             }
@@ -84,6 +87,12 @@ pub(super) fn upsert_dispute(db: &Connections, u: &DisputeUpdate) -> Result<Disp
                          WHERE id = ?1",
                     )?
                     .execute(params![d.id, u.status.as_str(), u.amount, u.reason, ts, txn_id])?;
+                }
+                if u.evidence_due_by.is_some() && u.evidence_due_by != d.evidence_due_by {
+                    tx.prepare_cached(
+                        "UPDATE disputes SET evidence_due_by = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![d.id, u.evidence_due_by, ts])?;
                 }
                 d.id
             }

@@ -7,13 +7,14 @@ use super::connections::Connections;
 use super::sql::{parse_enum, placeholders};
 use super::transactions::{TXN_COLS, txn_row};
 use crate::ledger::{
-    Invoice, InvoiceFilter, InvoicePatch, InvoiceStatus, NewInvoice, Result, Transaction, now,
+    Invoice, InvoiceFilter, InvoiceKeeper, InvoicePatch, InvoiceStatus, NewInvoice, Result,
+    Transaction, now,
 };
 
 const INVOICE_COLS: &str = "id, number, crm_customer_id, gateway, currency, description, \
      period_start, period_end, due_date, status, subtotal, tax, total, amount_paid, \
      gateway_invoice_ref, gateway_number, hosted_url, pdf_url, idempotency_key, pay_attempts, \
-     last_error, created_at, updated_at";
+     last_error, created_at, updated_at, kept_by, paid_at, gateway_payment_ref, fee";
 
 fn invoice_row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
     Ok(Invoice {
@@ -40,6 +41,10 @@ fn invoice_row(r: &Row<'_>) -> rusqlite::Result<Invoice> {
         last_error: r.get(20)?,
         created_at: r.get(21)?,
         updated_at: r.get(22)?,
+        kept_by: parse_enum(23, r.get(23)?, InvoiceKeeper::parse)?,
+        paid_at: r.get(24)?,
+        gateway_payment_ref: r.get(25)?,
+        fee: r.get(26)?,
     })
 }
 
@@ -95,8 +100,8 @@ pub(super) fn create_invoice(db: &Connections, new: &NewInvoice) -> Result<Optio
         tx.prepare_cached(
             "INSERT INTO invoices (number, crm_customer_id, gateway, currency, description,
                 period_start, period_end, due_date, status, subtotal, tax, total, idempotency_key,
-                created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, 0, ?9, ?10, ?11, ?11)",
+                created_at, updated_at, kept_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, 0, ?9, ?10, ?11, ?11, ?12)",
         )?
         .execute(params![
             number,
@@ -109,7 +114,8 @@ pub(super) fn create_invoice(db: &Connections, new: &NewInvoice) -> Result<Optio
             new.due_date,
             subtotal,
             new.idempotency_key,
-            new.now
+            new.now,
+            new.kept_by.as_str(),
         ])?;
         let id = tx.last_insert_rowid();
         for (txn_id, ..) in &lines {
@@ -152,6 +158,23 @@ pub(super) fn invoice_by_ref(
                  WHERE gateway = ?1 AND gateway_invoice_ref = ?2"
             ))?
             .query_row(params![gateway, invoice_ref], invoice_row)
+            .optional()?)
+    })
+}
+
+/// See [`crate::ledger::Ledger::invoice_by_payment`].
+pub(super) fn invoice_by_payment(
+    db: &Connections,
+    gateway: &str,
+    payment_ref: &str,
+) -> Result<Option<Invoice>> {
+    db.read(|conn| {
+        Ok(conn
+            .prepare_cached(&format!(
+                "SELECT {INVOICE_COLS} FROM invoices
+                 WHERE gateway = ?1 AND gateway_payment_ref = ?2 ORDER BY id LIMIT 1"
+            ))?
+            .query_row(params![gateway, payment_ref], invoice_row)
             .optional()?)
     })
 }
@@ -242,6 +265,16 @@ pub(super) fn update_invoice(
     }
     if let Some(v) = &patch.last_error {
         set!("last_error", v.clone().into());
+    }
+    if let Some(v) = &patch.gateway_payment_ref {
+        set!("gateway_payment_ref", v.clone().into());
+    }
+    if let Some(v) = patch.fee {
+        set!("fee", v.into());
+    }
+    if patch.status == Some(InvoiceStatus::Paid) {
+        sets.push("paid_at = COALESCE(paid_at, ?)");
+        args.push(ts.into());
     }
     if patch.bump_pay_attempts {
         sets.push("pay_attempts = pay_attempts + 1");

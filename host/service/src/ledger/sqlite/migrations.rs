@@ -31,6 +31,14 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
             "/migrations/0003_idempotency_request.sql"
         )),
     ),
+    (
+        4,
+        "0004_gateway_capabilities.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/0004_gateway_capabilities.sql"
+        )),
+    ),
 ];
 
 /// Applies the migrations not applied yet; returns the versions applied now. A database at a

@@ -8,10 +8,11 @@
 //!
 //! This module opens the connections, sets their pragmas and applies the migrations
 //! (`migrations`); the queries live in one module per job (`customers`, `transactions`,
-//! `refunds`, `operations`, `claims`, `invoices`, `gateway_events`, `idempotency`, `totals`), each with the
-//! row mappers of what it reads, and [`SqliteLedger`]'s [`Ledger`] methods hand each call to
-//! them.
+//! `refunds`, `captures`, `operations`, `claims`, `invoices`, `gateway_events`, `idempotency`,
+//! `totals`), each with the row mappers of what it reads, and [`SqliteLedger`]'s [`Ledger`]
+//! methods hand each call to them.
 
+mod captures;
 mod claims;
 mod connections;
 mod customers;
@@ -36,10 +37,11 @@ use rusqlite::Connection;
 use self::connections::Connections;
 pub use self::migrations::MIGRATIONS;
 use crate::ledger::{
-    Begun, Card, CustomerLink, Dispute, DisputeUpdate, Durability, IdemBegin, Invoice,
-    InvoiceFilter, InvoicePatch, InvoiceStatus, Ledger, LedgerError, LedgerTotals, NewCard,
-    NewInvoice, NewOperation, NewTransaction, OpKind, OpState, Operation, Refund, RefundStatus,
-    Result, Transaction, Ts, TxnFilter, TxnPatch, TxnStatus,
+    Begun, CaptureRecord, CaptureStatus, Card, CardDetails, CustomerLink, Dispute, DisputeUpdate,
+    Durability, IdemBegin, Invoice, InvoiceFilter, InvoicePatch, InvoiceStatus, Ledger,
+    LedgerError, LedgerFigures, LedgerTotals, NewCard, NewInvoice, NewOperation, NewTransaction,
+    OpKind, OpState, Operation, PaymentChangeBuilder, Refund, RefundStatus, Result, Transaction,
+    Ts, TxnFilter, TxnPatch, TxnStatus,
 };
 
 /// Read connections of a ledger on a file.
@@ -161,6 +163,19 @@ impl Ledger for SqliteLedger {
         )
     }
 
+    fn refresh_card(
+        &self,
+        gateway: &str,
+        gateway_card_ref: &str,
+        details: &CardDetails,
+    ) -> Result<bool> {
+        customers::refresh_card(&self.db, gateway, gateway_card_ref, details)
+    }
+
+    fn set_card_network_transaction_id(&self, card_id: i64, id: &str) -> Result<bool> {
+        customers::set_card_network_transaction_id(&self.db, card_id, id)
+    }
+
     fn insert_transaction(&self, t: &NewTransaction) -> Result<(Transaction, bool)> {
         transactions::insert_transaction(&self.db, t)
     }
@@ -241,6 +256,32 @@ impl Ledger for SqliteLedger {
         refunds::observe_refund(&self.db, transaction_id, gateway_refund_ref, amount, status)
     }
 
+    fn captures(&self, transaction_id: i64) -> Result<Vec<CaptureRecord>> {
+        captures::captures(&self.db, transaction_id)
+    }
+
+    fn capture_by_key(&self, idempotency_key: &str) -> Result<Option<CaptureRecord>> {
+        captures::capture_by_key(&self.db, idempotency_key)
+    }
+
+    fn settle_capture(
+        &self,
+        id: i64,
+        from: &[CaptureStatus],
+        status: CaptureStatus,
+        gateway_modification_ref: Option<&str>,
+        last_error: Option<&str>,
+    ) -> Result<Option<CaptureRecord>> {
+        captures::settle_capture(
+            &self.db,
+            id,
+            from,
+            status,
+            gateway_modification_ref,
+            last_error,
+        )
+    }
+
     fn create_invoice(&self, new: &NewInvoice) -> Result<Option<Invoice>> {
         invoices::create_invoice(&self.db, new)
     }
@@ -251,6 +292,10 @@ impl Ledger for SqliteLedger {
 
     fn invoice_by_ref(&self, gateway: &str, invoice_ref: &str) -> Result<Option<Invoice>> {
         invoices::invoice_by_ref(&self.db, gateway, invoice_ref)
+    }
+
+    fn invoice_by_payment(&self, gateway: &str, payment_ref: &str) -> Result<Option<Invoice>> {
+        invoices::invoice_by_payment(&self.db, gateway, payment_ref)
     }
 
     fn invoices(&self, filter: &InvoiceFilter) -> Result<Vec<Invoice>> {
@@ -314,6 +359,10 @@ impl Ledger for SqliteLedger {
         operations::unsettled_operations(&self.db, updated_before, limit)
     }
 
+    fn waiting_operations(&self, after_id: i64, limit: u32) -> Result<Vec<Operation>> {
+        operations::waiting_operations(&self.db, after_id, limit)
+    }
+
     fn operations_for(
         &self,
         transaction_id: Option<i64>,
@@ -335,9 +384,10 @@ impl Ledger for SqliteLedger {
     fn begin_payment_change(
         &self,
         transaction_id: i64,
-        operation: &dyn Fn(&Transaction) -> Result<NewOperation>,
+        concurrent_captures: bool,
+        operation: &PaymentChangeBuilder<'_>,
     ) -> Result<Begun<Transaction>> {
-        claims::begin_payment_change(&self.db, transaction_id, operation)
+        claims::begin_payment_change(&self.db, transaction_id, concurrent_captures, operation)
     }
 
     fn begin_invoice_op(
@@ -387,5 +437,9 @@ impl Ledger for SqliteLedger {
 
     fn totals(&self, currency: &str, from: Ts, to: Ts) -> Result<LedgerTotals> {
         totals::totals(&self.db, currency, from, to)
+    }
+
+    fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>> {
+        totals::figures(&self.db, currency, from, to)
     }
 }

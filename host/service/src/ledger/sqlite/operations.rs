@@ -164,8 +164,8 @@ pub(super) fn create_charge(
             .prepare_cached(
                 "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency,
                     description, kind, capture, status, idempotency_key, attempted_at, created_at,
-                    updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11)
+                    updated_at, initiator, return_url)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?12, ?13)
                  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             )?
             .query_row(
@@ -180,7 +180,9 @@ pub(super) fn create_charge(
                     t.capture.as_str(),
                     t.status.as_str(),
                     t.idempotency_key,
-                    ts
+                    ts,
+                    t.initiator.as_str(),
+                    t.return_url,
                 ],
                 |r| r.get(0),
             )
@@ -250,6 +252,24 @@ pub(super) fn unsettled_operations(
         ))?;
         let rows = st
             .query_map(params![updated_before, limit], op_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    })
+}
+
+/// See [`crate::ledger::Ledger::waiting_operations`].
+pub(super) fn waiting_operations(
+    db: &Connections,
+    after_id: i64,
+    limit: u32,
+) -> Result<Vec<Operation>> {
+    db.read(|conn| {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {OP_COLS} FROM operations WHERE state = 'waiting' AND id > ?1
+             ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![after_id, limit], op_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     })

@@ -6,14 +6,33 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::connections::Connections;
 use super::sql::{parse_enum, placeholders};
 use crate::ledger::{
-    Capture, NewTransaction, Result, Transaction, TxnFilter, TxnKind, TxnPatch, TxnStatus, now,
+    Capture, CustomerAction, Initiator, NewTransaction, Result, Transaction, TxnFilter, TxnKind,
+    TxnPatch, TxnStatus, now,
 };
 
 /// The columns [`txn_row`] reads, in order.
 pub(super) const TXN_COLS: &str = "id, crm_customer_id, card_id, gateway, amount, currency, \
      description, kind, capture, status, amount_captured, amount_refunded, invoice_id, \
      gateway_payment_ref, idempotency_key, attempted_at, decline_code, decline_reason, last_error, \
-     created_at, updated_at";
+     created_at, updated_at, fee, decline_category, initiator, return_url, next_action";
+
+/// A customer action as stored (JSON); a value this build cannot read is a conversion error of
+/// column `idx`.
+fn action_column(idx: usize, text: Option<String>) -> rusqlite::Result<Option<CustomerAction>> {
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+/// A customer action as stored.
+fn action_text(action: &Option<CustomerAction>) -> Option<String> {
+    action
+        .as_ref()
+        .map(|a| serde_json::to_string(a).unwrap_or_default())
+}
 
 /// A transaction from the columns [`TXN_COLS`].
 pub(super) fn txn_row(r: &Row<'_>) -> rusqlite::Result<Transaction> {
@@ -39,6 +58,11 @@ pub(super) fn txn_row(r: &Row<'_>) -> rusqlite::Result<Transaction> {
         last_error: r.get(18)?,
         created_at: r.get(19)?,
         updated_at: r.get(20)?,
+        fee: r.get(21)?,
+        decline_category: r.get(22)?,
+        initiator: parse_enum(23, r.get(23)?, Initiator::parse)?,
+        return_url: r.get(24)?,
+        next_action: action_column(25, r.get(25)?)?,
     })
 }
 
@@ -71,8 +95,9 @@ pub(super) fn insert_transaction(
         let n = conn
             .prepare_cached(
                 "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency,
-                    description, kind, capture, status, idempotency_key, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                    description, kind, capture, status, idempotency_key, created_at, updated_at,
+                    initiator, return_url)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )?
             .execute(params![
@@ -86,7 +111,9 @@ pub(super) fn insert_transaction(
                 t.capture.as_str(),
                 t.status.as_str(),
                 t.idempotency_key,
-                ts
+                ts,
+                t.initiator.as_str(),
+                t.return_url,
             ])?;
         let row = txn_by_key(conn, &t.idempotency_key)?;
         Ok((row, n == 1))
@@ -223,6 +250,15 @@ pub(super) fn update_txn(
     }
     if let Some(v) = patch.invoice_id {
         set!("invoice_id", v.into());
+    }
+    if let Some(v) = &patch.decline_category {
+        set!("decline_category", v.clone().into());
+    }
+    if let Some(v) = patch.fee {
+        set!("fee", v.into());
+    }
+    if let Some(v) = &patch.next_action {
+        set!("next_action", action_text(v).into());
     }
     let mut sql = format!("UPDATE transactions SET {} WHERE id = ?", sets.join(", "));
     args.push(id.into());

@@ -98,8 +98,8 @@ pub fn concurrent_payment_changes_write_one_operation(l: Arc<dyn Ledger>) {
         .unwrap();
     let txn = t.id;
     let outcomes = race(&l, move |l, i| {
-        l.begin_payment_change(txn, &|t| {
-            Ok(NewOperation {
+        l.begin_payment_change(txn, false, &|t, _| {
+            let op = NewOperation {
                 kind: if i % 2 == 0 {
                     OpKind::Capture
                 } else {
@@ -111,7 +111,8 @@ pub fn concurrent_payment_changes_write_one_operation(l: Arc<dyn Ledger>) {
                 invoice_id: None,
                 idempotency_key: format!("auth:change:{i}"),
                 params: serde_json::json!({ "payment": t.gateway_payment_ref }),
-            })
+            };
+            Ok((op, None))
         })
         .unwrap()
     });
@@ -136,7 +137,7 @@ pub fn concurrent_payment_changes_write_one_operation(l: Arc<dyn Ledger>) {
         .unwrap();
     succeed_authorized(&*l, txn);
     let again = l
-        .begin_payment_change(txn, &|t| Ok(charge_op(t.id, "never")))
+        .begin_payment_change(txn, false, &|t, _| Ok((charge_op(t.id, "never"), None)))
         .unwrap();
     assert!(
         matches!(&again, Begun::Refused(t) if t.status == TxnStatus::Succeeded),

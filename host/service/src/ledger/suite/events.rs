@@ -10,6 +10,7 @@ pub fn disputes_only_move_forward(l: &dyn Ledger) {
     let (t, _) = l.insert_transaction(&new_txn("c1", 1000, "k1")).unwrap();
     succeed(l, t.id, 1000);
     let mut u = DisputeUpdate {
+        evidence_due_by: None,
         gateway: "stripe".into(),
         gateway_dispute_ref: "du_1".into(),
         gateway_payment_ref: Some(format!("pi_{}", t.id)),
@@ -34,6 +35,7 @@ pub fn disputes_only_move_forward(l: &dyn Ledger) {
 /// closed dispute stays closed.
 pub fn disputes_find_their_transaction_by_payment(l: &dyn Ledger) {
     let mut u = DisputeUpdate {
+        evidence_due_by: None,
         gateway: "stripe".into(),
         gateway_dispute_ref: "du_1".into(),
         gateway_payment_ref: Some("pi_late".into()),

@@ -24,8 +24,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use super::{
-    Capture, Ledger, NewCard, NewInvoice, NewOperation, NewTransaction, OpKind, Refund, Result,
-    Transaction, Ts, TxnKind, TxnPatch, TxnStatus,
+    Capture, Initiator, InvoiceKeeper, Ledger, NewCard, NewInvoice, NewOperation, NewTransaction,
+    OpKind, Refund, Result, Transaction, Ts, TxnKind, TxnPatch, TxnStatus,
 };
 
 /// A fresh ledger under test, with what must live as long as it (a temporary directory, a
@@ -128,6 +128,7 @@ pub fn new_card(customer: &str, r: &str, default: bool) -> NewCard {
         fingerprint: None,
         nickname: Some("Work Visa".into()),
         make_default: default,
+        network_transaction_id: None,
     }
 }
 
@@ -144,6 +145,8 @@ pub fn new_txn(customer: &str, amount: i64, key: &str) -> NewTransaction {
         capture: Capture::Automatic,
         status: TxnStatus::Pending,
         idempotency_key: key.into(),
+        initiator: Initiator::MerchantUnscheduled,
+        return_url: None,
     }
 }
 
@@ -201,6 +204,7 @@ pub fn new_invoice(customer: &str, key: &str, at: Ts) -> NewInvoice {
         due_date: None,
         idempotency_key: key.into(),
         now: at,
+        kept_by: InvoiceKeeper::Gateway,
     }
 }
 

@@ -1,17 +1,27 @@
 //! Invoices: created from a customer's uninvoiced pending transactions, then finalized, paid
-//! with a stored card or voided at the gateway (a draft is deleted there), each step an
-//! operation of the intent log (see [`crate::payments`]). A payment attempt gets a key
-//! of its own (`…:pay:N`, followed by the request's part when an API request sent an
-//! `Idempotency-Key`), so that a declined attempt is never replayed for the next card. One step
-//! of an invoice runs at a time: of requests racing on it, one calls the gateway.
+//! with a stored card or voided, each step an operation of the intent log (see
+//! [`crate::payments`]). A payment attempt gets a key of its own (`…:pay:N`, followed by the
+//! request's part when an API request sent an `Idempotency-Key`), so that a declined attempt is
+//! never replayed for the next card. One step of an invoice runs at a time: of requests racing
+//! on it, one runs.
+//!
+//! Where an invoice is kept is decided when it is created: at the gateway when it has
+//! `invoicing` (created, finalized, paid and voided there; a draft voided is deleted there),
+//! else in the ledger ([`ledger_kept`]: finalized and voided in the ledger, paid by charging its
+//! total to a stored card). Both have the same API and states.
 
 use crate::error::{Concerned, Error};
 use crate::ledger::{
-    Begun, Invoice, InvoicePatch, InvoiceStatus, LedgerError, NewInvoice, NewOperation, OpKind,
-    OpState, Operation, Ts, TxnKind, new_key, now,
+    Begun, Invoice, InvoiceKeeper, InvoicePatch, InvoiceStatus, LedgerError, NewInvoice,
+    NewOperation, OpKind, OpState, Operation, Ts, TxnKind, new_key, now,
 };
+use omnicrm_host::contract::Capabilities;
+
+mod ledger_kept;
 use crate::payments::outcome::{ErrorClass, classify};
-use crate::payments::params::{InvoiceCreateParams, InvoiceParams, LineParams, to_params};
+use crate::payments::params::{
+    ChargeParams, InvoiceCreateParams, InvoiceParams, LineParams, to_params,
+};
 use crate::payments::requester::Requester;
 use crate::retry::RetryPolicy;
 use crate::service::Service;
@@ -65,6 +75,14 @@ impl Service {
         self.check_currency(&req.currency, Some(&gateway))?;
         // The customer must be linked to the invoice's gateway.
         self.customer_link(&req.customer_id, &gateway).await?;
+        let kept_by = if self
+            .capabilities(&gateway)?
+            .contains(Capabilities::INVOICING)
+        {
+            InvoiceKeeper::Gateway
+        } else {
+            InvoiceKeeper::Ledger
+        };
         let ts = now();
         let new = NewInvoice {
             crm_customer_id: req.customer_id.clone(),
@@ -79,6 +97,7 @@ impl Service {
                 None => new_key("inv"),
             },
             now: ts,
+            kept_by,
         };
         let invoice = self
             .db
@@ -100,6 +119,9 @@ impl Service {
                 )
             })?;
         let id = invoice.id;
+        if invoice.kept_by == InvoiceKeeper::Ledger {
+            return Ok(invoice);
+        }
         let new = self.invoice_create_op(&invoice).await?;
         let exec = self.run_new_op(new, RetryPolicy::INTERACTIVE).await?;
         if let Some(e) = &exec.error
@@ -187,16 +209,19 @@ impl Service {
     /// unsettled, in one ledger write: of requests racing on one invoice, exactly one calls the
     /// gateway; the others hear what is in progress, or what happened. Only the request that
     /// wrote an operation (repeated with its key), or the service itself, resumes it.
+    #[allow(clippy::too_many_arguments)]
     async fn invoice_op(
         &self,
         id: i64,
         kind: OpKind,
         allowed: &[InvoiceStatus],
         card: Option<String>,
+        charge: Option<ChargeParams>,
         policy: RetryPolicy,
         requester: Requester<'_>,
     ) -> Result<(Invoice, Option<CallError>), Error> {
         let inv = self.invoice(id).await?;
+        let ledger_kept = inv.kept_by == InvoiceKeeper::Ledger;
         let op = match self.unsettled_op(None, Some(id), INVOICE_STEPS).await? {
             Some(op) if op.kind == kind && requester.resumes(&op.idempotency_key) => op,
             Some(op) => return Err(step_in_progress(&inv, &op)),
@@ -207,7 +232,8 @@ impl Service {
                 // Voiding a draft deletes it at the gateway (the plugin answers `void`). One the
                 // gateway never got is voided in the ledger only; a creation whose outcome is
                 // unknown is settled first, as the draft it may have made must go too.
-                if kind == OpKind::InvoiceVoid && inv.gateway_invoice_ref.is_none() {
+                if kind == OpKind::InvoiceVoid && inv.gateway_invoice_ref.is_none() && !ledger_kept
+                {
                     if let Some(create) = self
                         .unsettled_op(None, Some(id), &[OpKind::InvoiceCreate])
                         .await?
@@ -231,7 +257,11 @@ impl Service {
                     }
                 }
                 let inv = self.invoice(id).await?;
-                let gref = self.gateway_invoice(&inv).await?;
+                let gref = if ledger_kept {
+                    String::new()
+                } else {
+                    self.gateway_invoice(&inv).await?
+                };
                 // The service's own steps keep the invoice's plain keys; a client's name the
                 // request, so that it finds its own when repeated.
                 let part = match requester {
@@ -244,7 +274,9 @@ impl Service {
                     .run(move |l| {
                         l.begin_invoice_op(id, kind, &from, &|inv| {
                             let step = match kind {
-                                OpKind::InvoicePay => format!("pay:{}", inv.pay_attempts),
+                                OpKind::InvoicePay | OpKind::InvoiceCharge => {
+                                    format!("pay:{}", inv.pay_attempts)
+                                }
                                 OpKind::InvoiceFinalize => "finalize".into(),
                                 _ => "void".into(),
                             };
@@ -252,6 +284,18 @@ impl Service {
                                 Some(part) => format!("{}:{step}:{part}", inv.idempotency_key),
                                 None => format!("{}:{step}", inv.idempotency_key),
                             };
+                            let params = match &charge {
+                                // What remains to pay, as the invoice stands.
+                                Some(c) => to_params(&ChargeParams {
+                                    amount: inv.total - inv.amount_paid,
+                                    ..c.clone()
+                                }),
+                                None => to_params(&InvoiceParams {
+                                    invoice: gref.clone(),
+                                    card: card.clone(),
+                                }),
+                            }
+                            .map_err(|e| LedgerError::Database(e.message))?;
                             Ok(NewOperation {
                                 kind,
                                 gateway: inv.gateway.clone(),
@@ -259,11 +303,7 @@ impl Service {
                                 refund_id: None,
                                 invoice_id: Some(id),
                                 idempotency_key: key,
-                                params: to_params(&InvoiceParams {
-                                    invoice: gref.clone(),
-                                    card: card.clone(),
-                                })
-                                .map_err(|e| LedgerError::Database(e.message))?,
+                                params,
                             })
                         })
                     })
@@ -307,6 +347,7 @@ impl Service {
                 OpKind::InvoiceFinalize,
                 &[InvoiceStatus::Draft],
                 None,
+                None,
                 RetryPolicy::INTERACTIVE,
                 requester,
             )
@@ -339,6 +380,7 @@ impl Service {
         requester: Requester<'_>,
     ) -> Result<Invoice, Error> {
         let inv = self.invoice(id).await?;
+        let ledger_kept = inv.kept_by == InvoiceKeeper::Ledger;
         let card = match card_id {
             Some(c) => {
                 let card = self.customer_card(&inv.crm_customer_id, c).await?;
@@ -351,8 +393,10 @@ impl Service {
                         ),
                     ));
                 }
-                Some(card.gateway_card_ref)
+                Some(card)
             }
+            // The ledger pays with a card of its own choosing: the default.
+            None if ledger_kept => Some(self.invoice_default_card(&inv).await?),
             None => None,
         };
         if matches!(inv.status, InvoiceStatus::Void | InvoiceStatus::Paid) {
@@ -361,12 +405,25 @@ impl Service {
         if inv.status == InvoiceStatus::Draft {
             self.finalize_invoice_for(id, requester).await?;
         }
+        let (kind, charge) = match (&card, ledger_kept) {
+            (Some(card), true) => {
+                if let Some(paid) = self.settle_invoice_without_payment(id).await? {
+                    return Ok(paid);
+                }
+                (
+                    OpKind::InvoiceCharge,
+                    Some(self.invoice_charge_params(&inv, card).await?),
+                )
+            }
+            _ => (OpKind::InvoicePay, None),
+        };
         let (inv, err) = self
             .invoice_op(
                 id,
-                OpKind::InvoicePay,
+                kind,
                 &[InvoiceStatus::Open, InvoiceStatus::Uncollectible],
-                card,
+                card.map(|c| c.gateway_card_ref),
+                charge,
                 policy,
                 requester,
             )
@@ -403,6 +460,7 @@ impl Service {
                     InvoiceStatus::Uncollectible,
                 ],
                 None,
+                None,
                 RetryPolicy::INTERACTIVE,
                 requester,
             )
@@ -419,24 +477,27 @@ const INVOICE_STEPS: &[OpKind] = &[
     OpKind::InvoiceFinalize,
     OpKind::InvoicePay,
     OpKind::InvoiceVoid,
+    OpKind::InvoiceCharge,
 ];
 
 /// A step's name in answers.
 fn step_name(kind: OpKind) -> &'static str {
     match kind {
         OpKind::InvoiceFinalize => "the finalization",
-        OpKind::InvoicePay => "a payment",
+        OpKind::InvoicePay | OpKind::InvoiceCharge => "a payment",
         _ => "the void",
     }
 }
 
 /// The answer to a step of an invoice that another step, not settled yet, is changing.
 fn step_in_progress(inv: &Invoice, op: &Operation) -> Error {
-    let state = if op.state == OpState::Unknown {
-        "has an unknown outcome; the reconciler settles it (or the request that started it, \
-         repeated with its Idempotency-Key)"
-    } else {
-        "is in progress"
+    let state = match op.state {
+        OpState::Unknown => {
+            "has an unknown outcome; the reconciler settles it (or the request that started it, \
+             repeated with its Idempotency-Key)"
+        }
+        OpState::Waiting => "was accepted by the gateway, which settles it later",
+        _ => "is in progress",
     };
     Error::conflict(
         "invoice_id",
@@ -454,7 +515,7 @@ fn not_allowed(inv: &Invoice, kind: OpKind) -> Error {
             inv.status,
             match kind {
                 OpKind::InvoiceFinalize => "finalized",
-                OpKind::InvoicePay => "paid",
+                OpKind::InvoicePay | OpKind::InvoiceCharge => "paid",
                 _ => "voided",
             }
         ),

@@ -9,6 +9,10 @@
 //! authorization_max_age_secs = 518400 # look up authorizations older than 6 days
 //! action_expiry_secs = 86400          # cancel payments awaiting 3-D Secure for 24 hours
 //! modification_overdue_secs = 259200  # flag pending captures, voids, refunds after 3 days
+//! reconcile_concurrency = 4           # unsettled operations repeated at once
+//! reconcile_max_attempts = 8          # then the transaction is flagged for an operator
+//! reconcile_backoff_secs = 30         # wait after an attempt, doubling each time...
+//! reconcile_backoff_max_secs = 3600   # ...up to this
 //!
 //! [[service.api_keys]]
 //! name = "crm"
@@ -73,6 +77,9 @@ pub enum Scope {
     Read,
     /// POST and DELETE requests (and, with it, reading).
     Write,
+    /// Operators' requests: settling by hand a transaction flagged for an operator (and, with
+    /// it, everything `write` allows).
+    Admin,
 }
 
 /// One API key, stored as the hex SHA-256 of its value.
@@ -107,6 +114,18 @@ fn default_action_expiry() -> u64 {
 }
 fn default_modification_overdue() -> u64 {
     3 * 86_400
+}
+fn default_reconcile_concurrency() -> usize {
+    4
+}
+fn default_reconcile_max_attempts() -> u32 {
+    8
+}
+fn default_reconcile_backoff() -> u64 {
+    30
+}
+fn default_reconcile_backoff_max() -> u64 {
+    3600
 }
 fn default_watch_ms() -> u64 {
     1000
@@ -155,6 +174,21 @@ pub struct ServiceSection {
     /// for operators. Default 3 days.
     #[serde(default = "default_modification_overdue")]
     pub modification_overdue_secs: u64,
+    /// How many unsettled operations the reconciler repeats at once. Default 4.
+    #[serde(default = "default_reconcile_concurrency")]
+    pub reconcile_concurrency: usize,
+    /// How many times the reconciler repeats an operation whose outcome stays unknown before it
+    /// gives up and flags its transaction for an operator. Default 8.
+    #[serde(default = "default_reconcile_max_attempts")]
+    pub reconcile_max_attempts: u32,
+    /// How long the reconciler waits before repeating an operation it could not settle: this
+    /// after its first attempt, doubling after each one up to `reconcile_backoff_max_secs`.
+    /// Default 30 s.
+    #[serde(default = "default_reconcile_backoff")]
+    pub reconcile_backoff_secs: u64,
+    /// The longest wait between two attempts of an operation. Default 1 hour.
+    #[serde(default = "default_reconcile_backoff_max")]
+    pub reconcile_backoff_max_secs: u64,
     /// Watch the component files and reload a gateway when its file changes.
     #[serde(default = "yes")]
     pub watch_components: bool,
@@ -182,6 +216,10 @@ impl Default for ServiceSection {
             authorization_max_age_secs: default_authorization_max_age(),
             action_expiry_secs: default_action_expiry(),
             modification_overdue_secs: default_modification_overdue(),
+            reconcile_concurrency: default_reconcile_concurrency(),
+            reconcile_max_attempts: default_reconcile_max_attempts(),
+            reconcile_backoff_secs: default_reconcile_backoff(),
+            reconcile_backoff_max_secs: default_reconcile_backoff_max(),
             watch_components: true,
             watch_interval_ms: default_watch_ms(),
             cache_dir: None,
@@ -376,6 +414,11 @@ impl ServiceConfig {
         if self.service.reconcile_interval_secs == 0 || self.service.watch_interval_ms == 0 {
             return Err(invalid(
                 "reconcile_interval_secs and watch_interval_ms must be positive".into(),
+            ));
+        }
+        if self.service.reconcile_concurrency == 0 || self.service.reconcile_max_attempts == 0 {
+            return Err(invalid(
+                "reconcile_concurrency and reconcile_max_attempts must be positive".into(),
             ));
         }
         Ok(())

@@ -230,7 +230,8 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
     let is_offline = service
         .gateways
         .get(&gateway)
-        .map(|g| g.gateway().describe().name == "offline")
+        .and_then(|g| g.gateway())
+        .map(|g| g.describe().name == "offline")
         .unwrap_or(false);
     if !is_offline {
         offline_secret = None;

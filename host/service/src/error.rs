@@ -24,6 +24,11 @@ pub enum ErrorKind {
     RateLimited,
     /// The gateway could not be reached or did not attempt the operation; nothing was done.
     GatewayUnavailable,
+    /// The gateway's component is still being compiled and loaded; nothing was done. Try again
+    /// shortly.
+    GatewayLoading,
+    /// The gateway's component failed to load; nothing was done until it is fixed.
+    GatewayLoadFailed,
     /// The gateway's answer was lost: money may have moved. The reconciler settles it by
     /// repeating the call with the same idempotency key.
     OutcomeUnknown,
@@ -54,6 +59,8 @@ impl std::fmt::Display for ErrorKind {
             ErrorKind::ActionRequired => "action required",
             ErrorKind::RateLimited => "rate limited",
             ErrorKind::GatewayUnavailable => "gateway unavailable",
+            ErrorKind::GatewayLoading => "gateway loading",
+            ErrorKind::GatewayLoadFailed => "gateway failed to load",
             ErrorKind::OutcomeUnknown => "outcome unknown",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::GatewayMisconfigured => "gateway misconfigured",

@@ -77,13 +77,22 @@ pub async fn receive(
     gateway: &str,
     request: WebhookRequest,
 ) -> Result<Received, Error> {
-    let Some(slot) = service.gateways.get(gateway) else {
+    if service.gateways.get(gateway).is_none() {
         return Err(Error::not_found(
             "gateway",
             format!("no gateway named {gateway:?}"),
         ));
+    }
+    let slot = service.slot(gateway)?;
+    let Some(plugin) = slot.gateway() else {
+        return Err(Error::new(
+            ErrorKind::GatewayLoading,
+            Some("gateway"),
+            format!("gateway {gateway} is not loaded"),
+        ));
     };
-    let verified = slot.gateway().handle_webhook(request).await.map_err(|e| {
+    let verified = plugin.handle_webhook(request).await.map_err(|e| {
+        let e = crate::plugin_fault::client_safe(gateway, "handle-webhook", e);
         tracing::warn!(gateway = %gateway, error = %e, "webhook verification failed to run");
         Error::new(
             ErrorKind::EventUnverifiable,

@@ -56,6 +56,7 @@ pub mod keys;
 pub mod ledger;
 pub mod live_gateways;
 pub mod payments;
+pub mod plugin_fault;
 pub mod reconcile;
 pub mod retry;
 pub mod server;

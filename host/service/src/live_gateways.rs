@@ -2,6 +2,12 @@
 //! lock that is held only to clone it, the per-gateway limits (concurrency, pacing), retries of
 //! calls that did nothing ([`crate::retry`]), and hot reload of component files.
 //!
+//! A slot is `loading` until its component is compiled and has described itself, then `ready`,
+//! or `failed` with the reason. The service may serve while slots load ([`Gateways::configure`],
+//! then [`Gateways::load_pending`] in the background): a call to a slot that is not ready fails
+//! at once, and the service answers it as such ([`SlotState`]). A failed slot is loaded again
+//! when its component file changes.
+//!
 //! A call clones the slot's current gateway and runs on that clone, so a reload (which swaps
 //! the slot's value) never disturbs calls in flight: they finish on the old component, and new
 //! calls start on the new one.
@@ -14,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::call_budget::CallBudget;
+use crate::plugin_fault::client_safe;
 pub use crate::call_budget::{LOOKUP_SHARE, Lane};
 use crate::config::{GatewayEntry, ServiceConfig};
 use crate::gateway::PaymentGateway;
@@ -45,14 +52,46 @@ struct Loaded {
     file_stamp: Option<(SystemTime, u64)>,
 }
 
+/// Where a slot stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotState {
+    /// Its component is being compiled and loaded.
+    Loading,
+    /// Loaded: calls run.
+    Ready,
+    /// Its component did not load; the reason is in [`GatewayStatus::error`].
+    Failed,
+}
+
+/// What a slot holds.
+#[derive(Clone)]
+enum Held {
+    Loading {
+        since: Ts,
+    },
+    Failed {
+        reason: String,
+        at: Ts,
+        file_stamp: Option<(SystemTime, u64)>,
+    },
+    Ready(Loaded),
+}
+
 /// What `/gateways` shows about one gateway.
 #[derive(Debug, Clone, Serialize)]
 pub struct GatewayStatus {
     /// Configured name.
     pub name: String,
-    /// The plugin's display name.
+    /// Loading, ready or failed.
+    pub state: SlotState,
+    /// Why it failed to load (a failed slot only).
+    pub error: Option<String>,
+    /// Since when it is loading, or when it failed (Unix seconds); none once ready.
+    pub state_since: Option<Ts>,
+    /// The plugin's display name (empty until loaded).
     pub display_name: String,
-    /// The plugin's own version.
+    /// The plugin's own version (empty until loaded).
     pub version: String,
     /// The contract version the plugin was built against.
     pub contract_version: String,
@@ -81,7 +120,7 @@ pub struct GatewaySlot {
     name: String,
     entry: GatewayEntry,
     is_default: bool,
-    current: RwLock<Loaded>,
+    current: RwLock<Held>,
     budget: CallBudget,
 }
 
@@ -91,23 +130,52 @@ impl GatewaySlot {
         &self.name
     }
 
-    /// The gateway loaded now (calls in flight keep their own clone).
-    pub fn gateway(&self) -> Arc<dyn PaymentGateway> {
+    fn held(&self) -> Held {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .gateway
             .clone()
     }
 
-    /// What the gateway loaded now declared it supports beyond the common operations.
-    pub fn capabilities(&self) -> Capabilities {
-        self.gateway().capabilities()
+    /// The gateway loaded now (calls in flight keep their own clone); none while it loads or
+    /// after it failed to load.
+    pub fn gateway(&self) -> Option<Arc<dyn PaymentGateway>> {
+        match &*self.current.read().unwrap_or_else(|p| p.into_inner()) {
+            Held::Ready(l) => Some(l.gateway.clone()),
+            _ => None,
+        }
     }
 
-    /// ISO currencies the plugin accepts (empty: any).
+    /// Loading, ready or failed.
+    pub fn state(&self) -> SlotState {
+        match &*self.current.read().unwrap_or_else(|p| p.into_inner()) {
+            Held::Loading { .. } => SlotState::Loading,
+            Held::Ready(_) => SlotState::Ready,
+            Held::Failed { .. } => SlotState::Failed,
+        }
+    }
+
+    /// Why the slot's component failed to load, when it did.
+    pub fn load_error(&self) -> Option<String> {
+        match &*self.current.read().unwrap_or_else(|p| p.into_inner()) {
+            Held::Failed { reason, .. } => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
+    /// What the gateway loaded now declared it supports beyond the common operations (none
+    /// until loaded).
+    pub fn capabilities(&self) -> Capabilities {
+        self.gateway()
+            .map(|g| g.capabilities())
+            .unwrap_or(Capabilities::empty())
+    }
+
+    /// ISO currencies the plugin accepts (empty: any; empty until loaded).
     pub fn currencies(&self) -> Vec<String> {
-        self.gateway().describe().currencies.clone()
+        self.gateway()
+            .map(|g| g.describe().currencies.clone())
+            .unwrap_or_default()
     }
 
     /// The configuration entry.
@@ -117,14 +185,38 @@ impl GatewaySlot {
 
     /// The status shown by `/gateways`.
     pub fn status(&self) -> GatewayStatus {
-        let l = self
-            .current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let (state, error, since) = match self.held() {
+            Held::Ready(l) => return self.ready_status(l),
+            Held::Loading { since } => (SlotState::Loading, None, since),
+            Held::Failed { reason, at, .. } => (SlotState::Failed, Some(reason), at),
+        };
+        GatewayStatus {
+            name: self.name.clone(),
+            state,
+            error,
+            state_since: Some(since),
+            display_name: String::new(),
+            version: String::new(),
+            contract_version: String::new(),
+            currencies: Vec::new(),
+            default: self.is_default,
+            component: self.entry.config.component.display().to_string(),
+            component_sha256: String::new(),
+            loaded_at: 0,
+            generation: 0,
+            max_concurrency: self.entry.max_concurrency,
+            requests_per_second: self.entry.requests_per_second,
+            capabilities: Capabilities::empty(),
+        }
+    }
+
+    fn ready_status(&self, l: Loaded) -> GatewayStatus {
         let info = l.gateway.describe();
         GatewayStatus {
             name: self.name.clone(),
+            state: SlotState::Ready,
+            error: None,
+            state_since: None,
             display_name: info.display_name.clone(),
             version: info.version.clone(),
             contract_version: l.gateway.contract_version().to_string(),
@@ -174,12 +266,17 @@ impl GatewaySlot {
         let mut attempt = 0;
         loop {
             let result = {
+                let gateway = self.gateway().ok_or_else(|| {
+                    CallError::Host(format!("gateway {} is not loaded", self.name))
+                })?;
                 let _admitted = self
                     .budget
                     .admit(lane)
                     .await
                     .map_err(|_| CallError::Host("gateway limiter closed".into()))?;
-                f(self.gateway()).await
+                f(gateway)
+                    .await
+                    .map_err(|e| client_safe(&self.name, what, e))
             };
             match result {
                 Err(e) if attempt + 1 < policy.attempts.max(1) => match retryable(&e) {
@@ -202,10 +299,14 @@ impl GatewaySlot {
 
 /// Every configured gateway.
 pub struct Gateways {
-    /// Loads changed component files; none for gateways given in memory, which never reload.
+    /// Loads the components; none for gateways given in memory, which never reload.
     runtime: Option<Arc<Runtime>>,
     slots: BTreeMap<String, Arc<GatewaySlot>>,
     default: Option<String>,
+    /// Held for reading by every load; [`Gateways::hold_loading`] holds it for writing.
+    load_gate: Arc<tokio::sync::RwLock<()>>,
+    /// Bumped whenever a slot leaves `loading`.
+    settled: tokio::sync::watch::Sender<u64>,
 }
 
 fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -222,53 +323,150 @@ fn loaded_sha256(gateway: &Gateway) -> String {
         .unwrap_or_default()
 }
 
+/// Why a component did not load, as the operator and `/v1/gateways` see it: the runtime's
+/// reason, with a plugin's own failure text (a trap while describing itself) replaced by a
+/// reference to the log.
+fn load_reason(name: &str, error: &LoadError) -> String {
+    match error {
+        LoadError::Describe { gateway, source } => format!(
+            "gateway `{gateway}` failed to describe itself: {}",
+            client_safe(name, "describe", (**source).clone())
+        ),
+        other => other.to_string(),
+    }
+}
+
 impl Gateways {
-    /// Loads every configured gateway.
+    /// Every configured gateway, none loaded yet: each slot is `loading` until
+    /// [`Gateways::load_pending`] loads it.
+    pub fn configure(runtime: Arc<Runtime>, config: &ServiceConfig) -> Self {
+        let default = config.default_gateway().map(str::to_string);
+        let since = now();
+        let slots = config
+            .gateways
+            .iter()
+            .map(|(name, entry)| {
+                let slot = GatewaySlot {
+                    name: name.clone(),
+                    is_default: default.as_deref() == Some(name.as_str()),
+                    current: RwLock::new(Held::Loading { since }),
+                    budget: CallBudget::new(entry),
+                    entry: entry.clone(),
+                };
+                (name.clone(), Arc::new(slot))
+            })
+            .collect();
+        Gateways {
+            runtime: Some(runtime),
+            slots,
+            default,
+            load_gate: Arc::new(tokio::sync::RwLock::new(())),
+            settled: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// Loads every configured gateway; the first that does not load is the error.
     pub async fn load(
         runtime: Arc<Runtime>,
         config: &ServiceConfig,
     ) -> Result<Self, GatewayLoadError> {
-        let default = config.default_gateway().map(str::to_string);
-        let mut slots = BTreeMap::new();
-        for (name, entry) in &config.gateways {
-            let stamp = file_stamp(&entry.config.component);
-            let gateway =
-                runtime
-                    .load(name, &entry.config)
-                    .await
-                    .map_err(|source| GatewayLoadError {
-                        name: name.clone(),
-                        source,
-                    })?;
-            tracing::info!(
-                gateway = %name,
-                plugin = %gateway.info().name,
-                version = %gateway.info().version,
-                contract = %gateway.contract_version(),
-                "gateway loaded"
-            );
-            slots.insert(
-                name.clone(),
-                Arc::new(GatewaySlot {
-                    name: name.clone(),
-                    is_default: default.as_deref() == Some(name.as_str()),
-                    current: RwLock::new(Loaded {
-                        sha256: loaded_sha256(&gateway),
-                        gateway: Arc::new(gateway),
-                        loaded_at: now(),
-                        generation: 1,
-                        file_stamp: stamp,
-                    }),
-                    budget: CallBudget::new(entry),
-                    entry: entry.clone(),
-                }),
-            );
+        let gateways = Self::configure(runtime, config);
+        match gateways.load_pending().await.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(gateways),
         }
-        Ok(Gateways {
-            runtime: Some(runtime),
-            slots,
-            default,
-        })
+    }
+
+    /// Loads every slot still `loading`, all at once; returns the errors of those that did not
+    /// load (they are `failed`, with the reason). Slots already loaded or failed are left alone.
+    pub async fn load_pending(&self) -> Vec<GatewayLoadError> {
+        let pending: Vec<_> = self
+            .slots
+            .values()
+            .filter(|s| s.state() == SlotState::Loading)
+            .map(|s| self.load_slot(s))
+            .collect();
+        futures_util::future::join_all(pending)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect()
+    }
+
+    /// Loads one slot's component and makes the slot `ready`, or `failed` with the reason.
+    async fn load_slot(&self, slot: &GatewaySlot) -> Result<(), GatewayLoadError> {
+        let Some(runtime) = &self.runtime else {
+            return Ok(());
+        };
+        let _gate = self.load_gate.read().await;
+        let name = slot.name.clone();
+        let stamp = file_stamp(&slot.entry.config.component);
+        let started = std::time::Instant::now();
+        let result = runtime.load(&name, &slot.entry.config).await;
+        let held = match &result {
+            Ok(gateway) => {
+                tracing::info!(
+                    gateway = %name,
+                    plugin = %gateway.info().name,
+                    version = %gateway.info().version,
+                    contract = %gateway.contract_version(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "gateway loaded"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::error!(gateway = %name, error = %e, "gateway did not load");
+                Some(Held::Failed {
+                    reason: load_reason(&name, e),
+                    at: now(),
+                    file_stamp: stamp,
+                })
+            }
+        };
+        let outcome = match result {
+            Ok(gateway) => {
+                *slot.current.write().unwrap_or_else(|p| p.into_inner()) = Held::Ready(Loaded {
+                    sha256: loaded_sha256(&gateway),
+                    gateway: Arc::new(gateway),
+                    loaded_at: now(),
+                    generation: 1,
+                    file_stamp: stamp,
+                });
+                Ok(())
+            }
+            Err(source) => {
+                if let Some(h) = held {
+                    *slot.current.write().unwrap_or_else(|p| p.into_inner()) = h;
+                }
+                Err(GatewayLoadError { name, source })
+            }
+        };
+        self.settled.send_modify(|n| *n += 1);
+        outcome
+    }
+
+    /// Holds every load that has not started until the guard is dropped (tests use it to see
+    /// the service while a slow component compiles; loads take the same path).
+    pub async fn hold_loading(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.load_gate.clone().write_owned().await
+    }
+
+    /// Whether no slot is `loading`.
+    pub fn all_settled(&self) -> bool {
+        self.slots
+            .values()
+            .all(|s| s.state() != SlotState::Loading)
+    }
+
+    /// Waits until no slot is `loading` (each is ready or failed).
+    pub async fn wait_settled(&self) {
+        let mut rx = self.settled.subscribe();
+        while !self.all_settled() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Gateways given in memory (a scripted fake in tests, a gateway built by the caller): each
@@ -283,13 +481,13 @@ impl Gateways {
                 let slot = GatewaySlot {
                     name: name.clone(),
                     is_default: default.as_deref() == Some(name.as_str()),
-                    current: RwLock::new(Loaded {
+                    current: RwLock::new(Held::Ready(Loaded {
                         gateway,
                         sha256: String::new(),
                         loaded_at: now(),
                         generation: 1,
                         file_stamp: None,
-                    }),
+                    })),
                     budget: CallBudget::new(&entry),
                     entry,
                 };
@@ -300,6 +498,8 @@ impl Gateways {
             runtime: None,
             slots,
             default,
+            load_gate: Arc::new(tokio::sync::RwLock::new(())),
+            settled: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -332,11 +532,20 @@ impl Gateways {
         };
         let path = slot.entry.config.component.clone();
         let stamp = file_stamp(&path);
-        let old_stamp = slot
-            .current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .file_stamp;
+        let old_stamp = match slot.held() {
+            Held::Ready(l) => l.file_stamp,
+            // Still loading: the load under way reads the file.
+            Held::Loading { .. } => return Ok(false),
+            Held::Failed { file_stamp, .. } => {
+                if stamp.is_none() || stamp == file_stamp {
+                    return Ok(false);
+                }
+                // A failed component was replaced: load it as at start-up.
+                *slot.current.write().unwrap_or_else(|p| p.into_inner()) =
+                    Held::Loading { since: now() };
+                return self.load_slot(&slot).await.map(|()| true);
+            }
+        };
         if stamp.is_none() || stamp == old_stamp {
             return Ok(false);
         }
@@ -349,7 +558,10 @@ impl Gateways {
                 source,
             })?;
         let sha = loaded_sha256(&gateway);
-        let mut current = slot.current.write().unwrap_or_else(|p| p.into_inner());
+        let mut held = slot.current.write().unwrap_or_else(|p| p.into_inner());
+        let Held::Ready(current) = &mut *held else {
+            return Ok(false);
+        };
         if sha == current.sha256 {
             current.file_stamp = stamp;
             return Ok(false);

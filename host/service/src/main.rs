@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use omnicrm_pay::billing_run::{self, BillingOptions};
 use omnicrm_pay::config::{ServiceConfig, generate_api_key, hash_api_key};
 use omnicrm_pay::demo::{self, DemoOptions};
+use omnicrm_pay::payments::operator::{OperatorOutcome, OperatorSettlement};
 use omnicrm_pay::{reconcile, server};
 
 #[derive(Parser)]
@@ -32,9 +33,11 @@ struct Cli {
 enum Command {
     /// Run the HTTP JSON API (OpenAPI document at /openapi.json).
     ///
-    /// Opens (and migrates) the ledger, loads the configured gateways, settles any operation an
-    /// earlier run left with an unknown outcome, then serves. Unknown outcomes are reconciled
-    /// periodically; component files are watched and a changed one is loaded without a restart
+    /// Opens (and migrates) the ledger and serves at once; the configured gateways load in the
+    /// background (/health and /v1/gateways show which are loading or failed, and calls to a
+    /// gateway not loaded are answered 503 at once). Operations an earlier run left with an
+    /// unknown outcome are reconciled in the background, then periodically, a bounded number of
+    /// times each before their transaction is flagged for an operator; component files are watched and a changed one is loaded without a restart
     /// (calls in flight finish on the old one). Stops cleanly on Ctrl-C or SIGTERM.
     Serve {
         /// The configuration file.
@@ -91,6 +94,37 @@ enum Command {
             env = "OMNICRM_PAY_CONFIG"
         )]
         config: PathBuf,
+    },
+    /// Settle by hand a transaction flagged for an operator, and print it.
+    ///
+    /// For a charge whose outcome stayed unknown through every repeat the reconciler allows
+    /// (`omnicrm-pay reconcile` lists them under awaiting_operator; the API shows `attention`).
+    /// Check the payment at the gateway first, then record what you found. The ledger moves as
+    /// it would on the gateway's answer; who settled it and why are kept. A transaction that is
+    /// not flagged is refused.
+    Settle {
+        /// The configuration file.
+        #[arg(
+            short,
+            long,
+            default_value = "omnicrm-pay.toml",
+            env = "OMNICRM_PAY_CONFIG"
+        )]
+        config: PathBuf,
+        /// The transaction's id.
+        transaction: i64,
+        /// What you found at the gateway: succeeded, authorized or failed.
+        #[arg(long)]
+        outcome: String,
+        /// The gateway's payment reference (required unless failed).
+        #[arg(long)]
+        payment_ref: Option<String>,
+        /// Why: what you found at the gateway.
+        #[arg(long)]
+        reason: String,
+        /// Who you are (kept with the transaction).
+        #[arg(long, env = "USER")]
+        operator: String,
     },
     /// Walk through the whole story end to end and print it.
     ///
@@ -178,7 +212,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 config.service.listen = l;
             }
             let opts = server::runtime_options(&config).map_err(|e| e.to_string())?;
-            let service = server::build(&config, opts)
+            let service = server::build_unloaded(&config, opts)
                 .await
                 .map_err(|e| e.to_string())?;
             let stop = server::shutdown_signal();
@@ -266,6 +300,36 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Settle {
+            config,
+            transaction,
+            outcome,
+            payment_ref,
+            reason,
+            operator,
+        } => {
+            init_logs("warn");
+            let config = load_config(&config)?;
+            let outcome = OperatorOutcome::parse(&outcome)
+                .ok_or("--outcome must be succeeded, authorized or failed")?;
+            let service = server::build_ledger_only(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            let txn = service
+                .settle_by_operator(
+                    transaction,
+                    OperatorSettlement {
+                        outcome,
+                        gateway_payment_ref: payment_ref,
+                        operator,
+                        reason,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&txn).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {

@@ -3,8 +3,14 @@
 //! idempotency key and inputs. The gateway returns the original outcome without moving money
 //! twice; the outcome is applied with the same compare-and-set as the synchronous path.
 //!
-//! It runs at start-up over every unsettled operation, then periodically over those untouched
-//! for a grace period (so that it does not race calls in flight in another process).
+//! It runs at start-up over every unsettled operation (in the background: the service serves
+//! meanwhile), then periodically over those untouched for a grace period (so that it does not
+//! race calls in flight in another process). It repeats a few operations at once
+//! ([`ReconcileSettings::concurrency`]), waits longer after each repeat that did not settle an
+//! operation ([`ReconcileSettings::backoff_after`]), and gives up after
+//! [`ReconcileSettings::max_attempts`]: the operation is flagged and its transaction shows why
+//! an operator must settle it by hand ([`crate::payments::operator`]). The attempts and the
+//! next attempt's time are kept in the ledger, so a restart does not start over.
 //!
 //! Captures, voids and refunds the gateway answered `pending` (operations `waiting`) are never
 //! repeated: where the gateway has the lookup they are looked up, and those that wait too long
@@ -19,14 +25,20 @@
 //!
 //! [`ReconcileSettings::authorization_max_age`]: crate::service::ReconcileSettings::authorization_max_age
 //! [`ReconcileSettings::action_expiry`]: crate::service::ReconcileSettings::action_expiry
+//! [`ReconcileSettings::concurrency`]: crate::service::ReconcileSettings::concurrency
+//! [`ReconcileSettings::backoff_after`]: crate::service::ReconcileSettings::backoff_after
+//! [`ReconcileSettings::max_attempts`]: crate::service::ReconcileSettings::max_attempts
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::ledger::{NewOperation, OpKind, OpState, Transaction, Ts, TxnFilter, TxnStatus, now};
+use crate::error::{Error, ErrorKind};
+use crate::ledger::{
+    NewOperation, OpKind, OpState, Operation, Transaction, Ts, TxnFilter, TxnStatus, now,
+};
 use crate::payments::params::{PaymentParams, to_params};
 use crate::payments::pending::WaitingReport;
 use crate::retry::RetryPolicy;
@@ -42,8 +54,11 @@ pub struct ReconcileReport {
     pub done: u64,
     /// Settled as failed (nothing moved).
     pub failed: u64,
-    /// Still unknown or pending (the gateway could not tell yet).
+    /// Still unknown or pending (the gateway could not tell yet, or is not loaded).
     pub unsettled: u64,
+    /// Given up on in this pass (repeated the most times allowed without an outcome): flagged
+    /// for an operator.
+    pub flagged: u64,
     /// Running in this process at the time (skipped).
     pub in_flight: u64,
     /// Payments looked up and moved on: processing ones, old authorizations captured elsewhere,
@@ -55,6 +70,114 @@ pub struct ReconcileReport {
     /// Captures, voids, refunds and invoice payments the gateway answered `pending`: settled
     /// now from a lookup, still waiting, and waiting longer than the bound (flagged).
     pub modifications: WaitingReport,
+    /// Every operation the reconciler gave up on (in this pass or before) that no operator has
+    /// settled yet.
+    pub awaiting_operator: Vec<FlaggedOperation>,
+}
+
+/// An operation the reconciler gave up on: an operator checks it at the gateway and settles
+/// its transaction by hand.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FlaggedOperation {
+    /// The operation.
+    pub operation_id: i64,
+    /// What it does (`charge`, `refund`, ...).
+    pub kind: String,
+    /// The gateway.
+    pub gateway: String,
+    /// Its transaction, if any.
+    pub transaction_id: Option<i64>,
+    /// Attempts made (the first call and the reconciler's repeats).
+    pub attempts: i64,
+    /// The last error heard.
+    pub last_error: Option<String>,
+    /// When it was flagged (Unix seconds).
+    pub flagged_at: Option<Ts>,
+}
+
+impl From<Operation> for FlaggedOperation {
+    fn from(o: Operation) -> Self {
+        FlaggedOperation {
+            operation_id: o.id,
+            kind: o.kind.as_str().to_string(),
+            gateway: o.gateway,
+            transaction_id: o.transaction_id,
+            attempts: o.attempts,
+            last_error: o.last_error,
+            flagged_at: o.flagged_at,
+        }
+    }
+}
+
+/// How repeating one operation ended.
+enum Repeat {
+    InFlight,
+    Done,
+    Failed,
+    Unsettled,
+    Flagged,
+}
+
+/// Repeats one unsettled operation, or flags it when it was repeated the most times allowed.
+/// Each repeat that leaves it unsettled is counted, and the next one waits longer.
+async fn repeat(service: &Service, op: Operation) -> Repeat {
+    let settings = service.reconcile;
+    let (id, kind) = (op.id, op.kind);
+    let done_before = u32::try_from(op.reconcile_attempts).unwrap_or(u32::MAX);
+    if done_before >= settings.max_attempts {
+        return flag(service, id, kind, done_before).await;
+    }
+    match service.execute(op, RetryPolicy::BATCH).await {
+        Ok(e) if e.in_flight => return Repeat::InFlight,
+        Ok(e) => match e.state {
+            OpState::Done => return Repeat::Done,
+            OpState::Failed => return Repeat::Failed,
+            // Waiting for an outcome the gateway gives later: settled by lookups and events.
+            OpState::Waiting => return Repeat::Unsettled,
+            OpState::Pending | OpState::Unknown => {}
+        },
+        // The gateway is not loaded: nothing was tried, nothing is counted.
+        Err(e) if matches!(e.kind, ErrorKind::GatewayLoading | ErrorKind::GatewayLoadFailed) => {
+            return Repeat::Unsettled;
+        }
+        Err(e) => {
+            tracing::warn!(op = id, kind = %kind, error = %e, "reconciling an operation failed");
+        }
+    }
+    let attempts = done_before.saturating_add(1);
+    if attempts >= settings.max_attempts {
+        return flag(service, id, kind, attempts).await;
+    }
+    let next = now() + secs(settings.backoff_after(attempts));
+    if let Err(e) = service
+        .db
+        .run(move |l| l.record_reconcile_attempt(id, next, None))
+        .await
+    {
+        tracing::warn!(op = id, error = %e, "recording a reconciliation attempt failed");
+    }
+    Repeat::Unsettled
+}
+
+/// Flags an operation the reconciler gives up on after `attempts` repeats.
+async fn flag(service: &Service, id: i64, kind: OpKind, attempts: u32) -> Repeat {
+    let reason = format!(
+        "the reconciler repeated this {kind} {attempts} times without learning its outcome: \
+         check the payment at the gateway and settle it by hand"
+    );
+    tracing::error!(op = id, kind = %kind, attempts, "an operation's outcome stays unknown: flagged for an operator");
+    let next = now();
+    match service
+        .db
+        .run(move |l| l.record_reconcile_attempt(id, next, Some(&reason)))
+        .await
+    {
+        Ok(()) => Repeat::Flagged,
+        Err(e) => {
+            tracing::warn!(op = id, error = %e, "flagging an operation failed");
+            Repeat::Unsettled
+        }
+    }
 }
 
 /// Repeats every unsettled operation last touched at least `grace` ago.
@@ -71,21 +194,18 @@ pub async fn reconcile_once(service: &Service, grace: Duration) -> Result<Reconc
         if batch.is_empty() {
             break;
         }
-        for op in batch {
-            last_id = last_id.max(op.id);
-            report.examined += 1;
-            let (id, kind) = (op.id, op.kind);
-            match service.execute(op, RetryPolicy::BATCH).await {
-                Ok(e) if e.in_flight => report.in_flight += 1,
-                Ok(e) => match e.state {
-                    OpState::Done => report.done += 1,
-                    OpState::Failed => report.failed += 1,
-                    _ => report.unsettled += 1,
-                },
-                Err(e) => {
-                    tracing::warn!(op = id, kind = %kind, error = %e, "reconciling an operation failed");
-                    report.unsettled += 1;
-                }
+        last_id = batch.iter().map(|o| o.id).max().unwrap_or(last_id);
+        report.examined += batch.len() as u64;
+        let mut repeats = futures_util::stream::iter(batch)
+            .map(|op| repeat(service, op))
+            .buffer_unordered(service.reconcile.concurrency);
+        while let Some(r) = repeats.next().await {
+            match r {
+                Repeat::InFlight => report.in_flight += 1,
+                Repeat::Done => report.done += 1,
+                Repeat::Failed => report.failed += 1,
+                Repeat::Unsettled => report.unsettled += 1,
+                Repeat::Flagged => report.flagged += 1,
             }
         }
     }
@@ -126,6 +246,13 @@ pub async fn reconcile_once(service: &Service, grace: Duration) -> Result<Reconc
             count(&mut report, t.id, moved);
         }
     }
+    report.awaiting_operator = service
+        .db
+        .run(|l| l.flagged_operations())
+        .await?
+        .into_iter()
+        .map(FlaggedOperation::from)
+        .collect();
     if report.examined > 0
         || report.refreshed > 0
         || report.expired > 0
@@ -229,20 +356,34 @@ impl Service {
     }
 }
 
-/// Runs [`reconcile_once`] every `interval` until `shutdown` fires.
-pub async fn run_periodically(
+/// Runs [`reconcile_once`] over every unsettled operation once the gateways are loaded (or
+/// failed to load), then every `interval` over those untouched for `grace`, until `shutdown`
+/// fires. A pass in progress stops when `shutdown` fires: an operation interrupted so stays as
+/// the ledger has it, and the next run repeats it.
+pub async fn run_in_background(
     service: Arc<Service>,
     interval: Duration,
     grace: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    tokio::select! {
+        _ = service.gateways.wait_settled() => {}
+        _ = shutdown.changed() => return,
+    }
+    let mut pass_grace = Duration::ZERO;
     loop {
+        tokio::select! {
+            result = reconcile_once(&service, pass_grace) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "reconciler pass failed");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        pass_grace = grace;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.changed() => return,
-        }
-        if let Err(e) = reconcile_once(&service, grace).await {
-            tracing::warn!(error = %e, "reconciler pass failed");
         }
     }
 }

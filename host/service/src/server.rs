@@ -1,5 +1,6 @@
-//! Starting the service: the ledger, the gateways, the start-up reconciliation, the periodic
-//! reconciler, the component watcher and the HTTP server.
+//! Starting the service: the ledger, the gateways (loaded in the background while it serves),
+//! the reconciler (a start-up pass in the background, then periodic), the component watcher and
+//! the HTTP server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::config::ServiceConfig;
 use crate::ledger::sqlite::SqliteLedger;
 use crate::ledger::{Db, LedgerError};
 use crate::live_gateways::{GatewayLoadError, Gateways};
-use crate::reconcile::{self, ReconcileReport};
+use crate::reconcile;
 use crate::service::{ReconcileSettings, Service};
 use omnicrm_host::runtime::{Runtime, RuntimeOptions};
 
@@ -63,8 +64,21 @@ pub fn runtime_options(config: &ServiceConfig) -> Result<RuntimeOptions, StartEr
     Ok(opts)
 }
 
-/// Opens the ledger and loads the gateways.
+/// Opens the ledger and loads every gateway (the command-line tools, which need them all).
 pub async fn build(
+    config: &ServiceConfig,
+    options: RuntimeOptions,
+) -> Result<Arc<Service>, StartError> {
+    let service = build_unloaded(config, options).await?;
+    if let Some(e) = service.gateways.load_pending().await.into_iter().next() {
+        return Err(e.into());
+    }
+    Ok(service)
+}
+
+/// Opens the ledger and configures the gateways without loading them: [`start`] loads them in
+/// the background while the service answers (`serve`).
+pub async fn build_unloaded(
     config: &ServiceConfig,
     options: RuntimeOptions,
 ) -> Result<Arc<Service>, StartError> {
@@ -77,7 +91,21 @@ pub async fn build(
         .await
         .map_err(|e| StartError::Io(e.to_string()))??;
     let runtime = Arc::new(Runtime::new(options).map_err(|e| StartError::Runtime(e.to_string()))?);
-    let gateways = Arc::new(Gateways::load(runtime, config).await?);
+    let gateways = Arc::new(Gateways::configure(runtime, config));
+    let mut service = Service::new(Db::new(Arc::new(ledger)), gateways);
+    service.reconcile = ReconcileSettings::from_config(&config.service);
+    Ok(Arc::new(service))
+}
+
+/// Opens the ledger with no gateway loaded: for the command-line tools that only read or write
+/// the ledger (settling a flagged transaction by hand).
+pub async fn build_ledger_only(config: &ServiceConfig) -> Result<Arc<Service>, StartError> {
+    let path = config.service.database.clone();
+    let durability = config.service.durability;
+    let ledger = tokio::task::spawn_blocking(move || SqliteLedger::open(&path, durability))
+        .await
+        .map_err(|e| StartError::Io(e.to_string()))??;
+    let gateways = Arc::new(Gateways::from_gateways(Vec::new(), None));
     let mut service = Service::new(Db::new(Arc::new(ledger)), gateways);
     service.reconcile = ReconcileSettings::from_config(&config.service);
     Ok(Arc::new(service))
@@ -89,8 +117,6 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Its state.
     pub service: Arc<Service>,
-    /// What the start-up reconciliation did.
-    pub startup_reconcile: ReconcileReport,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
@@ -122,17 +148,26 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Io(e.to_string()))?;
-    // Settle whatever an earlier run left unsettled before taking new requests.
-    let startup_reconcile = reconcile::reconcile_once(&service, Duration::ZERO)
-        .await
-        .map_err(|e| StartError::Io(format!("start-up reconciliation: {e}")))?;
     let (tx, rx) = watch::channel(false);
-    let mut background = vec![tokio::spawn(reconcile::run_periodically(
+    // Gateways not loaded yet load in the background: the service answers meanwhile (calls to
+    // a gateway still loading are refused at once), and a slow or broken component delays or
+    // fails only its own gateway.
+    let loading = service.gateways.clone();
+    let mut stop_loading = rx.clone();
+    let mut background = vec![tokio::spawn(async move {
+        tokio::select! {
+            _ = loading.load_pending() => {}
+            _ = stop_loading.wait_for(|v| *v) => {}
+        }
+    })];
+    // What an earlier run left unsettled is reconciled in the background too, once the
+    // gateways are loaded, then periodically.
+    background.push(tokio::spawn(reconcile::run_in_background(
         service.clone(),
         Duration::from_secs(config.service.reconcile_interval_secs),
         Duration::from_secs(config.service.reconcile_grace_secs),
         rx.clone(),
-    ))];
+    )));
     if config.service.watch_components {
         background.push(tokio::spawn(service.gateways.clone().watch(
             Duration::from_millis(config.service.watch_interval_ms),
@@ -162,7 +197,6 @@ pub async fn start(
     Ok(Running {
         addr,
         service,
-        startup_reconcile,
         shutdown: tx,
         server,
         background,

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::ServiceSection;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ledger::{self, Db, Transaction};
-use crate::live_gateways::{GatewaySlot, Gateways};
+use crate::live_gateways::{GatewaySlot, Gateways, SlotState};
 use omnicrm_host::contract::Capabilities;
 
 /// How the reconciler treats payments that wait at the gateway.
@@ -27,6 +27,16 @@ pub struct ReconcileSettings {
     /// Captures, voids and refunds the gateway answered `pending` that have heard no outcome for
     /// longer than this are flagged for operators (default 3 days).
     pub modification_overdue: Duration,
+    /// Unsettled operations repeated at once (default 4).
+    pub concurrency: usize,
+    /// Repeats of an operation whose outcome stays unknown before its transaction is flagged
+    /// for an operator (default 8).
+    pub max_attempts: u32,
+    /// The wait after an operation's first repeat failed to settle it; it doubles after each
+    /// (default 30 s).
+    pub backoff: Duration,
+    /// The longest wait between two repeats (default 1 hour).
+    pub backoff_max: Duration,
 }
 
 impl Default for ReconcileSettings {
@@ -42,6 +52,10 @@ impl ReconcileSettings {
             authorization_max_age: Duration::from_secs(section.authorization_max_age_secs),
             action_expiry: Duration::from_secs(section.action_expiry_secs),
             modification_overdue: Duration::from_secs(section.modification_overdue_secs),
+            concurrency: section.reconcile_concurrency.max(1),
+            max_attempts: section.reconcile_max_attempts.max(1),
+            backoff: Duration::from_secs(section.reconcile_backoff_secs),
+            backoff_max: Duration::from_secs(section.reconcile_backoff_max_secs),
         }
     }
 }
@@ -98,14 +112,33 @@ impl Service {
         }
     }
 
-    /// A configured gateway; invalid input naming `gateway` when there is none by that name.
+    /// A configured gateway, loaded; invalid input naming `gateway` when there is none by that
+    /// name, [`ErrorKind::GatewayLoading`] while its component loads and
+    /// [`ErrorKind::GatewayLoadFailed`] when it did not load.
     pub fn slot(&self, gateway: &str) -> Result<Arc<GatewaySlot>, Error> {
-        self.gateways.get(gateway).ok_or_else(|| {
+        let slot = self.gateways.get(gateway).ok_or_else(|| {
             Error::invalid(
                 "gateway",
                 format!("no gateway named {gateway:?} is configured"),
             )
-        })
+        })?;
+        match slot.state() {
+            SlotState::Ready => Ok(slot),
+            SlotState::Loading => Err(Error::new(
+                ErrorKind::GatewayLoading,
+                Some("gateway"),
+                format!(
+                    "gateway {gateway} is still loading its component; nothing was done: try again shortly"
+                ),
+            )),
+            SlotState::Failed => Err(Error::new(
+                ErrorKind::GatewayLoadFailed,
+                Some("gateway"),
+                format!(
+                    "gateway {gateway} failed to load its component; nothing was done (GET /v1/gateways says why)"
+                ),
+            )),
+        }
     }
 
     /// What a configured gateway declared it supports; invalid input naming `gateway` when there
@@ -157,5 +190,14 @@ impl Service {
             .run(move |l| l.transaction(txn_id))
             .await?
             .ok_or_else(|| Error::not_found("transaction_id", format!("no transaction {txn_id}")))
+    }
+}
+
+impl ReconcileSettings {
+    /// How long to wait after the `attempts`-th repeat of an operation (1-based) before the
+    /// next one.
+    pub fn backoff_after(&self, attempts: u32) -> Duration {
+        let factor = 1u32 << attempts.saturating_sub(1).min(20);
+        self.backoff.saturating_mul(factor).min(self.backoff_max)
     }
 }

@@ -1,5 +1,6 @@
 //! Authentication: `Authorization: Bearer <key>`, checked against [`super::api_keys`], and the
-//! key's scope (`read` for GET, `write` for the rest).
+//! key's scope (`read` for GET, `write` for the rest; `admin` includes both, and the operators'
+//! routes check it themselves through [`Caller::is_admin`]).
 
 use std::sync::Arc;
 
@@ -16,6 +17,17 @@ use super::state::AppState;
 /// Who is calling: the key's name.
 #[derive(Clone, Debug)]
 pub struct Caller(pub String);
+
+/// The scopes of the caller's key.
+#[derive(Clone, Debug)]
+pub struct CallerScopes(pub Vec<Scope>);
+
+impl CallerScopes {
+    /// Whether the key may make operators' requests.
+    pub fn is_admin(&self) -> bool {
+        self.0.contains(&Scope::Admin)
+    }
+}
 
 /// Checks the API key and its scope; the request then carries its [`Caller`].
 pub async fn authenticate(
@@ -45,8 +57,9 @@ pub async fn authenticate(
     } else {
         Scope::Write
     };
-    let allowed =
-        scopes.contains(&needs) || (needs == Scope::Read && scopes.contains(&Scope::Write));
+    let allowed = scopes.contains(&needs)
+        || scopes.contains(&Scope::Admin)
+        || (needs == Scope::Read && scopes.contains(&Scope::Write));
     if !allowed {
         return ApiError::forbidden(format!(
             "the API key {name:?} lacks the `{}` scope",
@@ -58,6 +71,7 @@ pub async fn authenticate(
         ))
         .into_response();
     }
+    req.extensions_mut().insert(CallerScopes(scopes.to_vec()));
     req.extensions_mut().insert(Caller(name));
     next.run(req).await
 }

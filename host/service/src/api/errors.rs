@@ -20,7 +20,13 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The body's `error` object.
     pub body: ErrorBody,
+    /// Seconds the client should wait before trying again (`Retry-After`), when known.
+    pub retry_after: Option<u32>,
 }
+
+/// The `Retry-After` of a gateway still loading its component: compiling a large component
+/// takes seconds to a minute.
+const LOADING_RETRY_AFTER_SECS: u32 = 5;
 
 /// The body of every error answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -63,6 +69,7 @@ impl ApiError {
                 message: message.into(),
                 details: None,
             },
+            retry_after: None,
         }
     }
 
@@ -151,6 +158,8 @@ fn status_and_code(kind: &ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::ActionRequired => (StatusCode::PAYMENT_REQUIRED, "authentication_required"),
         ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         ErrorKind::GatewayUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "gateway_unavailable"),
+        ErrorKind::GatewayLoading => (StatusCode::SERVICE_UNAVAILABLE, "gateway_loading"),
+        ErrorKind::GatewayLoadFailed => (StatusCode::SERVICE_UNAVAILABLE, "gateway_load_failed"),
         ErrorKind::OutcomeUnknown => (StatusCode::GATEWAY_TIMEOUT, "outcome_unknown"),
         ErrorKind::Unsupported => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
         ErrorKind::GatewayMisconfigured => (StatusCode::BAD_GATEWAY, "gateway_configuration"),
@@ -179,6 +188,8 @@ fn default_field(kind: &ErrorKind) -> Option<&'static str> {
     match kind {
         ErrorKind::RateLimited
         | ErrorKind::GatewayUnavailable
+        | ErrorKind::GatewayLoading
+        | ErrorKind::GatewayLoadFailed
         | ErrorKind::OutcomeUnknown
         | ErrorKind::Unsupported
         | ErrorKind::GatewayMisconfigured
@@ -206,6 +217,7 @@ impl From<Error> for ApiError {
         let field = e
             .field
             .or_else(|| default_field(&e.kind).map(str::to_string));
+        let retry_after = (e.kind == ErrorKind::GatewayLoading).then_some(LOADING_RETRY_AFTER_SECS);
         ApiError {
             status,
             body: ErrorBody {
@@ -214,6 +226,7 @@ impl From<Error> for ApiError {
                 message: e.message,
                 details,
             },
+            retry_after,
         }
     }
 }
@@ -226,7 +239,13 @@ impl From<crate::ledger::LedgerError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(ErrorResponse { error: self.body })).into_response()
+        let mut resp =
+            (self.status, axum::Json(ErrorResponse { error: self.body })).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

@@ -197,6 +197,20 @@ pub struct RefundBody {
     pub reason: Option<String>,
 }
 
+/// `POST /v1/transactions/{id}/settle`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettleBody {
+    /// What the operator found at the gateway: `succeeded` (the money was taken),
+    /// `authorized` (reserved, manual capture) or `failed` (nothing was taken).
+    pub outcome: String,
+    /// The gateway's payment reference; required unless `failed`.
+    #[serde(default)]
+    pub gateway_payment_ref: Option<String>,
+    /// Why: what was found at the gateway (kept with the transaction).
+    pub reason: String,
+}
+
 /// `POST /v1/invoices`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -43,6 +43,7 @@ fn v1_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(transactions::void))
         .routes(routes!(transactions::refund))
         .routes(routes!(transactions::complete_action))
+        .routes(routes!(transactions::settle))
         .routes(routes!(invoices::create_invoice, invoices::list_invoices))
         .routes(routes!(invoices::get_invoice))
         .routes(routes!(invoices::finalize_invoice))

@@ -12,14 +12,16 @@ use crate::error::Error;
 use super::errors::{ApiError, ErrorResponse};
 use super::openapi::DocumentJson;
 use super::state::{ApiResult, AppState, ok};
-use super::views::{GatewayView, Gateways, Health};
+use super::views::{FailedGateway, GatewayView, Gateways, Health};
+use crate::live_gateways::SlotState;
 
 /// `GET /health`.
 #[utoipa::path(
     get,
     path = "/health",
     tag = "system",
-    summary = "Liveness: the ledger answers; the gateways configured",
+    summary = "Liveness: the ledger answers; the gateways configured, loading or failed",
+    description = "Answers as soon as the service listens, while gateways still load their components: `status` is `starting` while some gateway loads, `degraded` when one failed to load (with the reason in `failed`) or the ledger does not answer, else `ok`. Only a ledger that does not answer makes it 503.",
     responses(
         (status = 200, description = "Up", body = Health),
         (status = 503, description = "The ledger does not answer", body = Health),
@@ -37,12 +39,35 @@ pub async fn health(State(st): State<Arc<AppState>>) -> ApiResult {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let statuses = st.service.gateways.statuses();
+    let loading: Vec<String> = statuses
+        .iter()
+        .filter(|g| g.state == SlotState::Loading)
+        .map(|g| g.name.clone())
+        .collect();
+    let failed: Vec<FailedGateway> = statuses
+        .iter()
+        .filter(|g| g.state == SlotState::Failed)
+        .map(|g| FailedGateway {
+            name: g.name.clone(),
+            error: g.error.clone().unwrap_or_default(),
+        })
+        .collect();
+    let overall = if !db_ok || !failed.is_empty() {
+        "degraded"
+    } else if !loading.is_empty() {
+        "starting"
+    } else {
+        "ok"
+    };
     ok(
         status,
         Health {
-            status: if db_ok { "ok" } else { "degraded" },
+            status: overall,
             ledger: if db_ok { "ok" } else { "unavailable" },
             gateways: st.service.gateways.names(),
+            loading,
+            failed,
         },
     )
 }
@@ -68,7 +93,7 @@ pub async fn openapi_doc(Extension(DocumentJson(doc)): Extension<DocumentJson>) 
     get,
     path = "/gateways",
     tag = "system",
-    summary = "The loaded gateways, their plugin and contract versions",
+    summary = "The configured gateways: loading, ready or failed (with the reason), their plugin and contract versions",
     responses(
         (status = 200, description = "The gateways", body = Gateways),
         (status = 401, description = "No valid API key", body = ErrorResponse),

@@ -8,14 +8,16 @@ use serde_json::json;
 
 use crate::error::{Error, ErrorKind};
 use crate::ledger::{Capture, Initiator, Transaction, TxnFilter, TxnKind, TxnStatus};
+use crate::payments::operator::{OperatorOutcome, OperatorSettlement};
 use crate::payments::{Requester, TxnRequest};
 
+use super::auth::{Caller, CallerScopes};
 use super::errors::{ApiError, ErrorResponse};
 use super::extract::{JsonBody, OptionalJsonBody, QueryParams, path_id};
 use super::idempotency::{ClientKey, client_key};
 use super::requests::{
     CaptureBody, ChargeWhen, CompleteAction, CreateTransaction, Empty, ListTransactions,
-    RefundBody, bounded, non_blank,
+    RefundBody, SettleBody, bounded, non_blank,
 };
 use super::state::{ApiResult, AppState, ok};
 use super::views::{CaptureView, DisputeView, RefundView, TransactionList, TransactionView};
@@ -282,6 +284,59 @@ pub async fn void(
         accepted_or(pending, StatusCode::OK),
         with_captures(&st, &txn).await?,
     )
+}
+
+/// `POST /v1/transactions/{id}/settle`.
+#[utoipa::path(
+    post,
+    path = "/transactions/{id}/settle",
+    tag = "transactions",
+    summary = "Settle by hand a transaction flagged for an operator (admin)",
+    description = "For a charge whose outcome stayed unknown through every repeat the reconciler allows: the transaction carries `attention`. An operator checks the payment at the gateway and records the outcome found there (`succeeded`, `authorized` or `failed`), with the gateway's payment reference unless `failed`, and a reason. The ledger moves as it would on the gateway's answer; `settled_by` (the API key's name) and `settled_note` are kept. Needs a key with the `admin` scope. A transaction not flagged is refused (409).",
+    params(
+        ("id" = i64, Path, description = "Transaction id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),
+    ),
+    request_body = SettleBody,
+    responses(
+        (status = 200, description = "Settled", body = TransactionView),
+        (status = 400, description = "A field is missing or wrong", body = ErrorResponse),
+        (status = 403, description = "The key lacks the `admin` scope", body = ErrorResponse),
+        (status = 404, description = "No such transaction", body = ErrorResponse),
+        (status = 409, description = "The transaction is not flagged for an operator, or moved meanwhile", body = ErrorResponse),
+    ),
+    security(("api_key" = ["admin"]))
+)]
+pub async fn settle(
+    State(st): State<Arc<AppState>>,
+    Extension(Caller(operator)): Extension<Caller>,
+    Extension(scopes): Extension<CallerScopes>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SettleBody>,
+) -> ApiResult {
+    if !scopes.is_admin() {
+        return Err(ApiError::forbidden(format!(
+            "the API key {operator:?} lacks the `admin` scope: settling by hand is for operators"
+        )));
+    }
+    let id = path_id("transaction_id", &id)?;
+    let outcome = OperatorOutcome::parse(&body.outcome).ok_or_else(|| {
+        ApiError::invalid("outcome", "must be `succeeded`, `authorized` or `failed`")
+    })?;
+    let reason = non_blank("reason", body.reason)?;
+    let txn = st
+        .service
+        .settle_by_operator(
+            id,
+            OperatorSettlement {
+                outcome,
+                gateway_payment_ref: body.gateway_payment_ref,
+                operator,
+                reason,
+            },
+        )
+        .await?;
+    ok(StatusCode::OK, TransactionView::from(&txn))
 }
 
 /// `POST /v1/transactions/{id}/refunds`.

@@ -15,7 +15,7 @@ use crate::ledger::{
     DisputeStatus, Initiator, Invoice, InvoiceKeeper, InvoiceStatus, Refund, RefundStatus,
     Transaction, TxnKind, TxnStatus,
 };
-use crate::live_gateways::GatewayStatus;
+use crate::live_gateways::{GatewayStatus, SlotState};
 use crate::time::{format_date, format_rfc3339};
 
 /// Documents the ledger's stored enums as strings of their spellings.
@@ -289,6 +289,16 @@ pub struct TransactionView {
     pub next_action: Option<NextActionView>,
     /// The last failure.
     pub last_error: Option<String>,
+    /// Why an operator must settle it by hand (`POST /v1/transactions/{id}/settle`): the
+    /// reconciler gave up learning its outcome. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
+    /// The operator (API key name) who settled it by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_by: Option<String>,
+    /// Why the operator settled it so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_note: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -331,6 +341,9 @@ impl From<&Transaction> for TransactionView {
             initiator: t.initiator,
             next_action: t.next_action.as_ref().map(NextActionView::from),
             last_error: t.last_error.clone(),
+            attention: t.attention.clone(),
+            settled_by: t.settled_by.clone(),
+            settled_note: t.settled_note.clone(),
             created_at: format_rfc3339(t.created_at),
             updated_at: format_rfc3339(t.updated_at),
             refunds: None,
@@ -617,27 +630,53 @@ pub struct CustomerView {
     pub uninvoiced_pending: usize,
 }
 
-/// Liveness.
+/// Liveness, and where the gateways stand.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` or `degraded`.
+    /// `ok` (the ledger answers, every gateway is loaded), `starting` (some gateway is still
+    /// loading its component) or `degraded` (the ledger does not answer, or some gateway failed
+    /// to load).
     pub status: &'static str,
     /// `ok` or `unavailable`.
     pub ledger: &'static str,
     /// The configured gateways.
     pub gateways: Vec<String>,
+    /// Gateways still loading their component (calls to them are answered 503
+    /// `gateway_loading` with `Retry-After`).
+    pub loading: Vec<String>,
+    /// Gateways whose component failed to load, with the reason (calls to them are answered
+    /// 503 `gateway_load_failed`; a fixed component file is loaded when it changes).
+    pub failed: Vec<FailedGateway>,
 }
 
-/// A loaded gateway.
+/// A gateway whose component failed to load.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FailedGateway {
+    /// Configured name.
+    pub name: String,
+    /// Why.
+    pub error: String,
+}
+
+/// A configured gateway.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GatewayView {
     /// Configured name.
     pub name: String,
-    /// The plugin's display name.
+    /// `loading` (its component is being compiled), `ready` or `failed` (see `error`).
+    #[schema(value_type = String)]
+    pub state: SlotState,
+    /// Why its component failed to load (`failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Since when it is loading, or when it failed (RFC 3339; absent once ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_since: Option<String>,
+    /// The plugin's display name (empty until loaded).
     pub display_name: String,
-    /// The plugin's own version.
+    /// The plugin's own version (empty until loaded).
     pub version: String,
-    /// The contract version the plugin was built against.
+    /// The contract version the plugin was built against (empty until loaded).
     pub contract_version: String,
     /// Currencies the gateway accepts (empty: any).
     pub currencies: Vec<String>,
@@ -665,6 +704,9 @@ impl From<GatewayStatus> for GatewayView {
     fn from(g: GatewayStatus) -> Self {
         GatewayView {
             name: g.name,
+            state: g.state,
+            error: g.error,
+            state_since: g.state_since.map(format_rfc3339),
             display_name: g.display_name,
             version: g.version,
             contract_version: g.contract_version,

@@ -270,6 +270,34 @@ pub trait Ledger: Send + Sync + 'static {
         transaction_id: Option<i64>,
         invoice_id: Option<i64>,
     ) -> Result<Vec<Operation>>;
+    /// Counts a reconciler's attempt of an unsettled operation: it is not repeated before
+    /// `next_attempt_at`. With `flag` (the reason), the reconciler gives up: the operation is
+    /// flagged (never repeated on its own again) and its transaction, if any, shows the reason
+    /// as needing an operator.
+    fn record_reconcile_attempt(
+        &self,
+        id: i64,
+        next_attempt_at: Ts,
+        flag: Option<&str>,
+    ) -> Result<()>;
+    /// Unsettled operations flagged for an operator, oldest first.
+    fn flagged_operations(&self) -> Result<Vec<Operation>>;
+    /// Settles by hand a charge whose operation `op_id` is flagged, as an operator found it at
+    /// the gateway, in one database transaction: the compare-and-set of the transaction
+    /// (`patch`, from one of `from`), the operation's `state`, the transaction's attention
+    /// cleared and who settled it and why recorded. None (nothing written) when the operation
+    /// is not a flagged, unsettled charge of the transaction, or the transaction moved.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_flagged_charge(
+        &self,
+        op_id: i64,
+        txn_id: i64,
+        from: &[TxnStatus],
+        patch: &TxnPatch,
+        state: OpState,
+        operator: &str,
+        note: &str,
+    ) -> Result<Option<Transaction>>;
     /// Sets an operation's state and last error, counting an attempt when `attempted`.
     fn set_operation_state(
         &self,

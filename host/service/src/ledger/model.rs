@@ -200,6 +200,13 @@ pub struct Transaction {
     pub return_url: Option<String>,
     /// What the customer must do, while the payment waits for them.
     pub next_action: Option<CustomerAction>,
+    /// Why an operator must settle it by hand: the reconciler gave up on one of its operations
+    /// (none otherwise, and once settled).
+    pub attention: Option<String>,
+    /// The operator who settled it by hand.
+    pub settled_by: Option<String>,
+    /// Why the operator settled it so (what they found at the gateway).
+    pub settled_note: Option<String>,
     /// Created.
     pub created_at: Ts,
     /// Last changed.
@@ -543,6 +550,12 @@ pub struct Operation {
     pub state: OpState,
     /// Attempts so far.
     pub attempts: i64,
+    /// Of those, the reconciler's.
+    pub reconcile_attempts: i64,
+    /// The reconciler does not repeat it before this time (it backs off between attempts).
+    pub next_attempt_at: Option<Ts>,
+    /// When the reconciler gave up and flagged it for an operator.
+    pub flagged_at: Option<Ts>,
     /// Last error.
     pub last_error: Option<String>,
     /// Created.

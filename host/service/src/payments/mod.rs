@@ -22,6 +22,9 @@
 //! transaction `held_for_review` ([`review`]): never repeated, moved or counted until an
 //! operator checks it.
 //!
+//! A charge whose outcome stays unknown through every repeat the reconciler allows is flagged
+//! for an operator, who settles it by hand ([`operator`]).
+//!
 //! A capture, void or refund the gateway answers `pending` leaves its operation `waiting`: it is
 //! never repeated, and settles when an event or (where the gateway has lookups) the reconciler
 //! tells its outcome ([`pending`]).
@@ -39,6 +42,7 @@ mod capture;
 pub mod charge;
 mod complete;
 pub mod executor;
+pub mod operator;
 pub mod journal;
 pub mod lookup;
 pub mod outcome;

@@ -39,6 +39,14 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
             "/migrations/0004_gateway_capabilities.sql"
         )),
     ),
+    (
+        5,
+        "0005_reconcile_bounds.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/0005_reconcile_bounds.sql"
+        )),
+    ),
 ];
 
 /// Applies the migrations not applied yet; returns the versions applied now. A database at a

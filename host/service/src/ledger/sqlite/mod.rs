@@ -371,6 +371,34 @@ impl Ledger for SqliteLedger {
         operations::operations_for(&self.db, transaction_id, invoice_id)
     }
 
+    fn record_reconcile_attempt(
+        &self,
+        id: i64,
+        next_attempt_at: Ts,
+        flag: Option<&str>,
+    ) -> Result<()> {
+        operations::record_reconcile_attempt(&self.db, id, next_attempt_at, flag)
+    }
+
+    fn flagged_operations(&self) -> Result<Vec<Operation>> {
+        operations::flagged_operations(&self.db)
+    }
+
+    fn settle_flagged_charge(
+        &self,
+        op_id: i64,
+        txn_id: i64,
+        from: &[TxnStatus],
+        patch: &TxnPatch,
+        state: OpState,
+        operator: &str,
+        note: &str,
+    ) -> Result<Option<Transaction>> {
+        operations::settle_flagged_charge(
+            &self.db, op_id, txn_id, from, patch, state, operator, note,
+        )
+    }
+
     fn set_operation_state(
         &self,
         id: i64,

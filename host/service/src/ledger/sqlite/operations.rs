@@ -13,7 +13,8 @@ use crate::ledger::{
 
 /// The columns [`op_row`] reads, in order.
 pub(super) const OP_COLS: &str = "id, kind, gateway, transaction_id, refund_id, invoice_id, \
-     idempotency_key, params, state, attempts, last_error, created_at, updated_at";
+     idempotency_key, params, state, attempts, last_error, created_at, updated_at, \
+     reconcile_attempts, next_attempt_at, flagged_at";
 
 pub(super) fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
     let params: String = r.get(7)?;
@@ -33,6 +34,9 @@ pub(super) fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
         last_error: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        reconcile_attempts: r.get(13)?,
+        next_attempt_at: r.get(14)?,
+        flagged_at: r.get(15)?,
     })
 }
 
@@ -247,11 +251,12 @@ pub(super) fn unsettled_operations(
     db.read(|conn| {
         let mut st = conn.prepare_cached(&format!(
             "SELECT {OP_COLS} FROM operations
-             WHERE state IN ('pending', 'unknown') AND updated_at <= ?1
+             WHERE state IN ('pending', 'unknown') AND updated_at <= ?1 AND flagged_at IS NULL
+               AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)
              ORDER BY id LIMIT ?2"
         ))?;
         let rows = st
-            .query_map(params![updated_before, limit], op_row)?
+            .query_map(params![updated_before, limit, now()], op_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     })
@@ -303,4 +308,82 @@ pub(super) fn set_operation_state(
     attempted: bool,
 ) -> Result<()> {
     db.write(|conn| set_op_state(conn, id, state, last_error, attempted))
+}
+
+/// See [`crate::ledger::Ledger::record_reconcile_attempt`].
+pub(super) fn record_reconcile_attempt(
+    db: &Connections,
+    id: i64,
+    next_attempt_at: Ts,
+    flag: Option<&str>,
+) -> Result<()> {
+    db.write(|tx| {
+        let ts = now();
+        let txn: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE operations SET reconcile_attempts = reconcile_attempts + 1,
+                    next_attempt_at = ?2,
+                    flagged_at = CASE WHEN ?3 IS NULL THEN flagged_at ELSE ?4 END
+                 WHERE id = ?1 RETURNING transaction_id",
+            )?
+            .query_row(params![id, next_attempt_at, flag, ts], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let (Some(reason), Some(txn)) = (flag, txn) {
+            tx.prepare_cached("UPDATE transactions SET attention = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![txn, reason, ts])?;
+        }
+        Ok(())
+    })
+}
+
+/// See [`crate::ledger::Ledger::flagged_operations`].
+pub(super) fn flagged_operations(db: &Connections) -> Result<Vec<Operation>> {
+    db.read(|conn| {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {OP_COLS} FROM operations
+             WHERE state IN ('pending', 'unknown') AND flagged_at IS NOT NULL ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([], op_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    })
+}
+
+/// See [`crate::ledger::Ledger::settle_flagged_charge`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn settle_flagged_charge(
+    db: &Connections,
+    op_id: i64,
+    txn_id: i64,
+    from: &[TxnStatus],
+    patch: &TxnPatch,
+    state: OpState,
+    operator: &str,
+    note: &str,
+) -> Result<Option<Transaction>> {
+    db.write(|tx| {
+        let flagged: Option<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM operations WHERE id = ?1 AND transaction_id = ?2 AND kind = 'charge'
+                   AND state IN ('pending', 'unknown') AND flagged_at IS NOT NULL",
+            )?
+            .query_row(params![op_id, txn_id], |r| r.get(0))
+            .optional()?;
+        if flagged.is_none() {
+            return Ok(None);
+        }
+        if update_txn(tx, txn_id, from, patch)?.is_none() {
+            return Ok(None);
+        }
+        let message = format!("settled by operator {operator}: {note}");
+        set_op_state(tx, op_id, state, Some(&message), false)?;
+        tx.prepare_cached(
+            "UPDATE transactions SET attention = NULL, settled_by = ?2, settled_note = ?3
+             WHERE id = ?1",
+        )?
+        .execute(params![txn_id, operator, note])?;
+        get_txn(tx, txn_id)
+    })
 }

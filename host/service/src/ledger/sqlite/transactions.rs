@@ -14,7 +14,8 @@ use crate::ledger::{
 pub(super) const TXN_COLS: &str = "id, crm_customer_id, card_id, gateway, amount, currency, \
      description, kind, capture, status, amount_captured, amount_refunded, invoice_id, \
      gateway_payment_ref, idempotency_key, attempted_at, decline_code, decline_reason, last_error, \
-     created_at, updated_at, fee, decline_category, initiator, return_url, next_action";
+     created_at, updated_at, fee, decline_category, initiator, return_url, next_action, attention, \
+     settled_by, settled_note";
 
 /// A customer action as stored (JSON); a value this build cannot read is a conversion error of
 /// column `idx`.
@@ -63,6 +64,9 @@ pub(super) fn txn_row(r: &Row<'_>) -> rusqlite::Result<Transaction> {
         initiator: parse_enum(23, r.get(23)?, Initiator::parse)?,
         return_url: r.get(24)?,
         next_action: action_column(25, r.get(25)?)?,
+        attention: r.get(26)?,
+        settled_by: r.get(27)?,
+        settled_note: r.get(28)?,
     })
 }
 

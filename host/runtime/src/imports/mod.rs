@@ -1,6 +1,7 @@
 //! What the host provides to plugins: the state of each call's store, the sandboxed WASI and
 //! `wasi:http` it reaches them through, and one module per import of the contract (`config`,
-//! `logging`, `credentials` with the MACs of `mac`, `call_context`; `types` holds only types).
+//! `logging`, `credentials` with the MACs of `mac`, `call_context`; `types` holds only types),
+//! and the limit on what plugins write to the log (`output`).
 //! Each module implements the import of every supported contract version, one implementation
 //! behind all of them.
 
@@ -8,15 +9,14 @@ mod call_context;
 mod clock;
 mod config;
 mod credentials;
-mod diagnostics;
 mod limiter;
 mod logging;
 mod mac;
+mod output;
 mod state;
 mod wasi;
 
 pub(crate) use clock::HostClock;
-pub(crate) use diagnostics::Diagnostics;
 pub(crate) use state::{GatewayShared, HostState};
 
 use crate::contract::{v0_1, v0_2};

@@ -1,6 +1,7 @@
-//! How failures of the shared client reach the plugin: each one classified as the `wasi:http`
+//! How failures of a gateway's client reach the plugin: each one classified as the `wasi:http`
 //! error code it is (refused, DNS, TLS, timeout, ...), from the error's type where it happened.
 
+use super::connector::DestinationProhibited;
 use wasmtime_wasi_http::Error as HttpError;
 
 /// Maps a client error to the `wasi:http` error code the guest sees. Connection-level failures
@@ -10,6 +11,12 @@ pub(crate) fn map_client_error(err: hyper_util::client::legacy::Error) -> HttpEr
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<DestinationProhibited>())
+            {
+                return HttpError::DestinationIpProhibited;
+            }
             if let Some(tls) = io
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())

@@ -81,6 +81,7 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(s: Setup) -> Result<(
             .with_limits(Limits {
                 memory_mib: 64,
                 call_timeout_ms: 2_000,
+                ..Limits::default()
             })
     })
     .await?;

@@ -15,6 +15,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// How much of the guest's stderr is kept to explain a trap.
 const STDERR_TAIL: usize = 2048;
@@ -45,6 +46,9 @@ pub(crate) struct Diagnostics {
     log_bytes: AtomicUsize,
     log_lines_dropped: AtomicU64,
     log_bytes_dropped: AtomicU64,
+    /// Signalled when the call must stop at once, wherever the plugin is (running, or waiting
+    /// in a host call).
+    stop: Notify,
 }
 
 /// The host buffers of one call against its budget.
@@ -82,7 +86,14 @@ impl Diagnostics {
             log_bytes: AtomicUsize::new(0),
             log_lines_dropped: AtomicU64::new(0),
             log_bytes_dropped: AtomicU64::new(0),
+            stop: Notify::new(),
         })
+    }
+
+    /// Completes when the host has decided to stop the call: a charge was refused, or a
+    /// response reflected a credential.
+    pub(crate) async fn stopped(&self) {
+        self.stop.notified().await;
     }
 
     /// Keeps the end of what the guest wrote to stderr.
@@ -133,6 +144,7 @@ impl Diagnostics {
         if in_use > b.limit {
             b.charged.fetch_sub(bytes, Ordering::Relaxed);
             b.exceeded.store(true, Ordering::Relaxed);
+            self.stop.notify_one();
             return false;
         }
         true
@@ -202,6 +214,7 @@ impl Diagnostics {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         reflected.get_or_insert(origin);
+        self.stop.notify_one();
     }
 
     /// The origin whose response reflected an injected credential, if one did.
@@ -279,6 +292,25 @@ mod tests {
         assert!(d.charge(2 * IN_FLIGHT_BYTES).is_none());
         drop(second);
         assert!(d.charge(2 * IN_FLIGHT_BYTES).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_refused_charge_or_a_reflected_credential_stops_the_call() {
+        let d = Diagnostics::new(IN_FLIGHT_BYTES, 1024);
+        let _held = d.charge(IN_FLIGHT_BYTES).expect("room");
+        assert!(d.charge(1).is_none());
+        tokio::time::timeout(std::time::Duration::from_secs(1), d.stopped())
+            .await
+            .expect("stopped");
+        let d = Diagnostics::new(IN_FLIGHT_BYTES, 1024);
+        d.record_credential_reflected("http://127.0.0.1:1/x".into());
+        tokio::time::timeout(std::time::Duration::from_secs(1), d.stopped())
+            .await
+            .expect("stopped");
+        assert_eq!(
+            d.credential_reflected().as_deref(),
+            Some("http://127.0.0.1:1/x")
+        );
     }
 
     #[test]

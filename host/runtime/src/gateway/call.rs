@@ -58,7 +58,7 @@ pub(super) struct Call {
     pub(super) deadline: Instant,
     permit: OwnedSemaphorePermit,
     pub(super) store: Store<HostState>,
-    diagnostics: Arc<Diagnostics>,
+    pub(super) diagnostics: Arc<Diagnostics>,
 }
 
 /// Runs one guest call of `$runner` (a `&CallRunner`) named `$op`: `$call` is a call of
@@ -71,11 +71,20 @@ macro_rules! run_call {
         match runner.start().await {
             Err(e) => Err(e),
             Ok(mut call) => {
+                let stop = call.diagnostics.clone();
                 let work = async {
                     let $instance = &runner.instantiate(&mut call.store).await?;
                     let $exports = runner.exports();
                     let $store = &mut call.store;
                     $call.await
+                };
+                // The host may stop the call before its deadline, wherever the plugin is.
+                let work = async {
+                    tokio::select! {
+                        biased;
+                        outcome = work => outcome,
+                        () = stop.stopped() => Err($crate::gateway::dispatch::Failure::Stopped),
+                    }
                 };
                 let outcome = tokio::time::timeout_at(call.deadline.into(), work).await;
                 runner.finish(call, $op, outcome)
@@ -233,10 +242,13 @@ impl CallRunner {
             ))))
         } else {
             match outcome {
-                Ok(Ok(_)) if diagnostics.host_buffers_exceeded() => Err(CallError::Trap(
-                    PluginTrap::new(
-                        &self.over_budget(&diagnostics, "an outbound request was refused"),
-                    ),
+                Ok(Ok(_) | Err(Failure::Stopped)) if diagnostics.host_buffers_exceeded() => {
+                    Err(CallError::Trap(PluginTrap::new(
+                        &self.over_budget(&diagnostics, "the call was stopped"),
+                    )))
+                }
+                Ok(Err(Failure::Stopped)) => Err(CallError::Host(
+                    "the host stopped the call for no recorded reason".into(),
                 )),
                 Ok(Ok(value)) => Ok(value),
                 Err(_elapsed) => Err(CallError::Timeout { after: timeout }),
@@ -271,12 +283,17 @@ impl CallRunner {
     }
 
     /// A call whose instance could not be made: past its deadline (a start function that
-    /// does not end), or refused by the runtime.
+    /// does not end) is a timeout like any other; the plugin's start function trapping is a
+    /// trap (its text kept for the operator); an initial memory over the limit, or the runtime
+    /// refusing, is the host's.
     fn instantiate_error(&self, e: wasmtime::Error, diagnostics: &Diagnostics) -> CallError {
         if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return CallError::Timeout {
                 after: self.limits.call_timeout(),
             };
+        }
+        if e.downcast_ref::<Trap>().is_some() || diagnostics.host_buffers_exhausted() {
+            return self.trap_error(e, diagnostics, self.limits.call_timeout());
         }
         let detail = format!("{e:#}");
         let detail = escape_controls(truncate(&detail, MAX_TRAP_MESSAGE));

@@ -1,6 +1,7 @@
 //! The `wasi:http` hooks of one call's store: every request a plugin sends passes the
 //! allow-list (`TRACE` and `CONNECT` never leave), loses any credentials the plugin set, gets
-//! the host's when its method and path are the gateway's, waits for an in-flight slot of its
+//! the host's when its method and path are the gateway's (and then asks for the whole,
+//! uncompressed response, which is scanned for them), waits for an in-flight slot of its
 //! call and of its gateway, and goes out through the gateway's client with the plugin's
 //! timeouts. A response that reflects a credential the host added is withheld and fails the
 //! call. Request bodies and requests in flight are charged to the call's host buffers.
@@ -14,7 +15,8 @@ use crate::config::Limits;
 use crate::diagnostics::{BODY_CHUNK_BYTES, Charge, Diagnostics, IN_FLIGHT_BYTES};
 use crate::secrets::SecretStore;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST, PROXY_AUTHORIZATION};
+use http::HeaderValue;
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, HOST, IF_RANGE, PROXY_AUTHORIZATION, RANGE};
 use http::uri::Scheme;
 use http_body_util::BodyExt;
 use std::pin::Pin;
@@ -155,6 +157,15 @@ impl WasiHttpHooks for CallHooks {
         }
         let credentialed = !matches!(outbound.auth, Authenticator::None)
             && outbound.scope.covers(request.method(), uri.path());
+        if credentialed {
+            // What a credentialed response holds must be readable by the scanner, and whole: no
+            // compressed bodies (a reflected secret would not be found), no byte ranges (a
+            // secret could be fetched a slice at a time).
+            let headers = request.headers_mut();
+            headers.remove(RANGE);
+            headers.remove(IF_RANGE);
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
 
         // A body the plugin created was charged then; the charge now goes with the request
         // and ends when hyper has sent it. (A request without one has wasi-http's empty body.)

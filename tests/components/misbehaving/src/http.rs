@@ -1,6 +1,6 @@
-//! The behaviours that go through `wasi:http`: single requests (`fetch:`, `send:`), many in a
-//! row (`repeat:`) or at once (`flood:`), and hoarding host memory (`hoard-bodies:`,
-//! `hoard-headers:`). See the crate documentation for what each returns.
+//! The behaviours that go through `wasi:http`: single requests (`fetch:`, `send:`, `header:`),
+//! one passing on what another received (`relay:`), many in a row (`repeat:`) or at once
+//! (`flood:`), and hoarding host memory (`hoard-bodies:`, `hoard-headers:`). See the crate documentation for what each returns.
 
 use crate::wasi::http::{outgoing_handler, types as http};
 use crate::wasi::io::streams::StreamError;
@@ -16,6 +16,15 @@ fn request(
     method: http::Method,
     url: &str,
 ) -> Result<(http::OutgoingRequest, http::OutgoingBody), String> {
+    request_with(method, url, http::Fields::new())
+}
+
+/// [`request`] with the headers `headers`.
+fn request_with(
+    method: http::Method,
+    url: &str,
+    headers: http::Fields,
+) -> Result<(http::OutgoingRequest, http::OutgoingBody), String> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err("denied: invalid url".into());
     };
@@ -30,7 +39,7 @@ fn request(
         return Err("denied: invalid url".into());
     }
     let path = if path.is_empty() { "/" } else { path };
-    let request = http::OutgoingRequest::new(http::Fields::new());
+    let request = http::OutgoingRequest::new(headers);
     let valid = request.set_method(&method).is_ok()
         && request.set_scheme(Some(&scheme)).is_ok()
         && request.set_authority(Some(authority)).is_ok()
@@ -46,7 +55,16 @@ fn request(
 
 /// Sends a request with no body; the response to wait for.
 fn start(method: http::Method, url: &str) -> Result<http::FutureIncomingResponse, String> {
-    let (request, body) = request(method, url)?;
+    start_with(method, url, http::Fields::new())
+}
+
+/// [`start`] with the headers `headers`.
+fn start_with(
+    method: http::Method,
+    url: &str,
+    headers: http::Fields,
+) -> Result<http::FutureIncomingResponse, String> {
+    let (request, body) = request_with(method, url, headers)?;
     let future =
         outgoing_handler::handle(request, None).map_err(|code| format!("denied: {code:?}"))?;
     http::OutgoingBody::finish(body, None).map_err(|e| format!("denied: {e:?}"))?;
@@ -96,6 +114,35 @@ fn send(method: http::Method, url: &str) -> String {
         Ok(future) => outcome(future),
         Err(denied) => denied,
     }
+}
+
+/// `header:<name>=<value>:<url>`: a GET with that header.
+pub(crate) fn fetch_with_header(arg: &str) -> String {
+    let Some((header, url)) = arg.split_once(':') else {
+        return "denied: invalid header".into();
+    };
+    let Some((name, value)) = header.split_once('=') else {
+        return "denied: invalid header".into();
+    };
+    let headers = http::Fields::new();
+    if headers.append(name, value.as_bytes()).is_err() {
+        return "denied: header refused".into();
+    }
+    match start_with(http::Method::Get, url, headers) {
+        Ok(future) => outcome(future),
+        Err(denied) => denied,
+    }
+}
+
+/// `relay:<url> <sink>`: what `url` answered, passed on to `sink` in the query (hex).
+pub(crate) fn relay(arg: &str) -> String {
+    let Some((url, sink)) = arg.split_once(' ') else {
+        return "denied: invalid relay".into();
+    };
+    let first = fetch(url);
+    let hex: String = first.bytes().map(|b| format!("{b:02x}")).collect();
+    let second = fetch(&format!("{sink}?got={hex}"));
+    format!("first: {first}; relay: {second}")
 }
 
 /// `repeat:<N>:<url>`: N requests in a row; `repeated: <ok> ok` or the first failure.

@@ -7,21 +7,34 @@
 //!
 //! | description    | behaviour |
 //! |----------------|-----------|
-//! | `trap`         | panics; the component is built with `panic = "abort"`, so the call traps. |
+//! | `trap`, `trap:<text>` | panics (with `<text>` as the message); the component is built with `panic = "abort"`, so the call traps. The panic message goes to stderr first. |
 //! | `loop`         | loops forever in pure computation (a volatile counter the optimizer cannot remove); no host calls. The host's deadline must stop it. |
 //! | `grow-memory`  | allocates 1 MiB chunks, writing one byte per 4 KiB page of each, and keeps them all until allocation fails; the allocation failure aborts, i.e. traps. |
 //! | `fetch:<url>`  | sends `GET <url>` through `wasi:http/outgoing-handler` (no headers of its own, an empty body, no options) and returns `Err(gateway-error::not-attempted(failure))`, `failure.request-id` none, `failure.message` = `"denied: <code>"` when the host refuses the request or it fails (`<code>` is the `Debug` form of the `wasi:http` `error-code`, e.g. `denied: ErrorCode::HttpRequestDenied`), or `"status: <N>, body: <body>"` when a response arrived (`<body>` is the response body decoded as UTF-8, lossily; `<unreadable body: ...>` when reading it failed). A URL it cannot split into scheme, authority and path gives `"denied: invalid url"`. |
 //! | `send:<METHOD>:<url>` | as `fetch:`, with that method (`GET`, `POST`, `PUT`, `TRACE`, `CONNECT`, ... or any other token). |
+//! | `header:<name>=<value>:<url>` | as `fetch:`, with that one request header set by the plugin. |
+//! | `relay:<url> <sink>` | `fetch:<url>`, then `GET <sink>?got=<hex of the first answer>`: a plugin passing on what it received; the message is `"first: <first answer>; relay: <second answer>"`. |
 //! | `repeat:<N>:<url>` | `fetch:<url>` N times in a row; the message is `"repeated: <N> ok"`, or `"request <i> failed: <fetch's message>"`. |
 //! | `flood:<N>:<url>` | starts N `GET <url>` at once, then waits for each; the message is `"flood: <ok> ok, <failed> failed"`, followed by `": <first failure>"` when one failed. |
 //! | `hoard-bodies:<N>:<url>` | makes N `POST <url>` requests, never sent, and writes into each body as much as its stream accepts without waiting, up to 2 MiB (1 MiB writes); keeps them all. The message is `"hoarded: <N> bodies, <bytes> bytes"` (a `denied: ...` message if making a request failed). |
 //! | `hoard-headers:<N>` | makes N header sets (`fields`) and appends 1,000-byte values to each until the host refuses one or the set holds 60,000 bytes; keeps them all. The message is `"hoarded: <N> header sets, <bytes> bytes"`. |
 //! | `log-flood:<MiB>` | writes MiB mebibytes through `logging.log` (info, 1 KiB lines) and as many through stderr (1 KiB lines), then returns `Ok(payment)` (as below). |
+//! | `log:<text>`   | writes `<text>` once through `logging.log` (warn), once to stdout and once to stderr (each followed by a newline), then returns `Ok(payment)` (as below). |
+//! | `mac:<secret>` | asks the host for the HMAC-SHA256 of `probe` keyed with the secret `<secret>` and returns `Err(not-attempted)` with the message `"mac: <hex>"`, `"mac: unavailable: <text>"` or `"mac: unknown-secret: <text>"`. |
 //! | `fail:<text>`  | returns `Err(gateway-error::outcome-unknown(failure))` with `failure.message` = `<text>` (newlines and all). |
 //! | `captured:<N>` | returns `Ok(payment)` (as below) whose `amount-captured` is N. |
+//! | `amount:<N>`   | returns `Ok(payment)` (as below) whose `amount.amount` is N. |
+//! | `currency:<code>` | returns `Ok(payment)` (as below) whose `amount.currency` is `<code>`. |
+//! | `id:<text>`    | returns `Ok(payment)` (as below) whose id is `<text>` (possibly empty). |
+//! | `customer:<text>` | returns `Ok(payment)` (as below) whose customer is `<text>`. |
+//! | `decline-on-success` | returns `Ok(payment)` (as below), succeeded, with a `last-decline`. |
 //! | `huge-id:<MiB>` | returns `Ok(payment)` (as below) whose id is MiB mebibytes of `x`. |
 //! | `count`        | adds one to a counter in the instance's memory and returns `Ok(payment)` (as below) whose `amount-captured` is the counter's new value: 1 on every call when each call gets a fresh instance. |
 //! | anything else, or none | `Ok(payment)`: status `succeeded`, id `mis_pay_<idempotency-key>`, the request's amount, `amount-captured` = the amount, `amount-refunded` 0, customer, card, description and metadata echoed, `created` 0, no decline, next action or fee. |
+//!
+//! When the gateway's setting `on-instantiate` is `loop` or `trap`, the component's start
+//! function (`_initialize`, run while each instance is made) loops forever or panics: every call,
+//! `info.describe` at load included, fails while the instance is being made.
 //!
 //! `store-card` looks at the token: `last4=<text>`, `expiry=<month>/<year>`, `brand=<text>` and
 //! `owner=<customer>` answer the usual card (below) with that last4, expiry, brand or customer.
@@ -60,8 +73,9 @@ use exports::omnicrm::payments::{
     tokens::{self, CardFunding, Customer, CustomerRequest, StoredCard},
     webhooks::{self, GatewayEvent, Rejection},
 };
+use omnicrm::payments::credentials::{self, CredentialError, MacAlgorithm};
 use omnicrm::payments::logging::{self, Level};
-use omnicrm::payments::types::{Failure, GatewayError, Money, PageRequest, TimeRange};
+use omnicrm::payments::types::{Decline, Failure, GatewayError, Money, PageRequest, TimeRange};
 
 /// The component's implementation of every exported interface.
 struct Misbehaving;
@@ -116,7 +130,8 @@ impl charging::Guest for Misbehaving {
             .split_once(':')
             .unwrap_or((description.as_str(), ""));
         match behaviour {
-            "trap" => panic!("misbehaving: trap requested"),
+            "trap" if arg.is_empty() => panic!("misbehaving: trap requested"),
+            "trap" => panic!("{arg}"),
             "loop" => spin_forever(),
             "grow-memory" => grow_memory_until_failure(),
             "count" => {
@@ -127,12 +142,19 @@ impl charging::Guest for Misbehaving {
             }
             "fetch" => told(http::fetch(arg)),
             "send" => told(http::send_with(arg)),
+            "header" => told(http::fetch_with_header(arg)),
+            "relay" => told(http::relay(arg)),
+            "mac" => told(mac(arg)),
             "repeat" => told(http::repeat(arg)),
             "flood" => told(http::flood(arg)),
             "hoard-bodies" => told(http::hoard_bodies(arg)),
             "hoard-headers" => told(http::hoard_headers(arg)),
             "log-flood" => {
                 flood_logs(arg.parse().unwrap_or(1));
+                Ok(echo(request))
+            }
+            "log" => {
+                log_everywhere(arg);
                 Ok(echo(request))
             }
             "fail" => Err(GatewayError::OutcomeUnknown(Failure {
@@ -142,6 +164,37 @@ impl charging::Guest for Misbehaving {
             "captured" => {
                 let mut payment = echo(request);
                 payment.amount_captured = arg.parse().unwrap_or(i64::MAX);
+                Ok(payment)
+            }
+            "amount" => {
+                let mut payment = echo(request);
+                payment.amount.amount = arg.parse().unwrap_or(i64::MAX);
+                Ok(payment)
+            }
+            "currency" => {
+                let mut payment = echo(request);
+                payment.amount.currency = arg.to_string();
+                Ok(payment)
+            }
+            "id" => {
+                let mut payment = echo(request);
+                payment.id = arg.to_string();
+                Ok(payment)
+            }
+            "customer" => {
+                let mut payment = echo(request);
+                payment.customer = Some(arg.to_string());
+                Ok(payment)
+            }
+            "decline-on-success" => {
+                let mut payment = echo(request);
+                payment.last_decline = Some(Decline {
+                    code: "card_declined".into(),
+                    decline_reason: Some("generic_decline".into()),
+                    customer_message: "Your card was declined.".into(),
+                    payment: Some(payment.id.clone()),
+                    request_id: None,
+                });
                 Ok(payment)
             }
             "huge-id" => {
@@ -205,6 +258,44 @@ fn grow_memory_until_failure() -> ! {
         }
         chunks.push(core::hint::black_box(chunk));
         core::hint::black_box(&chunks);
+    }
+}
+
+/// Writes `text` through `logging.log`, stdout and stderr.
+fn log_everywhere(text: &str) {
+    use std::io::Write as _;
+    logging::log(Level::Warn, text);
+    let _ = writeln!(std::io::stdout(), "{text}");
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// `mac:<secret>`: the host's HMAC-SHA256 of `probe` with the secret, or its refusal.
+fn mac(secret: &str) -> String {
+    match credentials::compute_mac(secret, MacAlgorithm::HmacSha256, b"probe") {
+        Ok(mac) => format!(
+            "mac: {}",
+            mac.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        Err(CredentialError::Unavailable(text)) => format!("mac: unavailable: {text}"),
+        Err(CredentialError::UnknownSecret(text)) => format!("mac: unknown-secret: {text}"),
+    }
+}
+
+/// The component's start function, run while each instance is made (the component model calls
+/// a core module's `_initialize` export then): loops or traps when the gateway's setting
+/// `on-instantiate` says so.
+#[unsafe(export_name = "_initialize")]
+pub extern "C" fn initialize() {
+    unsafe extern "C" {
+        /// The static constructors, which a reactor's `_initialize` runs first.
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: called once, before any other code of the instance, as the toolchain intends.
+    unsafe { __wasm_call_ctors() };
+    match omnicrm::payments::config::get("on-instantiate").as_deref() {
+        Some("loop") => spin_forever(),
+        Some("trap") => panic!("misbehaving: trap while instantiating"),
+        _ => {}
     }
 }
 

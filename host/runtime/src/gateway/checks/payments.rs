@@ -55,23 +55,41 @@ pub(crate) fn card_session(session: &CardSession) -> Checked {
     optional_url("card-session.hosted-url", session.hosted_url.as_ref())
 }
 
-/// `charging.charge`: the payment of the amount asked for.
+/// `charging.charge`: the payment of the amount asked for, of the customer and card asked for
+/// when it names them.
 pub(crate) fn charge(request: &ChargeRequest, answer: &Payment) -> Checked {
     payment("payment", answer)?;
-    same_money("payment.amount", &answer.amount, &request.amount)
+    same_money("payment.amount", &answer.amount, &request.amount)?;
+    if let Some(customer) = &answer.customer {
+        same_reference("payment.customer", customer, &request.customer)?;
+    }
+    if let Some(card) = &answer.card {
+        same_reference("payment.card", card, &request.card)?;
+    }
+    Ok(())
 }
 
-/// `charging.capture-payment`: a capture of the payment asked for, in its currency.
+/// `charging.capture-payment`: a capture of the payment asked for, in its currency, of at most
+/// the amount asked for.
 pub(crate) fn capture(request: &CaptureRequest, answer: &Modification) -> Checked {
     modification(answer, &request.payment)?;
-    let currency = &request.amount.currency;
-    if let Some(amount) = &answer.amount
-        && amount.currency != *currency
-    {
-        return violation(
-            "modification.amount.currency",
-            format!("is not the currency asked for ({currency})"),
-        );
+    let asked = &request.amount;
+    if let Some(amount) = &answer.amount {
+        if amount.currency != asked.currency {
+            return violation(
+                "modification.amount.currency",
+                format!("is not the currency asked for ({})", asked.currency),
+            );
+        }
+        if amount.amount > asked.amount {
+            return violation(
+                "modification.amount.amount",
+                format!(
+                    "is {}, more than the amount asked for ({})",
+                    amount.amount, asked.amount
+                ),
+            );
+        }
     }
     Ok(())
 }
@@ -128,17 +146,30 @@ pub(crate) fn payment(field: &str, p: &Payment) -> Checked {
         );
     }
     non_negative(&at(field, "amount-refunded"), p.amount_refunded)?;
-    if p.amount_refunded > p.amount_captured {
+    // Not bounded by the amount captured: Stripe reports a released authorization as refunded.
+    if p.amount_refunded > p.amount.amount {
         return violation(
             at(field, "amount-refunded"),
             format!(
-                "is {}, more than the amount captured ({})",
-                p.amount_refunded, p.amount_captured
+                "is {}, more than the amount ({})",
+                p.amount_refunded, p.amount.amount
             ),
         );
     }
-    if p.status == PaymentStatus::Succeeded && p.last_decline.is_some() {
-        return violation(at(field, "last-decline"), "is set on a succeeded payment");
+    if p.last_decline.is_some() && p.status != PaymentStatus::Failed {
+        return violation(
+            at(field, "last-decline"),
+            format!("is set on a payment that did not fail ({:?})", p.status),
+        );
+    }
+    if p.next_action.is_some() && p.status != PaymentStatus::RequiresAction {
+        return violation(
+            at(field, "next-action"),
+            format!(
+                "is set on a payment that does not require action ({:?})",
+                p.status
+            ),
+        );
     }
     optional_reference(&at(field, "customer"), p.customer.as_ref())?;
     optional_reference(&at(field, "card"), p.card.as_ref())?;
@@ -235,6 +266,12 @@ mod tests {
             payment("payment", &p).unwrap_err().field,
             "payment.amount-refunded"
         );
+        // A released authorization may read as refunded although nothing was captured.
+        let mut released = paid(1000);
+        released.status = PaymentStatus::Canceled;
+        released.amount_captured = 0;
+        released.amount_refunded = 1000;
+        assert!(payment("payment", &released).is_ok());
         let mut p = paid(1000);
         p.last_decline = Some(Decline {
             category: crate::contract::DeclineCategory::Other,
@@ -247,6 +284,60 @@ mod tests {
         assert_eq!(
             payment("payment", &p).unwrap_err().field,
             "payment.last-decline"
+        );
+        p.status = PaymentStatus::Failed;
+        p.amount_captured = 0;
+        assert!(
+            payment("payment", &p).is_ok(),
+            "a failed payment has its decline"
+        );
+        let mut p = paid(1000);
+        p.next_action = Some(NextAction::BringCustomerOnSession);
+        assert_eq!(
+            payment("payment", &p).unwrap_err().field,
+            "payment.next-action"
+        );
+    }
+
+    fn charge_request() -> ChargeRequest {
+        ChargeRequest {
+            customer: "cus_1".into(),
+            card: "pm_1".into(),
+            amount: usd(1000),
+            description: None,
+            metadata: Vec::new(),
+            capture: crate::contract::CaptureMode::Automatic,
+            stored_credential: crate::contract::StoredCredentialUse::MerchantUnscheduled,
+            network_transaction_id: None,
+            return_url: None,
+            idempotency_key: "k".into(),
+        }
+    }
+
+    #[test]
+    fn a_charge_is_of_the_amount_customer_and_card_asked_for() {
+        let request = charge_request();
+        assert!(charge(&request, &paid(1000)).is_ok());
+        let v = charge(&request, &paid(999)).unwrap_err();
+        assert_eq!(v.field, "payment.amount.amount");
+        let mut p = paid(1000);
+        p.amount.currency = "EUR".into();
+        p.fee = None;
+        assert_eq!(
+            charge(&request, &p).unwrap_err().field,
+            "payment.amount.currency"
+        );
+        let mut p = paid(1000);
+        p.customer = Some("cus_2".into());
+        assert_eq!(charge(&request, &p).unwrap_err().field, "payment.customer");
+        let mut p = paid(1000);
+        p.card = Some("pm_other".into());
+        assert_eq!(charge(&request, &p).unwrap_err().field, "payment.card");
+        let mut p = paid(1000);
+        (p.customer, p.card) = (None, None);
+        assert!(
+            charge(&request, &p).is_ok(),
+            "not named: nothing to compare"
         );
     }
 

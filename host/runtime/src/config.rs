@@ -325,10 +325,12 @@ pub struct Limits {
     /// held for the plugin, and the handles (header sets, requests, streams) the plugin holds.
     /// Going over fails the call. See the README's sandbox section for how each is counted.
     pub host_buffer_mib: u32,
-    /// Outbound requests one call may have in flight at once; more wait for their turn.
+    /// Outbound requests one call may have in flight (sent, their response's head not yet
+    /// received) at once; more wait for their turn.
     pub max_requests_in_flight_per_call: u32,
-    /// Outbound requests all the gateway's calls together may have in flight at once; more
-    /// wait for their turn (within their call's deadline).
+    /// Outbound requests all the gateway's calls together may have in flight (sent, their
+    /// response's head not yet received) at once; more wait for their turn (within their
+    /// call's deadline).
     pub max_requests_in_flight: u32,
     /// Connections the gateway's HTTP client keeps open to one origin at most (idle or busy);
     /// a request that needs another waits for one to be free.

@@ -3,14 +3,14 @@
 //! the host's when its method and path are the gateway's (and then asks for the whole,
 //! uncompressed response, which is scanned for them), waits for an in-flight slot of its
 //! call and of its gateway, and goes out through the gateway's client with the plugin's
-//! timeouts. A response that reflects a credential the host added is withheld and fails the
+//! timeouts (its slots freed when the response's head arrives). A response that reflects a credential the host added is withheld and fails the
 //! call. Request bodies and requests in flight are charged to the call's host buffers.
 
 use super::auth::{Authenticator, CredentialScope, credential, is_refused_method};
 use super::client::OutboundClient;
 use super::errors::map_client_error;
 use super::policy::{OutboundPolicy, redact_query};
-use super::response::{Exchange, ResponseBody, Scanner, WITHHELD};
+use super::response::{ResponseBody, Scanner, WITHHELD};
 use crate::config::Limits;
 use crate::diagnostics::{BODY_CHUNK_BYTES, Charge, Diagnostics, IN_FLIGHT_BYTES};
 use crate::secrets::SecretStore;
@@ -218,7 +218,11 @@ impl WasiHttpHooks for CallHooks {
                 .acquire_owned()
                 .await
                 .map_err(|_| HttpError::ConnectionLimitReached)?;
-            let exchange = Exchange::new(exchange_charge, call_slot, gateway_slot);
+            // The slots are held until the response's head arrives: a response the plugin has
+            // not read yet holds none (else calls holding answers they read later could wait
+            // on each other for slots until their deadlines). Its charge stays until its body
+            // is finished or dropped.
+            let slots = (call_slot, gateway_slot);
             let gateway = &outbound.gateway;
             // Inside the future: an OAuth token may have to be fetched first. `insert`
             // replaces any header of the same name the guest set.
@@ -246,6 +250,7 @@ impl WasiHttpHooks for CallHooks {
             .await
             .map_err(|_| HttpError::ConnectionReadTimeout)?
             .map_err(map_client_error)?;
+            drop(slots);
             let reflected = {
                 let (gateway, diagnostics, url) =
                     (gateway.clone(), diagnostics.clone(), redact_query(&uri));
@@ -268,7 +273,7 @@ impl WasiHttpHooks for CallHooks {
             timeout.reset();
             let scanner = scanner.map(|s| (s, Box::new(reflected) as Box<dyn FnOnce() + Send>));
             let response = response.map(|incoming| {
-                ResponseBody::new(incoming, timeout, scanner, exchange).boxed_unsync()
+                ResponseBody::new(incoming, timeout, scanner, exchange_charge).boxed_unsync()
             });
             let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });

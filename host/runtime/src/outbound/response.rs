@@ -1,6 +1,6 @@
 //! What the plugin reads of a response: the body with the plugin's between-bytes timeout,
 //! scanned for the credentials the host added when it added any, and holding the exchange's
-//! host buffer charge and in-flight slots until it is finished or dropped.
+//! host buffer charge until it is finished or dropped.
 
 use crate::diagnostics::Charge;
 use bytes::{Bytes, BytesMut};
@@ -8,36 +8,12 @@ use http::HeaderMap;
 use http_body::Frame;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::Error as HttpError;
 use zeroize::Zeroizing;
 
 /// What the plugin is told of a response the host withheld.
 pub(crate) const WITHHELD: &str =
     "the host withheld the response: it contained a credential the host added";
-
-/// What a request holds from its sending until its response body is finished or dropped:
-/// its host buffer charge and its in-flight slots (of its call and of its gateway), released
-/// when dropped.
-pub(crate) struct Exchange {
-    _charge: Charge,
-    _call_slot: OwnedSemaphorePermit,
-    _gateway_slot: OwnedSemaphorePermit,
-}
-
-impl Exchange {
-    pub(crate) fn new(
-        charge: Charge,
-        call_slot: OwnedSemaphorePermit,
-        gateway_slot: OwnedSemaphorePermit,
-    ) -> Exchange {
-        Exchange {
-            _charge: charge,
-            _call_slot: call_slot,
-            _gateway_slot: gateway_slot,
-        }
-    }
-}
 
 /// The secret values a response must not contain, looked for across frames: the last bytes of
 /// each frame (one less than the longest value) are held back until the next frame shows they
@@ -106,7 +82,8 @@ pub(crate) struct ResponseBody {
     scanner: Option<Scanner>,
     /// Called with no argument when a credential is found (to record it for the call).
     on_reflection: Option<Box<dyn FnOnce() + Send>>,
-    exchange: Option<Exchange>,
+    /// The exchange's host buffer charge.
+    charge: Option<Charge>,
     /// A frame that waits for the held-back data before it (trailers).
     pending: Option<Frame<Bytes>>,
     finished: bool,
@@ -114,12 +91,12 @@ pub(crate) struct ResponseBody {
 
 impl ResponseBody {
     /// The body of a response, read within `timeout` between frames, scanned by `scanner` (whose
-    /// finding calls `on_reflection`), holding `exchange` until it ends.
+    /// finding calls `on_reflection`), holding `charge` until it ends.
     pub(crate) fn new(
         incoming: hyper::body::Incoming,
         timeout: tokio::time::Interval,
         scanner: Option<(Scanner, Box<dyn FnOnce() + Send>)>,
-        exchange: Exchange,
+        charge: Charge,
     ) -> Self {
         let (scanner, on_reflection) = match scanner {
             Some((scanner, on_reflection)) => (Some(scanner), Some(on_reflection)),
@@ -130,16 +107,16 @@ impl ResponseBody {
             timeout,
             scanner,
             on_reflection,
-            exchange: Some(exchange),
+            charge: Some(charge),
             pending: None,
             finished: false,
         }
     }
 
-    /// Ends the body: the exchange's charge and slots are released.
+    /// Ends the body: the exchange's charge is released.
     fn end(&mut self) {
         self.finished = true;
-        self.exchange = None;
+        self.charge = None;
     }
 
     /// Ends the body because a credential was found in it.

@@ -229,13 +229,15 @@ pub(crate) fn hoard_bodies(arg: &str) -> String {
     format!("hoarded: {} bodies, {total} bytes", kept.len())
 }
 
-/// `hoard-headers:<N>`: N header sets, each filled with 1 KB values until the host refuses
-/// another (about 60 KB by default), all kept until the call ends. `hoarded: <N> header sets,
-/// <bytes> bytes` if the host let it.
+/// `hoard-headers:<N>:<bytes>`: N header sets, each filled with 1,000-byte values up to
+/// `<bytes>` (or until the host refuses one), all kept until the call ends. `hoarded: <N> header
+/// sets, <bytes> bytes` if the host let it.
 pub(crate) fn hoard_headers(arg: &str) -> String {
-    const PER_SET: usize = 60_000;
-    let Ok(n) = arg.parse::<usize>() else {
+    let Some((n, per_set)) = count_and_rest(arg) else {
         return "denied: invalid count".into();
+    };
+    let Ok(per_set) = per_set.parse::<usize>() else {
+        return "denied: invalid size".into();
     };
     let value = vec![b'v'; 1000];
     let mut kept = Vec::new();
@@ -244,7 +246,7 @@ pub(crate) fn hoard_headers(arg: &str) -> String {
         let fields = http::Fields::new();
         let mut size = 0;
         let mut k = 0;
-        while size + value.len() <= PER_SET && fields.append(&format!("x-pad-{k}"), &value).is_ok()
+        while size + value.len() <= per_set && fields.append(&format!("x-pad-{k}"), &value).is_ok()
         {
             size += value.len();
             k += 1;

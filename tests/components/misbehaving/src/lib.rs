@@ -284,6 +284,7 @@ fn mac(secret: &str) -> String {
 /// The component's start function, run while each instance is made (the component model calls
 /// a core module's `_initialize` export then): loops or traps when the gateway's setting
 /// `on-instantiate` says so.
+#[cfg(target_arch = "wasm32")]
 #[unsafe(export_name = "_initialize")]
 pub extern "C" fn initialize() {
     unsafe extern "C" {

@@ -1,6 +1,7 @@
 //! The behaviours that go through `wasi:http`: single requests (`fetch:`, `send:`, `header:`),
 //! one passing on what another received (`relay:`), many in a row (`repeat:`) or at once
-//! (`flood:`), and hoarding host memory (`hoard-bodies:`, `hoard-headers:`). See the crate documentation for what each returns.
+//! (`flood:`), and hoarding host memory (`hoard-bodies:`, `hoard-headers:`,
+//! `hoard-long-requests:`). See the crate documentation for what each returns.
 
 use crate::wasi::http::{outgoing_handler, types as http};
 use crate::wasi::io::streams::StreamError;
@@ -255,6 +256,34 @@ pub(crate) fn hoard_headers(arg: &str) -> String {
         kept.push(fields);
     }
     format!("hoarded: {} header sets, {total} bytes", kept.len())
+}
+
+/// `hoard-long-requests:<N>:<bytes>`: N requests, never sent, on each of which the plugin tries
+/// to set an authority, a path and a method of `<bytes>` bytes; all kept until the call ends.
+/// `kept: <N> requests; accepted <a> authorities, <p> paths, <m> methods`.
+pub(crate) fn hoard_long_requests(arg: &str) -> String {
+    let Some((n, bytes)) = count_and_rest(arg) else {
+        return "denied: invalid count".into();
+    };
+    let Ok(bytes) = bytes.parse::<usize>() else {
+        return "denied: invalid size".into();
+    };
+    let authority = "a".repeat(bytes);
+    let path = format!("/{}", "p".repeat(bytes.saturating_sub(1)));
+    let method = http::Method::Other("M".repeat(bytes));
+    let (mut authorities, mut paths, mut methods) = (0, 0, 0);
+    let mut kept = Vec::new();
+    for _ in 0..n {
+        let request = http::OutgoingRequest::new(http::Fields::new());
+        authorities += usize::from(request.set_authority(Some(&authority)).is_ok());
+        paths += usize::from(request.set_path_with_query(Some(&path)).is_ok());
+        methods += usize::from(request.set_method(&method).is_ok());
+        kept.push(request);
+    }
+    format!(
+        "kept: {} requests; accepted {authorities} authorities, {paths} paths, {methods} methods",
+        kept.len()
+    )
 }
 
 /// Reads a response body to its end and decodes it as UTF-8 (lossily).

@@ -18,6 +18,7 @@
 //! | `flood:<N>:<url>` | starts N `GET <url>` at once, then waits for each; the message is `"flood: <ok> ok, <failed> failed"`, followed by `": <first failure>"` when one failed. |
 //! | `hoard-bodies:<N>:<url>` | makes N `POST <url>` requests, never sent, and writes into each body as much as its stream accepts without waiting, up to 2 MiB (1 MiB writes); keeps them all. The message is `"hoarded: <N> bodies, <bytes> bytes"` (a `denied: ...` message if making a request failed). |
 //! | `hoard-headers:<N>:<bytes>` | makes N header sets (`fields`) and appends 1,000-byte values to each until the host refuses one or the set holds `<bytes>` bytes; keeps them all. The message is `"hoarded: <N> header sets, <bytes> bytes"`. |
+//! | `hoard-long-requests:<N>:<bytes>` | makes N requests, never sent, and tries to set an authority, a path and a method of `<bytes>` bytes on each; keeps them all. The message is `"kept: <N> requests; accepted <a> authorities, <p> paths, <m> methods"`. |
 //! | `log-flood:<MiB>` | writes MiB mebibytes through `logging.log` (info, 1 KiB lines) and as many through stderr (1 KiB lines), then returns `Ok(payment)` (as below). |
 //! | `log:<text>`   | writes `<text>` once through `logging.log` (warn), once to stdout and once to stderr (each followed by a newline), then returns `Ok(payment)` (as below). |
 //! | `mac:<secret>` | asks the host for the HMAC-SHA256 of `probe` keyed with the secret `<secret>` and returns `Err(not-attempted)` with the message `"mac: <hex>"`, `"mac: unavailable: <text>"` or `"mac: unknown-secret: <text>"`. |
@@ -149,6 +150,7 @@ impl charging::Guest for Misbehaving {
             "flood" => told(http::flood(arg)),
             "hoard-bodies" => told(http::hoard_bodies(arg)),
             "hoard-headers" => told(http::hoard_headers(arg)),
+            "hoard-long-requests" => told(http::hoard_long_requests(arg)),
             "log-flood" => {
                 flood_logs(arg.parse().unwrap_or(1));
                 Ok(echo(request))

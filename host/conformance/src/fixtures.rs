@@ -65,7 +65,8 @@ pub struct References {
     /// A refund reference (default `conformance_missing_refund`).
     #[serde(default = "missing_refund")]
     pub refund: String,
-    /// A customer reference (default `conformance_missing_customer`).
+    /// A customer reference (default `conformance_missing_customer`); empty for a gateway
+    /// without customer objects, whose customer references are derived and always exist.
     #[serde(default = "missing_customer")]
     pub customer: String,
 }

@@ -18,7 +18,8 @@
 //! - `idempotency.*`: the same key returns the same customer, payment (money moved once) and
 //!   refund; a new key charges again.
 //! - `input.*`, `references.*`: invalid input names the field; references the gateway never
-//!   issued, or another customer's card, are `not-found`.
+//!   issued are `not-found`; another customer's card is refused (`not-found`, or `invalid-input`
+//!   naming `card`).
 //! - `bounds.*`: no capture above the authorization, no refund above the capture.
 //! - `declines.*`: a decline carries the payment's reference and a normalized category; a card
 //!   that needs the customer is `action-required` with the waiting payment.
@@ -45,7 +46,7 @@
 //! [references]                      # references in the gateway's format that name nothing
 //! payment = "pi_conformance_missing"  # defaults: conformance_missing_payment, ...
 //! refund = "re_conformance_missing"
-//! customer = "cus_conformance_missing"
+//! customer = "cus_conformance_missing"      # "" when the gateway has no customer objects
 //!
 //! [outbound]
 //! idempotency_header = "idempotency-key"   # the header carrying the key on the wire (default)
@@ -72,6 +73,7 @@
 //! Templates take `{timestamp}` and `{signature}` (and `{body}` in `signed_payload`); `${NAME}`
 //! anywhere is replaced by a variable or the environment (see [`fixtures`]).
 
+pub mod cli;
 pub mod faults;
 pub mod fixtures;
 pub mod kit;

@@ -10,19 +10,15 @@ use omnicrm_host::contract::{
 };
 use std::time::Duration;
 
-/// The outcome of an over-limit request: refused as invalid-input on `amount`.
-fn refused_on_amount<T>(result: &Result<T, CallError>) -> Option<Outcome> {
-    match result {
-        Err(CallError::Gateway(GatewayError::InvalidInput(i))) if i.field == "amount" => Some(pass()),
-        Err(CallError::Gateway(GatewayError::InvalidInput(i))) => Some(fail(format!(
+/// The outcome of an over-limit request that failed: it must be invalid-input on `amount`.
+fn refused_on_amount(error: &CallError) -> Outcome {
+    match error {
+        CallError::Gateway(GatewayError::InvalidInput(i)) if i.field == "amount" => pass(),
+        CallError::Gateway(GatewayError::InvalidInput(i)) => fail(format!(
             "refused, but invalid-input names `{}`, not `amount`",
             i.field
-        ))),
-        Err(e) => Some(fail(format!(
-            "expected invalid-input on `amount`, got {}",
-            describe(e)
-        ))),
-        Ok(_) => None,
+        )),
+        e => fail(format!("expected invalid-input on `amount`, got {}", describe(e))),
     }
 }
 
@@ -52,10 +48,8 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                         idempotency_key: kit.key("over-capture"),
                     })
                     .await;
-                if let Some(outcome) = refused_on_amount(&result) {
-                    return outcome;
-                }
                 match result {
+                    Err(e) => refused_on_amount(&e),
                     Ok(m) if m.status == ModificationStatus::Pending && is_async => {
                         not_applicable(PENDING)
                     }
@@ -65,7 +59,6 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                         amount + 1,
                         m.status
                     )),
-                    Err(_) => unreachable_outcome(),
                 }
             },
         )
@@ -90,10 +83,8 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                         idempotency_key: kit.key("over-refund"),
                     })
                     .await;
-                if let Some(outcome) = refused_on_amount(&result) {
-                    return outcome;
-                }
                 match result {
+                    Err(e) => refused_on_amount(&e),
                     Ok(r) if r.status == RefundStatus::Pending && is_async => {
                         settle_pending_refund(kit, &r.id).await
                     }
@@ -106,7 +97,6 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                         r.id,
                         r.status
                     )),
-                    Err(_) => unreachable_outcome(),
                 }
             },
         )
@@ -131,8 +121,4 @@ async fn settle_pending_refund(kit: &Kit, refund: &str) -> Outcome {
         }
     }
     not_applicable(format!("{PENDING}; still pending after 3 s"))
-}
-
-fn unreachable_outcome() -> Outcome {
-    fail("internal: an error was not classified")
 }

@@ -72,8 +72,13 @@ pub(crate) async fn run(kit: &Kit, _payer: &Payer, recorder: &mut Recorder) {
                         "the fixtures name no card that needs the customer (`cards.customer_action`)",
                     );
                 };
+                // The gateway may ask for the customer when the card is stored (a set-up that
+                // needs authentication) or when it is charged: either is the promise kept.
                 let payer = match kit.payer("action", token).await {
                     Ok(p) => p,
+                    Err(CallError::Gateway(GatewayError::ActionRequired(a))) if !a.payment.is_empty() => {
+                        return pass();
+                    }
                     Err(e) => return fail(format!("storing the card: {}", describe(&e))),
                 };
                 let mut request = kit.charge_request(

@@ -233,9 +233,11 @@ impl Fixtures {
             return invalid("amount", "must be at least 2");
         }
         if let Some(webhooks) = &self.webhooks {
-            if !["hmac-sha256", "hmac-sha512", "hmac-sha1"].contains(&webhooks.algorithm.as_str())
-            {
-                return invalid("webhooks.algorithm", "must be hmac-sha256, -sha512 or -sha1");
+            if !["hmac-sha256", "hmac-sha512", "hmac-sha1"].contains(&webhooks.algorithm.as_str()) {
+                return invalid(
+                    "webhooks.algorithm",
+                    "must be hmac-sha256, -sha512 or -sha1",
+                );
             }
             if !["raw", "hex", "base64"].contains(&webhooks.key_encoding.as_str()) {
                 return invalid("webhooks.key_encoding", "must be raw, hex or base64");

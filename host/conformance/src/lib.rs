@@ -84,7 +84,9 @@ mod checks;
 
 use fixtures::{FixtureError, Fixtures};
 use kit::Kit;
-use omnicrm_host::{GatewayConfig, GatewaysFile, OutboundAuth, Runtime, RuntimeOptions, SecretSource};
+use omnicrm_host::{
+    GatewayConfig, GatewaysFile, OutboundAuth, Runtime, RuntimeOptions, SecretSource,
+};
 use report::Report;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -168,7 +170,9 @@ pub fn target_from_files(
     let mut file = GatewaysFile::from_toml_str(&text).map_err(|e| bad_config(e.to_string()))?;
     let name = match gateway {
         Some(name) => name.to_owned(),
-        None if file.gateways.len() == 1 => file.gateways.keys().next().cloned().unwrap_or_default(),
+        None if file.gateways.len() == 1 => {
+            file.gateways.keys().next().cloned().unwrap_or_default()
+        }
         None => {
             return Err(bad_config(format!(
                 "name the gateway to check (--gateway): the file configures {}",
@@ -185,10 +189,11 @@ pub fn target_from_files(
         .remove(&name)
         .ok_or_else(|| bad_config(format!("no [gateways.{name}] table")))?;
     gateway_config.component = component.to_owned();
-    let fixtures = Fixtures::parse(&read(fixtures)?, vars).map_err(|source| KitError::Fixtures {
-        path: fixtures.to_owned(),
-        source,
-    })?;
+    let fixtures =
+        Fixtures::parse(&read(fixtures)?, vars).map_err(|source| KitError::Fixtures {
+            path: fixtures.to_owned(),
+            source,
+        })?;
     Ok(Target {
         name,
         config: gateway_config,

@@ -94,7 +94,10 @@ impl Report {
 
     /// One line per check, then the summary line.
     pub fn text(&self) -> String {
-        let mut out = format!("conformance of {} (contract {})\n", self.gateway, self.contract);
+        let mut out = format!(
+            "conformance of {} (contract {})\n",
+            self.gateway, self.contract
+        );
         for check in &self.checks {
             let _ = match &check.outcome {
                 Outcome::Passed => writeln!(out, "pass  {}: {}", check.id, check.promise),
@@ -210,15 +213,25 @@ mod tests {
         assert_eq!(report.summary(), "1 passed, 1 failed (1 not applicable)");
         assert!(!report.success());
         assert_eq!(report.failed_ids(), ["b.two"]);
-        assert!(report.text().ends_with("1 passed, 1 failed (1 not applicable)\n"));
+        assert!(
+            report
+                .text()
+                .ends_with("1 passed, 1 failed (1 not applicable)\n")
+        );
     }
 
     #[test]
     fn junit_escapes_and_marks_skipped_and_failed() {
         let xml = report().junit();
-        assert!(xml.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
         assert!(xml.contains("got &quot;x&quot; &amp; ? y"), "{xml}");
-        assert!(xml.contains("<skipped message=\"not applicable: no lookup\"/>"), "{xml}");
+        assert!(
+            xml.contains("<skipped message=\"not applicable: no lookup\"/>"),
+            "{xml}"
+        );
         assert!(xml.contains("keeps &lt;its&gt; promise"), "{xml}");
     }
 

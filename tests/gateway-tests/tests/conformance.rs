@@ -162,7 +162,10 @@ async fn the_offline_component_conforms() {
         ],
     );
     // No network: the fault and outbound checks do not apply, and say why.
-    for id in ["faults.reset-after-send", "outbound.no-authorization-header"] {
+    for id in [
+        "faults.reset-after-send",
+        "outbound.no-authorization-header",
+    ] {
         assert!(
             matches!(
                 report.check(id).map(|c| &c.outcome),
@@ -173,7 +176,11 @@ async fn the_offline_component_conforms() {
         );
     }
     // The reports CI reads.
-    assert!(report.junit().contains("<skipped message=\"not applicable: "));
+    assert!(
+        report
+            .junit()
+            .contains("<skipped message=\"not applicable: ")
+    );
     assert!(report.json().contains("\"outcome\": \"passed\""));
 }
 
@@ -241,23 +248,43 @@ async fn wrong_error_kinds_are_caught() {
 async fn a_double_charge_on_replay_is_caught() {
     let report = broken("double-charge-on-replay").await;
     assert_caught(&report, &["idempotency.charge-same-key"]);
-    assert_eq!(report.failed_ids(), ["idempotency.charge-same-key"], "{}", report.text());
+    assert_eq!(
+        report.failed_ids(),
+        ["idempotency.charge-same-key"],
+        "{}",
+        report.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_over_refund_is_caught() {
     let report = broken("over-refund").await;
-    assert_eq!(report.failed_ids(), ["bounds.refund-above-captured"], "{}", report.text());
+    assert_eq!(
+        report.failed_ids(),
+        ["bounds.refund-above-captured"],
+        "{}",
+        report.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_header_set_by_the_plugin_is_caught() {
     let report = broken("sets-authorization").await;
-    assert_eq!(report.failed_ids(), ["outbound.no-authorization-header"], "{}", report.text());
+    assert_eq!(
+        report.failed_ids(),
+        ["outbound.no-authorization-header"],
+        "{}",
+        report.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_outside_the_allow_list_is_caught() {
     let report = broken("calls-foreign-host").await;
-    assert_eq!(report.failed_ids(), ["outbound.allow-list-only"], "{}", report.text());
+    assert_eq!(
+        report.failed_ids(),
+        ["outbound.allow-list-only"],
+        "{}",
+        report.text()
+    );
 }

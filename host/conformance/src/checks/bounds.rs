@@ -18,7 +18,10 @@ fn refused_on_amount(error: &CallError) -> Outcome {
             "refused, but invalid-input names `{}`, not `amount`",
             i.field
         )),
-        e => fail(format!("expected invalid-input on `amount`, got {}", describe(e))),
+        e => fail(format!(
+            "expected invalid-input on `amount`, got {}",
+            describe(e)
+        )),
     }
 }
 
@@ -27,7 +30,9 @@ const PENDING: &str = "answered `pending` (the gateway declares `async-modificat
 pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
     let g = &kit.gateway;
     let amount = kit.fixtures.amount;
-    let is_async = kit.capabilities().contains(Capabilities::ASYNC_MODIFICATIONS);
+    let is_async = kit
+        .capabilities()
+        .contains(Capabilities::ASYNC_MODIFICATIONS);
     recorder
         .check(
             "bounds.capture-above-authorized",

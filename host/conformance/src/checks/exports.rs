@@ -7,9 +7,9 @@ use crate::kit::{Kit, Payer, describe};
 use crate::report::Outcome;
 use omnicrm_host::CallError;
 use omnicrm_host::contract::{
-    BalanceFilter, Capabilities, CaptureMode, CaptureRequest, CardSessionRequest,
-    CollectionMethod, InvoiceFilter, InvoiceRequest, LineItem, PageRequest, RefundRequest,
-    TimeRange, VoidRequest, WebhookRequest,
+    BalanceFilter, Capabilities, CaptureMode, CaptureRequest, CardSessionRequest, CollectionMethod,
+    InvoiceFilter, InvoiceRequest, LineItem, PageRequest, RefundRequest, TimeRange, VoidRequest,
+    WebhookRequest,
 };
 use std::collections::BTreeSet;
 
@@ -48,18 +48,24 @@ pub(crate) async fn run(kit: &Kit, payer: Option<&Payer>, recorder: &mut Recorde
     let amount = kit.fixtures.amount;
 
     recorder
-        .check("exports.tokens.ensure-customer", &promise("tokens.ensure-customer"), async {
-            answered(kit.customer("exports").await.map(drop))
-        })
+        .check(
+            "exports.tokens.ensure-customer",
+            &promise("tokens.ensure-customer"),
+            async { answered(kit.customer("exports").await.map(drop)) },
+        )
         .await;
     // Stored for a customer of its own: gateways that store a card once per customer (Adyen)
     // answer the payer's card again, and removing it below would leave the payer without one.
     let mut spare = None;
     recorder
-        .check("exports.tokens.store-card", &promise("tokens.store-card"), async {
-            let result = kit.payer("spare", &kit.fixtures.cards.succeeds).await;
-            answered(result.map(|payer| spare = Some(payer)))
-        })
+        .check(
+            "exports.tokens.store-card",
+            &promise("tokens.store-card"),
+            async {
+                let result = kit.payer("spare", &kit.fixtures.cards.succeeds).await;
+                answered(result.map(|payer| spare = Some(payer)))
+            },
+        )
         .await;
     recorder
         .check(
@@ -77,9 +83,11 @@ pub(crate) async fn run(kit: &Kit, payer: Option<&Payer>, recorder: &mut Recorde
         )
         .await;
     recorder
-        .check("exports.tokens.list-cards", &promise("tokens.list-cards"), async {
-            answered(g.list_cards(&payer.customer).await.map(drop))
-        })
+        .check(
+            "exports.tokens.list-cards",
+            &promise("tokens.list-cards"),
+            async { answered(g.list_cards(&payer.customer).await.map(drop)) },
+        )
         .await;
     recorder
         .check(
@@ -89,22 +97,33 @@ pub(crate) async fn run(kit: &Kit, payer: Option<&Payer>, recorder: &mut Recorde
         )
         .await;
     recorder
-        .check("exports.tokens.remove-card", &promise("tokens.remove-card"), async {
-            let result = match &spare {
-                Some(spare) => g.remove_card(&spare.customer, &spare.card).await,
-                None => g.remove_card(&payer.customer, "conformance_missing_card").await,
-            };
-            answered(result)
-        })
+        .check(
+            "exports.tokens.remove-card",
+            &promise("tokens.remove-card"),
+            async {
+                let result = match &spare {
+                    Some(spare) => g.remove_card(&spare.customer, &spare.card).await,
+                    None => {
+                        g.remove_card(&payer.customer, "conformance_missing_card")
+                            .await
+                    }
+                };
+                answered(result)
+            },
+        )
         .await;
 
     let mut payment = None;
     recorder
-        .check("exports.charging.charge", &promise("charging.charge"), async {
-            let request =
-                kit.charge_request(payer, amount, CaptureMode::Automatic, &kit.key("charge"));
-            answered(g.charge(request).await.map(|p| payment = Some(p.id)))
-        })
+        .check(
+            "exports.charging.charge",
+            &promise("charging.charge"),
+            async {
+                let request =
+                    kit.charge_request(payer, amount, CaptureMode::Automatic, &kit.key("charge"));
+                answered(g.charge(request).await.map(|p| payment = Some(p.id)))
+            },
+        )
         .await;
     let payment = payment.unwrap_or_else(|| kit.fixtures.references.payment.clone());
     recorder
@@ -112,7 +131,8 @@ pub(crate) async fn run(kit: &Kit, payer: Option<&Payer>, recorder: &mut Recorde
             "exports.charging.capture-payment",
             &promise("charging.capture-payment"),
             async {
-                let request = kit.charge_request(payer, amount, CaptureMode::Manual, &kit.key("auth"));
+                let request =
+                    kit.charge_request(payer, amount, CaptureMode::Manual, &kit.key("auth"));
                 let authorized = match g.charge(request).await {
                     Ok(p) => p.id,
                     Err(e) => return fail(format!("authorizing first: {}", describe(&e))),
@@ -132,22 +152,27 @@ pub(crate) async fn run(kit: &Kit, payer: Option<&Payer>, recorder: &mut Recorde
         )
         .await;
     recorder
-        .check("exports.charging.void-payment", &promise("charging.void-payment"), async {
-            let request = kit.charge_request(payer, amount, CaptureMode::Manual, &kit.key("auth"));
-            let authorized = match g.charge(request).await {
-                Ok(p) => p.id,
-                Err(e) => return fail(format!("authorizing first: {}", describe(&e))),
-            };
-            answered(
-                g.void_payment(VoidRequest {
-                    payment: authorized,
-                    metadata: Vec::new(),
-                    idempotency_key: kit.key("void"),
-                })
-                .await
-                .map(drop),
-            )
-        })
+        .check(
+            "exports.charging.void-payment",
+            &promise("charging.void-payment"),
+            async {
+                let request =
+                    kit.charge_request(payer, amount, CaptureMode::Manual, &kit.key("auth"));
+                let authorized = match g.charge(request).await {
+                    Ok(p) => p.id,
+                    Err(e) => return fail(format!("authorizing first: {}", describe(&e))),
+                };
+                answered(
+                    g.void_payment(VoidRequest {
+                        payment: authorized,
+                        metadata: Vec::new(),
+                        idempotency_key: kit.key("void"),
+                    })
+                    .await
+                    .map(drop),
+                )
+            },
+        )
         .await;
     let mut refund = None;
     recorder
@@ -251,7 +276,11 @@ async fn invoicing(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                     metadata: Vec::new(),
                     idempotency_key: kit.key("invoice"),
                 };
-                answered(g.create_invoice(request).await.map(|i| invoice = Some(i.id)))
+                answered(
+                    g.create_invoice(request)
+                        .await
+                        .map(|i| invoice = Some(i.id)),
+                )
             }),
         )
         .await;
@@ -259,8 +288,14 @@ async fn invoicing(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
     // Each step of an invoice's life, in an order every status machine allows; a step the
     // gateway refuses is still an answer.
     for (id, export) in [
-        ("exports.invoicing.finalize-invoice", "invoicing.finalize-invoice"),
-        ("exports.invoicing.mark-uncollectible", "invoicing.mark-uncollectible"),
+        (
+            "exports.invoicing.finalize-invoice",
+            "invoicing.finalize-invoice",
+        ),
+        (
+            "exports.invoicing.mark-uncollectible",
+            "invoicing.mark-uncollectible",
+        ),
         ("exports.invoicing.void-invoice", "invoicing.void-invoice"),
         ("exports.invoicing.pay-invoice", "invoicing.pay-invoice"),
     ] {
@@ -332,7 +367,11 @@ async fn metrics(kit: &Kit, recorder: &mut Recorder) {
                     range: day,
                     currency: Some(kit.fixtures.currency.clone()),
                 };
-                answered(g.list_balance_transactions(filter, first_page()).await.map(drop))
+                answered(
+                    g.list_balance_transactions(filter, first_page())
+                        .await
+                        .map(drop),
+                )
             }),
         )
         .await;
@@ -380,8 +419,16 @@ async fn capabilities_match_exports(kit: &Kit) -> Outcome {
             problems.push(format!(
                 "`{}` is {} but {} exported",
                 capability.name(),
-                if caps.contains(capability) { "declared" } else { "not declared" },
-                if exported { "its interface is" } else { "its interface is not" }
+                if caps.contains(capability) {
+                    "declared"
+                } else {
+                    "not declared"
+                },
+                if exported {
+                    "its interface is"
+                } else {
+                    "its interface is not"
+                }
             ));
         }
     }

@@ -45,7 +45,9 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
         ),
     ];
     for (id, promise, fault) in cases {
-        recorder.check(id, promise, faulted_charge(kit, payer, fault)).await;
+        recorder
+            .check(id, promise, faulted_charge(kit, payer, fault))
+            .await;
     }
 }
 
@@ -105,7 +107,9 @@ fn classified(fault: Fault, result: &Result<Payment, CallError>) -> Result<(), S
         (_, Err(e @ (CallError::Timeout { .. } | CallError::Trap(_) | CallError::Host(_)))) => {
             Err(format!("the call did not answer: {}", describe(e)))
         }
-        (Fault::ConnectionRefused, Err(CallError::Gateway(GatewayError::NotAttempted(_)))) => Ok(()),
+        (Fault::ConnectionRefused, Err(CallError::Gateway(GatewayError::NotAttempted(_)))) => {
+            Ok(())
+        }
         (Fault::ConnectionRefused, _) => Err(format!(
             "nothing reached the gateway: expected not-attempted, got {got}"
         )),
@@ -127,9 +131,10 @@ fn classified(fault: Fault, result: &Result<Payment, CallError>) -> Result<(), S
             )),
         },
         (Fault::RateLimited { .. }, _) => Err(format!("expected rate-limited, got {got}")),
-        (Fault::SlowResponse(_), Ok(_) | Err(CallError::Gateway(GatewayError::OutcomeUnknown(_)))) => {
-            Ok(())
-        }
+        (
+            Fault::SlowResponse(_),
+            Ok(_) | Err(CallError::Gateway(GatewayError::OutcomeUnknown(_))),
+        ) => Ok(()),
         (Fault::SlowResponse(_), _) => Err(format!(
             "the gateway acted on the slow request: expected the payment or outcome-unknown, got {got}"
         )),

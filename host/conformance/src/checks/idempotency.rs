@@ -53,7 +53,10 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                         first.status, first.amount, again.status, again.amount
                     ));
                 }
-                if kit.capabilities().contains(omnicrm_host::contract::Capabilities::PAYMENT_LOOKUP) {
+                if kit
+                    .capabilities()
+                    .contains(omnicrm_host::contract::Capabilities::PAYMENT_LOOKUP)
+                {
                     match g.get_payment(&first.id).await {
                         Ok(p) if p.amount_captured > amount => {
                             return fail(format!(
@@ -74,8 +77,12 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
             "idempotency.new-key-charges-again",
             "the same charge with a new key is a new payment",
             async {
-                let request =
-                    kit.charge_request(payer, amount, CaptureMode::Automatic, &kit.key("charge-new"));
+                let request = kit.charge_request(
+                    payer,
+                    amount,
+                    CaptureMode::Automatic,
+                    &kit.key("charge-new"),
+                );
                 match (g.charge(request).await, &first_payment) {
                     (Ok(p), Some(first)) if &p.id == first => {
                         fail(format!("a new key answered the earlier payment {first}"))
@@ -109,9 +116,10 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                     g.refund_payment(refund).await,
                 ) {
                     (Ok(a), Ok(b)) if a.id == b.id => pass(),
-                    (Ok(a), Ok(b)) => {
-                        fail(format!("the repeat refunded again: refund {} then {}", a.id, b.id))
-                    }
+                    (Ok(a), Ok(b)) => fail(format!(
+                        "the repeat refunded again: refund {} then {}",
+                        a.id, b.id
+                    )),
                     (Err(e), _) | (_, Err(e)) => fail(describe(&e)),
                 }
             },

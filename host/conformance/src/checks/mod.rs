@@ -70,7 +70,10 @@ pub(crate) async fn run_all(kit: &Kit) -> Vec<CheckResult> {
                         payer = Some(p);
                         pass()
                     }
-                    Err(e) => fail(format!("set-up failed, the checks that charge cannot run: {}", describe(&e))),
+                    Err(e) => fail(format!(
+                        "set-up failed, the checks that charge cannot run: {}",
+                        describe(&e)
+                    )),
                 }
             },
         )

@@ -17,7 +17,14 @@ pub(crate) async fn run(kit: &Kit, recorder: &mut Recorder) {
                 let offending: Vec<String> = sent
                     .iter()
                     .filter(|r| !r.credential_headers.is_empty())
-                    .map(|r| format!("{} {} set {}", r.method, r.url, r.credential_headers.join(", ")))
+                    .map(|r| {
+                        format!(
+                            "{} {} set {}",
+                            r.method,
+                            r.url,
+                            r.credential_headers.join(", ")
+                        )
+                    })
                     .collect();
                 match offending.first() {
                     None => pass(),

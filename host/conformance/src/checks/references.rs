@@ -9,7 +9,9 @@ use omnicrm_host::contract::{Capabilities, CaptureMode, GatewayError, Money, Ref
 
 fn names_field(result: Result<impl std::fmt::Debug, CallError>, fields: &[&str]) -> Outcome {
     match result {
-        Err(CallError::Gateway(GatewayError::InvalidInput(i))) if fields.contains(&i.field.as_str()) => {
+        Err(CallError::Gateway(GatewayError::InvalidInput(i)))
+            if fields.contains(&i.field.as_str()) =>
+        {
             pass()
         }
         Err(CallError::Gateway(GatewayError::InvalidInput(i))) => fail(format!(
@@ -38,7 +40,8 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
             "input.zero-amount-names-field",
             "a charge of 0 is invalid-input naming `amount`",
             async {
-                let request = kit.charge_request(payer, 0, CaptureMode::Automatic, &kit.key("zero"));
+                let request =
+                    kit.charge_request(payer, 0, CaptureMode::Automatic, &kit.key("zero"));
                 names_field(g.charge(request).await, &["amount"])
             },
         )
@@ -58,7 +61,10 @@ pub(crate) async fn run(kit: &Kit, payer: &Payer, recorder: &mut Recorder) {
                     amount: kit.fixtures.amount,
                     currency: "Z1".into(),
                 };
-                names_field(g.charge(request).await, &["currency", "amount", "amount.currency"])
+                names_field(
+                    g.charge(request).await,
+                    &["currency", "amount", "amount.currency"],
+                )
             },
         )
         .await;

@@ -13,10 +13,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) async fn run(kit: &Kit, recorder: &mut Recorder) {
     let Some(webhooks) = &kit.fixtures.webhooks else {
         for (id, promise) in [
-            ("webhooks.good-normalizes", "a correctly signed webhook normalizes to its event"),
-            ("webhooks.wrong-signature-rejected", "a webhook signed with another key is refused"),
-            ("webhooks.stale-rejected", "a webhook signed long ago is refused as outside the tolerance"),
-            ("webhooks.replay-changes-nothing", "a webhook delivered twice is refused or gives the same event id"),
+            (
+                "webhooks.good-normalizes",
+                "a correctly signed webhook normalizes to its event",
+            ),
+            (
+                "webhooks.wrong-signature-rejected",
+                "a webhook signed with another key is refused",
+            ),
+            (
+                "webhooks.stale-rejected",
+                "a webhook signed long ago is refused as outside the tolerance",
+            ),
+            (
+                "webhooks.replay-changes-nothing",
+                "a webhook delivered twice is refused or gives the same event id",
+            ),
         ] {
             recorder
                 .check(id, promise, async {
@@ -77,7 +89,8 @@ pub(crate) async fn run(kit: &Kit, recorder: &mut Recorder) {
                         "the fixtures give no `tolerance_secs`: the signature carries no timestamp",
                     );
                 };
-                let stale = now - i64::try_from(tolerance.saturating_mul(10)).unwrap_or(i64::MAX / 2);
+                let stale =
+                    now - i64::try_from(tolerance.saturating_mul(10)).unwrap_or(i64::MAX / 2);
                 refused(kit, signed(webhooks, &path, stale, &webhooks.secret), |r| {
                     matches!(r, Rejection::OutsideTolerance)
                 })
@@ -114,12 +127,22 @@ fn has_event(outcome: &WebhookOutcome, id: &str) -> bool {
     outcome.events.iter().any(|e| e.id == id)
 }
 
-async fn handle(kit: &Kit, request: WebhookRequest) -> Result<Result<WebhookOutcome, Rejection>, String> {
-    kit.gateway.handle_webhook(request).await.map_err(|e| describe(&e))
+async fn handle(
+    kit: &Kit,
+    request: WebhookRequest,
+) -> Result<Result<WebhookOutcome, Rejection>, String> {
+    kit.gateway
+        .handle_webhook(request)
+        .await
+        .map_err(|e| describe(&e))
 }
 
 /// Refused with a rejection `expected` accepts, or accepted without any event.
-async fn refused(kit: &Kit, request: WebhookRequest, expected: impl Fn(&Rejection) -> bool) -> Outcome {
+async fn refused(
+    kit: &Kit,
+    request: WebhookRequest,
+    expected: impl Fn(&Rejection) -> bool,
+) -> Outcome {
     match handle(kit, request).await {
         Ok(Err(r)) if expected(&r) => pass(),
         Ok(Err(r)) => fail(format!("refused, but as {r:?}")),
@@ -175,8 +198,9 @@ fn mac(webhooks: &Webhooks, secret: &str, message: &[u8]) -> String {
         _ => secret.as_bytes().to_vec(),
     };
     fn compute<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
-        let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key)
-            .unwrap_or_else(|_| <M as hmac::digest::KeyInit>::new_from_slice(&[0]).expect("HMAC takes any key"));
+        let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
+            <M as hmac::digest::KeyInit>::new_from_slice(&[0]).expect("HMAC takes any key")
+        });
         mac.update(message);
         mac.finalize().into_bytes().to_vec()
     }

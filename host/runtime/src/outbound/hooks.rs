@@ -49,6 +49,7 @@ struct GatewayOutbound {
 
 impl OutboundHooks {
     /// The outbound HTTP of the gateway `gateway`.
+    #[allow(clippy::too_many_arguments)] // One per part of the gateway's outbound path.
     pub(crate) fn new(
         gateway: Arc<str>,
         policy: OutboundPolicy,
@@ -92,17 +93,16 @@ pub(crate) struct CallHooks {
     in_flight: Option<Arc<Semaphore>>,
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
+/// What sending a request gives the plugin: the response and the future of its I/O, or an error.
+type SendAnswer = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
 >;
+
+type ResponseFuture = Box<dyn Future<Output = SendAnswer> + Send>;
 
 fn denied() -> ResponseFuture {
     Box::new(async { Err(HttpError::HttpRequestDenied) })
@@ -262,10 +262,11 @@ impl WasiHttpHooks for CallHooks {
                 }
                 answer
             };
-            let response = tokio::time::timeout(connect.saturating_add(first_byte), exchange_answer)
-                .await
-                .map_err(|_| HttpError::ConnectionReadTimeout)?
-                .map_err(map_client_error)?;
+            let response =
+                tokio::time::timeout(connect.saturating_add(first_byte), exchange_answer)
+                    .await
+                    .map_err(|_| HttpError::ConnectionReadTimeout)?
+                    .map_err(map_client_error)?;
             if interception == Interception::ResetAfterSending {
                 return Err(HttpError::ConnectionTerminated);
             }
@@ -301,17 +302,7 @@ impl WasiHttpHooks for CallHooks {
 }
 
 /// The answer an interceptor gave instead of sending a request.
-fn injected_response(
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> Result<
-    (
-        http::Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ),
-    HttpError,
-> {
+fn injected_response(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> SendAnswer {
     let mut response = http::Response::builder().status(status);
     for (name, value) in headers {
         response = response.header(name, value);

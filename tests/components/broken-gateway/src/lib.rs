@@ -140,7 +140,8 @@ impl Gateway for Broken {
 
     fn charge(mut request: ChargeRequest) -> Result<Payment, GatewayError> {
         if fault() == Fault::DoubleChargeOnReplay {
-            request.idempotency_key = format!("{}.{:x}", request.idempotency_key, time::random_u64());
+            request.idempotency_key =
+                format!("{}.{:x}", request.idempotency_key, time::random_u64());
         }
         charging::charge(request).map_err(misclassified)
     }

@@ -288,3 +288,56 @@ async fn a_call_outside_the_allow_list_is_caught() {
         report.text()
     );
 }
+
+/// The command line: a line per check and the summary on stdout, the JUnit and JSON reports
+/// written, and the exit code telling a conforming gateway from one that fails a check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_writes_its_reports_and_exits_non_zero_on_a_failure() {
+    use omnicrm_conformance::cli::{Args, run_command};
+    use std::process::ExitCode;
+    let dir = tempfile::tempdir().unwrap();
+    let args = |fixtures: PathBuf| Args {
+        component: component_path("omnicrm_offline_gateway"),
+        config: fixture("offline.gateway.toml"),
+        fixtures,
+        gateway: None,
+        extra_ca: None,
+        junit: Some(dir.path().join("report.xml")),
+        json: Some(dir.path().join("report.json")),
+    };
+    let code = run_command(args(fixture("offline.fixtures.toml")))
+        .await
+        .unwrap();
+    assert_eq!(code, ExitCode::SUCCESS);
+    let junit = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
+    assert!(junit.contains("failures=\"0\""), "{junit}");
+    assert!(junit.contains("name=\"bounds.refund-above-captured\""), "{junit}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["gateway"], "offline 0.1.0");
+
+    // The same gateway with a fixture it contradicts: the decline's category.
+    let wrong = std::fs::read_to_string(fixture("offline.fixtures.toml"))
+        .unwrap()
+        .replace(
+            "decline_category = \"do-not-honor\"",
+            "decline_category = \"insufficient-funds\"",
+        );
+    let wrong_path = dir.path().join("wrong.fixtures.toml");
+    std::fs::write(&wrong_path, wrong).unwrap();
+    let code = run_command(args(wrong_path)).await.unwrap();
+    assert_eq!(code, ExitCode::FAILURE);
+    let junit = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("category `do-not-honor`, the fixtures expect `insufficient-funds`"),
+        "{junit}"
+    );
+
+    // A file that is not a fixture file: the kit does not run, and says why.
+    let err = run_command(args(fixture("offline.gateway.toml")))
+        .await
+        .unwrap_err();
+    assert!(err.contains("offline.gateway.toml"), "{err}");
+}

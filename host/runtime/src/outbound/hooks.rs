@@ -161,6 +161,14 @@ impl WasiHttpHooks for CallHooks {
             );
             return denied();
         }
+        if matches!(
+            interception,
+            Interception::RefuseConnection | Interception::Respond { .. }
+        ) && !http_body::Body::is_end_stream(request.body())
+        {
+            // Never sent: the body's charge ends here.
+            drop(self.diagnostics.take_unsent_body());
+        }
         match interception {
             Interception::RefuseConnection => {
                 return Box::new(async { Err(HttpError::ConnectionRefused) });

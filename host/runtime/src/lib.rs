@@ -54,4 +54,5 @@ mod validate;
 pub use config::{GatewayConfig, GatewaysFile, Limits, OutboundAuth, Secret, SecretSource};
 pub use error::{CallError, ContractProblem, LoadError, PluginTrap};
 pub use gateway::{Gateway, GatewayStats};
+pub use outbound::{InterceptedRequest, Interception, OutboundInterceptor};
 pub use runtime::{ArtifactSource, LoadInfo, Runtime, RuntimeError, RuntimeOptions};

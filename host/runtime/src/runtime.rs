@@ -12,7 +12,7 @@ use crate::gateway::{CallRunner, ContractExports, Gateway, Sandbox};
 use crate::imports::{self, GatewayShared, HostClock, HostState};
 use crate::outbound::{
     Authenticator, ClientFactory, ClientSettings, CredentialScope, NetworkRules, OutboundHooks,
-    OutboundPolicy,
+    OutboundInterceptor, OutboundPolicy,
 };
 use crate::secrets::SecretStore;
 use crate::validate;
@@ -57,6 +57,9 @@ pub struct RuntimeOptions {
     /// or to point a name at a test server. Keys in lower case. The gateways' rule on private
     /// networks applies to them as to any resolved name.
     pub static_hosts: BTreeMap<String, Vec<IpAddr>>,
+    /// A hook that sees every outbound request of this runtime's gateways and may inject a
+    /// network fault instead (test harnesses such as the conformance kit); `None` in production.
+    pub outbound_interceptor: Option<Arc<dyn OutboundInterceptor>>,
 }
 
 impl Default for RuntimeOptions {
@@ -70,6 +73,7 @@ impl Default for RuntimeOptions {
             connect_timeout: Duration::from_secs(10),
             max_idle_connections_per_host: 32,
             static_hosts: BTreeMap::new(),
+            outbound_interceptor: None,
         }
     }
 }
@@ -88,6 +92,7 @@ impl std::fmt::Debug for RuntimeOptions {
                 &self.max_idle_connections_per_host,
             )
             .field("static_hosts", &self.static_hosts)
+            .field("outbound_interceptor", &self.outbound_interceptor.is_some())
             .finish()
     }
 }
@@ -125,6 +130,7 @@ struct RuntimeInner {
     sandbox: Sandbox,
     components: Arc<Components>,
     max_memory_mib: u32,
+    interceptor: Option<Arc<dyn OutboundInterceptor>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -177,6 +183,7 @@ impl Runtime {
                 ),
                 components: Arc::new(Components::new(engine, cache)),
                 max_memory_mib: options.max_memory_mib,
+                interceptor: options.outbound_interceptor.clone(),
             }),
         })
     }
@@ -314,6 +321,7 @@ impl Runtime {
             secrets.clone(),
             client,
             limits,
+            self.inner.interceptor.clone(),
         );
         let shared = Arc::new(GatewayShared::new(
             gateway_name,

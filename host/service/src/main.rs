@@ -121,6 +121,8 @@ enum Command {
     },
     /// Generate a new random API key and print it with its SHA-256.
     GenerateKey,
+    /// Check a gateway component against the contract (the conformance kit).
+    Conformance(omnicrm_conformance::cli::Args),
     /// Check a configuration file and print what it configures (never secret values).
     CheckConfig {
         /// The configuration file.
@@ -171,6 +173,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Command::Conformance(args) => {
+            init_logs("error");
+            omnicrm_conformance::cli::run_command(args).await
+        }
         Command::Serve { config, listen } => {
             init_logs("info,wasmtime=warn,cranelift=warn");
             let mut config = load_config(&config)?;

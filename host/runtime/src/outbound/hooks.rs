@@ -9,6 +9,7 @@
 use super::auth::{Authenticator, CredentialScope, credential, is_refused_method};
 use super::client::OutboundClient;
 use super::errors::map_client_error;
+use super::intercept::{InterceptedRequest, Interception, OutboundInterceptor};
 use super::policy::{OutboundPolicy, redact_query};
 use super::response::{ResponseBody, Scanner, WITHHELD};
 use crate::config::Limits;
@@ -44,10 +45,13 @@ struct GatewayOutbound {
     in_flight: Arc<Semaphore>,
     /// Requests in flight of one call at most.
     per_call: usize,
+    /// The runtime's test hook, if any (see `intercept`).
+    interceptor: Option<Arc<dyn OutboundInterceptor>>,
 }
 
 impl OutboundHooks {
     /// The outbound HTTP of the gateway `gateway`.
+    #[allow(clippy::too_many_arguments)] // One per part of the gateway's outbound path.
     pub(crate) fn new(
         gateway: Arc<str>,
         policy: OutboundPolicy,
@@ -56,6 +60,7 @@ impl OutboundHooks {
         secrets: Arc<SecretStore>,
         client: OutboundClient,
         limits: &Limits,
+        interceptor: Option<Arc<dyn OutboundInterceptor>>,
     ) -> Self {
         OutboundHooks {
             shared: Arc::new(GatewayOutbound {
@@ -67,6 +72,7 @@ impl OutboundHooks {
                 client,
                 in_flight: Arc::new(Semaphore::new(limits.max_requests_in_flight as usize)),
                 per_call: limits.max_requests_in_flight_per_call as usize,
+                interceptor,
             }),
         }
     }
@@ -89,17 +95,16 @@ pub(crate) struct CallHooks {
     in_flight: Option<Arc<Semaphore>>,
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
+/// What sending a request gives the plugin: the response and the future of its I/O, or an error.
+type SendAnswer = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
 >;
+
+type ResponseFuture = Box<dyn Future<Output = SendAnswer> + Send>;
 
 fn denied() -> ResponseFuture {
     Box::new(async { Err(HttpError::HttpRequestDenied) })
@@ -130,6 +135,17 @@ impl WasiHttpHooks for CallHooks {
         let outbound = &self.shared;
         let gateway = &outbound.gateway;
         let uri = request.uri().clone();
+        let allowed = outbound.policy.allows(&uri) && !is_refused_method(request.method());
+        let interception = match &outbound.interceptor {
+            Some(interceptor) => interceptor.intercept(&InterceptedRequest {
+                gateway,
+                method: request.method(),
+                uri: &uri,
+                headers: request.headers(),
+                allowed,
+            }),
+            None => Interception::Send,
+        };
         if !outbound.policy.allows(&uri) {
             tracing::warn!(
                 gateway = %gateway,
@@ -146,6 +162,25 @@ impl WasiHttpHooks for CallHooks {
                 "denied an outbound request: TRACE and CONNECT are never sent"
             );
             return denied();
+        }
+        if matches!(
+            interception,
+            Interception::RefuseConnection | Interception::Respond { .. }
+        ) && !http_body::Body::is_end_stream(request.body())
+        {
+            // Never sent: the body's charge ends here.
+            drop(self.diagnostics.take_unsent_body());
+        }
+        match interception {
+            Interception::RefuseConnection => {
+                return Box::new(async { Err(HttpError::ConnectionRefused) });
+            }
+            Interception::Respond {
+                status,
+                headers,
+                body,
+            } => return Box::new(async move { injected_response(status, headers, body) }),
+            _ => {}
         }
         let headers = request.headers_mut();
         // The URL decides where the request goes; hyper derives Host / :authority from it.
@@ -243,14 +278,22 @@ impl WasiHttpHooks for CallHooks {
                 credentialed = scanner.is_some(),
                 "outbound request"
             );
-            let response = tokio::time::timeout(
-                connect.saturating_add(first_byte),
-                outbound.client.request(request),
-            )
-            .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)?
-            .map_err(map_client_error)?;
+            let exchange_answer = async {
+                let answer = outbound.client.request(request).await;
+                if let Interception::DelayResponse(delay) = interception {
+                    tokio::time::sleep(delay).await;
+                }
+                answer
+            };
+            let response =
+                tokio::time::timeout(connect.saturating_add(first_byte), exchange_answer)
+                    .await
+                    .map_err(|_| HttpError::ConnectionReadTimeout)?
+                    .map_err(map_client_error)?;
             drop(slots);
+            if interception == Interception::ResetAfterSending {
+                return Err(HttpError::ConnectionTerminated);
+            }
             let reflected = {
                 let (gateway, diagnostics, url) =
                     (gateway.clone(), diagnostics.clone(), redact_query(&uri));
@@ -280,6 +323,22 @@ impl WasiHttpHooks for CallHooks {
             Ok((response, io))
         })
     }
+}
+
+/// The answer an interceptor gave instead of sending a request.
+fn injected_response(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> SendAnswer {
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in headers {
+        response = response.header(name, value);
+    }
+    let body = http_body_util::Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let response = response
+        .body(body)
+        .map_err(|e| HttpError::InternalError(Some(format!("injected response: {e}"))))?;
+    let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+    Ok((response, io))
 }
 
 /// A request body holding its host buffer charge until hyper has sent it (or drops it).
@@ -420,6 +479,7 @@ mod tests {
             Arc::new(SecretStore::new(secrets, ["api-key"])),
             client,
             &limits,
+            None,
         )
         .for_call(Diagnostics::new(limits.host_buffer_bytes(), 1024))
     }

@@ -4,13 +4,15 @@
 //! (`policy`), credential injection and its scope (`auth`, with OAuth tokens from `oauth`), the
 //! response bodies handed to the plugin, scanned for injected credentials (`response`), each
 //! gateway's pooled client (`client`) with its guarded resolver and per-origin connection slots
-//! (`connector`), and the classification of its failures (`errors`).
+//! (`connector`), the classification of its failures (`errors`), and the hook test harnesses
+//! use to watch requests and inject faults (`intercept`).
 
 mod auth;
 mod client;
 mod connector;
 mod errors;
 mod hooks;
+mod intercept;
 mod oauth;
 mod policy;
 mod response;
@@ -18,4 +20,5 @@ mod response;
 pub(crate) use auth::{Authenticator, CredentialScope};
 pub(crate) use client::{ClientFactory, ClientSettings, NetworkRules};
 pub(crate) use hooks::{CallHooks, OutboundHooks};
+pub use intercept::{InterceptedRequest, Interception, OutboundInterceptor};
 pub(crate) use policy::OutboundPolicy;

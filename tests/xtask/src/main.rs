@@ -15,7 +15,18 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "omnicrm-stripe-gateway",
     "omnicrm-offline-gateway",
     "misbehaving-gateway",
+    "omnicrm-adyen-gateway",
 ];
+
+/// The components of [`COMPONENT_PACKAGES`] that target the plain `gateway` world (the SDK
+/// without features). They are built and tested in a target directory of their own,
+/// [`GATEWAY_WORLD_DIR`]: built with the others, cargo would unify the SDK's features with the
+/// full-world components' and give them the full world, whose traits they lack. Their components
+/// are copied next to the others.
+const GATEWAY_WORLD_PACKAGES: &[&str] = &["omnicrm-adyen-gateway"];
+
+/// The target directory (under the workspace's) of [`GATEWAY_WORLD_PACKAGES`].
+const GATEWAY_WORLD_DIR: &str = "gateway-world";
 
 /// The offline gateway built with `--no-default-features`: the plain `gateway` world, exporting
 /// neither `invoicing` nor `metrics`, copied next to the others under this name (without the
@@ -81,10 +92,11 @@ fn main() -> Result<()> {
                 "--package".into(),
                 "omnicrm-gateway-sdk".into(),
             ];
-            for package in COMPONENT_PACKAGES {
+            for package in full_world_packages() {
                 guest_tests.extend(["--package".to_string(), package.to_string()]);
             }
             cargo(guest_tests)?;
+            cargo(gateway_world_args("test"))?;
             // The offline gateway's unit tests once more as the core variant builds it.
             let core_target = target_dir().join("offline-core");
             cargo(
@@ -136,11 +148,47 @@ fn main() -> Result<()> {
 fn build_plugins() -> Result<()> {
     ensure_wasm_target()?;
     let mut args = vec!["build", "--profile", "plugin", "--target", "wasm32-wasip2"];
-    for package in COMPONENT_PACKAGES {
+    for package in full_world_packages() {
         args.extend(["--package", package]);
     }
     cargo(args.into_iter().map(String::from))?;
+    build_gateway_world()?;
     build_offline_core()
+}
+
+/// The packages of [`COMPONENT_PACKAGES`] built together: all but [`GATEWAY_WORLD_PACKAGES`].
+fn full_world_packages() -> impl Iterator<Item = &'static str> {
+    COMPONENT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !GATEWAY_WORLD_PACKAGES.contains(p))
+}
+
+/// `cargo <verb>` of [`GATEWAY_WORLD_PACKAGES`] in [`GATEWAY_WORLD_DIR`].
+fn gateway_world_args(verb: &str) -> Vec<String> {
+    let mut args = vec![verb.to_string()];
+    for package in GATEWAY_WORLD_PACKAGES {
+        args.extend(["--package".to_string(), package.to_string()]);
+    }
+    args.push("--target-dir".into());
+    args.push(target_dir().join(GATEWAY_WORLD_DIR).display().to_string());
+    args
+}
+
+/// Builds [`GATEWAY_WORLD_PACKAGES`] and copies their components next to the others.
+fn build_gateway_world() -> Result<()> {
+    let mut args = gateway_world_args("build");
+    args.extend(["--profile", "plugin", "--target", "wasm32-wasip2"].map(String::from));
+    cargo(args)?;
+    let target = target_dir();
+    for package in GATEWAY_WORLD_PACKAGES {
+        let file = format!("wasm32-wasip2/plugin/{}.wasm", package.replace('-', "_"));
+        let built = target.join(GATEWAY_WORLD_DIR).join(&file);
+        let copy = target.join(&file);
+        std::fs::copy(&built, &copy)
+            .with_context(|| format!("copying {} to {}", built.display(), copy.display()))?;
+    }
+    Ok(())
 }
 
 /// Builds [`OFFLINE_CORE`]. In a target directory of its own: built with the others, cargo would

@@ -56,12 +56,12 @@ fn the_demo_walks_the_adyen_story_on_the_adyen_emulator() {
         "next action            redirect GET /_emulator/threeds/",
         "authenticated          #3 EUR 19.99 succeeded",
         // Two partial captures, settled by notifications.
-        "capture                EUR 30.00 final=false HTTP 202 pending",
+        "capture                EUR 30.00 final=false HTTP 202",
         "capture (notification) EUR 30.00 succeeded",
         "capture (notification) EUR 20.00 succeeded",
         "transaction now        #4 EUR 80.00 succeeded captured EUR 50.00",
         // A refund answered pending, settled by the REFUND notification.
-        "refund                 #1 EUR 10.00 HTTP 202 pending",
+        "refund                 #1 EUR 10.00 HTTP 202",
         "refund (notification)  EUR 10.00 succeeded",
         "partially_refunded (refunded EUR 10.00)",
         // The chargeback, reported by notifications.

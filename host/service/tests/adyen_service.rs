@@ -487,3 +487,125 @@ async fn stripe_and_adyen_side_by_side() {
     assert_eq!(by_gateway("adyen")["figures"]["refunds"], 678);
     assert_eq!(by_gateway("stripe")["figures"]["revenue"], 4_321);
 }
+
+/// The side-by-side example file (`tests/fixtures/omnicrm-pay.side-by-side.example.toml`) is
+/// valid, and a service started from it (its emulator addresses moved to the test's emulators,
+/// its secrets given as values) charges through both gateways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_side_by_side_example_configuration_runs() {
+    use omnicrm_host::config::{OutboundAuth, SecretSource};
+    use omnicrm_pay::config::ServiceConfig;
+    use std::path::Path;
+
+    let text = include_str!("fixtures/omnicrm-pay.side-by-side.example.toml");
+    let example = ServiceConfig::from_toml_str(text, Path::new("/repo")).unwrap();
+    assert_eq!(example.default_gateway(), Some("stripe"));
+    let adyen_config = &example.gateways["adyen"].config;
+    assert_eq!(
+        adyen_config.auth,
+        OutboundAuth::Header {
+            name: "X-API-Key".into(),
+            secret: "api-key".into(),
+            prefix: None
+        }
+    );
+    let mut secrets: Vec<&str> = adyen_config.secrets.keys().map(String::as_str).collect();
+    secrets.sort_unstable();
+    assert_eq!(secrets, ["api-key", "hmac-key"]);
+    for setting in [
+        "base-url",
+        "merchant-account",
+        "return-url",
+        "client-key",
+        "environment",
+        "default-currency",
+    ] {
+        assert!(adyen_config.settings.contains_key(setting), "{setting}");
+    }
+
+    let stripe = stripe_emulator::Emulator::start(stripe_emulator::EmulatorOptions::default())
+        .await
+        .unwrap();
+    let adyen_emulator = adyen_emulator::Emulator::start(adyen::emulator_options(
+        false,
+        adyen_emulator::SettleDelay::Manual,
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = text
+        .replace("http://127.0.0.1:12111", stripe.base_url())
+        .replace("http://127.0.0.1:12121", adyen_emulator.base_url())
+        .replace("OmniCRMTest", MERCHANT_ACCOUNT)
+        .replace("127.0.0.1:8080", "127.0.0.1:0");
+    let mut config = ServiceConfig::from_toml_str(&text, dir.path()).unwrap();
+    config.service.api_keys = common::api_keys();
+    for (name, gateway) in &mut config.gateways {
+        gateway.config.component = common::component(&format!("omnicrm_{name}_gateway"));
+        let values: &[(&str, &str)] = match name.as_str() {
+            "stripe" => &[
+                ("api-key", "sk_test_side_by_side"),
+                ("webhook-secret", "whsec_unused"),
+            ],
+            _ => &[
+                ("api-key", adyen::API_KEY),
+                ("hmac-key", "00112233445566778899AABBCCDDEEFF"),
+            ],
+        };
+        for (secret, value) in values {
+            gateway
+                .config
+                .secrets
+                .insert((*secret).into(), SecretSource::value(*value));
+        }
+    }
+    let mut options = omnicrm_pay::server::runtime_options(&config).unwrap();
+    options.cache_dir = Some(common::cache_dir());
+    let service = omnicrm_pay::server::build(&config, options).await.unwrap();
+    let running = omnicrm_pay::server::start(&config, service, None)
+        .await
+        .unwrap();
+    let api = ApiClient::new(
+        format!("http://{}", running.addr),
+        Some(common::RW_KEY.into()),
+    );
+    for (gateway, token, currency) in [
+        ("stripe", "pm_card_visa".to_string(), "USD"),
+        ("adyen", visa(), "EUR"),
+    ] {
+        let r = api
+            .post(
+                "/v1/customers",
+                json!({ "customer_id": "crm-example", "gateway": gateway }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.json);
+        let r = api
+            .post(
+                "/v1/customers/crm-example/cards",
+                json!({ "token": token, "gateway": gateway }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.json);
+        let r = api
+            .post(
+                "/v1/transactions",
+                json!({ "customer_id": "crm-example", "amount": 1_500, "currency": currency, "card_id": r.json["id"] }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                r.status,
+                r.json["gateway"].as_str(),
+                r.json["status"].as_str()
+            ),
+            (201, Some(gateway), Some("succeeded")),
+            "{}",
+            r.json
+        );
+    }
+    running.shutdown().await;
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use omnicrm_host::contract::{Failure, GatewayError};
+use omnicrm_host::contract::{Capabilities, Failure, GatewayError};
 use omnicrm_host::error::CallError;
 
 use super::fake_gateway::FakeGateway;
@@ -26,9 +26,18 @@ pub struct Env {
 
 /// A service over a fresh ledger and the fake, with one customer and a stored card.
 pub async fn env() -> Env {
+    env_over(FakeGateway::new()).await
+}
+
+/// [`env`] with a fake declaring `capabilities` (e.g. [`super::fake_gateway::asynchronous`],
+/// a gateway like Adyen's).
+pub async fn env_with(capabilities: Capabilities) -> Env {
+    env_over(FakeGateway::with_capabilities(capabilities)).await
+}
+
+async fn env_over(fake: Arc<FakeGateway>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let ledger = SqliteLedger::open(&dir.path().join("ledger.db"), Durability::Normal).unwrap();
-    let fake = FakeGateway::new();
     let service = Arc::new(Service::new(
         Db::new(Arc::new(ledger)),
         Arc::new(fake.gateways()),

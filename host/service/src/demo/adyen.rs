@@ -17,13 +17,10 @@ use super::output::{DemoError, Printer, err, expect, get, post, s, wait_for};
 use crate::client::{ApiClient, ApiResponse};
 use crate::currency::format_amount;
 use crate::ledger::now;
-use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
+use omnicrm_host::config::GatewayConfig;
 
 /// The customer of the story.
 const CUSTOMER: &str = "crm-2001";
-
-/// The merchant account every request names.
-const MERCHANT_ACCOUNT: &str = "OmniCRMDemo";
 
 /// How long the story waits for a notification.
 const NOTIFICATION_WAIT: Duration = Duration::from_secs(15);
@@ -69,6 +66,7 @@ pub async fn gateway(
     component: &Path,
     addr: std::net::SocketAddr,
 ) -> Result<(GatewayConfig, Emulator), DemoError> {
+    use omnicrm_host::config::{OutboundAuth, SecretSource};
     let emulator = adyen_emulator::Emulator::start(adyen_emulator::EmulatorOptions::default())
         .await
         .map_err(|e| err(format!("starting the Adyen emulator: {e}")))?;
@@ -86,7 +84,7 @@ pub async fn gateway(
         .with_secret("api-key", SecretSource::value("AQE_omnicrm_demo"))
         .with_secret("hmac-key", SecretSource::value(endpoint.hmac_key))
         .with_setting("base-url", base.clone())
-        .with_setting("merchant-account", MERCHANT_ACCOUNT)
+        .with_setting("merchant-account", "OmniCRMDemo")
         .with_setting("return-url", format!("http://{addr}/payments/return"))
         .with_setting("client-key", "test_OMNICRMDEMOCLIENTKEY")
         .with_setting("environment", "test")

@@ -13,6 +13,8 @@
 //! memory_mib = 64
 //! call_timeout_ms = 30000
 //! ```
+//!
+//! Every other key has a default (see [`GatewayConfig`] and [`Limits`]).
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -40,9 +42,30 @@ pub struct GatewayConfig {
     /// Non-secret settings, visible to the plugin through the `config` interface.
     #[serde(default, deserialize_with = "deserialize_settings")]
     pub settings: BTreeMap<String, String>,
+    /// The HTTP methods the host adds credentials to (upper case). Requests with other methods
+    /// go out without them; `TRACE` and `CONNECT` are refused whatever this says.
+    #[serde(default = "default_credential_methods")]
+    pub credential_methods: Vec<String>,
+    /// Path prefixes (`/v1/`) the host adds credentials to; empty: every path of the allowed
+    /// hosts. Requests to other paths go out without credentials.
+    #[serde(default)]
+    pub credential_path_prefixes: Vec<String>,
+    /// Whether allowed host names may resolve to private, loopback or link-local addresses.
+    /// Off by default: a name that resolves to such an address is refused when connecting (DNS
+    /// rebinding). An allowed host written as an IP address, or `localhost`, names its address
+    /// explicitly and is always reachable.
+    #[serde(default)]
+    pub allow_private_networks: bool,
     /// Resource limits for each call.
     #[serde(default)]
     pub limits: Limits,
+}
+
+/// The methods credentials are added to by default: what payment gateways' APIs use.
+pub const DEFAULT_CREDENTIAL_METHODS: [&str; 3] = ["GET", "POST", "DELETE"];
+
+fn default_credential_methods() -> Vec<String> {
+    DEFAULT_CREDENTIAL_METHODS.map(String::from).to_vec()
 }
 
 impl GatewayConfig {
@@ -55,6 +78,9 @@ impl GatewayConfig {
             auth: OutboundAuth::None,
             secrets: BTreeMap::new(),
             settings: BTreeMap::new(),
+            credential_methods: default_credential_methods(),
+            credential_path_prefixes: Vec::new(),
+            allow_private_networks: false,
             limits: Limits::default(),
         }
     }
@@ -274,7 +300,19 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Per-call resource limits of a gateway.
+/// Resource limits of a gateway: per call, and for the gateway as a whole.
+///
+/// ```toml
+/// [gateways.stripe.limits]
+/// memory_mib = 64                          # the plugin's linear memory, per call
+/// call_timeout_ms = 30000                  # deadline of a call
+/// host_buffer_mib = 16                     # host-side buffers held for one call
+/// max_requests_in_flight_per_call = 8      # outbound requests at once, per call
+/// max_requests_in_flight = 64              # outbound requests at once, the whole gateway
+/// max_connections_per_origin = 64          # open connections to one allowed origin
+/// log_bytes_per_call = 65536               # logging, stdout and stderr of one call
+/// log_bytes_per_second = 262144            # the same, the whole gateway (sustained rate)
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -282,6 +320,27 @@ pub struct Limits {
     pub memory_mib: u32,
     /// Deadline of one call, in milliseconds, enforced by the host.
     pub call_timeout_ms: u64,
+    /// What the host may hold in memory on behalf of one call, in MiB, besides the plugin's own
+    /// memory: request bodies waiting to be sent, requests in flight with the response data
+    /// held for the plugin, and the handles (header sets, requests, streams) the plugin holds.
+    /// Going over fails the call. See the README's sandbox section for how each is counted.
+    pub host_buffer_mib: u32,
+    /// Outbound requests one call may have in flight (sent, their response's head not yet
+    /// received) at once; more wait for their turn.
+    pub max_requests_in_flight_per_call: u32,
+    /// Outbound requests all the gateway's calls together may have in flight (sent, their
+    /// response's head not yet received) at once; more wait for their turn (within their
+    /// call's deadline).
+    pub max_requests_in_flight: u32,
+    /// Connections the gateway's HTTP client keeps open to one origin at most (idle or busy);
+    /// a request that needs another waits for one to be free.
+    pub max_connections_per_origin: u32,
+    /// Bytes of log output (the `logging` interface, stdout and stderr) one call may produce;
+    /// the rest is dropped and counted.
+    pub log_bytes_per_call: u32,
+    /// Bytes of log output per second the gateway's calls may produce together (a bucket
+    /// holding one second's worth); the rest is dropped and counted.
+    pub log_bytes_per_second: u32,
 }
 
 impl Limits {
@@ -294,6 +353,33 @@ impl Limits {
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
     }
+
+    /// The host buffer budget of a call in bytes.
+    pub fn host_buffer_bytes(&self) -> usize {
+        (self.host_buffer_mib as usize).saturating_mul(1024 * 1024)
+    }
+
+    /// What is wrong with these limits, if anything: every one must be positive.
+    pub(crate) fn problem(&self) -> Option<String> {
+        let zero = [
+            ("call_timeout_ms", self.call_timeout_ms == 0),
+            ("host_buffer_mib", self.host_buffer_mib == 0),
+            (
+                "max_requests_in_flight_per_call",
+                self.max_requests_in_flight_per_call == 0,
+            ),
+            ("max_requests_in_flight", self.max_requests_in_flight == 0),
+            (
+                "max_connections_per_origin",
+                self.max_connections_per_origin == 0,
+            ),
+            ("log_bytes_per_call", self.log_bytes_per_call == 0),
+            ("log_bytes_per_second", self.log_bytes_per_second == 0),
+        ];
+        zero.iter()
+            .find(|(_, is_zero)| *is_zero)
+            .map(|(name, _)| format!("limits.{name} must be positive"))
+    }
 }
 
 impl Default for Limits {
@@ -301,6 +387,12 @@ impl Default for Limits {
         Limits {
             memory_mib: 64,
             call_timeout_ms: 30_000,
+            host_buffer_mib: 16,
+            max_requests_in_flight_per_call: 8,
+            max_requests_in_flight: 64,
+            max_connections_per_origin: 64,
+            log_bytes_per_call: 64 * 1024,
+            log_bytes_per_second: 256 * 1024,
         }
     }
 }

@@ -152,10 +152,22 @@ pub enum CallError {
         /// The deadline that passed.
         after: Duration,
     },
-    /// The plugin trapped (panicked, ran out of memory, misbehaved). The operation may have
-    /// reached the gateway.
-    #[error("the plugin trapped: {0}")]
-    Trap(String),
+    /// The plugin trapped (panicked, ran out of memory or of its host buffer budget), or the
+    /// host stopped it (a gateway response reflected the credential the host added). The
+    /// operation may have reached the gateway. Its text names a reference only: the details,
+    /// which may hold what the plugin wrote, go to the operator's log under that reference.
+    #[error("{0}")]
+    Trap(PluginTrap),
+    /// The plugin answered with a value that breaks the contract (an amount other than the one
+    /// asked, a malformed reference, ...). The call ran, so the operation may have reached the
+    /// gateway: its outcome is unknown. The value was not handed on.
+    #[error("the plugin broke the contract: `{field}` {problem}")]
+    InvalidOutput {
+        /// The offending field, as the contract names it (`payment.amount-captured`).
+        field: String,
+        /// What is wrong with it; never the value itself when it is text.
+        problem: String,
+    },
     /// The host could not run the call (no instance slot free, internal error). The plugin
     /// did not run.
     #[error("the host could not run the call: {0}")]
@@ -171,6 +183,117 @@ impl CallError {
             CallError::Gateway(GatewayError::OutcomeUnknown(_))
                 | CallError::Timeout { .. }
                 | CallError::Trap(_)
+                | CallError::InvalidOutput { .. }
         )
+    }
+
+    /// The operator's details of a trap (what the plugin trapped with, the end of its stderr),
+    /// control characters escaped; `None` for other errors, whose text says it all.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            CallError::Trap(trap) => Some(trap.detail()),
+            _ => None,
+        }
+    }
+}
+
+/// A failed plugin call's details, kept for the operator: its [`Display`](fmt::Display) is a
+/// short message with a reference, which the host's log line of the failure carries too.
+#[derive(Debug, Clone)]
+pub struct PluginTrap {
+    reference: String,
+    detail: String,
+}
+
+impl PluginTrap {
+    /// A trap with `detail` (control characters escaped here) and a fresh reference.
+    pub fn new(detail: &str) -> PluginTrap {
+        PluginTrap {
+            reference: new_reference(),
+            detail: crate::text::escape_controls(detail),
+        }
+    }
+
+    /// The reference the log line of this failure carries: `trap-` and 16 hex digits.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// What happened, for the operator (never for API clients: it may quote the plugin).
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl fmt::Display for PluginTrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the plugin failed unexpectedly (reference {}; details in the host's log)",
+            self.reference
+        )
+    }
+}
+
+impl From<&str> for PluginTrap {
+    fn from(detail: &str) -> Self {
+        PluginTrap::new(detail)
+    }
+}
+
+impl From<String> for PluginTrap {
+    fn from(detail: String) -> Self {
+        PluginTrap::new(&detail)
+    }
+}
+
+/// A reference unlikely to repeat: a process-wide counter mixed with a per-process random key
+/// (std's `RandomState` is seeded from the OS).
+fn new_reference() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = KEYS.get_or_init(Default::default).build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("trap-{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trap_shows_its_reference_and_keeps_its_detail() {
+        let err = CallError::Trap("panicked at 'boom'\nINFO forged line".into());
+        let CallError::Trap(trap) = &err else {
+            unreachable!()
+        };
+        let shown = err.to_string();
+        assert!(shown.contains(trap.reference()), "{shown}");
+        assert!(!shown.contains("boom"), "{shown}");
+        assert_eq!(err.detail(), Some("panicked at 'boom'\\nINFO forged line"));
+        assert!(err.may_have_moved_money());
+        let other = CallError::Trap("x".into());
+        let CallError::Trap(other) = other else {
+            unreachable!()
+        };
+        assert_ne!(trap.reference(), other.reference());
+        assert_eq!(trap.reference().len(), "trap-".len() + 16);
+    }
+
+    #[test]
+    fn an_invalid_output_may_have_moved_money() {
+        let err = CallError::InvalidOutput {
+            field: "payment.amount-captured".into(),
+            problem: "is more than the amount".into(),
+        };
+        assert!(err.may_have_moved_money());
+        assert_eq!(
+            err.to_string(),
+            "the plugin broke the contract: `payment.amount-captured` is more than the amount"
+        );
+        assert_eq!(err.detail(), None);
     }
 }

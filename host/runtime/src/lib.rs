@@ -42,6 +42,7 @@ pub mod runtime;
 
 mod cache;
 mod components;
+mod diagnostics;
 mod engine;
 mod imports;
 mod load_info;
@@ -51,6 +52,7 @@ mod text;
 mod validate;
 
 pub use config::{GatewayConfig, GatewaysFile, Limits, OutboundAuth, Secret, SecretSource};
-pub use error::{CallError, ContractProblem, LoadError};
-pub use gateway::Gateway;
+pub use error::{CallError, ContractProblem, LoadError, PluginTrap};
+pub use gateway::{Gateway, GatewayStats};
+pub use outbound::{InterceptedRequest, Interception, OutboundInterceptor};
 pub use runtime::{ArtifactSource, LoadInfo, Runtime, RuntimeError, RuntimeOptions};

@@ -11,10 +11,13 @@ use crate::error::{ContractProblem, LoadError};
 use crate::gateway::{CallRunner, ContractExports, Gateway, Sandbox};
 use crate::imports::{self, GatewayShared, HostClock, HostState};
 use crate::outbound::{
-    Authenticator, ClientSettings, OutboundClient, OutboundHooks, OutboundPolicy,
+    Authenticator, ClientFactory, ClientSettings, CredentialScope, NetworkRules, OutboundHooks,
+    OutboundInterceptor, OutboundPolicy,
 };
 use crate::secrets::SecretStore;
 use crate::validate;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,10 +47,19 @@ pub struct RuntimeOptions {
     /// How often the engine's epoch advances: the granularity at which a guest running pure
     /// computation yields and is stopped at its deadline.
     pub epoch_tick: Duration,
-    /// Timeout of establishing an outbound connection (TCP + TLS) in the shared client.
+    /// Timeout of establishing an outbound connection (TCP + TLS).
     pub connect_timeout: Duration,
-    /// Idle keep-alive connections kept per origin by the shared client.
+    /// Idle keep-alive connections each gateway's client keeps per origin (at most its
+    /// `limits.max_connections_per_origin`).
     pub max_idle_connections_per_host: usize,
+    /// Host names resolved to these addresses instead of asking the system's resolver (as
+    /// `/etc/hosts` or curl's `--resolve` would): to pin a gateway's host to known addresses,
+    /// or to point a name at a test server. Keys in lower case. The gateways' rule on private
+    /// networks applies to them as to any resolved name.
+    pub static_hosts: BTreeMap<String, Vec<IpAddr>>,
+    /// A hook that sees every outbound request of this runtime's gateways and may inject a
+    /// network fault instead (test harnesses such as the conformance kit); `None` in production.
+    pub outbound_interceptor: Option<Arc<dyn OutboundInterceptor>>,
 }
 
 impl Default for RuntimeOptions {
@@ -60,6 +72,8 @@ impl Default for RuntimeOptions {
             epoch_tick: Duration::from_millis(10),
             connect_timeout: Duration::from_secs(10),
             max_idle_connections_per_host: 32,
+            static_hosts: BTreeMap::new(),
+            outbound_interceptor: None,
         }
     }
 }
@@ -77,6 +91,8 @@ impl std::fmt::Debug for RuntimeOptions {
                 "max_idle_connections_per_host",
                 &self.max_idle_connections_per_host,
             )
+            .field("static_hosts", &self.static_hosts)
+            .field("outbound_interceptor", &self.outbound_interceptor.is_some())
             .finish()
     }
 }
@@ -87,7 +103,7 @@ pub enum RuntimeError {
     /// The wasmtime engine could not be configured.
     #[error("cannot create the WebAssembly engine: {0}")]
     Engine(String),
-    /// The outbound HTTP client could not be configured (for example an invalid extra CA).
+    /// The outbound HTTP clients could not be configured (for example an invalid extra CA).
     #[error("cannot create the outbound HTTP client: {0}")]
     Http(String),
     /// The artifact cache directory could not be created.
@@ -110,10 +126,11 @@ pub struct Runtime {
 struct RuntimeInner {
     engine: Engine,
     linker: Linker<HostState>,
-    client: OutboundClient,
+    clients: ClientFactory,
     sandbox: Sandbox,
     components: Arc<Components>,
     max_memory_mib: u32,
+    interceptor: Option<Arc<dyn OutboundInterceptor>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -125,17 +142,22 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Creates the engine, linker and shared HTTP client, and starts the epoch ticker thread
-    /// (it stops when the last clone of the runtime and its gateways are dropped).
+    /// Creates the engine, linker and what the gateways' HTTP clients share, and starts the
+    /// epoch ticker thread (it stops when the last clone of the runtime and its gateways are
+    /// dropped).
     pub fn new(options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
         let engine = engine::new_engine(options.max_instances, options.max_memory_mib)
             .map_err(RuntimeError::Engine)?;
         let linker = imports::new_linker(&engine).map_err(RuntimeError::Engine)?;
-        let client = OutboundClient::new(&ClientSettings {
+        let clients = ClientFactory::new(&ClientSettings {
             extra_ca_pem: options.extra_ca_pem.clone(),
             connect_timeout: options.connect_timeout,
             max_idle_per_host: options.max_idle_connections_per_host,
-            max_response_header_bytes: 64 * 1024,
+            static_hosts: options
+                .static_hosts
+                .iter()
+                .map(|(name, ips)| (name.to_ascii_lowercase(), ips.clone()))
+                .collect(),
         })
         .map_err(RuntimeError::Http)?;
         let cache =
@@ -153,7 +175,7 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine: engine.clone(),
                 linker,
-                client,
+                clients,
                 sandbox: Sandbox::new(
                     engine.clone(),
                     HostClock::starting_now(),
@@ -161,6 +183,7 @@ impl Runtime {
                 ),
                 components: Arc::new(Components::new(engine, cache)),
                 max_memory_mib: options.max_memory_mib,
+                interceptor: options.outbound_interceptor.clone(),
             }),
         })
     }
@@ -250,7 +273,8 @@ impl Runtime {
     }
 
     /// Checks a gateway's configuration and prepares what its calls share: its settings and
-    /// secrets, and its outbound HTTP (allow-list and credentials).
+    /// secrets, its log limits, and its outbound HTTP (allow-list, credentials and their scope,
+    /// its own client).
     fn prepare(
         &self,
         name: &str,
@@ -263,35 +287,47 @@ impl Runtime {
         if name.is_empty() {
             return Err(bad_config("the gateway name is empty".into()));
         }
-        if config.limits.memory_mib == 0 || config.limits.memory_mib > self.inner.max_memory_mib {
+        let limits = &config.limits;
+        if limits.memory_mib == 0 || limits.memory_mib > self.inner.max_memory_mib {
             return Err(bad_config(format!(
                 "limits.memory_mib must be between 1 and {} (the runtime's max_memory_mib), not {}",
-                self.inner.max_memory_mib, config.limits.memory_mib
+                self.inner.max_memory_mib, limits.memory_mib
             )));
         }
-        if config.limits.call_timeout_ms == 0 {
-            return Err(bad_config("limits.call_timeout_ms must be positive".into()));
+        if let Some(problem) = limits.problem() {
+            return Err(bad_config(problem));
         }
         let policy = OutboundPolicy::new(&config.allowed_hosts)
             .map_err(|e| bad_config(format!("allowed_hosts: {e}")))?;
+        let scope =
+            CredentialScope::new(&config.credential_methods, &config.credential_path_prefixes)
+                .map_err(bad_config)?;
         let gateway_name: Arc<str> = Arc::from(name);
         let secrets = Arc::new(SecretStore::new(
             config.secrets.clone(),
             config.auth.secret_names(),
         ));
-        let auth = Authenticator::new(&gateway_name, &config.auth, &secrets, &self.inner.client)
+        let client = self.inner.clients.client(NetworkRules {
+            allow_private_networks: config.allow_private_networks,
+            max_connections_per_origin: limits.max_connections_per_origin as usize,
+        });
+        let auth = Authenticator::new(&gateway_name, &config.auth, &secrets, &client)
             .map_err(bad_config)?;
         let hooks = OutboundHooks::new(
             gateway_name.clone(),
             policy,
             auth,
+            scope,
             secrets.clone(),
-            self.inner.client.clone(),
+            client,
+            limits,
+            self.inner.interceptor.clone(),
         );
         let shared = Arc::new(GatewayShared::new(
             gateway_name,
             config.settings.clone(),
             secrets,
+            limits.log_bytes_per_second,
         ));
         Ok((shared, hooks))
     }

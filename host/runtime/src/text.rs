@@ -1,5 +1,7 @@
 //! Text from plugins, made safe and short for logs and error messages.
 
+use std::borrow::Cow;
+
 /// At most `max` bytes of `s`, cut at a character boundary.
 pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -24,11 +26,30 @@ pub(crate) fn last_chars(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
-/// Control characters (newlines included) replaced, so a plugin cannot forge log lines.
-pub(crate) fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
-        .collect()
+/// `s` with its control characters (newlines included) escaped as Rust escapes them (`\n`,
+/// `\u{1b}`), and backslashes doubled so an escape cannot be forged either: a plugin's text
+/// stays on one log line and cannot pass for the host's own.
+pub(crate) fn escape_controls(s: &str) -> String {
+    match escaped(s) {
+        Cow::Borrowed(s) => s.to_owned(),
+        Cow::Owned(s) => s,
+    }
+}
+
+/// [`escape_controls`], without a copy when there is nothing to escape.
+pub(crate) fn escaped(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -42,6 +63,16 @@ mod tests {
         assert_eq!(truncate("abc", 10), "abc");
         assert_eq!(last_chars("héllo", 4), "llo");
         assert_eq!(last_chars("abc", 10), "abc");
-        assert_eq!(sanitize("a\nb\r\tc\u{1b}"), "a b \tc ");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("a\nb\r\tc\u{1b}[31m\u{85}"),
+            "a\\nb\\r\\tc\\u{1b}[31m\\u{85}"
+        );
+        // A plugin cannot write an escape that reads as the host's.
+        assert_eq!(escape_controls("fake \\n escape"), "fake \\\\n escape");
+        assert!(matches!(escaped("plain text é"), Cow::Borrowed(_)));
     }
 }

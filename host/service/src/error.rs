@@ -199,7 +199,9 @@ impl Error {
                     Self::new(ErrorKind::OutcomeUnknown, None, g.summary())
                 }
             },
-            CallError::Timeout { .. } | CallError::Trap(_) => {
+            // The plugin ran: money may have moved. A trap's text is a reference to the
+            // operator's log, never the plugin's own words.
+            CallError::Timeout { .. } | CallError::Trap(_) | CallError::InvalidOutput { .. } => {
                 Self::new(ErrorKind::OutcomeUnknown, None, e.to_string())
             }
             CallError::Host(_) => Self::new(ErrorKind::GatewayUnavailable, None, e.to_string()),
@@ -296,6 +298,13 @@ mod tests {
                 ErrorKind::OutcomeUnknown,
             ),
             (CallError::Trap("boom".into()), ErrorKind::OutcomeUnknown),
+            (
+                CallError::InvalidOutput {
+                    field: "payment.amount-captured".into(),
+                    problem: "is more than the amount".into(),
+                },
+                ErrorKind::OutcomeUnknown,
+            ),
             (
                 CallError::Gateway(GatewayError::NotAttempted(failure())),
                 ErrorKind::GatewayUnavailable,

@@ -319,12 +319,24 @@ async fn modification_event(
         .run(move |l| l.observe_refund(id, &rref, amount, status))
         .await?;
     if let Some(refund) = refund {
-        if let Some(reason) = r.reason.clone().filter(|_| status == RefundStatus::Failed) {
+        if status == RefundStatus::Failed {
+            // A refund the gateway reported done can still fail later (Adyen's REFUND_FAILED
+            // after REFUND): the failure wins, and its amount is refundable again.
+            let reason = r
+                .reason
+                .clone()
+                .unwrap_or_else(|| "the gateway reported that the refund failed".into());
             let rid = refund.id;
             service
                 .db
                 .run(move |l| {
-                    l.settle_refund(rid, &[RefundStatus::Failed], status, None, Some(&reason))
+                    l.settle_refund(
+                        rid,
+                        &[RefundStatus::Failed, RefundStatus::Succeeded],
+                        status,
+                        None,
+                        Some(&reason),
+                    )
                 })
                 .await?;
         }

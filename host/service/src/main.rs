@@ -20,7 +20,7 @@ use omnicrm_pay::{reconcile, server};
     about = "OmniCRM Payments: the payments service the CRM calls",
     long_about = "OmniCRM Payments: links CRM customers to payment gateways, stores cards as gateway tokens, \
 charges transactions exactly once, refunds, invoices, disputes and financial summaries. Gateways are \
-WebAssembly plugins (Stripe, offline) loaded at run time from a TOML configuration file.\n\n\
+WebAssembly plugins (Stripe, Adyen, offline) loaded at run time from a TOML configuration file.\n\n\
 Start with `omnicrm-pay demo`: it needs nothing but the built plugins.",
     after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=omnicrm_pay=debug,omnicrm_host=debug) for more."
 )]
@@ -133,9 +133,10 @@ enum Command {
     /// service's own code paths over HTTP: a customer, a card stored as a token, a charge, a
     /// decline, a refund, an invoice paid with the stored card, a dispute (delivered as a signed
     /// webhook) and the financial summary. `--gateway offline` runs the same story through the
-    /// offline plugin.
+    /// offline plugin; `--gateway adyen` runs Adyen's (3-D Secure on the emulator's pages, partial
+    /// captures and a refund settled by notifications, a chargeback) on the Adyen emulator.
     Demo {
-        /// stripe (default) or offline.
+        /// stripe (default), adyen or offline.
         #[arg(long, default_value = "stripe")]
         gateway: String,
         /// Directory of the built plugins.
@@ -155,6 +156,8 @@ enum Command {
     },
     /// Generate a new random API key and print it with its SHA-256.
     GenerateKey,
+    /// Check a gateway component against the contract (the conformance kit).
+    Conformance(omnicrm_conformance::cli::Args),
     /// Check a configuration file and print what it configures (never secret values).
     CheckConfig {
         /// The configuration file.
@@ -205,6 +208,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Command::Conformance(args) => {
+            init_logs("error");
+            omnicrm_conformance::cli::run_command(args).await
+        }
         Command::Serve { config, listen } => {
             init_logs("info,wasmtime=warn,cranelift=warn");
             let mut config = load_config(&config)?;

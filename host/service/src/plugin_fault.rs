@@ -3,36 +3,40 @@
 //! go to the log with a reference, and everything after the gateway call (API answers, the
 //! ledger's `last_error`) sees only a short message naming that reference.
 //!
-//! [`client_safe`] is the one place that reads a plugin's failure text; every gateway call of
-//! the live gateways ([`crate::live_gateways`]) and the webhook path go through it.
+//! The runtime already keeps a trap's detail apart ([`PluginTrap`]: its text is the reference
+//! only, and the runtime logs the detail under it). [`client_safe`] is the one place of the
+//! service that looks at a plugin's failure text: it logs the reference with the gateway and
+//! the call, and replaces the detail of an instantiation failure with a reference of its own.
+//! Every gateway call of the live gateways ([`crate::live_gateways`]) and the webhook path go
+//! through it.
+//!
+//! [`PluginTrap`]: omnicrm_host::error::PluginTrap
 
 use omnicrm_host::error::CallError;
 
 /// The start of the runtime's message for a plugin that could not be instantiated; what
-/// follows is the plugin's own detail.
+/// follows is the runtime's detail.
 const INSTANTIATE_PREFIX: &str = "cannot instantiate the plugin";
 
-/// A new reference for one plugin failure (`fault-` and 32 hex digits).
-fn new_reference() -> String {
-    crate::ledger::new_key("fault")
-}
-
-/// The error with the plugin's detail replaced by a short message and a reference; the detail
-/// is logged (at `error`) with that reference, the gateway and the call.
+/// The error as API clients and the ledger may see it: a trap names its reference only (its
+/// detail was logged by the runtime under that reference); an instantiation failure's detail is
+/// logged here under a new reference and replaced by it.
 pub fn client_safe(gateway: &str, call: &str, error: CallError) -> CallError {
     match error {
-        CallError::Trap(detail) => {
-            let reference = new_reference();
-            tracing::error!(gateway, call, %reference, %detail, "the gateway plugin trapped");
-            CallError::Trap(format!(
-                "the gateway plugin failed (reference {reference}; the detail is in the service's log)"
-            ))
+        CallError::Trap(trap) => {
+            tracing::error!(
+                gateway,
+                call,
+                reference = trap.reference(),
+                "the gateway plugin failed: its detail is logged under this reference"
+            );
+            CallError::Trap(trap)
         }
         CallError::Host(detail) if detail.starts_with(INSTANTIATE_PREFIX) => {
-            let reference = new_reference();
+            let reference = crate::ledger::new_key("fault");
             tracing::error!(gateway, call, %reference, %detail, "the gateway plugin could not start");
             CallError::Host(format!(
-                "the gateway plugin could not start (reference {reference}; the detail is in the service's log)"
+                "the gateway plugin could not start (reference {reference}; details in the service's log)"
             ))
         }
         other => other,
@@ -52,7 +56,7 @@ mod tests {
         );
         let text = e.to_string();
         assert!(!text.contains("sk_live") && !text.contains("boom"), "{text}");
-        assert!(text.contains("reference fault-"), "{text}");
+        assert!(text.contains("reference trap-"), "{text}");
         let e = client_safe(
             "g",
             "charge",

@@ -212,9 +212,9 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
             // The client hears a short message and a reference, never the plugin's text.
             assert!(!r.raw.windows(PANIC_TEXT.len()).any(|w| w == PANIC_TEXT.as_bytes()));
             assert!(!message.contains("panicked"), "{message}");
-            assert!(message.contains("reference fault-"), "{message}");
+            assert!(message.contains("reference trap-"), "{message}");
             let last_error = txn["last_error"].as_str().unwrap();
-            assert!(last_error.contains("reference fault-"), "{last_error}");
+            assert!(last_error.contains("reference trap-"), "{last_error}");
             assert!(!last_error.contains(PANIC_TEXT), "{last_error}");
         }
         assert_eq!(txn["status"], "unknown", "{}", r.json);
@@ -237,7 +237,7 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         .await
         .unwrap();
     let stored = stored.unwrap().last_error.unwrap();
-    assert!(stored.contains("reference fault-") && !stored.contains(PANIC_TEXT), "{stored}");
+    assert!(stored.contains("reference trap-") && !stored.contains(PANIC_TEXT), "{stored}");
     let op_error = ops[0].last_error.clone().unwrap();
     assert!(!op_error.contains(PANIC_TEXT), "{op_error}");
     running.shutdown().await;

@@ -548,7 +548,8 @@ fn authorise_now(st: &mut State, psp: &str) {
     notify_authorisation(st, psp);
 }
 
-fn tokenization_data(p: &Payment, data: &mut Map<String, Value>) {
+/// The `additionalData` fields naming the method a payment stored (none when it stored none).
+pub fn tokenization_data(p: &Payment, data: &mut Map<String, Value>) {
     if let (Some((id, operation)), Some(shopper)) = (&p.stored_method, &p.shopper_reference) {
         data.insert("recurring.recurringDetailReference".into(), json!(id));
         data.insert("recurring.shopperReference".into(), json!(shopper));

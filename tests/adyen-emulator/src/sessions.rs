@@ -6,7 +6,8 @@
 //! card in the shopper's browser; the emulator serves the page itself at
 //! `/_emulator/sessions/{id}` (a card form, then 3-D Secure when the card needs it) and sends the
 //! shopper back to `returnUrl?sessionId=...&sessionResult=...`, as Hosted Checkout does.
-//! `GET /sessions/{id}` answers `{id, status, reference, payments}`: `completed` once a payment is
+//! `GET /sessions/{id}` answers `{id, status, reference, payments}` (and `additionalData` with the
+//! tokenization fields once a payment stored the card): `completed` once a payment is
 //! authorised, `paymentPending` while one is `Received`, `refused` after three refusals, `expired`
 //! after `expiresAt`, `active` otherwise (statuses of `SessionResultResponse`).
 
@@ -170,12 +171,27 @@ pub fn result(st: &State, id: &str, params: &Params) -> Result<Value, ApiError> 
             })
         })
         .collect();
-    Ok(json!({
+    // v71's `additionalData`: the tokenization fields of the authorised payment that stored the
+    // shopper's card, as Adyen adds them for accounts that enable them.
+    let mut additional = serde_json::Map::new();
+    if let Some(stored_by) = session
+        .payments
+        .iter()
+        .filter_map(|p| st.payments.get(p))
+        .find(|p| p.status == PaymentStatus::Authorised && p.stored_method.is_some())
+    {
+        payments::tokenization_data(stored_by, &mut additional);
+    }
+    let mut answer = json!({
         "id": id,
         "payments": payments,
         "reference": session.reference,
         "status": status(st, session),
-    }))
+    });
+    if !additional.is_empty() {
+        answer["additionalData"] = Value::Object(additional);
+    }
+    Ok(answer)
 }
 
 /// Where the session page sends the shopper next.

@@ -592,6 +592,11 @@ async fn checkout_session_through_the_hosted_page() {
     assert_eq!(item["additionalData"]["checkoutSessionId"], id.as_str());
     let stored = s(&item["additionalData"]["tokenization.storedPaymentMethodId"]).to_string();
     assert_eq!(
+        outcome["additionalData"]["tokenization.storedPaymentMethodId"],
+        stored.as_str(),
+        "the session's result names the card it stored"
+    );
+    assert_eq!(
         api.charge(&stored, "cust-s", 500).await.ok()["resultCode"],
         "Authorised"
     );

@@ -1,170 +1,32 @@
 //! The host's sandbox and runtime guarantees, with real components: refusing wrong components,
 //! traps, runaway loops and memory growth becoming typed errors (and the next call working),
-//! outbound HTTP restricted to allowed origins with host-injected credentials, the artifact
-//! cache, and secrets kept out of errors and Debug output.
+//! the artifact cache, per-call isolation and the instance pool. The attacks on the sandbox
+//! (outbound HTTP, host memory, connections, credentials, log output, answers, failures, DNS
+//! rebinding) are in `sandbox_scenarios/`, one module each.
 //!
 //! The misbehaving component (`tests/components/misbehaving`) misbehaves on request through the
-//! description of `charging.charge`: `trap`, `loop`, `grow-memory`, `fetch:<url>`.
+//! description of `charging.charge` (`trap`, `loop`, `grow-memory`, `fetch:<url>`, ...).
 //!
-//! One file for every guarantee (hence its length): one test binary, so the components compile
-//! once and the tests share one runtime.
+//! One test binary for every guarantee, so the components compile once and the tests share one
+//! runtime.
 
 // Calls answer `CallError`, which holds the contract's `GatewayError` by value (see
 // `omnicrm_host`): past clippy's size threshold for `Err`.
 #![allow(clippy::result_large_err)]
 
-use gateway_tests::component_path;
-use omnicrm_host::contract::{
-    CaptureMode, ChargeRequest, GatewayError, Money, Payment, StoredCredentialUse,
-};
+mod sandbox_scenarios;
+
 use omnicrm_host::{
-    ArtifactSource, CallError, Gateway, GatewayConfig, Limits, LoadError, OutboundAuth, Runtime,
-    RuntimeOptions, SecretSource,
+    ArtifactSource, CallError, GatewayConfig, Limits, LoadError, OutboundAuth, Runtime,
+    RuntimeOptions,
 };
-use std::path::{Path, PathBuf};
+use sandbox_scenarios::*;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-
-/// One runtime for the tests of this file; its artifact cache lives in a temp dir, so each
-/// component is compiled once.
-fn runtime() -> Runtime {
-    static RUNTIME: OnceLock<(Runtime, tempfile::TempDir)> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let runtime = Runtime::new(RuntimeOptions {
-                cache_dir: Some(dir.path().to_path_buf()),
-                max_instances: 64,
-                ..RuntimeOptions::default()
-            })
-            .expect("runtime");
-            (runtime, dir)
-        })
-        .0
-        .clone()
-}
-
-fn misbehaving() -> PathBuf {
-    component_path("misbehaving_gateway")
-}
-
-fn request(description: &str) -> ChargeRequest {
-    ChargeRequest {
-        customer: "cus_1".into(),
-        card: "card_1".into(),
-        amount: Money {
-            amount: 1050,
-            currency: "USD".into(),
-        },
-        description: Some(description.into()),
-        metadata: vec![("crm_txn".into(), "t1".into())],
-        capture: CaptureMode::Automatic,
-        stored_credential: StoredCredentialUse::MerchantUnscheduled,
-        network_transaction_id: None,
-        return_url: None,
-        idempotency_key: "key-1".into(),
-    }
-}
-
-/// The message of the misbehaving component's `fetch:` answer.
-fn fetch_outcome(result: Result<Payment, CallError>) -> String {
-    match result {
-        Err(CallError::Gateway(GatewayError::NotAttempted(failure))) => failure.message,
-        other => {
-            panic!("expected a not-attempted answer carrying the fetch outcome, got {other:?}")
-        }
-    }
-}
-
-async fn assert_healthy(gateway: &Gateway) {
-    let payment = gateway
-        .charge(request("fine"))
-        .await
-        .expect("the next call works");
-    assert_eq!(payment.id, "mis_pay_key-1");
-    assert_eq!(payment.amount.amount, 1050);
-}
-
-/// The call ended in a timeout of its 500 ms deadline, promptly.
-fn assert_stopped_by_the_deadline(result: Result<Payment, CallError>, elapsed: Duration) {
-    match result {
-        Err(CallError::Timeout { after }) => assert_eq!(after, Duration::from_millis(500)),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "stopped after {elapsed:?}"
-    );
-}
-
-fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// The interfaces every gateway component exports (contract 0.2).
-const REQUIRED_INTERFACES: [&str; 4] = ["info", "tokens", "charging", "webhooks"];
-
-/// The interfaces of contract 0.1, all required.
-const INTERFACES_V0_1: [&str; 6] = [
-    "info",
-    "tokens",
-    "charging",
-    "invoicing",
-    "metrics",
-    "webhooks",
-];
-
-/// A component exporting every contract 0.1 interface at `version`, each an empty instance.
-fn hollow_component(version: &str) -> String {
-    let mut wat = String::from("(component\n");
-    for interface in INTERFACES_V0_1 {
-        wat.push_str(&format!(
-            "  (instance ${interface})\n  (export \"omnicrm:payments/{interface}@{version}\" (instance ${interface}))\n"
-        ));
-    }
-    wat.push(')');
-    wat
-}
-
-/// Loads `config` on a new runtime whose artifact cache is `cache`: as after a restart of the
-/// host.
-async fn load_after_restart(cache: &Path, name: &str, config: &GatewayConfig) -> Gateway {
-    Runtime::new(cached_runtime_options(cache))
-        .unwrap()
-        .load(name, config)
-        .await
-        .unwrap()
-}
-
-/// Runtime options with the artifact cache in `cache`.
-fn cached_runtime_options(cache: &Path) -> RuntimeOptions {
-    RuntimeOptions {
-        cache_dir: Some(cache.to_path_buf()),
-        max_instances: 8,
-        ..RuntimeOptions::default()
-    }
-}
-
-/// What the misbehaving component's `fetch:` of `url` came to.
-async fn fetch(gateway: &Gateway, url: &str) -> String {
-    fetch_outcome(gateway.charge(request(&format!("fetch:{url}"))).await)
-}
-
-/// The misbehaving component allowed to reach `origin`, with bearer auth from the secret
-/// `api-key`.
-fn bearer_config(origin: &str, api_key: SecretSource) -> GatewayConfig {
-    GatewayConfig::new(misbehaving())
-        .allow_host(origin)
-        .with_auth(OutboundAuth::Bearer {
-            secret: "api-key".into(),
-        })
-        .with_secret("api-key", api_key)
-}
 
 #[tokio::test]
 async fn a_component_without_the_contract_exports_is_refused_naming_them() {
@@ -283,6 +145,7 @@ async fn invalid_configurations_are_refused_before_loading() {
     let too_big = GatewayConfig::new(misbehaving()).with_limits(Limits {
         memory_mib: 100_000,
         call_timeout_ms: 1000,
+        ..Limits::default()
     });
     assert!(matches!(
         runtime.load("m", &too_big).await,
@@ -301,11 +164,16 @@ async fn a_trap_is_an_error_and_the_next_call_works() {
     assert_eq!(gateway.contract_version(), "0.1.0");
     let err = gateway.charge(request("trap")).await.expect_err("traps");
     match &err {
-        CallError::Trap(message) => {
+        CallError::Trap(trap) => {
             assert!(
-                message.contains("trap requested"),
-                "the panic message is reported: {message}"
-            )
+                trap.detail().contains("trap requested"),
+                "the panic message is kept for the operator: {}",
+                trap.detail()
+            );
+            assert!(
+                !err.to_string().contains("trap requested"),
+                "but not shown: {err}"
+            );
         }
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -318,6 +186,7 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
     let config = GatewayConfig::new(misbehaving()).with_limits(Limits {
         memory_mib: 32,
         call_timeout_ms: 500,
+        ..Limits::default()
     });
     let gateway = runtime().load("looping", &config).await.expect("loads");
 
@@ -391,6 +260,7 @@ async fn a_call_blocked_in_a_host_http_request_is_stopped_by_the_deadline() {
         .with_limits(Limits {
             memory_mib: 32,
             call_timeout_ms: 500,
+            ..Limits::default()
         });
     let gateway = runtime().load("tarpit", &config).await.expect("loads");
 
@@ -420,6 +290,7 @@ async fn growing_memory_past_the_limit_fails_cleanly() {
     let config = GatewayConfig::new(misbehaving()).with_limits(Limits {
         memory_mib: 16,
         call_timeout_ms: 20_000,
+        ..Limits::default()
     });
     let gateway = runtime().load("greedy", &config).await.expect("loads");
     let err = gateway
@@ -427,530 +298,15 @@ async fn growing_memory_past_the_limit_fails_cleanly() {
         .await
         .expect_err("fails");
     match &err {
-        CallError::Trap(message) => assert!(
-            message.contains("exceeded its memory limit of 16 MiB"),
-            "{message}"
+        CallError::Trap(trap) => assert!(
+            trap.detail()
+                .contains("exceeded its memory limit of 16 MiB"),
+            "{}",
+            trap.detail()
         ),
         other => panic!("expected a trap naming the memory limit, got {other:?}"),
     }
     assert_healthy(&gateway).await;
-}
-
-/// A loopback HTTP/1.1 server that answers every request with
-/// `authorization=<the Authorization header it received, or <none>>`, counting requests.
-struct EchoServer {
-    origin: String,
-    requests: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<String>>>,
-}
-
-async fn echo_server() -> EchoServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (count, log) = (requests.clone(), seen.clone());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (count, log) = (count.clone(), log.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let head = String::from_utf8_lossy(&buf).to_string();
-                log.lock().unwrap().push(head.clone());
-                let auth = head
-                    .lines()
-                    .find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("authorization")
-                            .then(|| value.trim().to_string())
-                    })
-                    .unwrap_or_else(|| "<none>".into());
-                let body = format!("authorization={auth}");
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    EchoServer {
-        origin,
-        requests,
-        seen,
-    }
-}
-
-#[tokio::test]
-async fn requests_to_hosts_that_are_not_allowed_are_denied() {
-    let allowed = echo_server().await;
-    let other = echo_server().await;
-    let config = GatewayConfig::new(misbehaving()).allow_host(&allowed.origin);
-    let gateway = runtime().load("fetcher", &config).await.expect("loads");
-
-    for url in [
-        format!("{}/v1/charges", other.origin),
-        "http://192.0.2.1/v1".to_string(),
-        "https://example.com/".to_string(),
-        // Same host, other scheme; and userinfo tricks.
-        allowed.origin.replace("http://", "https://") + "/x",
-        format!(
-            "http://user@{}/x",
-            allowed.origin.trim_start_matches("http://")
-        ),
-    ] {
-        let outcome = fetch(&gateway, &url).await;
-        assert!(
-            outcome.starts_with("denied:") && outcome.contains("HttpRequestDenied"),
-            "{url}: {outcome}"
-        );
-    }
-    assert_eq!(
-        other.requests.load(Ordering::SeqCst),
-        0,
-        "nothing reached a denied host"
-    );
-    assert_eq!(allowed.requests.load(Ordering::SeqCst), 0);
-
-    let outcome = fetch(&gateway, &format!("{}/v1/ok", allowed.origin)).await;
-    assert_eq!(outcome, "status: 200, body: authorization=<none>");
-    assert_eq!(allowed.requests.load(Ordering::SeqCst), 1);
-}
-
-#[tokio::test]
-async fn authorization_is_injected_by_the_host_for_allowed_hosts_only() {
-    let api = echo_server().await;
-    let elsewhere = echo_server().await;
-    let secret = "sk_test_host_injected_4242";
-    let config = bearer_config(&api.origin, SecretSource::value(secret));
-    let gateway = runtime().load("authed", &config).await.expect("loads");
-
-    let outcome = fetch(&gateway, &format!("{}/v1/customers", api.origin)).await;
-    assert_eq!(
-        outcome,
-        format!("status: 200, body: authorization=Bearer {secret}")
-    );
-    let head = api.seen.lock().unwrap()[0].clone();
-    assert!(head.starts_with("GET /v1/customers HTTP/1.1"), "{head}");
-
-    let outcome = fetch(&gateway, &format!("{}/v1/customers", elsewhere.origin)).await;
-    assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
-    assert_eq!(elsewhere.requests.load(Ordering::SeqCst), 0);
-
-    // Basic auth: `user` alone means an empty password (base64 of "sk_basic:").
-    let config = GatewayConfig::new(misbehaving())
-        .allow_host(&api.origin)
-        .with_auth(OutboundAuth::Basic {
-            secret: "api-key".into(),
-        })
-        .with_secret("api-key", SecretSource::value("sk_basic"));
-    let basic = runtime().load("basic", &config).await.expect("loads");
-    let outcome = fetch(&basic, &format!("{}/v1/x", api.origin)).await;
-    assert_eq!(
-        outcome,
-        "status: 200, body: authorization=Basic c2tfYmFzaWM6"
-    );
-}
-
-#[tokio::test]
-async fn secrets_stay_out_of_errors_and_debug_output() {
-    let api = echo_server().await;
-    let secret = "sk_test_never_printed_31337";
-    let config = bearer_config(&api.origin, SecretSource::value(secret)).with_secret(
-        "webhook-secret",
-        SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
-    );
-    assert!(!format!("{config:?}").contains(secret));
-
-    let gateway = runtime().load("secretive", &config).await.expect("loads");
-    assert!(!format!("{gateway:?}").contains(secret));
-
-    // Every failure mode's error text.
-    let mut texts = Vec::new();
-    for description in ["trap", "grow-memory", "fetch:https://example.com/"] {
-        let err = gateway
-            .charge(request(description))
-            .await
-            .expect_err("fails");
-        texts.push(format!("{err} {err:?}"));
-    }
-    // An unavailable secret fails the request as a configuration error (the host log names the
-    // secret); nothing is sent.
-    let config = bearer_config(
-        &api.origin,
-        SecretSource::Env("OMNICRM_TEST_UNSET_VARIABLE".into()),
-    );
-    let unavailable = runtime().load("unavailable", &config).await.expect("loads");
-    let outcome = fetch(&unavailable, &format!("{}/x", api.origin)).await;
-    assert!(outcome.contains("ConfigurationError"), "{outcome}");
-    assert_eq!(
-        api.requests.load(Ordering::SeqCst),
-        0,
-        "no unauthenticated request was sent"
-    );
-    texts.push(outcome);
-
-    for text in texts {
-        assert!(!text.contains(secret), "secret leaked: {text}");
-    }
-}
-
-/// The value of header `name` (any case) in a request head the echo server received.
-fn header_in(head: &str, name: &str) -> Option<String> {
-    head.lines().skip(1).find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.eq_ignore_ascii_case(name)
-            .then(|| value.trim().to_string())
-    })
-}
-
-#[tokio::test]
-async fn a_named_header_is_injected_by_the_host_for_allowed_hosts_only() {
-    let api = echo_server().await;
-    let elsewhere = echo_server().await;
-    let secret = "adyen_key_host_injected_4242";
-    let config = GatewayConfig::new(misbehaving())
-        .allow_host(&api.origin)
-        .with_auth(OutboundAuth::Header {
-            name: "X-API-Key".into(),
-            secret: "api-key".into(),
-            prefix: Some("Key ".into()),
-        })
-        .with_secret("api-key", SecretSource::value(secret));
-    let gateway = runtime().load("header-auth", &config).await.expect("loads");
-
-    let outcome = fetch(&gateway, &format!("{}/v1/payments", api.origin)).await;
-    assert_eq!(outcome, "status: 200, body: authorization=<none>");
-    let head = api.seen.lock().unwrap()[0].clone();
-    assert_eq!(
-        header_in(&head, "x-api-key").as_deref(),
-        Some(format!("Key {secret}").as_str()),
-        "{head}"
-    );
-
-    let outcome = fetch(&gateway, &format!("{}/v1/payments", elsewhere.origin)).await;
-    assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
-    assert_eq!(elsewhere.requests.load(Ordering::SeqCst), 0);
-    assert!(!format!("{config:?} {gateway:?}").contains(secret));
-}
-
-#[tokio::test]
-async fn invalid_auth_schemes_are_refused_on_load() {
-    let header = |name: &str| {
-        GatewayConfig::new(misbehaving())
-            .with_auth(OutboundAuth::Header {
-                name: name.into(),
-                secret: "api-key".into(),
-                prefix: None,
-            })
-            .with_secret("api-key", SecretSource::value("k"))
-    };
-    for name in [
-        "Host",
-        "Content-Length",
-        "Transfer-Encoding",
-        "Connection",
-        "X API Key",
-    ] {
-        let err = runtime()
-            .load("m", &header(name))
-            .await
-            .expect_err("a header the host manages, or not a token");
-        assert!(matches!(err, LoadError::Config { .. }), "{err:?}");
-        assert!(err.to_string().contains(name), "{err}");
-    }
-    let oauth = |token_url: &str| {
-        GatewayConfig::new(misbehaving())
-            .with_auth(oauth2_auth(token_url))
-            .with_secret("client-id", SecretSource::value(CLIENT_ID))
-    };
-    let err = runtime()
-        .load("m", &oauth("https://t.example/token"))
-        .await
-        .expect_err("the client secret is not configured");
-    assert!(err.to_string().contains("`client-secret`"), "{err}");
-    let err = runtime()
-        .load(
-            "m",
-            &oauth("http://t.example/token")
-                .with_secret("client-secret", SecretSource::value(CLIENT_SECRET)),
-        )
-        .await
-        .expect_err("plain http to a public token endpoint");
-    assert!(err.to_string().contains("token_url"), "{err}");
-}
-
-const CLIENT_ID: &str = "mis-client";
-const CLIENT_SECRET: &str = "cs_oauth_never_printed_77";
-/// `Basic base64("mis-client:cs_oauth_never_printed_77")`.
-const CLIENT_BASIC: &str = "Basic bWlzLWNsaWVudDpjc19vYXV0aF9uZXZlcl9wcmludGVkXzc3";
-
-/// A loopback OAuth token endpoint: counts token requests and checks each one (`POST`, HTTP
-/// Basic client authentication, form body), then answers `answer` (status and body, `{n}`
-/// replaced by the request's number) after `delay`. Requests that fail a check get a 400 and
-/// are recorded in `problems`.
-struct TokenServer {
-    url: String,
-    requests: Arc<AtomicUsize>,
-    answer: Arc<Mutex<(u16, String)>>,
-    problems: Arc<Mutex<Vec<String>>>,
-}
-
-async fn token_server(status: u16, answer: &str, delay: Duration) -> TokenServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/oauth2/token", listener.local_addr().unwrap());
-    let server = TokenServer {
-        url,
-        requests: Arc::new(AtomicUsize::new(0)),
-        answer: Arc::new(Mutex::new((status, answer.to_string()))),
-        problems: Arc::new(Mutex::new(Vec::new())),
-    };
-    let (requests, answer, problems) = (
-        server.requests.clone(),
-        server.answer.clone(),
-        server.problems.clone(),
-    );
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (requests, answer, problems) = (requests.clone(), answer.clone(), problems.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let length: usize = header_in(&head, "content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                while buf.len() < head_end + length {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
-                let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
-                tokio::time::sleep(delay).await;
-                let mut wrong = Vec::new();
-                if !head.starts_with("POST /oauth2/token HTTP/1.1") {
-                    wrong.push("request line");
-                }
-                if header_in(&head, "authorization").as_deref() != Some(CLIENT_BASIC) {
-                    wrong.push("client authentication");
-                }
-                if header_in(&head, "content-type").as_deref()
-                    != Some("application/x-www-form-urlencoded")
-                {
-                    wrong.push("content type");
-                }
-                if body != "grant_type=client_credentials&scope=payments" {
-                    wrong.push("form body");
-                }
-                let (status, text) = if wrong.is_empty() {
-                    let (status, text) = answer.lock().unwrap().clone();
-                    (status, text.replace("{n}", &n.to_string()))
-                } else {
-                    problems
-                        .lock()
-                        .unwrap()
-                        .push(format!("{wrong:?} in {head}{body}"));
-                    (400, r#"{"error":"invalid_request"}"#.to_string())
-                };
-                let response = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                    text.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    server
-}
-
-fn oauth2_auth(token_url: &str) -> OutboundAuth {
-    OutboundAuth::OAuth2ClientCredentials {
-        token_url: token_url.into(),
-        client_id_secret: "client-id".into(),
-        client_secret_secret: "client-secret".into(),
-        scope: Some("payments".into()),
-    }
-}
-
-/// The misbehaving component allowed to reach `origin` (only), authenticated with OAuth tokens
-/// from `token_url`.
-fn oauth2_config(origin: &str, token_url: &str) -> GatewayConfig {
-    GatewayConfig::new(misbehaving())
-        .allow_host(origin)
-        .with_auth(oauth2_auth(token_url))
-        .with_secret("client-id", SecretSource::value(CLIENT_ID))
-        .with_secret("client-secret", SecretSource::value(CLIENT_SECRET))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oauth_tokens_are_obtained_once_and_shared_by_concurrent_calls() {
-    let api = echo_server().await;
-    let tokens = token_server(
-        200,
-        r#"{"access_token":"at_{n}","token_type":"Bearer","expires_in":3600}"#,
-        Duration::from_millis(300),
-    )
-    .await;
-    let gateway = runtime()
-        .load("oauth", &oauth2_config(&api.origin, &tokens.url))
-        .await
-        .expect("loads");
-
-    let calls: Vec<_> = (0..20)
-        .map(|i| {
-            let (gateway, url) = (gateway.clone(), format!("{}/v1/payments/{i}", api.origin));
-            tokio::spawn(async move { fetch(&gateway, &url).await })
-        })
-        .collect();
-    for call in calls {
-        assert_eq!(
-            call.await.unwrap(),
-            "status: 200, body: authorization=Bearer at_1"
-        );
-    }
-    assert_eq!(
-        tokens.requests.load(Ordering::SeqCst),
-        1,
-        "one token request"
-    );
-    assert!(
-        tokens.problems.lock().unwrap().is_empty(),
-        "{:?}",
-        tokens.problems
-    );
-    assert_eq!(api.requests.load(Ordering::SeqCst), 20);
-    for head in api.seen.lock().unwrap().iter() {
-        assert!(
-            !head.contains(CLIENT_SECRET) && !head.contains(CLIENT_BASIC),
-            "{head}"
-        );
-    }
-
-    // The token endpoint is the host's, not the plugin's: it is not an allowed host.
-    let outcome = fetch(&gateway, &tokens.url).await;
-    assert!(outcome.contains("HttpRequestDenied"), "{outcome}");
-    assert_eq!(tokens.requests.load(Ordering::SeqCst), 1);
-}
-
-#[tokio::test]
-async fn an_expired_oauth_token_is_replaced() {
-    let api = echo_server().await;
-    let tokens = token_server(
-        200,
-        r#"{"access_token":"at_{n}","token_type":"bearer","expires_in":1}"#,
-        Duration::ZERO,
-    )
-    .await;
-    let gateway = runtime()
-        .load("oauth-short", &oauth2_config(&api.origin, &tokens.url))
-        .await
-        .expect("loads");
-    let url = format!("{}/v1/x", api.origin);
-    assert_eq!(
-        fetch(&gateway, &url).await,
-        "status: 200, body: authorization=Bearer at_1"
-    );
-    assert_eq!(
-        fetch(&gateway, &url).await,
-        "status: 200, body: authorization=Bearer at_1"
-    );
-    // A 1 s token is refreshed a little before it expires.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert_eq!(
-        fetch(&gateway, &url).await,
-        "status: 200, body: authorization=Bearer at_2"
-    );
-    assert_eq!(tokens.requests.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn a_failing_token_endpoint_fails_the_request_before_it_is_sent() {
-    let api = echo_server().await;
-    let tokens = token_server(401, r#"{"error":"invalid_client"}"#, Duration::ZERO).await;
-    let gateway = runtime()
-        .load("oauth-failing", &oauth2_config(&api.origin, &tokens.url))
-        .await
-        .expect("loads");
-    let url = format!("{}/v1/payments", api.origin);
-    let mut texts = Vec::new();
-
-    // Refused credentials: a configuration error; nothing was sent, so safe to retry.
-    let outcome = fetch(&gateway, &url).await;
-    assert_eq!(outcome, "denied: ErrorCode::ConfigurationError");
-    texts.push(outcome);
-
-    // The endpoint failing: the gateway is unavailable for now.
-    *tokens.answer.lock().unwrap() = (500, "internal error".into());
-    let outcome = fetch(&gateway, &url).await;
-    assert_eq!(outcome, "denied: ErrorCode::DestinationUnavailable");
-    texts.push(outcome);
-
-    // An answer that is not a bearer token.
-    *tokens.answer.lock().unwrap() = (
-        200,
-        r#"{"access_token":"at_mac","token_type":"mac"}"#.into(),
-    );
-    let outcome = fetch(&gateway, &url).await;
-    assert_eq!(outcome, "denied: ErrorCode::ConfigurationError");
-    texts.push(outcome);
-    *tokens.answer.lock().unwrap() = (200, r#"{"token_type":"bearer"}"#.into());
-    texts.push(fetch(&gateway, &url).await);
-
-    assert_eq!(
-        api.requests.load(Ordering::SeqCst),
-        0,
-        "nothing reached the API"
-    );
-    assert_eq!(
-        tokens.requests.load(Ordering::SeqCst),
-        4,
-        "failures are not cached"
-    );
-    assert!(
-        tokens.problems.lock().unwrap().is_empty(),
-        "{:?}",
-        tokens.problems
-    );
-
-    // Once the endpoint answers again, so does the gateway.
-    *tokens.answer.lock().unwrap() = (
-        200,
-        r#"{"access_token":"at_{n}","token_type":"bearer","expires_in":60}"#.into(),
-    );
-    assert_eq!(
-        fetch(&gateway, &url).await,
-        "status: 200, body: authorization=Bearer at_5"
-    );
-
-    let config = oauth2_config(&api.origin, &tokens.url);
-    texts.push(format!("{config:?} {gateway:?}"));
-    for text in texts {
-        assert!(
-            !text.contains(CLIENT_SECRET) && !text.contains("at_5") && !text.contains("at_mac"),
-            "secret or token leaked: {text}"
-        );
-    }
 }
 
 #[tokio::test]

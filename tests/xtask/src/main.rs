@@ -17,6 +17,7 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "omnicrm-stripe-gateway",
     "omnicrm-offline-gateway",
     "misbehaving-gateway",
+    "broken-gateway",
     "omnicrm-adyen-gateway",
 ];
 

@@ -1,14 +1,16 @@
 //! The per-call machinery of a gateway: a free instance slot, a fresh store (memory limit,
-//! deadline, epoch interruption), a fresh instance from the gateway's `InstancePre`, and the
-//! outcome turned into a [`CallError`]. Every call of every gateway goes through [`run_call!`].
+//! host buffer budget, deadline, epoch interruption), a fresh instance from the gateway's
+//! `InstancePre`, and the outcome turned into a [`CallError`] and logged. Every call of every
+//! gateway goes through [`run_call!`].
 
 use super::dispatch::{ContractExports, Failure};
 use crate::config::Limits;
 use crate::contract::GatewayInfo;
-use crate::error::CallError;
-use crate::imports::{Diagnostics, GatewayShared, HostClock, HostState};
+use crate::diagnostics::Diagnostics;
+use crate::error::{CallError, PluginTrap};
+use crate::imports::{GatewayShared, HostClock, HostState};
 use crate::outbound::OutboundHooks;
-use crate::text::{last_chars, truncate};
+use crate::text::{escape_controls, last_chars, truncate};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -56,7 +58,7 @@ pub(super) struct Call {
     pub(super) deadline: Instant,
     permit: OwnedSemaphorePermit,
     pub(super) store: Store<HostState>,
-    diagnostics: Arc<Diagnostics>,
+    pub(super) diagnostics: Arc<Diagnostics>,
 }
 
 /// Runs one guest call of `$runner` (a `&CallRunner`) named `$op`: `$call` is a call of
@@ -69,11 +71,20 @@ macro_rules! run_call {
         match runner.start().await {
             Err(e) => Err(e),
             Ok(mut call) => {
+                let stop = call.diagnostics.clone();
                 let work = async {
                     let $instance = &runner.instantiate(&mut call.store).await?;
                     let $exports = runner.exports();
                     let $store = &mut call.store;
                     $call.await
+                };
+                // The host may stop the call before its deadline, wherever the plugin is.
+                let work = async {
+                    tokio::select! {
+                        biased;
+                        outcome = work => outcome,
+                        () = stop.stopped() => Err($crate::gateway::dispatch::Failure::Stopped),
+                    }
                 };
                 let outcome = tokio::time::timeout_at(call.deadline.into(), work).await;
                 runner.finish(call, $op, outcome)
@@ -107,8 +118,10 @@ impl CallRunner {
     /// Calls `info.describe`, as loading does. It loads the whole world, so every export's type
     /// is checked once, here; the calls after it load only their interface.
     pub(crate) async fn describe(&self) -> Result<GatewayInfo, CallError> {
-        run_call!(self, "info.describe", |exports, store, instance| exports
-            .describe(store, instance))
+        let info = run_call!(self, "info.describe", |exports, store, instance| exports
+            .describe(store, instance))?;
+        super::checks::gateway_info(&info)?;
+        Ok(info)
     }
 
     /// The name the gateway was loaded under.
@@ -119,6 +132,11 @@ impl CallRunner {
     /// The per-call limits.
     pub(super) fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// What the gateway's calls share (its name, settings, log limits and counts).
+    pub(super) fn shared(&self) -> &GatewayShared {
+        &self.shared
     }
 
     /// The component's export indices.
@@ -166,21 +184,29 @@ impl CallRunner {
     }
 
     fn new_store(&self, deadline: Instant) -> (Store<HostState>, Arc<Diagnostics>) {
-        let (state, diagnostics) = HostState::new(
+        let diagnostics = Diagnostics::new(
+            self.limits.host_buffer_bytes(),
+            self.limits.log_bytes_per_call as usize,
+        );
+        let state = HostState::new(
             &self.shared,
-            self.hooks.clone(),
+            self.hooks.for_call(diagnostics.clone()),
             self.sandbox.clock,
             deadline,
             self.limits.memory_bytes(),
+            diagnostics.clone(),
         );
         let mut store = Store::new(&self.sandbox.engine, state);
         store.limiter(|s| s.limiter());
         // Every epoch tick, a guest in pure computation yields to the executor so the call's
         // timeout can fire; past the deadline it is interrupted (a backstop for executors
-        // that stop polling).
+        // that stop polling). A call over its host buffer budget is stopped at the next tick.
         store.set_epoch_deadline(1);
+        let over_budget = diagnostics.clone();
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+            if over_budget.host_buffers_exceeded() {
+                Err(wasmtime::Error::msg("the host buffer budget is exceeded"))
+            } else if Instant::now() >= deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -190,7 +216,9 @@ impl CallRunner {
     }
 
     /// Ends a call: the instance and its slot go with the store, then the permit; the outcome
-    /// becomes the call's result, and is logged.
+    /// becomes the call's result, and is logged. A call the host had to stop (a response
+    /// reflected a credential, the host buffer budget went over) fails even if the plugin
+    /// returned normally.
     pub(super) fn finish<T>(
         &self,
         call: Call,
@@ -208,29 +236,84 @@ impl CallRunner {
         drop(permit);
         let gateway = self.name();
         let timeout = self.limits.call_timeout();
-        let result = match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Err(_elapsed) => Err(CallError::Timeout { after: timeout }),
-            Ok(Err(Failure::Instantiate(e))) => {
-                let detail = format!("{e:#}");
-                let detail = truncate(&detail, MAX_TRAP_MESSAGE);
-                Err(CallError::Host(if diagnostics.memory_limit_hit() {
-                    format!(
-                        "cannot instantiate the plugin: its initial memory exceeds its memory limit of {} MiB ({detail})",
-                        self.limits.memory_mib
-                    )
-                } else {
-                    format!("cannot instantiate the plugin: {detail}")
-                }))
+        let result = if let Some(url) = diagnostics.credential_reflected() {
+            Err(CallError::Trap(PluginTrap::new(&format!(
+                "the response of {url} contained a credential the host added to the request; it was withheld from the plugin and the call failed"
+            ))))
+        } else {
+            match outcome {
+                Ok(Ok(_) | Err(Failure::Stopped)) if diagnostics.host_buffers_exceeded() => {
+                    Err(CallError::Trap(PluginTrap::new(
+                        &self.over_budget(&diagnostics, "the call was stopped"),
+                    )))
+                }
+                Ok(Err(Failure::Stopped)) => Err(CallError::Host(
+                    "the host stopped the call for no recorded reason".into(),
+                )),
+                Ok(Ok(value)) => Ok(value),
+                Err(_elapsed) => Err(CallError::Timeout { after: timeout }),
+                Ok(Err(Failure::Instantiate(e))) => Err(self.instantiate_error(e, &diagnostics)),
+                Ok(Err(Failure::Guest(e))) => Err(self.trap_error(e, &diagnostics, timeout)),
             }
-            Ok(Err(Failure::Guest(e))) => Err(self.trap_error(e, &diagnostics, timeout)),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => tracing::debug!(gateway, op, elapsed_ms, "gateway call"),
+            Err(CallError::Trap(trap)) => tracing::warn!(
+                gateway,
+                op,
+                elapsed_ms,
+                reference = trap.reference(),
+                detail = trap.detail(),
+                "gateway call failed: the plugin failed unexpectedly"
+            ),
             Err(e) => tracing::warn!(gateway, op, elapsed_ms, error = %e, "gateway call failed"),
         }
+        let (lines, bytes) = diagnostics.log_dropped();
+        if lines > 0 {
+            tracing::warn!(
+                gateway,
+                op,
+                lines,
+                bytes,
+                "dropped plugin log output over the gateway's limits (limits.log_bytes_per_call, limits.log_bytes_per_second)"
+            );
+        }
         result
+    }
+
+    /// A call whose instance could not be made: past its deadline (a start function that
+    /// does not end) is a timeout like any other; the plugin's start function trapping is a
+    /// trap (its text kept for the operator); an initial memory over the limit, or the runtime
+    /// refusing, is the host's.
+    fn instantiate_error(&self, e: wasmtime::Error, diagnostics: &Diagnostics) -> CallError {
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return CallError::Timeout {
+                after: self.limits.call_timeout(),
+            };
+        }
+        if e.downcast_ref::<Trap>().is_some() || diagnostics.host_buffers_exhausted() {
+            return self.trap_error(e, diagnostics, self.limits.call_timeout());
+        }
+        let detail = format!("{e:#}");
+        let detail = escape_controls(truncate(&detail, MAX_TRAP_MESSAGE));
+        CallError::Host(if diagnostics.memory_limit_hit() {
+            format!(
+                "cannot instantiate the plugin: its initial memory exceeds its memory limit of {} MiB ({detail})",
+                self.limits.memory_mib
+            )
+        } else {
+            format!("cannot instantiate the plugin: {detail}")
+        })
+    }
+
+    /// Why the host buffer budget explains a failure.
+    fn over_budget(&self, diagnostics: &Diagnostics, what: &str) -> String {
+        format!(
+            "the plugin exceeded its host buffer budget of {} MiB (limits.host_buffer_mib; {} bytes in use): {what}",
+            self.limits.host_buffer_mib,
+            diagnostics.host_buffers_in_use()
+        )
     }
 
     fn trap_error(
@@ -249,6 +332,8 @@ impl CallRunner {
                 "the plugin exceeded its memory limit of {} MiB ({detail})",
                 self.limits.memory_mib
             )
+        } else if diagnostics.host_buffers_exhausted() {
+            self.over_budget(diagnostics, &detail)
         } else {
             detail
         };
@@ -256,6 +341,6 @@ impl CallRunner {
             let tail = last_chars(&stderr, 512);
             message = format!("{message}; plugin stderr: {tail}");
         }
-        CallError::Trap(truncate(&message, MAX_TRAP_MESSAGE).to_string())
+        CallError::Trap(PluginTrap::new(truncate(&message, MAX_TRAP_MESSAGE)))
     }
 }

@@ -1,6 +1,6 @@
 //! The resource limits of one call's store.
 
-use super::diagnostics::Diagnostics;
+use crate::diagnostics::Diagnostics;
 use std::sync::Arc;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn the_memory_limit_bounds_all_memories_together() {
         const MIB: usize = 1 << 20;
-        let diagnostics = Arc::new(Diagnostics::default());
+        let diagnostics = Diagnostics::new(0, 0);
         let mut limiter = GuestLimiter::new(16 * MIB, diagnostics.clone());
         // Two memories created with 6 MiB each, then grown.
         assert!(limiter.memory_growing(0, 6 * MIB, None).unwrap());
@@ -96,7 +96,7 @@ mod tests {
         assert!(diagnostics.memory_limit_hit());
         assert!(limiter.memory_growing(6 * MIB, 7 * MIB, None).unwrap());
         // A memory's own declared maximum holds as well.
-        let mut limiter = GuestLimiter::new(16 * MIB, Arc::new(Diagnostics::default()));
+        let mut limiter = GuestLimiter::new(16 * MIB, Diagnostics::new(0, 0));
         assert!(!limiter.memory_growing(0, 2 * MIB, Some(MIB)).unwrap());
     }
 }

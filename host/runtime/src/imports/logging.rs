@@ -1,11 +1,12 @@
 //! The `logging` import of each contract version: plugin log lines into the host's log,
-//! attributed to the gateway.
+//! attributed to the gateway, control characters escaped, within the call's share and the
+//! gateway's rate (see `output`).
 
 use super::state::HostState;
 use crate::contract::Level;
 use crate::contract::v0_1::bindings::omnicrm::payments::logging as v0_1;
 use crate::contract::v0_2::bindings::omnicrm::payments::logging as v0_2;
-use crate::text::{sanitize, truncate};
+use crate::text::{escaped, truncate};
 
 /// Longest log message passed on to tracing.
 const MAX_LOG_MESSAGE: usize = 4096;
@@ -13,7 +14,10 @@ const MAX_LOG_MESSAGE: usize = 4096;
 impl HostState {
     fn log_line(&self, level: Level, message: &str) {
         let gateway = &*self.shared.name;
-        let message = sanitize(truncate(message, MAX_LOG_MESSAGE));
+        let message = escaped(truncate(message, MAX_LOG_MESSAGE));
+        if !self.shared.output.admit(&self.diagnostics, message.len()) {
+            return;
+        }
         match level {
             Level::Trace => tracing::trace!(gateway, "{message}"),
             Level::Debug => tracing::debug!(gateway, "{message}"),

@@ -2,8 +2,9 @@
 //! random numbers and a log for the guest's stdout and stderr.
 
 use super::clock::HostClock;
-use super::diagnostics::Diagnostics;
-use crate::text::{sanitize, truncate};
+use super::state::GatewayShared;
+use crate::diagnostics::Diagnostics;
+use crate::text::{escaped, truncate};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,12 +16,13 @@ const MAX_LOG_LINE: usize = 4096;
 
 /// The WASI context of one call. It grants no environment variables, arguments, working
 /// directory, preopened directories, sockets or name lookups, and an empty stdin; the guest's
-/// stdout and stderr go to the host's log (never the host's own stdout/stderr), and stderr's
-/// tail to `diagnostics`. Wall clock and random numbers are WASI's defaults; the monotonic
-/// clock is the runtime's (`call-context.deadline` is expressed in it). The only way out of
-/// the sandbox is `wasi:http`, through the outbound hooks.
+/// stdout and stderr go to the host's log (never the host's own stdout/stderr), line by line,
+/// control characters escaped, within the log limits (see `output`), and stderr's tail to
+/// `diagnostics`. Wall clock and random numbers are WASI's defaults; the monotonic clock is the
+/// runtime's (`call-context.deadline` is expressed in it). The only way out of the sandbox is
+/// `wasi:http`, through the outbound hooks.
 pub(crate) fn sandboxed_wasi(
-    gateway: &Arc<str>,
+    gateway: &Arc<GatewayShared>,
     clock: HostClock,
     diagnostics: &Arc<Diagnostics>,
 ) -> WasiCtx {
@@ -28,12 +30,12 @@ pub(crate) fn sandboxed_wasi(
         .stdout(GuestOutput {
             gateway: gateway.clone(),
             stream: "stdout",
-            diagnostics: None,
+            diagnostics: diagnostics.clone(),
         })
         .stderr(GuestOutput {
             gateway: gateway.clone(),
             stream: "stderr",
-            diagnostics: Some(diagnostics.clone()),
+            diagnostics: diagnostics.clone(),
         })
         .monotonic_clock(clock)
         // The builder allows TCP and UDP (while its address check denies every address):
@@ -48,9 +50,9 @@ pub(crate) fn sandboxed_wasi(
 /// to explain traps. Nothing reaches the host's own stdout/stderr.
 #[derive(Clone)]
 struct GuestOutput {
-    gateway: Arc<str>,
+    gateway: Arc<GatewayShared>,
     stream: &'static str,
-    diagnostics: Option<Arc<Diagnostics>>,
+    diagnostics: Arc<Diagnostics>,
 }
 
 impl IsTerminal for GuestOutput {
@@ -76,9 +78,10 @@ struct GuestOutputWriter {
 impl GuestOutputWriter {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
-        let text = sanitize(truncate(text.trim_end(), MAX_LOG_LINE));
-        if !text.is_empty() {
-            tracing::info!(gateway = %self.output.gateway, stream = self.output.stream, "{text}");
+        let text = escaped(truncate(text.trim_end(), MAX_LOG_LINE));
+        let output = &self.output;
+        if !text.is_empty() && output.gateway.output.admit(&output.diagnostics, text.len()) {
+            tracing::info!(gateway = %output.gateway.name, stream = output.stream, "{text}");
         }
     }
 }
@@ -89,8 +92,8 @@ impl tokio::io::AsyncWrite for GuestOutputWriter {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        if let Some(d) = &self.output.diagnostics {
-            d.append_stderr(buf);
+        if self.output.stream == "stderr" {
+            self.output.diagnostics.append_stderr(buf);
         }
         for &b in buf {
             if b == b'\n' {
@@ -136,9 +139,18 @@ mod tests {
 
     #[tokio::test]
     async fn the_wasi_context_grants_no_environment_files_or_sockets() {
-        let diagnostics = Arc::new(Diagnostics::default());
+        let diagnostics = Diagnostics::new(1 << 20, 1024);
         let clock = HostClock::starting_now();
-        let mut wasi = sandboxed_wasi(&Arc::from("test"), clock, &diagnostics);
+        let shared = Arc::new(GatewayShared::new(
+            Arc::from("test"),
+            Default::default(),
+            Arc::new(crate::secrets::SecretStore::new(
+                Default::default(),
+                std::iter::empty::<&str>(),
+            )),
+            1024,
+        ));
+        let mut wasi = sandboxed_wasi(&shared, clock, &diagnostics);
         let mut table = ResourceTable::new();
 
         let mut cli = WasiCliCtxView {

@@ -1,12 +1,17 @@
-//! How failures of the shared client reach the plugin: each one classified as the `wasi:http`
+//! How failures of a gateway's client reach the plugin: each one classified as the `wasi:http`
 //! error code it is (refused, DNS, TLS, timeout, ...), from the error's type where it happened.
 
+use super::connector::DestinationProhibited;
 use wasmtime_wasi_http::Error as HttpError;
 
 /// Maps a client error to the `wasi:http` error code the guest sees. Connection-level failures
 /// (refused, DNS, TLS, connect timeout) mean nothing reached the server.
 pub(crate) fn map_client_error(err: hyper_util::client::legacy::Error) -> HttpError {
     let is_connect = err.is_connect();
+    // Refused by the resolver's rule: reported as such, though it surfaces as a DNS error.
+    if causes(&err).any(|e| e.is::<DestinationProhibited>()) {
+        return HttpError::DestinationIpProhibited;
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -61,6 +66,21 @@ pub(crate) fn map_client_error(err: hyper_util::client::legacy::Error) -> HttpEr
     } else {
         HttpError::InternalError(Some(format!("{err}")))
     }
+}
+
+/// `err` and its causes, looking inside wrapped I/O errors (whose `source` skips them).
+fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| {
+        match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        }
+    })
 }
 
 fn map_tls_error(err: &rustls::Error) -> HttpError {

@@ -1,67 +1,129 @@
 //! The `wasi:http` hooks of one call's store: every request a plugin sends passes the
-//! allow-list, loses any credentials the plugin set, gets the host's, and goes out through the
-//! shared client with the plugin's timeouts.
+//! allow-list (`TRACE` and `CONNECT` never leave), loses any credentials the plugin set, gets
+//! the host's when its method and path are the gateway's (and then asks for the whole,
+//! uncompressed response, which is scanned for them), waits for an in-flight slot of its
+//! call and of its gateway, and goes out through the gateway's client with the plugin's
+//! timeouts (its slots freed when the response's head arrives). A response that reflects a credential the host added is withheld and fails the
+//! call. Request bodies and requests in flight are charged to the call's host buffers.
 
-use super::auth::{Authenticator, credential};
+use super::auth::{Authenticator, CredentialScope, credential, is_refused_method};
 use super::client::OutboundClient;
 use super::errors::map_client_error;
+use super::intercept::{InterceptedRequest, Interception, OutboundInterceptor};
 use super::policy::{OutboundPolicy, redact_query};
+use super::response::{ResponseBody, Scanner, WITHHELD};
+use crate::config::Limits;
+use crate::diagnostics::{BODY_CHUNK_BYTES, Charge, Diagnostics, IN_FLIGHT_BYTES};
 use crate::secrets::SecretStore;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST, PROXY_AUTHORIZATION};
+use http::HeaderValue;
+use http::header::{ACCEPT_ENCODING, AUTHORIZATION, HOST, IF_RANGE, PROXY_AUTHORIZATION, RANGE};
 use http::uri::Scheme;
 use http_body_util::BodyExt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-/// The `wasi:http` hooks of one gateway: the allow-list, credential injection and the shared
-/// client. Each call's store gets a clone (reference counts only).
+/// The outbound HTTP of one gateway, shared by its calls: the allow-list, credential
+/// injection, the gateway's client and its in-flight slots. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct OutboundHooks {
+    shared: Arc<GatewayOutbound>,
+}
+
+struct GatewayOutbound {
     gateway: Arc<str>,
-    policy: Arc<OutboundPolicy>,
-    auth: Arc<Authenticator>,
+    policy: OutboundPolicy,
+    auth: Authenticator,
+    scope: CredentialScope,
     secrets: Arc<SecretStore>,
     client: OutboundClient,
+    /// Requests in flight of all the gateway's calls.
+    in_flight: Arc<Semaphore>,
+    /// Requests in flight of one call at most.
+    per_call: usize,
+    /// The runtime's test hook, if any (see `intercept`).
+    interceptor: Option<Arc<dyn OutboundInterceptor>>,
 }
 
 impl OutboundHooks {
-    /// The hooks of the gateway `gateway`.
+    /// The outbound HTTP of the gateway `gateway`.
+    #[allow(clippy::too_many_arguments)] // One per part of the gateway's outbound path.
     pub(crate) fn new(
         gateway: Arc<str>,
         policy: OutboundPolicy,
         auth: Authenticator,
+        scope: CredentialScope,
         secrets: Arc<SecretStore>,
         client: OutboundClient,
+        limits: &Limits,
+        interceptor: Option<Arc<dyn OutboundInterceptor>>,
     ) -> Self {
         OutboundHooks {
-            gateway,
-            policy: Arc::new(policy),
-            auth: Arc::new(auth),
-            secrets,
-            client,
+            shared: Arc::new(GatewayOutbound {
+                gateway,
+                policy,
+                auth,
+                scope,
+                secrets,
+                client,
+                in_flight: Arc::new(Semaphore::new(limits.max_requests_in_flight as usize)),
+                per_call: limits.max_requests_in_flight_per_call as usize,
+                interceptor,
+            }),
+        }
+    }
+
+    /// The hooks of one call, charging its buffers to `diagnostics`.
+    pub(crate) fn for_call(&self, diagnostics: Arc<Diagnostics>) -> CallHooks {
+        CallHooks {
+            shared: self.shared.clone(),
+            diagnostics,
+            in_flight: None,
         }
     }
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
+/// The `wasi:http` hooks of one call.
+pub(crate) struct CallHooks {
+    shared: Arc<GatewayOutbound>,
+    diagnostics: Arc<Diagnostics>,
+    /// The call's in-flight slots, made at its first request.
+    in_flight: Option<Arc<Semaphore>>,
+}
+
+/// What sending a request gives the plugin: the response and the future of its I/O, or an error.
+type SendAnswer = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
 >;
 
-impl WasiHttpHooks for OutboundHooks {
+type ResponseFuture = Box<dyn Future<Output = SendAnswer> + Send>;
+
+fn denied() -> ResponseFuture {
+    Box::new(async { Err(HttpError::HttpRequestDenied) })
+}
+
+impl WasiHttpHooks for CallHooks {
     fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
         *scheme == Scheme::HTTPS || *scheme == Scheme::HTTP
+    }
+
+    /// Called once for each request body the plugin creates: the body is charged here, until
+    /// its request is sent (see `send_request`).
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        self.diagnostics.charge_new_body();
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK_BYTES
     }
 
     fn send_request(
@@ -70,26 +132,104 @@ impl WasiHttpHooks for OutboundHooks {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
+        let outbound = &self.shared;
+        let gateway = &outbound.gateway;
         let uri = request.uri().clone();
-        if !self.policy.allows(&uri) {
+        let allowed = outbound.policy.allows(&uri) && !is_refused_method(request.method());
+        let interception = match &outbound.interceptor {
+            Some(interceptor) => interceptor.intercept(&InterceptedRequest {
+                gateway,
+                method: request.method(),
+                uri: &uri,
+                headers: request.headers(),
+                allowed,
+            }),
+            None => Interception::Send,
+        };
+        if !outbound.policy.allows(&uri) {
             tracing::warn!(
-                gateway = %self.gateway,
+                gateway = %gateway,
                 url = %redact_query(&uri),
                 "denied an outbound request to a host that is not allowed"
             );
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            return denied();
+        }
+        if is_refused_method(request.method()) {
+            tracing::warn!(
+                gateway = %gateway,
+                method = %request.method(),
+                url = %redact_query(&uri),
+                "denied an outbound request: TRACE and CONNECT are never sent"
+            );
+            return denied();
+        }
+        if matches!(
+            interception,
+            Interception::RefuseConnection | Interception::Respond { .. }
+        ) && !http_body::Body::is_end_stream(request.body())
+        {
+            // Never sent: the body's charge ends here.
+            drop(self.diagnostics.take_unsent_body());
+        }
+        match interception {
+            Interception::RefuseConnection => {
+                return Box::new(async { Err(HttpError::ConnectionRefused) });
+            }
+            Interception::Respond {
+                status,
+                headers,
+                body,
+            } => return Box::new(async move { injected_response(status, headers, body) }),
+            _ => {}
         }
         let headers = request.headers_mut();
         // The URL decides where the request goes; hyper derives Host / :authority from it.
         headers.remove(HOST);
         headers.remove(AUTHORIZATION);
         headers.remove(PROXY_AUTHORIZATION);
-        let (gateway, auth, secrets) = (
-            self.gateway.clone(),
-            self.auth.clone(),
-            self.secrets.clone(),
-        );
-        let client = self.client.clone();
+        if let Some(name) = outbound.auth.header_name() {
+            headers.remove(name);
+        }
+        let credentialed = !matches!(outbound.auth, Authenticator::None)
+            && outbound.scope.covers(request.method(), uri.path());
+        if credentialed {
+            // What a credentialed response holds must be readable by the scanner, and whole: no
+            // compressed bodies (a reflected secret would not be found), no byte ranges (a
+            // secret could be fetched a slice at a time).
+            let headers = request.headers_mut();
+            headers.remove(RANGE);
+            headers.remove(IF_RANGE);
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
+
+        // A body the plugin created was charged then; the charge now goes with the request
+        // and ends when hyper has sent it. (A request without one has wasi-http's empty body.)
+        let body_charge = if http_body::Body::is_end_stream(request.body()) {
+            None
+        } else {
+            self.diagnostics.take_unsent_body()
+        };
+        let Some(exchange_charge) = self.diagnostics.charge(IN_FLIGHT_BYTES) else {
+            tracing::warn!(
+                gateway = %gateway,
+                in_use = self.diagnostics.host_buffers_in_use(),
+                "refused an outbound request: the call's host buffer budget is used up"
+            );
+            return Box::new(async { Err(HttpError::ConnectionLimitReached) });
+        };
+        let request = request.map(|body| {
+            ChargedBody {
+                body,
+                _charge: body_charge,
+            }
+            .boxed_unsync()
+        });
+        let call_slots = self
+            .in_flight
+            .get_or_insert_with(|| Arc::new(Semaphore::new(outbound.per_call)))
+            .clone();
+        let outbound = outbound.clone();
+        let diagnostics = self.diagnostics.clone();
         let options = options.unwrap_or_default();
         let connect = options.connect_timeout.unwrap_or(Duration::from_secs(600));
         let first_byte = options
@@ -100,21 +240,84 @@ impl WasiHttpHooks for OutboundHooks {
             .unwrap_or(Duration::from_secs(600))
             .max(Duration::from_nanos(1));
         Box::new(async move {
-            // Inside the future: an OAuth token may have to be fetched first. `insert` replaces
-            // any header of the same name the guest set.
-            if let Some((name, value)) = credential(&gateway, &auth, &secrets).await? {
-                request.headers_mut().insert(name, value);
+            let mut request = request;
+            // Waits for a slot of the call, then of the gateway (within the call's deadline:
+            // the call's end drops this future).
+            let call_slot = call_slots
+                .acquire_owned()
+                .await
+                .map_err(|_| HttpError::ConnectionLimitReached)?;
+            let gateway_slot = outbound
+                .in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| HttpError::ConnectionLimitReached)?;
+            // The slots are held until the response's head arrives: a response the plugin has
+            // not read yet holds none (else calls holding answers they read later could wait
+            // on each other for slots until their deadlines). Its charge stays until its body
+            // is finished or dropped.
+            let slots = (call_slot, gateway_slot);
+            let gateway = &outbound.gateway;
+            // Inside the future: an OAuth token may have to be fetched first. `insert`
+            // replaces any header of the same name the guest set.
+            let mut scanner = None;
+            if credentialed
+                && let Some(credential) =
+                    credential(gateway, &outbound.auth, &outbound.secrets).await?
+            {
+                request
+                    .headers_mut()
+                    .insert(credential.name, credential.value);
+                scanner = Scanner::new(credential.needles);
             }
-            tracing::debug!(gateway = %gateway, method = %request.method(), url = %redact_query(&uri), "outbound request");
+            tracing::debug!(
+                gateway = %gateway,
+                method = %request.method(),
+                url = %redact_query(&uri),
+                credentialed = scanner.is_some(),
+                "outbound request"
+            );
+            let exchange_answer = async {
+                let answer = outbound.client.request(request).await;
+                if let Interception::DelayResponse(delay) = interception {
+                    tokio::time::sleep(delay).await;
+                }
+                answer
+            };
             let response =
-                tokio::time::timeout(connect.saturating_add(first_byte), client.request(request))
+                tokio::time::timeout(connect.saturating_add(first_byte), exchange_answer)
                     .await
                     .map_err(|_| HttpError::ConnectionReadTimeout)?
                     .map_err(map_client_error)?;
+            drop(slots);
+            if interception == Interception::ResetAfterSending {
+                return Err(HttpError::ConnectionTerminated);
+            }
+            let reflected = {
+                let (gateway, diagnostics, url) =
+                    (gateway.clone(), diagnostics.clone(), redact_query(&uri));
+                move || {
+                    tracing::error!(
+                        gateway = %gateway,
+                        url = %url,
+                        "a response contained a credential the host added: withheld from the plugin, and the call fails"
+                    );
+                    diagnostics.record_credential_reflected(url);
+                }
+            };
+            if let Some(scanner) = &scanner
+                && scanner.finds_in_headers(response.headers())
+            {
+                reflected();
+                return Err(HttpError::InternalError(Some(WITHHELD.into())));
+            }
             let mut timeout = tokio::time::interval(between_bytes);
             timeout.reset();
-            let response =
-                response.map(|incoming| ResponseBody { incoming, timeout }.boxed_unsync());
+            let scanner = scanner.map(|s| (s, Box::new(reflected) as Box<dyn FnOnce() + Send>));
+            let response = response.map(|incoming| {
+                ResponseBody::new(incoming, timeout, scanner, exchange_charge).boxed_unsync()
+            });
             let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                 Box::new(async { Ok(()) });
             Ok((response, io))
@@ -122,13 +325,29 @@ impl WasiHttpHooks for OutboundHooks {
     }
 }
 
-/// A response body with the guest's between-bytes timeout.
-struct ResponseBody {
-    incoming: hyper::body::Incoming,
-    timeout: tokio::time::Interval,
+/// The answer an interceptor gave instead of sending a request.
+fn injected_response(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> SendAnswer {
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in headers {
+        response = response.header(name, value);
+    }
+    let body = http_body_util::Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let response = response
+        .body(body)
+        .map_err(|e| HttpError::InternalError(Some(format!("injected response: {e}"))))?;
+    let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+    Ok((response, io))
 }
 
-impl http_body::Body for ResponseBody {
+/// A request body holding its host buffer charge until hyper has sent it (or drops it).
+struct ChargedBody {
+    body: WasiBody,
+    _charge: Option<Charge>,
+}
+
+impl http_body::Body for ChargedBody {
     type Data = Bytes;
     type Error = HttpError;
 
@@ -136,30 +355,15 @@ impl http_body::Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
-        match Pin::new(&mut self.incoming).poll_frame(cx) {
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(if err.is_timeout() {
-                HttpError::HttpResponseTimeout
-            } else {
-                HttpError::from(err)
-            }))),
-            Poll::Ready(Some(Ok(frame))) => {
-                self.timeout.reset();
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Pending => {
-                ready!(self.timeout.poll_tick(cx));
-                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
-            }
-        }
+        Pin::new(&mut self.body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.incoming.is_end_stream()
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.incoming.size_hint()
+        self.body.size_hint()
     }
 }
 
@@ -172,8 +376,16 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A fingerprint of a header value a test server saw: enough to compare, without the server
+    /// reflecting a credential (which the hooks would withhold).
+    fn fingerprint(value: &str) -> String {
+        use sha2::Digest as _;
+        hex::encode(&sha2::Sha256::digest(value.as_bytes())[..8])
+    }
+
     /// An HTTPS server for `localhost` (certificate signed by a fresh CA), HTTP/1.1 and HTTP/2
-    /// by ALPN, answering `auth=<Authorization>;host=<Host or :authority>;version=<version>`.
+    /// by ALPN, answering `auth=<fingerprint of Authorization>;host=<Host or
+    /// :authority>;version=<version>`.
     /// Returns its port, the CA's PEM and a counter of accepted TCP connections.
     async fn tls_echo_server() -> (u16, String, Arc<AtomicUsize>) {
         let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -215,7 +427,7 @@ mod tests {
                             let auth = req
                                 .headers()
                                 .get(AUTHORIZATION)
-                                .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+                                .map(|v| fingerprint(&String::from_utf8_lossy(v.as_bytes())))
                                 .unwrap_or_else(|| "<none>".into());
                             let host = req
                                 .headers()
@@ -239,18 +451,37 @@ mod tests {
         (port, ca.pem(), accepted)
     }
 
-    fn hooks(client: OutboundClient, allowed: &str, secret: &str) -> OutboundHooks {
+    fn hooks(client: OutboundClient, allowed: &str, secret: &str) -> CallHooks {
+        hooks_with(
+            client,
+            allowed,
+            secret,
+            Authenticator::Bearer {
+                secret: "api-key".into(),
+            },
+        )
+    }
+
+    fn hooks_with(
+        client: OutboundClient,
+        allowed: &str,
+        secret: &str,
+        auth: Authenticator,
+    ) -> CallHooks {
         let mut secrets = BTreeMap::new();
         secrets.insert("api-key".to_string(), SecretSource::value(secret));
-        OutboundHooks {
-            gateway: Arc::from("test"),
-            policy: Arc::new(OutboundPolicy::new(&[allowed.to_string()]).unwrap()),
-            auth: Arc::new(Authenticator::Bearer {
-                secret: "api-key".into(),
-            }),
-            secrets: Arc::new(SecretStore::new(secrets, ["api-key"])),
+        let limits = Limits::default();
+        OutboundHooks::new(
+            Arc::from("test"),
+            OutboundPolicy::new(&[allowed.to_string()]).unwrap(),
+            auth,
+            CredentialScope::new(&["GET".to_string(), "POST".to_string()], &[]).unwrap(),
+            Arc::new(SecretStore::new(secrets, ["api-key"])),
             client,
-        }
+            &limits,
+            None,
+        )
+        .for_call(Diagnostics::new(limits.host_buffer_bytes(), 1024))
     }
 
     /// A request as `wasi:http` hands it to the hooks, with guest-chosen headers.
@@ -269,7 +500,7 @@ mod tests {
     }
 
     async fn send(
-        hooks: &mut OutboundHooks,
+        hooks: &mut CallHooks,
         request: http::Request<WasiBody>,
     ) -> Result<String, HttpError> {
         let future = hooks.send_request(request, None, Box::new(async { Ok(()) }));
@@ -301,14 +532,15 @@ mod tests {
         )
         .await
         .unwrap();
+        let auth = fingerprint("Bearer sk_host_secret");
         assert_eq!(
             body,
-            format!("auth=Bearer sk_host_secret;host=localhost:{port};version=HTTP/2.0")
+            format!("auth={auth};host=localhost:{port};version=HTTP/2.0")
         );
         let body = send(&mut hooks, request(&format!("{origin}/v1/y"), &[]))
             .await
             .unwrap();
-        assert!(body.starts_with("auth=Bearer sk_host_secret;"), "{body}");
+        assert!(body.starts_with(&format!("auth={auth};")), "{body}");
         assert_eq!(
             accepted.load(Ordering::SeqCst),
             1,
@@ -428,7 +660,7 @@ mod tests {
                             req.headers()
                                 .get_all(name)
                                 .iter()
-                                .map(|v| String::from_utf8_lossy(v.as_bytes()).to_string())
+                                .map(|v| fingerprint(&String::from_utf8_lossy(v.as_bytes())))
                                 .collect::<Vec<_>>()
                         };
                         let body =
@@ -444,12 +676,16 @@ mod tests {
                 );
             }
         });
-        let mut hooks = hooks(OutboundClient::for_tests(None), &origin, "sk_header_secret");
-        hooks.auth = Arc::new(Authenticator::Header {
-            name: http::header::HeaderName::from_static("x-api-key"),
-            prefix: "Key ".into(),
-            secret: "api-key".into(),
-        });
+        let mut hooks = hooks_with(
+            OutboundClient::for_tests(None),
+            &origin,
+            "sk_header_secret",
+            Authenticator::Header {
+                name: http::header::HeaderName::from_static("x-api-key"),
+                prefix: "Key ".into(),
+                secret: "api-key".into(),
+            },
+        );
         let body = send(
             &mut hooks,
             request(
@@ -463,6 +699,9 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(body, r#"["Key sk_header_secret"] []"#);
+        assert_eq!(
+            body,
+            format!("[{:?}] []", fingerprint("Key sk_header_secret"))
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! The benchmark program: what the plugin boundary costs, side by side with native
-//! code, against the Stripe emulator on loopback. One run prints one table.
+//! code, against the Stripe emulator on loopback (and, for measurement 8, the Adyen emulator).
+//! One run prints one table.
 //!
 //! Run: `cargo xtask bench` (builds the plugin components first), or
 //! `cargo bench -p omnicrm-host --bench gateway -- [--quick] [--only 1,2,3]`.
 //!
 //! - `--quick`: a smoke run of a few seconds (small sample counts; figures are indicative).
-//! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 7).
+//! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 8).
 //! - `--scale X`: multiply the sample counts by X (e.g. 5, to profile a measurement with perf).
 //! - `OMNICRM_PLUGIN_DIR`: where the `*.wasm` components are (default
 //!   `target/wasm32-wasip2/plugin` of the workspace).
@@ -13,6 +14,7 @@
 //! The emulator runs in a child process (this program re-executed with `--emulator-child`), so
 //! the resident memory measured is the host's alone.
 
+mod adyen;
 mod emulator;
 mod measure;
 mod native;
@@ -48,7 +50,7 @@ impl Options {
                 "--only" => {
                     let list = iter.next().context("--only needs a list such as 1,2,3")?;
                     for part in list.split(',').filter(|p| !p.is_empty()) {
-                        only.insert(part.trim().parse().context("--only: numbers 1 to 7")?);
+                        only.insert(part.trim().parse().context("--only: numbers 1 to 8")?);
                     }
                 }
                 "--scale" => {

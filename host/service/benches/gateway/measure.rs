@@ -1,5 +1,5 @@
-//! The measurements 1 to 4 and 6 (5 and 7 are in `service.rs`), run in one process
-//! against one emulator child.
+//! The measurements 1 to 4 and 6 (5 and 7 are in `service.rs`, 8 in `adyen.rs`), run in one
+//! process against one emulator child.
 
 use crate::Options;
 use crate::emulator::EmulatorProcess;
@@ -138,6 +138,9 @@ pub async fn run(options: Options) -> Result<String> {
     }
     if bench.options.runs(7) {
         crate::service::billing_run(&mut bench).await?;
+    }
+    if bench.options.runs(8) {
+        crate::adyen::charge_vs_native(&mut bench).await?;
     }
 
     bench.rows.sort_by_key(|r| r.section);

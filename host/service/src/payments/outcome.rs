@@ -469,6 +469,13 @@ mod tests {
             ErrorClass::Unknown
         );
         assert_eq!(
+            classify(&CallError::InvalidOutput {
+                field: "payment.amount".into(),
+                problem: "is not the amount asked for".into(),
+            }),
+            ErrorClass::Unknown
+        );
+        assert_eq!(
             classify(&CallError::Gateway(GatewayError::NotAttempted(f()))),
             ErrorClass::Retry
         );

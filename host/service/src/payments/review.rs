@@ -44,6 +44,10 @@ fn invalid(field: &str, problem: String) -> Result<(), InvalidAnswer> {
 /// variant is named so that a new one must be placed here.
 pub fn invalid_answer(error: &CallError) -> Option<InvalidAnswer> {
     match error {
+        CallError::InvalidOutput { field, problem } => Some(InvalidAnswer {
+            field: field.clone(),
+            problem: problem.clone(),
+        }),
         CallError::Gateway(_)
         | CallError::Timeout { .. }
         | CallError::Trap(_)
@@ -181,7 +185,18 @@ mod tests {
     }
 
     #[test]
-    fn errors_of_today_s_runtime_are_not_invalid_answers() {
+    fn only_the_runtime_s_invalid_output_is_an_invalid_answer() {
+        let broken = CallError::InvalidOutput {
+            field: "payment.amount-captured".into(),
+            problem: "is more than the amount".into(),
+        };
+        assert_eq!(
+            invalid_answer(&broken),
+            Some(InvalidAnswer {
+                field: "payment.amount-captured".into(),
+                problem: "is more than the amount".into(),
+            })
+        );
         for e in [
             CallError::Timeout {
                 after: std::time::Duration::from_secs(1),

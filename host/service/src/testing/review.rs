@@ -10,8 +10,8 @@ use omnicrm_host::contract::{
     PaymentStatus, PaymentUpdate,
 };
 
-use super::fake_gateway::{FakeGateway, NAME, Step, asynchronous};
-use super::service_env::{charge, env, env_with};
+use super::fake_gateway::{NAME, Step, asynchronous};
+use super::service_env::{charge, env, env_with_capabilities};
 use crate::error::ErrorKind;
 use crate::events::{Handled, handle_event};
 use crate::ledger::{Capture, CaptureStatus, OpState, TxnStatus, now};
@@ -116,7 +116,7 @@ async fn an_answer_that_breaks_the_contract_holds_the_transaction_for_review() {
 
 #[tokio::test]
 async fn an_authenticated_payment_s_capture_settled_later_ends_by_event() {
-    let env = env_with(FakeGateway::with_capabilities(asynchronous())).await;
+    let env = env_with_capabilities(asynchronous()).await;
     // The payment waits for the customer.
     env.fake.script("charge", [Step::RequireAction]);
     let (txn, err, _) = env

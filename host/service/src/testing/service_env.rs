@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use omnicrm_host::contract::{Failure, GatewayError};
+use omnicrm_host::contract::{Capabilities, Failure, GatewayError};
 use omnicrm_host::error::CallError;
 
 use super::fake_gateway::FakeGateway;
@@ -27,6 +27,12 @@ pub struct Env {
 /// A service over a fresh ledger and the fake, with one customer and a stored card.
 pub async fn env() -> Env {
     env_with(FakeGateway::new()).await
+}
+
+/// [`env`] with a fake declaring `capabilities` (e.g. [`super::fake_gateway::asynchronous`],
+/// a gateway like Adyen's).
+pub async fn env_with_capabilities(capabilities: Capabilities) -> Env {
+    env_with(FakeGateway::with_capabilities(capabilities)).await
 }
 
 /// A service over a fresh ledger and `fake`, with one customer and a stored card.

@@ -168,13 +168,18 @@ impl PaymentIntent {
     }
 
     /// The contract's payment. The captured and refunded amounts come from the expanded latest
-    /// charge (else `amount_received`, and nothing refunded), the fee from its expanded balance
+    /// charge (else `amount_received`, and nothing refunded; refunded at most what was captured), the fee from its expanded balance
     /// transaction (else unknown), the network transaction id from the charge's card details.
     pub fn payment(&self) -> Result<Payment, Unmapped> {
         let status = self.status()?;
         let amount = money(self.amount, &self.currency);
         let captured = self.stripe_captured().unwrap_or(0);
-        let refunded = self.charge().map_or(0, |c| c.amount_refunded);
+        // Stripe reports a canceled authorization's released amount as refunded; the contract
+        // counts only money that was taken and given back, so never more than was captured.
+        let refunded = self
+            .charge()
+            .map_or(0, |c| c.amount_refunded)
+            .min(captured);
         Ok(Payment {
             id: self.id.clone(),
             status,
@@ -324,6 +329,19 @@ mod tests {
         assert_eq!(p.metadata, [("crm_transaction_id".into(), "7".into())]);
         assert_eq!(p.created, 1_796_138_413);
         assert!(p.last_decline.is_none() && p.next_action.is_none());
+    }
+
+    #[test]
+    fn a_canceled_authorization_is_not_refunded() {
+        // Stripe marks the released amount of a canceled authorization as refunded.
+        let body = r#"{"id":"pi_1","status":"canceled","amount":4000,"currency":"usd",
+            "created":1,"latest_charge":{"id":"ch_1","amount_captured":0,
+            "amount_refunded":4000}}"#;
+        let p = decode::<PaymentIntent>(body.as_bytes())
+            .unwrap()
+            .payment()
+            .unwrap();
+        assert_eq!((p.amount_captured, p.amount_refunded), (0, 0));
     }
 
     #[test]

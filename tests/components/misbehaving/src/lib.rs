@@ -2,32 +2,61 @@
 //!
 //! It exports the whole `omnicrm:payments/gateway` contract at version 0.1.0 (bindings generated
 //! here from `wit/v0.1.0`, so it also exercises the host's 0.1 path), so the host loads it like
-//! any gateway, but only `charging.charge` does anything interesting. It looks at the request's
-//! `description`:
+//! any gateway, but only `charging.charge` and `tokens.store-card` do anything interesting.
+//! `charge` looks at the request's `description`:
 //!
 //! | description    | behaviour |
 //! |----------------|-----------|
-//! | `trap`         | panics; the component is built with `panic = "abort"`, so the call traps. |
+//! | `trap`, `trap:<text>` | panics (with `<text>` as the message); the component is built with `panic = "abort"`, so the call traps. The panic message goes to stderr first. |
 //! | `loop`         | loops forever in pure computation (a volatile counter the optimizer cannot remove); no host calls. The host's deadline must stop it. |
 //! | `grow-memory`  | allocates 1 MiB chunks, writing one byte per 4 KiB page of each, and keeps them all until allocation fails; the allocation failure aborts, i.e. traps. |
-//! | `fetch:<url>`  | sends `GET <url>` through `wasi:http/outgoing-handler` (no headers of its own, no body, no options) and returns `Err(gateway-error::not-attempted(failure))`, `failure.request-id` none, `failure.message` = `"denied: <code>"` when the host refuses the request or it fails (`<code>` is the `Debug` form of the `wasi:http` `error-code`, e.g. `denied: ErrorCode::HttpRequestDenied`), or `"status: <N>, body: <body>"` when a response arrived (`<body>` is the response body decoded as UTF-8, lossily). A URL it cannot split into scheme, authority and path gives `"denied: invalid url"`. |
+//! | `fetch:<url>`  | sends `GET <url>` through `wasi:http/outgoing-handler` (no headers of its own, an empty body, no options) and returns `Err(gateway-error::not-attempted(failure))`, `failure.request-id` none, `failure.message` = `"denied: <code>"` when the host refuses the request or it fails (`<code>` is the `Debug` form of the `wasi:http` `error-code`, e.g. `denied: ErrorCode::HttpRequestDenied`), or `"status: <N>, body: <body>"` when a response arrived (`<body>` is the response body decoded as UTF-8, lossily; `<unreadable body: ...>` when reading it failed). A URL it cannot split into scheme, authority and path gives `"denied: invalid url"`. |
+//! | `send:<METHOD>:<url>` | as `fetch:`, with that method (`GET`, `POST`, `PUT`, `TRACE`, `CONNECT`, ... or any other token). |
+//! | `header:<name>=<value>:<url>` | as `fetch:`, with that one request header set by the plugin. |
+//! | `relay:<url> <sink>` | `fetch:<url>`, then `GET <sink>?got=<hex of the first answer>`: a plugin passing on what it received; the message is `"first: <first answer>; relay: <second answer>"`. |
+//! | `repeat:<N>:<url>` | `fetch:<url>` N times in a row; the message is `"repeated: <N> ok"`, or `"request <i> failed: <fetch's message>"`. |
+//! | `flood:<N>:<url>` | starts N `GET <url>` at once, then waits for each; the message is `"flood: <ok> ok, <failed> failed"`, followed by `": <first failure>"` when one failed. |
+//! | `hoard-bodies:<N>:<url>` | makes N `POST <url>` requests, never sent, and writes into each body as much as its stream accepts without waiting, up to 2 MiB (1 MiB writes); keeps them all. The message is `"hoarded: <N> bodies, <bytes> bytes"` (a `denied: ...` message if making a request failed). |
+//! | `hoard-headers:<N>:<bytes>` | makes N header sets (`fields`) and appends 1,000-byte values to each until the host refuses one or the set holds `<bytes>` bytes; keeps them all. The message is `"hoarded: <N> header sets, <bytes> bytes"`. |
+//! | `hoard-long-requests:<N>:<bytes>` | makes N requests, never sent, and tries to set an authority, a path and a method of `<bytes>` bytes on each; keeps them all. The message is `"kept: <N> requests; accepted <a> authorities, <p> paths, <m> methods"`. |
+//! | `log-flood:<MiB>` | writes MiB mebibytes through `logging.log` (info, 1 KiB lines) and as many through stderr (1 KiB lines), then returns `Ok(payment)` (as below). |
+//! | `log:<text>`   | writes `<text>` once through `logging.log` (warn), once to stdout and once to stderr (each followed by a newline), then returns `Ok(payment)` (as below). |
+//! | `mac:<secret>` | asks the host for the HMAC-SHA256 of `probe` keyed with the secret `<secret>` and returns `Err(not-attempted)` with the message `"mac: <hex>"`, `"mac: unavailable: <text>"` or `"mac: unknown-secret: <text>"`. |
+//! | `fail:<text>`  | returns `Err(gateway-error::outcome-unknown(failure))` with `failure.message` = `<text>` (newlines and all). |
+//! | `captured:<N>` | returns `Ok(payment)` (as below) whose `amount-captured` is N. |
+//! | `amount:<N>`   | returns `Ok(payment)` (as below) whose `amount.amount` is N. |
+//! | `currency:<code>` | returns `Ok(payment)` (as below) whose `amount.currency` is `<code>`. |
+//! | `id:<text>`    | returns `Ok(payment)` (as below) whose id is `<text>` (possibly empty). |
+//! | `customer:<text>` | returns `Ok(payment)` (as below) whose customer is `<text>`. |
+//! | `decline-on-success` | returns `Ok(payment)` (as below), succeeded, with a `last-decline`. |
+//! | `huge-id:<MiB>` | returns `Ok(payment)` (as below) whose id is MiB mebibytes of `x`. |
 //! | `count`        | adds one to a counter in the instance's memory and returns `Ok(payment)` (as below) whose `amount-captured` is the counter's new value: 1 on every call when each call gets a fresh instance. |
 //! | anything else, or none | `Ok(payment)`: status `succeeded`, id `mis_pay_<idempotency-key>`, the request's amount, `amount-captured` = the amount, `amount-refunded` 0, customer, card, description and metadata echoed, `created` 0, no decline, next action or fee. |
+//!
+//! When the gateway's setting `on-instantiate` is `loop` or `trap`, the component's start
+//! function (`_initialize`, run while each instance is made) loops forever or panics: every call,
+//! `info.describe` at load included, fails while the instance is being made.
+//!
+//! `store-card` looks at the token: `last4=<text>`, `expiry=<month>/<year>`, `brand=<text>` and
+//! `owner=<customer>` answer the usual card (below) with that last4, expiry, brand or customer.
 //!
 //! Every other export returns a simple valid value and never fails:
 //! - `info.describe`: name `misbehaving`, display name `Misbehaving test gateway`, the crate
 //!   version, currencies empty.
 //! - `tokens`: `ensure-customer` -> customer `mis_cus_<crm-customer-id>` (created, no default card);
-//!   `store-card` -> a visa `4242` card `mis_card_<token>` expiring 12/2034; `list-cards` -> empty;
-//!   `set-default-card`, `remove-card` -> ok.
+//!   `store-card` -> a visa `4242` card `mis_card_<token>` of the customer given, expiring
+//!   12/2034; `list-cards` -> empty; `set-default-card`, `remove-card` -> ok.
 //! - `charging`: `capture`, `cancel`, `get-payment` -> a USD 0 payment with the given id (status
 //!   `succeeded`, `canceled`, `succeeded`); `refund-payment` -> a succeeded USD refund
 //!   `mis_re_<idempotency-key>` of the amount asked (0 when none).
-//! - `invoicing`: every operation returns a draft USD invoice with no lines (id `mis_in_1` for
-//!   `create-invoice`, else the id given); `list-invoices` -> empty page.
+//! - `invoicing`: every operation returns a draft USD invoice with no lines, of the customer
+//!   asked (`create-invoice`, id `mis_in_1`) or `mis_cus_1` (the id given); `list-invoices` ->
+//!   empty page.
 //! - `metrics`: `summarize` -> all-zero figures for the range and currency;
 //!   `list-balance-transactions` -> empty page.
 //! - `webhooks.verify-event` -> `Err(rejection::missing-signature)`.
+
+mod http;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -45,8 +74,9 @@ use exports::omnicrm::payments::{
     tokens::{self, CardFunding, Customer, CustomerRequest, StoredCard},
     webhooks::{self, GatewayEvent, Rejection},
 };
-use omnicrm::payments::types::{Failure, GatewayError, Money, PageRequest, TimeRange};
-use wasi::http::{outgoing_handler, types as http};
+use omnicrm::payments::credentials::{self, CredentialError, MacAlgorithm};
+use omnicrm::payments::logging::{self, Level};
+use omnicrm::payments::types::{Decline, Failure, GatewayError, Money, PageRequest, TimeRange};
 
 /// The component's implementation of every exported interface.
 struct Misbehaving;
@@ -86,22 +116,94 @@ impl info::Guest for Misbehaving {
     }
 }
 
+/// The `not-attempted` error carrying an HTTP behaviour's message.
+fn told(message: String) -> Result<Payment, GatewayError> {
+    Err(GatewayError::NotAttempted(Failure {
+        message,
+        request_id: None,
+    }))
+}
+
 impl charging::Guest for Misbehaving {
     fn charge(request: ChargeRequest) -> Result<Payment, GatewayError> {
-        match request.description.as_deref() {
-            Some("trap") => panic!("misbehaving: trap requested"),
-            Some("loop") => spin_forever(),
-            Some("grow-memory") => grow_memory_until_failure(),
-            Some("count") => {
+        let description = request.description.clone().unwrap_or_default();
+        let (behaviour, arg) = description
+            .split_once(':')
+            .unwrap_or((description.as_str(), ""));
+        match behaviour {
+            "trap" if arg.is_empty() => panic!("misbehaving: trap requested"),
+            "trap" => panic!("{arg}"),
+            "loop" => spin_forever(),
+            "grow-memory" => grow_memory_until_failure(),
+            "count" => {
                 let calls = CALLS_IN_THIS_INSTANCE.fetch_add(1, Ordering::Relaxed) + 1;
                 let mut payment = echo(request);
                 payment.amount_captured = calls;
                 Ok(payment)
             }
-            Some(d) if d.starts_with("fetch:") => Err(GatewayError::NotAttempted(Failure {
-                message: fetch(&d["fetch:".len()..]),
+            "fetch" => told(http::fetch(arg)),
+            "send" => told(http::send_with(arg)),
+            "header" => told(http::fetch_with_header(arg)),
+            "relay" => told(http::relay(arg)),
+            "mac" => told(mac(arg)),
+            "repeat" => told(http::repeat(arg)),
+            "flood" => told(http::flood(arg)),
+            "hoard-bodies" => told(http::hoard_bodies(arg)),
+            "hoard-headers" => told(http::hoard_headers(arg)),
+            "hoard-long-requests" => told(http::hoard_long_requests(arg)),
+            "log-flood" => {
+                flood_logs(arg.parse().unwrap_or(1));
+                Ok(echo(request))
+            }
+            "log" => {
+                log_everywhere(arg);
+                Ok(echo(request))
+            }
+            "fail" => Err(GatewayError::OutcomeUnknown(Failure {
+                message: arg.to_string(),
                 request_id: None,
             })),
+            "captured" => {
+                let mut payment = echo(request);
+                payment.amount_captured = arg.parse().unwrap_or(i64::MAX);
+                Ok(payment)
+            }
+            "amount" => {
+                let mut payment = echo(request);
+                payment.amount.amount = arg.parse().unwrap_or(i64::MAX);
+                Ok(payment)
+            }
+            "currency" => {
+                let mut payment = echo(request);
+                payment.amount.currency = arg.to_string();
+                Ok(payment)
+            }
+            "id" => {
+                let mut payment = echo(request);
+                payment.id = arg.to_string();
+                Ok(payment)
+            }
+            "customer" => {
+                let mut payment = echo(request);
+                payment.customer = Some(arg.to_string());
+                Ok(payment)
+            }
+            "decline-on-success" => {
+                let mut payment = echo(request);
+                payment.last_decline = Some(Decline {
+                    code: "card_declined".into(),
+                    decline_reason: Some("generic_decline".into()),
+                    customer_message: "Your card was declined.".into(),
+                    payment: Some(payment.id.clone()),
+                    request_id: None,
+                });
+                Ok(payment)
+            }
+            "huge-id" => {
+                let mut payment = echo(request);
+                payment.id = "x".repeat(arg.parse::<usize>().unwrap_or(1) << 20);
+                Ok(payment)
+            }
             _ => Ok(echo(request)),
         }
     }
@@ -161,76 +263,54 @@ fn grow_memory_until_failure() -> ! {
     }
 }
 
-/// Sends `GET url` through `wasi:http` and describes the outcome (see the crate documentation).
-fn fetch(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "denied: invalid url".into();
-    };
-    let scheme = match scheme {
-        "http" => http::Scheme::Http,
-        "https" => http::Scheme::Https,
-        other => http::Scheme::Other(other.to_string()),
-    };
-    let split = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(split);
-    if authority.is_empty() {
-        return "denied: invalid url".into();
-    }
-    let path = if path.is_empty() {
-        "/".to_string()
-    } else {
-        path.to_string()
-    };
-
-    let request = http::OutgoingRequest::new(http::Fields::new());
-    let valid = request.set_method(&http::Method::Get).is_ok()
-        && request.set_scheme(Some(&scheme)).is_ok()
-        && request.set_authority(Some(authority)).is_ok()
-        && request.set_path_with_query(Some(&path)).is_ok();
-    if !valid {
-        return "denied: invalid url".into();
-    }
-    let Ok(body) = request.body() else {
-        return "denied: request body unavailable".into();
-    };
-    let future = match outgoing_handler::handle(request, None) {
-        Ok(future) => future,
-        Err(code) => return format!("denied: {code:?}"),
-    };
-    if let Err(e) = http::OutgoingBody::finish(body, None) {
-        return format!("denied: {e:?}");
-    }
-    future.subscribe().block();
-    let response = match future.get() {
-        Some(Ok(Ok(response))) => response,
-        Some(Ok(Err(code))) => return format!("denied: {code:?}"),
-        Some(Err(())) | None => return "denied: response already taken".into(),
-    };
-    let status = response.status();
-    let body = read_body(&response).unwrap_or_else(|e| format!("<unreadable body: {e}>"));
-    format!("status: {status}, body: {body}")
+/// Writes `text` through `logging.log`, stdout and stderr.
+fn log_everywhere(text: &str) {
+    use std::io::Write as _;
+    logging::log(Level::Warn, text);
+    let _ = writeln!(std::io::stdout(), "{text}");
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
-/// Reads a response body to its end and decodes it as UTF-8 (lossily).
-fn read_body(response: &http::IncomingResponse) -> Result<String, String> {
-    let body = response
-        .consume()
-        .map_err(|()| "body already consumed".to_string())?;
-    let mut bytes = Vec::new();
-    {
-        let stream = body
-            .stream()
-            .map_err(|()| "body stream already taken".to_string())?;
-        loop {
-            match stream.blocking_read(64 * 1024) {
-                Ok(chunk) => bytes.extend_from_slice(&chunk),
-                Err(wasi::io::streams::StreamError::Closed) => break,
-                Err(e) => return Err(format!("{e:?}")),
-            }
-        }
+/// `mac:<secret>`: the host's HMAC-SHA256 of `probe` with the secret, or its refusal.
+fn mac(secret: &str) -> String {
+    match credentials::compute_mac(secret, MacAlgorithm::HmacSha256, b"probe") {
+        Ok(mac) => format!(
+            "mac: {}",
+            mac.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        Err(CredentialError::Unavailable(text)) => format!("mac: unavailable: {text}"),
+        Err(CredentialError::UnknownSecret(text)) => format!("mac: unknown-secret: {text}"),
     }
-    drop(http::IncomingBody::finish(body));
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The component's start function, run while each instance is made (the component model calls
+/// a core module's `_initialize` export then): loops or traps when the gateway's setting
+/// `on-instantiate` says so.
+#[cfg(target_arch = "wasm32")]
+#[unsafe(export_name = "_initialize")]
+pub extern "C" fn initialize() {
+    unsafe extern "C" {
+        /// The static constructors, which a reactor's `_initialize` runs first.
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: called once, before any other code of the instance, as the toolchain intends.
+    unsafe { __wasm_call_ctors() };
+    match omnicrm::payments::config::get("on-instantiate").as_deref() {
+        Some("loop") => spin_forever(),
+        Some("trap") => panic!("misbehaving: trap while instantiating"),
+        _ => {}
+    }
+}
+
+/// Writes `mib` MiB through `logging.log` and as many through stderr, in 1 KiB lines.
+fn flood_logs(mib: usize) {
+    use std::io::Write as _;
+    let line = "l".repeat(1023);
+    let mut stderr = std::io::stderr();
+    for _ in 0..mib * 1024 {
+        logging::log(Level::Info, &line);
+        let _ = writeln!(stderr, "{line}");
+    }
 }
 
 fn usd(amount: i64) -> Money {
@@ -274,8 +354,8 @@ impl tokens::Guest for Misbehaving {
         make_default: bool,
         _key: String,
     ) -> Result<StoredCard, GatewayError> {
-        Ok(StoredCard {
-            id: format!("mis_card_{token}"),
+        let mut card = StoredCard {
+            id: "mis_card_1".into(),
             customer,
             brand: "visa".into(),
             last4: "4242".into(),
@@ -285,7 +365,19 @@ impl tokens::Guest for Misbehaving {
             funding: CardFunding::Credit,
             country: None,
             is_default: make_default,
-        })
+        };
+        match token.split_once('=') {
+            Some(("last4", last4)) => card.last4 = last4.into(),
+            Some(("brand", brand)) => card.brand = brand.into(),
+            Some(("owner", owner)) => card.customer = owner.into(),
+            Some(("expiry", expiry)) => {
+                let (month, year) = expiry.split_once('/').unwrap_or(("0", "0"));
+                card.exp_month = month.parse().unwrap_or(0);
+                card.exp_year = year.parse().unwrap_or(0);
+            }
+            _ => card.id = format!("mis_card_{token}"),
+        }
+        Ok(card)
     }
 
     fn list_cards(_customer: String) -> Result<Vec<StoredCard>, GatewayError> {
@@ -328,7 +420,7 @@ impl invoicing::Guest for Misbehaving {
     }
 
     fn finalize_invoice(invoice: String, _key: String) -> Result<Invoice, GatewayError> {
-        Ok(draft_invoice(invoice, String::new()))
+        Ok(draft_invoice(invoice, "mis_cus_1".into()))
     }
 
     fn pay_invoice(
@@ -336,19 +428,19 @@ impl invoicing::Guest for Misbehaving {
         _card: Option<String>,
         _key: String,
     ) -> Result<Invoice, GatewayError> {
-        Ok(draft_invoice(invoice, String::new()))
+        Ok(draft_invoice(invoice, "mis_cus_1".into()))
     }
 
     fn void_invoice(invoice: String, _key: String) -> Result<Invoice, GatewayError> {
-        Ok(draft_invoice(invoice, String::new()))
+        Ok(draft_invoice(invoice, "mis_cus_1".into()))
     }
 
     fn mark_uncollectible(invoice: String, _key: String) -> Result<Invoice, GatewayError> {
-        Ok(draft_invoice(invoice, String::new()))
+        Ok(draft_invoice(invoice, "mis_cus_1".into()))
     }
 
     fn get_invoice(invoice: String) -> Result<Invoice, GatewayError> {
-        Ok(draft_invoice(invoice, String::new()))
+        Ok(draft_invoice(invoice, "mis_cus_1".into()))
     }
 
     fn list_invoices(

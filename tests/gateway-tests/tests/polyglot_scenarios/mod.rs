@@ -37,10 +37,13 @@ use tokio::sync::OnceCell;
 /// What a third party would configure for a Python or JavaScript gateway: the memory these
 /// runtimes need (12 to 13 MiB before the first call, see `memory_before_the_first_call`) with
 /// room to work, and a deadline well above a call's cost.
-pub const LIMITS: Limits = Limits {
-    memory_mib: 32,
-    call_timeout_ms: 5_000,
-};
+pub fn limits() -> Limits {
+    Limits {
+        memory_mib: 32,
+        call_timeout_ms: 5_000,
+        ..Limits::default()
+    }
+}
 
 /// The webhook secret the host holds for the examples.
 pub const WEBHOOK_SECRET: &str = "whsec_example_test_secret";
@@ -85,7 +88,7 @@ impl Example {
     pub fn config(&self) -> GatewayConfig {
         GatewayConfig::new(self.path())
             .with_secret("webhook-secret", SecretSource::value(WEBHOOK_SECRET))
-            .with_limits(LIMITS)
+            .with_limits(limits())
     }
 
     /// The gateway with [`Example::config`].

@@ -14,13 +14,13 @@ pub async fn memory_before_the_first_call(example: &Example) {
     let loads = |mib: u32| async move {
         let limits = Limits {
             memory_mib: mib,
-            ..LIMITS
+            ..limits()
         };
         let config = example.config().with_limits(limits);
         example.gateway().await; // compiled once, before the probes
         host().runtime.load(example.name, &config).await
     };
-    let (mut fails, mut works) = (1, LIMITS.memory_mib);
+    let (mut fails, mut works) = (1, limits().memory_mib);
     assert!(loads(works).await.is_ok());
     let error = loads(fails).await.expect_err("1 MiB is too little");
     assert!(error.to_string().contains("memory"), "{error}");
@@ -95,7 +95,7 @@ pub async fn the_artifact_cache_and_the_cost_of_a_call(example: &Example) {
         example.name,
         median.as_secs_f64() * 1000.0
     );
-    assert!(median < Duration::from_millis(LIMITS.call_timeout_ms / 5));
+    assert!(median < Duration::from_millis(limits().call_timeout_ms / 5));
 }
 
 /// The service (`omnicrm-pay`) loads a gateway from its `[gateways.NAME]` table with its own
@@ -131,7 +131,7 @@ call_timeout_ms = 5000
         gateway.load_info().unwrap().artifact,
         ArtifactSource::DiskCache
     );
-    assert_eq!((gateway.name(), gateway.limits()), (name, LIMITS));
+    assert_eq!((gateway.name(), gateway.limits()), (name, limits()));
     let (customer, card) = customer_with_card(&gateway, "crm-service", "tok_visa").await;
     let request = charge_request(
         &customer,

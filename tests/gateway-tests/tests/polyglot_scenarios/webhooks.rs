@@ -218,7 +218,7 @@ pub async fn webhooks_verified_by_the_host_or_rejected(example: &Example) {
     );
     // Without the secret, the host refuses the MAC and the plugin says it is not configured.
     let unconfigured = example
-        .load(&GatewayConfig::new(example.path()).with_limits(LIMITS))
+        .load(&GatewayConfig::new(example.path()).with_limits(limits()))
         .await;
     match webhook(
         &unconfigured,

@@ -81,6 +81,7 @@ pub async fn retries_and_timeouts_stay_within_the_deadline(s: Setup) -> Result<(
             .with_limits(Limits {
                 memory_mib: 64,
                 call_timeout_ms: 2_000,
+                ..Limits::default()
             })
     })
     .await?;
@@ -224,7 +225,7 @@ pub async fn errors_are_mapped(s: Setup) -> Result<()> {
     let config = env
         .config
         .clone()
-        .with_secret("api-key", SecretSource::value("not-a-key"));
+        .with_secret("api-key", SecretSource::value("sk_live_revoked_key_0000"));
     let bad_key = env.runtime.load("stripe-bad-key", &config).await?;
     let err = gateway_error(bad_key.get_payment("pi_x").await)?;
     ensure!(matches!(err, GatewayError::Configuration(_)), "{err:?}");

@@ -237,6 +237,7 @@ impl Env {
             .with_limits(Limits {
                 memory_mib: 64,
                 call_timeout_ms: 30_000,
+                ..Limits::default()
             });
         let config = tweak(config);
         let gateway = runtime

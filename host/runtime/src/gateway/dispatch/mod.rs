@@ -34,6 +34,9 @@ pub(crate) enum Failure {
     Instantiate(wasmtime::Error),
     /// The guest trapped or was interrupted.
     Guest(wasmtime::Error),
+    /// The host stopped the call: it went over its host buffer budget, or a response reflected
+    /// a credential the host added.
+    Stopped,
 }
 
 /// What a contract function returns, or why it did not.

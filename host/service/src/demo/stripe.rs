@@ -1,187 +1,38 @@
-//! `omnicrm-pay demo`: the whole story, end to end, through the service's own HTTP API.
-//!
-//! Without `STRIPE_SECRET_KEY` it starts the Stripe emulator in-process (webhooks delivered,
-//! signed, to the service); with an `sk_test_` key it uses Stripe's test mode; `--gateway
-//! offline` uses the offline plugin (its dispute arrives as a self-signed webhook). Either way
-//! the service runs for real: a ledger in a temporary directory, the plugin loaded by the
-//! runtime, the API on a loopback port, and every step is an HTTP request to it.
+//! The story on Stripe (the emulator in-process, or Stripe's test mode) and on the offline plugin,
+//! which takes the same test tokens: a customer, a card, a charge, a decline, a refund, an invoice
+//! paid with the stored card, a dispute delivered as a signed webhook, and the financial summary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
-use crate::client::{ApiClient, ApiResponse};
-use crate::config::{
-    ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, generate_api_key, hash_api_key,
-};
+use super::output::{DemoError, Printer, err, expect, s};
+use crate::client::ApiClient;
 use crate::currency::format_amount;
 use crate::ledger::now;
-use crate::server;
 use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
 
-/// Options of the demo.
-#[derive(Debug, Clone, Default)]
-pub struct DemoOptions {
-    /// `stripe` or `offline`.
-    pub gateway: String,
-    /// Where the built plugins are.
-    pub components: Option<PathBuf>,
-    /// A configuration file whose default gateway to use instead.
-    pub config: Option<PathBuf>,
-    /// Print the raw JSON of responses.
-    pub verbose: bool,
-}
+/// The in-process Stripe emulator, when the demo runs one.
+#[cfg(feature = "emulator")]
+pub type Emulator = stripe_emulator::Emulator;
+/// Without the `emulator` feature there is none.
+#[cfg(not(feature = "emulator"))]
+pub type Emulator = std::convert::Infallible;
 
-/// Why the demo stopped.
-#[derive(Debug, thiserror::Error)]
-#[error("demo: {0}")]
-pub struct DemoError(String);
-
-fn err(m: impl Into<String>) -> DemoError {
-    DemoError(m.into())
-}
-
-/// Where the built components are: the option, `$OMNICRM_COMPONENT_DIR`, next to the binary's
-/// target directory, or `./target/wasm32-wasip2/plugin`.
-pub fn component_dir(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
-    }
-    if let Some(d) = std::env::var_os("OMNICRM_COMPONENT_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        let p = PathBuf::from(t).join("wasm32-wasip2/plugin");
-        if p.exists() {
-            return p;
-        }
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        // target/debug/omnicrm-pay -> target/wasm32-wasip2/plugin
-        if let Some(target) = exe.parent().and_then(|p| p.parent()) {
-            let p = target.join("wasm32-wasip2/plugin");
-            if p.exists() {
-                return p;
-            }
-        }
-    }
-    PathBuf::from("target/wasm32-wasip2/plugin")
-}
-
-struct Printer {
-    verbose: bool,
-    step: u32,
-}
-
-impl Printer {
-    fn section(&mut self, title: &str) {
-        self.step += 1;
-        println!("\n{}. {title}", self.step);
-    }
-    fn line(&self, label: &str, value: impl std::fmt::Display) {
-        println!("   {label:<22} {value}");
-    }
-    fn raw(&self, r: &ApiResponse) {
-        if self.verbose {
-            println!(
-                "   {}",
-                serde_json::to_string_pretty(&r.json)
-                    .unwrap_or_default()
-                    .replace('\n', "\n   ")
-            );
-        }
-    }
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-fn expect(r: ApiResponse, ok: &[u16], what: &str) -> Result<ApiResponse, DemoError> {
-    if ok.contains(&r.status) {
-        Ok(r)
-    } else {
-        Err(err(format!("{what}: HTTP {} {}", r.status, r.json)))
-    }
-}
-
-/// Runs the demo.
-pub async fn run(opts: DemoOptions) -> Result<(), DemoError> {
-    let dir = std::env::temp_dir().join(format!(
-        "omnicrm-demo-{}",
-        hex::encode(rand::random::<[u8; 6]>())
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| err(format!("creating {}: {e}", dir.display())))?;
-    let result = run_in(&opts, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    let addr = listener.local_addr().map_err(|e| err(e.to_string()))?;
-    let components = component_dir(opts.components.as_deref());
-    let key = generate_api_key();
-    let mut config = ServiceConfig::default();
-    config.service.database = dir.join("ledger.db");
-    config.service.watch_components = false;
-    config.service.api_keys = vec![ApiKeyConfig {
-        name: "demo".into(),
-        sha256: hash_api_key(&key),
-        scopes: vec![Scope::Read, Scope::Write],
-    }];
-    let mut _emulator = None;
-    let mut offline_secret = None;
-    let (gateway, mode) = if let Some(path) = &opts.config {
-        let file = ServiceConfig::load(path).map_err(|e| err(e.to_string()))?;
-        let name = file
-            .default_gateway()
-            .map(str::to_string)
-            .ok_or_else(|| err("the configuration names no default gateway"))?;
-        // An offline gateway's webhook secret, to sign its (simulated) dispute event.
-        if let Some(SecretSource::Env(var)) = file
-            .gateways
-            .get(&name)
-            .and_then(|g| g.config.secrets.get("webhook-secret"))
-        {
-            offline_secret = std::env::var(var).ok();
-        }
-        config.gateways = file.gateways;
-        config.service.default_gateway = Some(name.clone());
-        (
-            name.clone(),
-            format!("gateway {name} from {}", path.display()),
-        )
-    } else if opts.gateway == "offline" {
-        let component = components.join("omnicrm_offline_gateway.wasm");
-        check_component(&component)?;
-        let secret = format!("whsec_demo_{}", hex::encode(rand::random::<[u8; 12]>()));
-        let gc = GatewayConfig::new(component)
-            .with_secret("webhook-secret", SecretSource::value(secret.clone()));
-        offline_secret = Some(secret);
-        config
-            .gateways
-            .insert("offline".into(), GatewayEntry::new(gc));
-        (
-            "offline".to_string(),
-            "the offline plugin (no network; figures are synthetic)".to_string(),
-        )
-    } else if opts.gateway == "stripe" {
-        let component = components.join("omnicrm_stripe_gateway.wasm");
-        check_component(&component)?;
-        let real_key = std::env::var("STRIPE_SECRET_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
-        let gc = match real_key {
-            Some(k) if k.starts_with("sk_test_") => GatewayConfig::new(component)
+/// The Stripe gateway's configuration: Stripe's test mode with `STRIPE_SECRET_KEY` (an `sk_test_`
+/// key; live keys are refused), else the emulator started in-process (webhooks to the demo's
+/// service at `addr`), returned to be kept alive.
+pub async fn gateway(
+    component: &Path,
+    addr: std::net::SocketAddr,
+) -> Result<(GatewayConfig, Option<Emulator>), DemoError> {
+    let real_key = std::env::var("STRIPE_SECRET_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    match real_key {
+        Some(k) if k.starts_with("sk_test_") => Ok((
+            GatewayConfig::new(component)
                 .allow_host("https://api.stripe.com")
                 .with_auth(OutboundAuth::Bearer {
                     secret: "api-key".into(),
@@ -192,83 +43,61 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
                     SecretSource::Env("STRIPE_WEBHOOK_SECRET".into()),
                 )
                 .with_setting("base-url", "https://api.stripe.com"),
-            Some(_) => {
-                return Err(err(
-                    "STRIPE_SECRET_KEY is not a test key (sk_test_...): the demo never uses live keys",
-                ));
-            }
-            None => {
-                let (emulator, gc) = start_emulator(&component, addr).await?;
-                _emulator = Some(emulator);
-                gc
-            }
-        };
-        let mut entry = GatewayEntry::new(gc);
-        entry.requests_per_second = Some(20.0);
-        config.gateways.insert("stripe".into(), entry);
-        let mode = if _emulator.is_some() {
-            "Stripe plugin -> Stripe emulator (in-process; set STRIPE_SECRET_KEY=sk_test_... for Stripe test mode)"
-        } else {
-            "Stripe plugin -> Stripe test mode (api.stripe.com)"
-        };
-        ("stripe".to_string(), mode.to_string())
-    } else {
-        return Err(err(format!(
-            "unknown gateway {:?}: use stripe or offline",
-            opts.gateway
-        )));
-    };
-    config.validate().map_err(|e| err(e.to_string()))?;
-
-    println!("OmniCRM Payments demo");
-    println!("   {:<22} {mode}", "gateway");
-    let runtime_opts = server::runtime_options(&config).map_err(|e| err(e.to_string()))?;
-    let service = server::build(&config, runtime_opts)
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    // Only the offline plugin gets a self-signed dispute event (the others simulate their own).
-    let is_offline = service
-        .gateways
-        .get(&gateway)
-        .and_then(|g| g.gateway())
-        .map(|g| g.describe().name == "offline")
-        .unwrap_or(false);
-    if !is_offline {
-        offline_secret = None;
-    }
-    let running = server::start(&config, service, Some(listener))
-        .await
-        .map_err(|e| err(e.to_string()))?;
-    println!(
-        "   {:<22} http://{} (ledger {})",
-        "service",
-        running.addr,
-        config.service.database.display()
-    );
-    let api = ApiClient::new(format!("http://{}", running.addr), Some(key));
-    let result = story(&api, &gateway, offline_secret.as_deref(), opts.verbose).await;
-    running.shutdown().await;
-    result
-}
-
-fn check_component(path: &Path) -> Result<(), DemoError> {
-    if path.exists() {
-        Ok(())
-    } else {
-        Err(err(format!(
-            "{} is missing: build the plugins first with `cargo xtask plugins` (or run `cargo xtask demo`)",
-            path.display()
-        )))
+            None,
+        )),
+        Some(_) => Err(err(
+            "STRIPE_SECRET_KEY is not a test key (sk_test_...): the demo never uses live keys",
+        )),
+        None => {
+            let (emulator, gc) = start_emulator(component, addr).await?;
+            Ok((gc, Some(emulator)))
+        }
     }
 }
 
-async fn story(
+/// The in-process Stripe emulator the demo charges when no Stripe test key is set, and the Stripe
+/// gateway's configuration against it (webhooks to the demo's service at `addr`).
+#[cfg(feature = "emulator")]
+async fn start_emulator(
+    component: &Path,
+    addr: std::net::SocketAddr,
+) -> Result<(Emulator, GatewayConfig), DemoError> {
+    let emulator = stripe_emulator::Emulator::start(stripe_emulator::EmulatorOptions::default())
+        .await
+        .map_err(|e| err(format!("starting the Stripe emulator: {e}")))?;
+    let base = emulator.base_url().to_string();
+    let secret = emulator.add_webhook_endpoint(&format!("http://{addr}/webhooks/stripe"));
+    let gc = GatewayConfig::new(component)
+        .allow_host(base.clone())
+        .with_auth(OutboundAuth::Bearer {
+            secret: "api-key".into(),
+        })
+        .with_secret("api-key", SecretSource::value("sk_test_omnicrm_demo"))
+        .with_secret("webhook-secret", SecretSource::value(secret))
+        .with_setting("base-url", base);
+    Ok((emulator, gc))
+}
+
+/// Without the `emulator` feature there is no local Stripe to charge.
+#[cfg(not(feature = "emulator"))]
+async fn start_emulator(
+    _component: &Path,
+    _addr: std::net::SocketAddr,
+) -> Result<(Emulator, GatewayConfig), DemoError> {
+    Err(err(
+        "this omnicrm-pay was built without the `emulator` feature: set STRIPE_SECRET_KEY=sk_test_... \
+         for Stripe test mode, use --gateway offline, or run `cargo xtask demo`",
+    ))
+}
+
+/// Tells the story through the service's API on `gateway`.
+pub async fn story(
     api: &ApiClient,
     gateway: &str,
     offline_secret: Option<&str>,
     verbose: bool,
 ) -> Result<(), DemoError> {
-    let mut p = Printer { verbose, step: 0 };
+    let mut p = Printer::new(verbose);
     let get = |path: String| {
         let api = api.clone();
         async move { api.get(&path).await.map_err(err) }
@@ -716,39 +545,4 @@ pub fn offline_signature(secret: &str, body: &str) -> String {
         hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{t}.{body}").as_bytes());
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// The in-process Stripe emulator the demo charges when no Stripe test key is set, and the Stripe
-/// gateway's configuration against it (webhooks to the demo's service at `addr`).
-#[cfg(feature = "emulator")]
-async fn start_emulator(
-    component: &Path,
-    addr: std::net::SocketAddr,
-) -> Result<(stripe_emulator::Emulator, GatewayConfig), DemoError> {
-    let emulator = stripe_emulator::Emulator::start(stripe_emulator::EmulatorOptions::default())
-        .await
-        .map_err(|e| err(format!("starting the Stripe emulator: {e}")))?;
-    let base = emulator.base_url().to_string();
-    let secret = emulator.add_webhook_endpoint(&format!("http://{addr}/webhooks/stripe"));
-    let gc = GatewayConfig::new(component)
-        .allow_host(base.clone())
-        .with_auth(OutboundAuth::Bearer {
-            secret: "api-key".into(),
-        })
-        .with_secret("api-key", SecretSource::value("sk_test_omnicrm_demo"))
-        .with_secret("webhook-secret", SecretSource::value(secret))
-        .with_setting("base-url", base);
-    Ok((emulator, gc))
-}
-
-/// Without the `emulator` feature there is no local Stripe to charge.
-#[cfg(not(feature = "emulator"))]
-async fn start_emulator(
-    _component: &Path,
-    _addr: std::net::SocketAddr,
-) -> Result<(std::convert::Infallible, GatewayConfig), DemoError> {
-    Err(err(
-        "this omnicrm-pay was built without the `emulator` feature: set STRIPE_SECRET_KEY=sk_test_... \
-         for Stripe test mode, use --gateway offline, or run `cargo xtask demo`",
-    ))
 }

@@ -20,11 +20,11 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::call_budget::CallBudget;
-use crate::plugin_fault::client_safe;
 pub use crate::call_budget::{LOOKUP_SHARE, Lane};
 use crate::config::{GatewayEntry, ServiceConfig};
 use crate::gateway::PaymentGateway;
 use crate::ledger::{Ts, now};
+use crate::plugin_fault::client_safe;
 use crate::retry::{RetryPolicy, retryable};
 use omnicrm_host::contract::{Capabilities, GatewayError};
 use omnicrm_host::error::{CallError, LoadError};
@@ -454,9 +454,7 @@ impl Gateways {
 
     /// Whether no slot is `loading`.
     pub fn all_settled(&self) -> bool {
-        self.slots
-            .values()
-            .all(|s| s.state() != SlotState::Loading)
+        self.slots.values().all(|s| s.state() != SlotState::Loading)
     }
 
     /// Waits until no slot is `loading` (each is ready or failed).

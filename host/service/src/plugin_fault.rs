@@ -55,7 +55,10 @@ mod tests {
             CallError::Trap("panicked at 'sk_live_secret'; plugin stderr: boom".into()),
         );
         let text = e.to_string();
-        assert!(!text.contains("sk_live") && !text.contains("boom"), "{text}");
+        assert!(
+            !text.contains("sk_live") && !text.contains("boom"),
+            "{text}"
+        );
         assert!(text.contains("reference trap-"), "{text}");
         let e = client_safe(
             "g",
@@ -63,7 +66,14 @@ mod tests {
             CallError::Host("cannot instantiate the plugin: start trapped: secret".into()),
         );
         assert!(!e.to_string().contains("secret"), "{e}");
-        let e = client_safe("g", "charge", CallError::Host("no instance slot free".into()));
-        assert_eq!(e.to_string(), "the host could not run the call: no instance slot free");
+        let e = client_safe(
+            "g",
+            "charge",
+            CallError::Host("no instance slot free".into()),
+        );
+        assert_eq!(
+            e.to_string(),
+            "the host could not run the call: no instance slot free"
+        );
     }
 }

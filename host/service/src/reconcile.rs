@@ -137,7 +137,12 @@ async fn repeat(service: &Service, op: Operation) -> Repeat {
             OpState::Pending | OpState::Unknown => {}
         },
         // The gateway is not loaded: nothing was tried, nothing is counted.
-        Err(e) if matches!(e.kind, ErrorKind::GatewayLoading | ErrorKind::GatewayLoadFailed) => {
+        Err(e)
+            if matches!(
+                e.kind,
+                ErrorKind::GatewayLoading | ErrorKind::GatewayLoadFailed
+            ) =>
+        {
             return Repeat::Unsettled;
         }
         Err(e) => {

@@ -144,12 +144,19 @@ async fn serve_answers_while_gateways_load_and_names_the_one_that_failed() {
     assert_eq!(health.status, 200, "{}", health.json);
     assert_eq!(health.json["status"], "degraded", "{}", health.json);
     assert_eq!(health.json["loading"], json!([]));
-    assert_eq!(health.json["failed"][0]["name"], "broken", "{}", health.json);
+    assert_eq!(
+        health.json["failed"][0]["name"], "broken",
+        "{}",
+        health.json
+    );
     let reason = health.json["failed"][0]["error"].as_str().unwrap();
     assert!(reason.contains("not a WebAssembly component"), "{reason}");
     let list = get(&api, "/v1/gateways").await;
     assert_eq!(gateway(&list, "mis")["state"], "ready", "{}", list.json);
-    assert_eq!(gateway(&list, "mis")["display_name"], "Misbehaving test gateway");
+    assert_eq!(
+        gateway(&list, "mis")["display_name"],
+        "Misbehaving test gateway"
+    );
     assert_eq!(gateway(&list, "broken")["state"], "failed");
     assert_eq!(gateway(&list, "broken")["error"], reason);
     // The failed gateway is refused at once; the loaded one works.
@@ -210,7 +217,11 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         let txn = &r.json["error"]["details"]["transaction"];
         if description == "trap" {
             // The client hears a short message and a reference, never the plugin's text.
-            assert!(!r.raw.windows(PANIC_TEXT.len()).any(|w| w == PANIC_TEXT.as_bytes()));
+            assert!(
+                !r.raw
+                    .windows(PANIC_TEXT.len())
+                    .any(|w| w == PANIC_TEXT.as_bytes())
+            );
             assert!(!message.contains("panicked"), "{message}");
             assert!(message.contains("reference trap-"), "{message}");
             let last_error = txn["last_error"].as_str().unwrap();
@@ -237,7 +248,10 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         .await
         .unwrap();
     let stored = stored.unwrap().last_error.unwrap();
-    assert!(stored.contains("reference trap-") && !stored.contains(PANIC_TEXT), "{stored}");
+    assert!(
+        stored.contains("reference trap-") && !stored.contains(PANIC_TEXT),
+        "{stored}"
+    );
     let op_error = ops[0].last_error.clone().unwrap();
     assert!(!op_error.contains(PANIC_TEXT), "{op_error}");
     running.shutdown().await;
@@ -274,7 +288,11 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let (attempts, repeats, flagged) = charge_attempts(&running, txn).await;
-        assert_eq!((attempts, repeats, flagged), (4, 3, true), "transaction {txn}");
+        assert_eq!(
+            (attempts, repeats, flagged),
+            (4, 3, true),
+            "transaction {txn}"
+        );
     }
     running.shutdown().await;
 
@@ -303,7 +321,10 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
     assert_eq!(r.json["amount_captured"], 1000);
     assert_eq!(r.json["gateway_payment_ref"], "mis_pay_found");
     assert_eq!(r.json["settled_by"], "ops");
-    assert_eq!(r.json["settled_note"], "found paid in the gateway's dashboard");
+    assert_eq!(
+        r.json["settled_note"],
+        "found paid in the gateway's dashboard"
+    );
     assert!(r.json.get("attention").is_none(), "{}", r.json);
     let again = admin.post(&path, body.clone()).await.unwrap();
     assert_eq!(again.status, 409, "{}", again.json);
@@ -334,7 +355,11 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["status"], "failed");
     assert_eq!(printed["settled_by"], "alice");
@@ -342,7 +367,14 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         .args(["settle", "--config"])
         .arg(&busy)
         .arg(trapped[1].to_string())
-        .args(["--outcome", "failed", "--reason", "again", "--operator", "alice"])
+        .args([
+            "--outcome",
+            "failed",
+            "--reason",
+            "again",
+            "--operator",
+            "alice",
+        ])
         .env("RUST_LOG", "error")
         .output()
         .unwrap();

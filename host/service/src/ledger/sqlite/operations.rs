@@ -330,8 +330,10 @@ pub(super) fn record_reconcile_attempt(
             .optional()?
             .flatten();
         if let (Some(reason), Some(txn)) = (flag, txn) {
-            tx.prepare_cached("UPDATE transactions SET attention = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute(params![txn, reason, ts])?;
+            tx.prepare_cached(
+                "UPDATE transactions SET attention = ?2, updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![txn, reason, ts])?;
         }
         Ok(())
     })
@@ -344,9 +346,7 @@ pub(super) fn flagged_operations(db: &Connections) -> Result<Vec<Operation>> {
             "SELECT {OP_COLS} FROM operations
              WHERE state IN ('pending', 'unknown') AND flagged_at IS NOT NULL ORDER BY id"
         ))?;
-        let rows = st
-            .query_map([], op_row)?
-            .collect::<rusqlite::Result<_>>()?;
+        let rows = st.query_map([], op_row)?.collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     })
 }

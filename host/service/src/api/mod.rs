@@ -7,7 +7,8 @@
 //! HTTP.
 //!
 //! Every route under `/v1` needs an API key (`Authorization: Bearer <key>`): GET needs the
-//! `read` scope, POST and DELETE the `write` scope (which includes reading). `/health`,
+//! `read` scope, POST and DELETE the `write` scope (which includes reading); settling a
+//! flagged transaction by hand needs the `admin` scope (which includes everything). `/health`,
 //! `/openapi.json` and `/webhooks/{gateway}` (verified by the gateway) do not.
 
 pub mod api_keys;

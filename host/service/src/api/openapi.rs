@@ -21,7 +21,8 @@ use super::errors::ErrorResponse;
             transactions (charges, authorizations, captures, voids, refunds), invoices, \
             disputes and figures, over pluggable gateways.\n\n\
             Everything under `/v1` needs `Authorization: Bearer <API key>`: GET the `read` \
-            scope, POST and DELETE the `write` scope. Bodies are JSON (`Content-Type: \
+            scope, POST and DELETE the `write` scope; settling a flagged transaction by hand \
+            the `admin` scope (which allows everything). Bodies are JSON (`Content-Type: \
             application/json`), read strictly: unknown fields and keys given twice are \
             refused. Every error answers `{\"error\": {\"code\", \"field\", \"message\", \
             \"details\"?}}` and, unless it says otherwise, changes nothing.\n\n\
@@ -58,7 +59,7 @@ impl Modify for ApiKeyScheme {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An API key of the `[[service.api_keys]]` configuration; its scopes \
-                         (`read`, `write`) are the requirement's",
+                         (`read`, `write`, `admin`) are the requirement's",
                     ))
                     .build(),
             ),

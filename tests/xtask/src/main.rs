@@ -143,6 +143,7 @@ fn main() -> Result<()> {
         }
         Task::Bench { bench_args } => {
             build_plugins()?;
+            build_polyglot()?;
             cargo(
                 ["bench", "--package", "omnicrm-pay", "--bench", "gateway"]
                     .into_iter()

@@ -159,7 +159,7 @@ fn on_an_invoice() -> Error {
 /// Where a charge's intent stands.
 enum ChargeIntent {
     /// Written (now or before) and unsettled: run it.
-    Run(Operation),
+    Run(Box<Operation>),
     /// Settled before, or nothing to charge: answer with the transaction as it stands.
     Settled,
     /// Not written: another task started the charge, or the transaction was voided or invoiced
@@ -279,7 +279,7 @@ impl Service {
         initiator: Option<Initiator>,
     ) -> Result<(Transaction, Option<Error>), Error> {
         let exec = match self.charge_intent(txn_id, initiator).await? {
-            ChargeIntent::Run(op) => Some(self.execute(op, policy).await?),
+            ChargeIntent::Run(op) => Some(self.execute(*op, policy).await?),
             ChargeIntent::Settled => None,
             ChargeIntent::NotStarted => return self.charge_not_started(txn_id).await,
         };
@@ -305,7 +305,7 @@ impl Service {
             .await?;
         if let Some(op) = existing.into_iter().find(|o| o.kind == OpKind::Charge) {
             return Ok(if matches!(op.state, OpState::Pending | OpState::Unknown) {
-                ChargeIntent::Run(op)
+                ChargeIntent::Run(Box::new(op))
             } else {
                 ChargeIntent::Settled
             });
@@ -327,7 +327,7 @@ impl Service {
         let card_id = card.id;
         Ok(
             match self.db.run(move |l| l.begin_charge(&new, card_id)).await? {
-                Some(op) => ChargeIntent::Run(op),
+                Some(op) => ChargeIntent::Run(Box::new(op)),
                 None => ChargeIntent::NotStarted,
             },
         )

@@ -3,8 +3,8 @@
 //! sitting in the runtime's outbound path (see [`omnicrm_host::OutboundInterceptor`]) to watch
 //! every request the plugin sends and inject network faults into them.
 //!
-//! `omnicrm-pay conformance --component G.wasm --config G.toml --fixtures F.toml [--junit
-//! out.xml] [--json out.json]` runs it; [`run`] is the same from Rust.
+//! `omnicrm-pay conformance --component G.wasm --config G.toml --fixtures F.toml [--cache-dir
+//! DIR] [--junit out.xml] [--json out.json]` runs it; [`run`] is the same from Rust.
 //!
 //! # What is checked
 //!

@@ -3,8 +3,8 @@
 //! sitting in the runtime's outbound path (see [`omnicrm_host::OutboundInterceptor`]) to watch
 //! every request the plugin sends and inject network faults into them.
 //!
-//! `omnicrm-pay conformance --component G.wasm --config G.toml --fixtures F.toml [--junit
-//! out.xml] [--json out.json]` runs it; [`run`] is the same from Rust.
+//! `omnicrm-pay conformance --component G.wasm --config G.toml --fixtures F.toml [--cache-dir
+//! DIR] [--junit out.xml] [--json out.json]` runs it; [`run`] is the same from Rust.
 //!
 //! # What is checked
 //!
@@ -227,13 +227,17 @@ pub async fn run(target: Target) -> Result<Report, KitError> {
         &fixtures.outbound.idempotency_header,
         credential_header.as_deref(),
     ));
+    let defaults = RuntimeOptions::default();
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir,
         extra_ca_pem,
         max_instances: 16,
-        max_memory_mib: config.limits.memory_mib.max(64),
+        // The service's memory slots (the default, unless the gateway asks for more): the
+        // compiled artifact depends on them, so the same cache directory serves the kit, the
+        // service and other runtimes with the default options without compiling twice.
+        max_memory_mib: config.limits.memory_mib.max(defaults.max_memory_mib),
         outbound_interceptor: Some(wiretap.clone()),
-        ..RuntimeOptions::default()
+        ..defaults
     })?;
     let component = std::fs::read(&config.component).map_err(|source| KitError::Read {
         path: config.component.clone(),

@@ -302,6 +302,7 @@ async fn the_command_writes_its_reports_and_exits_non_zero_on_a_failure() {
         fixtures,
         gateway: None,
         extra_ca: None,
+        cache_dir: Some(cache_dir()),
         junit: Some(dir.path().join("report.xml")),
         json: Some(dir.path().join("report.json")),
     };
@@ -311,7 +312,10 @@ async fn the_command_writes_its_reports_and_exits_non_zero_on_a_failure() {
     assert_eq!(code, ExitCode::SUCCESS);
     let junit = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
     assert!(junit.contains("failures=\"0\""), "{junit}");
-    assert!(junit.contains("name=\"bounds.refund-above-captured\""), "{junit}");
+    assert!(
+        junit.contains("name=\"bounds.refund-above-captured\""),
+        "{junit}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
             .unwrap();

@@ -176,10 +176,7 @@ impl PaymentIntent {
         let captured = self.stripe_captured().unwrap_or(0);
         // Stripe reports a canceled authorization's released amount as refunded; the contract
         // counts only money that was taken and given back, so never more than was captured.
-        let refunded = self
-            .charge()
-            .map_or(0, |c| c.amount_refunded)
-            .min(captured);
+        let refunded = self.charge().map_or(0, |c| c.amount_refunded).min(captured);
         Ok(Payment {
             id: self.id.clone(),
             status,

@@ -164,7 +164,8 @@ base-url = "{emulator}"
     Ok(path)
 }
 
-/// Starts `omnicrm-pay serve` on a free loopback port and waits for `/health`.
+/// Starts `omnicrm-pay serve` on a free loopback port and waits until `/health` says every
+/// gateway is loaded (`serve` answers while they load).
 async fn start_service(config: &Path) -> Result<ServiceProcess> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -188,7 +189,9 @@ async fn start_service(config: &Path) -> Result<ServiceProcess> {
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if let Ok((200, _)) = service.api.request("GET", "/health", None).await {
+        if let Ok((200, health)) = service.api.request("GET", "/health", None).await
+            && health["status"] == "ok"
+        {
             return Ok(service);
         }
         if let Ok(Some(status)) = service.child.try_wait() {

@@ -24,14 +24,14 @@ use omnicrm_host::contract::{
     CaptureMode, ChargeRequest, Customer, CustomerRequest, Money, Payment, StoreCardRequest,
     StoredCard, StoredCredentialUse,
 };
-use omnicrm_host::{GatewayConfig, Runtime, RuntimeOptions};
+use omnicrm_host::{GatewayConfig, Runtime, RuntimeOptions, built};
 use std::path::{Path, PathBuf};
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let component = match std::env::args_os().nth(1) {
         Some(path) => PathBuf::from(path),
-        None => offline_component(),
+        None => built::component_path("omnicrm_offline_gateway")?,
     };
     let cache_dir = std::env::temp_dir().join("omnicrm-embed-cache");
     run(&component, &cache_dir).await?;
@@ -159,15 +159,6 @@ async fn run(component: &Path, cache_dir: &Path) -> Result<Outcome> {
     })
 }
 
-/// The offline gateway as `cargo xtask plugins` builds it: in `$CARGO_TARGET_DIR`, or the
-/// workspace's `target/`.
-fn offline_component() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("wasm32-wasip2/plugin/omnicrm_offline_gateway.wasm")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,12 +167,7 @@ mod tests {
     /// The example, run against the built offline component (`cargo xtask plugins`).
     #[tokio::test]
     async fn the_example_charges_a_card_through_the_offline_gateway() {
-        let component = offline_component();
-        assert!(
-            component.exists(),
-            "component {} is missing: build the plugins first with `cargo xtask plugins`",
-            component.display()
-        );
+        let component = built::component_path("omnicrm_offline_gateway").unwrap();
         let cache = tempfile::tempdir().unwrap();
         let outcome = run(&component, cache.path()).await.unwrap();
         assert_eq!(

@@ -34,6 +34,7 @@
 // of a few strings, past clippy's size threshold for `Err`. They are built once per failed call.
 #![allow(clippy::result_large_err)]
 
+pub mod built;
 pub mod config;
 pub mod contract;
 pub mod error;

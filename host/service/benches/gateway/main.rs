@@ -9,8 +9,8 @@
 //! - `--quick`: a smoke run of a few seconds (small sample counts; figures are indicative).
 //! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 9).
 //! - `--scale X`: multiply the sample counts by X (e.g. 5, to profile a measurement with perf).
-//! - `OMNICRM_PLUGIN_DIR`: where the `*.wasm` components are (default
-//!   `target/wasm32-wasip2/plugin` of the workspace).
+//! - `OMNICRM_COMPONENT_DIR`: where the `*.wasm` components are (default
+//!   `wasm32-wasip2/plugin` of the target directory the benchmark was built in).
 //!
 //! The emulator runs in a child process (this program re-executed with `--emulator-child`), so
 //! the resident memory measured is the host's alone.
@@ -67,7 +67,7 @@ impl Options {
             quick,
             only,
             scale,
-            plugin_dir: plugin_dir(),
+            plugin_dir: omnicrm_host::built::component_dir(),
         })
     }
 
@@ -81,24 +81,6 @@ impl Options {
         let n = if self.quick { quick } else { full };
         ((n as f64 * self.scale).round() as usize).max(1)
     }
-}
-
-/// The components' directory: `OMNICRM_PLUGIN_DIR`, else next to this executable's target
-/// directory (`target/release/deps/gateway-*` -> `target/wasm32-wasip2/plugin`), else the
-/// workspace's `target`.
-fn plugin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("OMNICRM_PLUGIN_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(target) = exe.ancestors().nth(3)
-    {
-        let dir = target.join("wasm32-wasip2/plugin");
-        if dir.is_dir() {
-            return dir;
-        }
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm32-wasip2/plugin")
 }
 
 fn main() -> Result<()> {

@@ -43,31 +43,14 @@ pub struct DemoOptions {
     pub verbose: bool,
 }
 
-/// Where the built components are: the option, `$OMNICRM_COMPONENT_DIR`, next to the binary's
-/// target directory, or `./target/wasm32-wasip2/plugin`.
+/// Where the built components are: the option, else where
+/// [`omnicrm_host::built::component_dir`] finds them (`$OMNICRM_COMPONENT_DIR`, or the target
+/// directory the binary was built in).
 pub fn component_dir(explicit: Option<&Path>) -> PathBuf {
-    if let Some(p) = explicit {
-        return p.to_path_buf();
+    match explicit {
+        Some(dir) => dir.to_path_buf(),
+        None => omnicrm_host::built::component_dir(),
     }
-    if let Some(d) = std::env::var_os("OMNICRM_COMPONENT_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        let p = PathBuf::from(t).join("wasm32-wasip2/plugin");
-        if p.exists() {
-            return p;
-        }
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        // target/debug/omnicrm-pay -> target/wasm32-wasip2/plugin
-        if let Some(target) = exe.parent().and_then(|p| p.parent()) {
-            let p = target.join("wasm32-wasip2/plugin");
-            if p.exists() {
-                return p;
-            }
-        }
-    }
-    PathBuf::from("target/wasm32-wasip2/plugin")
 }
 
 /// Runs the demo.

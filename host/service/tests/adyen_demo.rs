@@ -1,11 +1,9 @@
 //! `omnicrm-pay demo --gateway adyen`: the whole Adyen story, run by the binary on its in-process
 //! Adyen emulator.
 
-mod common;
-
 use std::process::Command;
 
-use common::component_dir;
+use crate::common::component_dir;
 
 fn demo(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_omnicrm-pay"))

@@ -4,9 +4,7 @@
 //! and both gateways in one service, each card charged through its own. Facts are checked
 //! against the emulator's record as well as the service's answers.
 
-#[path = "common/adyen.rs"]
-mod adyen;
-mod common;
+use crate::common::{self, adyen};
 
 use adyen::{AdyenEnv, AdyenOptions, MERCHANT_ACCOUNT, RETURN_URL, Transport, visa};
 use adyen_emulator::ModKind;

@@ -1,6 +1,6 @@
 //! The service's HTTP API over real HTTP, with the Stripe plugin and the Stripe emulator.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

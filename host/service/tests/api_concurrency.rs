@@ -3,11 +3,9 @@
 //! happened to it, a key stays bound to its request, and of requests racing on one
 //! authorization or one invoice exactly one calls the gateway.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Env, EnvOptions, expect_error, expect_error_code, expect_state, start};
+use crate::common::{Env, EnvOptions, expect_error, expect_error_code, expect_state, start};
 use omnicrm_pay::client::ApiResponse;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;

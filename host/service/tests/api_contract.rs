@@ -2,7 +2,7 @@
 //! router), the JSON error shape from every layer, and bad input refused before anything is
 //! written, at the service or (for what only the gateway knows) at the gateway.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,13 +1,11 @@
 //! `billing-run` in-process: bounded concurrency, pacing, back-off on 429, open invoices,
 //! interruption and reruns.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use common::{EnvOptions, start};
+use crate::common::{EnvOptions, start};
 use omnicrm_pay::billing_run::{BillingOptions, run};
 use serde_json::json;
 use stripe_emulator::FailSpec;

@@ -1,12 +1,10 @@
 //! The `omnicrm-pay` binary: the demo (Stripe emulator and offline), `serve` from a
 //! configuration file with a clean stop on SIGTERM, and the helper commands.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::component_dir;
+use crate::common::component_dir;
 use omnicrm_pay::client::ApiClient;
 
 fn bin() -> Command {

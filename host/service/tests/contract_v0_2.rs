@@ -3,7 +3,7 @@
 //! the gateway settles later (ended by a webhook, or by the reconciler), and a gateway without
 //! invoicing or metrics that still gets invoices and a summary from the ledger.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

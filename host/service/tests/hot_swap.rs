@@ -2,14 +2,12 @@
 //! rebuilt Stripe plugin, then by the offline plugin) without a restart and without a failed
 //! request.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{EnvOptions, component, start};
+use crate::common::{EnvOptions, component, start};
 use omnicrm_pay::client::ApiClient;
 use serde_json::json;
 

@@ -3,8 +3,6 @@
 //! with bounded attempts, flags what never settles for an operator who settles it by hand, and
 //! never hands a plugin's trap text to API clients or the ledger.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,7 +13,7 @@ use omnicrm_pay::server::{self, Running};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use common::{cache_dir, component};
+use crate::common::{cache_dir, component};
 
 const RW_KEY: &str = "robust-read-write";
 const ADMIN_KEY: &str = "robust-admin";

@@ -2,11 +2,9 @@
 //! authorizations that expire, payments left waiting for 3-D Secure, and drafts voided by
 //! deleting them at the gateway.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Env, EnvOptions, emulator_list, expect_error, expect_error_code, expect_state, start,
 };
 use omnicrm_pay::client::{ApiClient, ApiResponse};

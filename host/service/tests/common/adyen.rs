@@ -2,10 +2,6 @@
 //! given to the service), the Adyen plugin configured as gateway `adyen` (optionally beside the
 //! Stripe plugin against a Stripe emulator), a ledger in a temporary directory and the service
 //! on a loopback port, the emulator's notifications delivered to its `/webhooks/adyen`.
-//!
-//! Included by the Adyen test files with `#[path = "common/adyen.rs"] mod adyen;` next to
-//! `mod common;`, whose helpers it uses.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +17,7 @@ use omnicrm_pay::server::{self, Running};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::common::{RW_KEY, api_keys, cache_dir, component, stripe_gateway};
+use super::{RW_KEY, api_keys, cache_dir, component, stripe_gateway};
 
 /// The only API key the emulator accepts: the host adds it as `X-API-Key`.
 pub const API_KEY: &str = "AQE_omnicrm_service_tests";

@@ -1,6 +1,10 @@
 //! Shared set-up of the service tests: the Stripe emulator, the Stripe plugin, a ledger in a
-//! temporary directory and the service on a loopback port, driven over real HTTP.
+//! temporary directory and the service on a loopback port, driven over real HTTP. The Adyen
+//! set-up is in [`adyen`], what the crash tests share in [`crash`].
 #![allow(dead_code)]
+
+pub mod adyen;
+pub mod crash;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,23 +31,14 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
-/// Where the built components are.
+/// Where the built components are (see [`omnicrm_host::built::component_dir`]).
 pub fn component_dir() -> PathBuf {
-    match std::env::var_os("OMNICRM_COMPONENT_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => target_dir().join("wasm32-wasip2/plugin"),
-    }
+    omnicrm_host::built::component_dir()
 }
 
 /// A built component, by crate name; fails with the command that builds it.
 pub fn component(name: &str) -> PathBuf {
-    let p = component_dir().join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "component {} is missing: build the plugins first with `cargo xtask plugins`",
-        p.display()
-    );
-    p
+    omnicrm_host::built::component_path(name).unwrap_or_else(|missing| panic!("{missing}"))
 }
 
 /// A compiled-artifact cache shared by the tests (compiling a component is the slow part).

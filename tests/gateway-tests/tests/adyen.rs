@@ -1,8 +1,6 @@
 //! The Adyen gateway component (contract 0.2), loaded by the host runtime with Adyen's header
 //! auth, against the Adyen emulator over plain HTTP: every scenario of `adyen_scenarios`.
 
-mod adyen_scenarios;
+use crate::adyen_scenarios::Transport;
 
-use adyen_scenarios::Transport;
-
-adyen_tests!(Transport::Http);
+crate::adyen_tests!(Transport::Http);

@@ -5,10 +5,6 @@
 //! not declare. A call that reaches such a component traps, so an `unsupported` answer shows the
 //! host answered without entering it.
 
-// Calls answer `CallError`, which holds the contract's `GatewayError` by value (see
-// `omnicrm_host`): past clippy's size threshold for `Err`.
-#![allow(clippy::result_large_err)]
-
 use gateway_tests::fixture_path;
 use omnicrm_host::contract::{
     ActionCompletion, BalanceFilter, Capabilities, CaptureMode, CardSessionRequest, ChargeRequest,

@@ -17,7 +17,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// One artifact cache per test binary: each component is compiled once.
+/// One artifact cache for the kit's runs: each component is compiled once.
 fn cache_dir() -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("temporary directory"))

@@ -1,9 +1,7 @@
 //! The example gateway written in JavaScript (`plugins/examples/javascript`, built with
 //! componentize-js by `cargo xtask polyglot`): every scenario of `polyglot_scenarios`.
 
-mod polyglot_scenarios;
-
-use polyglot_scenarios::Example;
+use crate::polyglot_scenarios::Example;
 
 static JAVASCRIPT: Example = Example::new(
     "omnicrm_javascript_example",
@@ -12,4 +10,4 @@ static JAVASCRIPT: Example = Example::new(
     "js_",
 );
 
-polyglot_tests!(JAVASCRIPT);
+crate::polyglot_tests!(JAVASCRIPT);

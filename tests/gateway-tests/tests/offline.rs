@@ -5,8 +5,8 @@
 //! `gateway`: no invoicing, no metrics) shows what the host does with capabilities a plugin does
 //! not declare: it answers `unsupported` without entering the component.
 //!
-//! One file for every export (hence its length): one test binary, so the component compiles once
-//! and its tests share one runtime.
+//! One file for every export (hence its length), whose tests share one runtime, so the component
+//! compiles once.
 
 use gateway_tests::component_path;
 use hmac::{Hmac, Mac};

@@ -1,9 +1,7 @@
 //! The example gateway written in Python (`plugins/examples/python`, built with componentize-py
 //! by `cargo xtask polyglot`): every scenario of `polyglot_scenarios`.
 
-mod polyglot_scenarios;
-
-use polyglot_scenarios::Example;
+use crate::polyglot_scenarios::Example;
 
 static PYTHON: Example = Example::new(
     "omnicrm_python_example",
@@ -12,4 +10,4 @@ static PYTHON: Example = Example::new(
     "py_",
 );
 
-polyglot_tests!(PYTHON);
+crate::polyglot_tests!(PYTHON);

@@ -7,20 +7,14 @@
 //! The misbehaving component (`tests/components/misbehaving`) misbehaves on request through the
 //! description of `charging.charge` (`trap`, `loop`, `grow-memory`, `fetch:<url>`, ...).
 //!
-//! One test binary for every guarantee, so the components compile once and the tests share one
-//! runtime.
+//! Every guarantee's tests share one runtime (`sandbox_scenarios::runtime`), so the components
+//! compile once.
 
-// Calls answer `CallError`, which holds the contract's `GatewayError` by value (see
-// `omnicrm_host`): past clippy's size threshold for `Err`.
-#![allow(clippy::result_large_err)]
-
-mod sandbox_scenarios;
-
+use crate::sandbox_scenarios::*;
 use omnicrm_host::{
     ArtifactSource, CallError, GatewayConfig, Limits, LoadError, OutboundAuth, Runtime,
     RuntimeOptions,
 };
-use sandbox_scenarios::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,13 +3,11 @@
 //! model: the host converts requests and answers (captures and cancels become modifications,
 //! `verify-event` a webhook outcome, declines get their category, next actions their new form).
 
-mod stripe_scenarios;
-
-use stripe_scenarios::{Plugin, Setup, Transport};
+use crate::stripe_scenarios::{Plugin, Setup, Transport};
 
 const SETUP: Setup = Setup {
     plugin: Plugin::V0_1,
     transport: Transport::Http,
 };
 
-stripe_tests!(SETUP);
+crate::stripe_tests!(SETUP);

@@ -26,8 +26,6 @@ pub use modifications::*;
 pub use oracle::Oracle;
 pub use webhooks::*;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use adyen_emulator::{Emulator, EmulatorOptions, SettleDelay};
@@ -39,11 +37,18 @@ use omnicrm_host::contract::{
     Rejection, StoreCardRequest, StoredCard, StoredCredentialUse, VoidRequest, WebhookOutcome,
     WebhookRequest,
 };
-use omnicrm_host::{
-    CallError, Gateway, GatewayConfig, Limits, OutboundAuth, Runtime, RuntimeOptions, SecretSource,
-};
+use omnicrm_host::{CallError, Gateway, GatewayConfig, OutboundAuth, Runtime, SecretSource};
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::harness::{self, Served};
+pub use crate::harness::{Delivery, Transport, gateway_error};
+
+/// Where the webhook receiver registered with the emulator listens, and the path the host hands
+/// deliveries to the plugin with.
+const WEBHOOK_PATH: &str = "/webhooks/adyen";
+/// The receiver's answer to every delivery: `[accepted]`, as Adyen expects.
+const WEBHOOK_ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\nconnection: close\r\n\r\n[accepted]";
 
 /// The only API key the emulator accepts: the host must add it as `X-API-Key`.
 pub const API_KEY: &str = "AQE_omnicrm_gateway_tests";
@@ -59,18 +64,6 @@ pub const VISA: &str = r#"{"type":"scheme","encryptedCardNumber":"test_411111111
 pub const MASTERCARD: &str = r#"{"type":"scheme","encryptedCardNumber":"test_5555555555554444","encryptedExpiryMonth":"test_10","encryptedExpiryYear":"test_2031","encryptedSecurityCode":"test_737"}"#;
 /// Enrolled in 3-D Secure 2, challenge straight away.
 pub const VISA_3DS: &str = r#"{"type":"scheme","encryptedCardNumber":"test_4212345678910006","encryptedExpiryMonth":"test_03","encryptedExpiryYear":"test_2030","encryptedSecurityCode":"test_737"}"#;
-
-/// One webhook request as received: headers (lower-case names, raw values) and the raw body.
-pub type Delivery = (Vec<(String, Vec<u8>)>, Vec<u8>);
-
-/// How the plugin reaches the emulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// `http://127.0.0.1:PORT`.
-    Http,
-    /// `https://localhost:PORT`, the emulator's CA given to the runtime as an extra root.
-    Tls,
-}
 
 /// Generates one `#[tokio::test]` per scenario, for a [`Transport`].
 #[macro_export]
@@ -90,7 +83,7 @@ macro_rules! adyen_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() -> anyhow::Result<()> {
-                adyen_scenarios::$name($transport).await
+                $crate::adyen_scenarios::$name($transport).await
             }
         )+
     };
@@ -113,14 +106,6 @@ pub struct Env {
     pub config: GatewayConfig,
 }
 
-/// One artifact cache per test binary: the component is compiled once.
-fn cache_dir() -> PathBuf {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temporary directory"))
-        .path()
-        .to_owned()
-}
-
 impl Env {
     /// Starts everything with the default test settings.
     pub async fn start(transport: Transport) -> Result<Env> {
@@ -141,31 +126,15 @@ impl Env {
         })
         .await
         .context("starting the Adyen emulator")?;
-        let (receiver_url, webhooks) = oracle::start_webhook_receiver().await?;
+        let (receiver_url, webhooks) =
+            harness::start_webhook_receiver(WEBHOOK_PATH, WEBHOOK_ANSWER).await?;
         let endpoint = emulator.add_webhook_endpoint(&receiver_url)?;
-        let (base, extra_ca_pem) = match transport {
-            Transport::Http => (emulator.base_url().to_owned(), None),
-            Transport::Tls => (
-                emulator
-                    .tls_base_url()
-                    .context("emulator TLS URL")?
-                    .to_owned(),
-                Some(
-                    emulator
-                        .ca_certificate_pem()
-                        .context("emulator CA")?
-                        .as_bytes()
-                        .to_vec(),
-                ),
-            ),
-        };
-        let runtime = Runtime::new(RuntimeOptions {
-            cache_dir: Some(cache_dir()),
-            extra_ca_pem,
-            max_instances: 50,
-            max_memory_mib: 64,
-            ..RuntimeOptions::default()
+        let (base, extra_ca_pem) = transport.endpoint(Served {
+            base_url: emulator.base_url(),
+            tls_base_url: emulator.tls_base_url(),
+            ca_pem: emulator.ca_certificate_pem(),
         })?;
+        let runtime = harness::runtime(extra_ca_pem)?;
         let config = GatewayConfig::new(component_path("omnicrm_adyen_gateway"))
             .allow_host(base.clone())
             .with_auth(OutboundAuth::Header {
@@ -183,17 +152,8 @@ impl Env {
             .with_setting(
                 "card-form-url",
                 format!("{}/_emulator/card-form", emulator.base_url()),
-            )
-            .with_setting("max-retries", "3")
-            .with_setting("retry-backoff-ms", "20")
-            .with_setting("retry-backoff-max-ms", "200")
-            .with_setting("timeout-ms", "10000")
-            .with_limits(Limits {
-                memory_mib: 64,
-                call_timeout_ms: 30_000,
-                ..Limits::default()
-            });
-        let config = tweak(config);
+            );
+        let config = tweak(harness::test_settings(config));
         let gateway = runtime
             .load("adyen", &config)
             .await
@@ -489,14 +449,6 @@ pub fn charge_request(
     }
 }
 
-/// The gateway error inside a call error, or a failure naming what came instead.
-pub fn gateway_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> Result<GatewayError> {
-    match result {
-        Err(CallError::Gateway(e)) => Ok(e),
-        other => bail!("expected a gateway error, got {other:?}"),
-    }
-}
-
 /// The redirect of an `action-required` error: `(payment, url)`.
 pub fn redirect_of(error: GatewayError) -> Result<(String, String)> {
     match error {
@@ -508,15 +460,9 @@ pub fn redirect_of(error: GatewayError) -> Result<(String, String)> {
     }
 }
 
-/// A webhook delivery as the host hands it to the plugin: `POST /webhooks/adyen`.
+/// A webhook delivery as the host hands it to the plugin: `POST {WEBHOOK_PATH}`.
 pub fn webhook_request(headers: Vec<(String, Vec<u8>)>, body: Vec<u8>) -> WebhookRequest {
-    WebhookRequest {
-        method: "POST".into(),
-        path: "/webhooks/adyen".into(),
-        query: String::new(),
-        headers,
-        body,
-    }
+    harness::webhook_request(WEBHOOK_PATH, headers, body)
 }
 
 /// What the plugin makes of a webhook delivery.

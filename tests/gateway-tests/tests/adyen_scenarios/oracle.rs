@@ -5,10 +5,9 @@
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 
-use super::{API_KEY, Delivery, MERCHANT_ACCOUNT, RETURN_URL};
+use super::{API_KEY, MERCHANT_ACCOUNT, RETURN_URL};
 
 /// An HTTP answer: status, headers (lower-case names) and body.
 pub struct Answer {
@@ -284,59 +283,4 @@ fn parse_answer(raw: &[u8]) -> Result<Answer> {
         headers,
         body,
     })
-}
-
-/// A minimal HTTP server that records every request it receives (headers and raw body) and
-/// answers `200 [accepted]`, as Adyen expects: the webhook endpoint registered with the emulator.
-pub(super) async fn start_webhook_receiver() -> Result<(String, mpsc::UnboundedReceiver<Delivery>)>
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/webhooks/adyen", listener.local_addr()?);
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut raw = Vec::new();
-                let mut buf = [0u8; 8192];
-                loop {
-                    let Ok(n) = stream.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    raw.extend_from_slice(&buf[..n]);
-                    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-                    let mut headers = Vec::new();
-                    let mut length = 0;
-                    for line in head.lines().skip(1) {
-                        if let Some((k, v)) = line.split_once(':') {
-                            let k = k.trim().to_ascii_lowercase();
-                            if k == "content-length" {
-                                length = v.trim().parse().unwrap_or(0);
-                            }
-                            headers.push((k, v.trim().as_bytes().to_vec()));
-                        }
-                    }
-                    if raw.len() < end + 4 + length {
-                        continue;
-                    }
-                    let body = raw[end + 4..end + 4 + length].to_vec();
-                    let _ = tx.send((headers, body));
-                    let _ = stream
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\
-                              connection: close\r\n\r\n[accepted]",
-                        )
-                        .await;
-                    return;
-                }
-            });
-        }
-    });
-    Ok((url, rx))
 }

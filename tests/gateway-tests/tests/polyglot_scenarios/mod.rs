@@ -4,10 +4,10 @@
 //! the settings a third party would use: an artifact cache, a memory limit and a deadline per
 //! call. Every export is exercised; the first load's compile time, the cache entry's size, the
 //! memory a component needs before its first call and the cost of a call are measured and
-//! printed (`cargo test --test python -- --nocapture`).
+//! printed (`cargo test -p gateway-tests --test all python:: -- --nocapture`).
 //!
-//! A test binary compiles its component once (or takes the artifact an earlier run left in
-//! `target/polyglot/artifact-cache`), and every test loads it from memory.
+//! Each component is compiled once per run of the test binary (or taken from the artifact an
+//! earlier run left in `target/polyglot/artifact-cache`), and every test loads it from memory.
 
 mod charging;
 mod runtime;
@@ -149,7 +149,7 @@ fn component_path(component: &str) -> PathBuf {
     path
 }
 
-/// The runtime a test binary shares, and its artifact cache.
+/// The runtime the examples' tests share, and its artifact cache.
 pub struct Host {
     pub runtime: Runtime,
     pub cache_dir: PathBuf,
@@ -352,7 +352,7 @@ macro_rules! polyglot_tests {
     (@tests $example:expr; $($scenario:ident,)*) => {$(
         #[tokio::test]
         async fn $scenario() {
-            polyglot_scenarios::$scenario(&$example).await
+            $crate::polyglot_scenarios::$scenario(&$example).await
         }
     )*};
 }

@@ -8,7 +8,8 @@ use super::*;
 use std::time::Instant;
 
 /// Taken by the tests that measure the process's memory, so that they do not measure each other.
-/// (Other tests of the binary still run meanwhile: the bounds leave room for them.)
+/// (Other tests of the binary still run meanwhile, the other scenarios' included: the bounds
+/// leave room for them.)
 static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The detail of a trap that names the host buffer budget.

@@ -37,28 +37,31 @@ pub use v0_2::*;
 pub use webhooks::*;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use gateway_tests::{component_path, fixture_path};
 use omnicrm_host::contract::{
     CaptureMode, CaptureRequest, ChargeRequest, CustomerRequest, GatewayError, GatewayEvent,
     Modification, ModificationStatus, Money, Payment, Rejection, StoreCardRequest, StoredCard,
     StoredCredentialUse, TimeRange, VoidRequest, WebhookOutcome, WebhookRequest,
 };
-use omnicrm_host::{
-    CallError, Gateway, GatewayConfig, Limits, OutboundAuth, Runtime, RuntimeOptions, SecretSource,
-};
+use omnicrm_host::{CallError, Gateway, GatewayConfig, OutboundAuth, Runtime, SecretSource};
 use serde_json::Value;
 use stripe_emulator::{Emulator, EmulatorOptions, FailSpec};
 use tokio::sync::mpsc;
 
+use crate::harness::{self, Served};
+pub use crate::harness::{Delivery, Transport, gateway_error};
+
+/// Where the webhook receiver registered with the emulator listens, and the path the host hands
+/// deliveries to the plugin with.
+const WEBHOOK_PATH: &str = "/webhooks/stripe";
+/// The receiver's answer to every delivery.
+const WEBHOOK_ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
 /// The publishable key card sessions hand to the browser.
 pub const PUBLISHABLE_KEY: &str = "pk_test_omnicrm_gateway_tests";
-
-/// One webhook request as received: headers (lower-case names, raw values) and the raw body.
-pub type Delivery = (Vec<(String, Vec<u8>)>, Vec<u8>);
 
 /// Which Stripe component the host loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,15 +87,6 @@ impl Plugin {
             Plugin::V0_1 => "0.1.0",
         }
     }
-}
-
-/// How the plugin reaches the emulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// `http://127.0.0.1:PORT`.
-    Http,
-    /// `https://localhost:PORT`, the emulator's CA given to the runtime as an extra root.
-    Tls,
 }
 
 /// Which component, reached how.
@@ -122,7 +116,7 @@ macro_rules! stripe_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() -> anyhow::Result<()> {
-                stripe_scenarios::$name($setup).await
+                $crate::stripe_scenarios::$name($setup).await
             }
         )+
     };
@@ -154,14 +148,6 @@ pub struct Env {
     pub config: GatewayConfig,
 }
 
-/// One artifact cache per test binary: each component is compiled once.
-fn cache_dir() -> PathBuf {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temporary directory"))
-        .path()
-        .to_owned()
-}
-
 impl Env {
     /// Starts everything with the default test settings.
     pub async fn start(setup: Setup) -> Result<Env> {
@@ -189,32 +175,16 @@ impl Env {
         })
         .await
         .context("starting the Stripe emulator")?;
-        let (receiver_url, webhooks) = oracle::start_webhook_receiver().await?;
+        let (receiver_url, webhooks) =
+            harness::start_webhook_receiver(WEBHOOK_PATH, WEBHOOK_ANSWER).await?;
         let webhook_secret = emulator.add_webhook_endpoint(&receiver_url);
 
-        let (base, extra_ca_pem) = match setup.transport {
-            Transport::Http => (emulator.base_url().to_owned(), None),
-            Transport::Tls => (
-                emulator
-                    .tls_base_url()
-                    .context("emulator TLS URL")?
-                    .to_owned(),
-                Some(
-                    emulator
-                        .ca_certificate_pem()
-                        .context("emulator CA")?
-                        .as_bytes()
-                        .to_vec(),
-                ),
-            ),
-        };
-        let runtime = Runtime::new(RuntimeOptions {
-            cache_dir: Some(cache_dir()),
-            extra_ca_pem,
-            max_instances: 50,
-            max_memory_mib: 64,
-            ..RuntimeOptions::default()
+        let (base, extra_ca_pem) = setup.transport.endpoint(Served {
+            base_url: emulator.base_url(),
+            tls_base_url: emulator.tls_base_url(),
+            ca_pem: emulator.ca_certificate_pem(),
         })?;
+        let runtime = harness::runtime(extra_ca_pem)?;
         let config = GatewayConfig::new(setup.plugin.component())
             .allow_host(base.clone())
             .with_auth(OutboundAuth::Bearer {
@@ -228,18 +198,9 @@ impl Env {
             .with_setting("base-url", base)
             // Stripe Elements' key for card sessions: made to be sent to browsers.
             .with_setting("publishable-key", PUBLISHABLE_KEY)
-            .with_setting("max-retries", "3")
-            .with_setting("retry-backoff-ms", "20")
-            .with_setting("retry-backoff-max-ms", "200")
-            .with_setting("timeout-ms", "10000")
             // Small pages, so that walking every page is exercised with a few objects.
-            .with_setting("page-size", "3")
-            .with_limits(Limits {
-                memory_mib: 64,
-                call_timeout_ms: 30_000,
-                ..Limits::default()
-            });
-        let config = tweak(config);
+            .with_setting("page-size", "3");
+        let config = tweak(harness::test_settings(config));
         let gateway = runtime
             .load("stripe", &config)
             .await
@@ -462,23 +423,9 @@ pub fn intent_fault(count: u32, status: u16) -> FailSpec {
     }
 }
 
-/// The gateway error inside a call error, or a failure naming what came instead.
-pub fn gateway_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> Result<GatewayError> {
-    match result {
-        Err(CallError::Gateway(e)) => Ok(e),
-        other => bail!("expected a gateway error, got {other:?}"),
-    }
-}
-
-/// A webhook delivery as the host hands it to the plugin: `POST /webhooks/stripe`.
+/// A webhook delivery as the host hands it to the plugin: `POST {WEBHOOK_PATH}`.
 pub fn webhook_request(headers: Vec<(String, Vec<u8>)>, body: Vec<u8>) -> WebhookRequest {
-    WebhookRequest {
-        method: "POST".into(),
-        path: "/webhooks/stripe".into(),
-        query: String::new(),
-        headers,
-        body,
-    }
+    harness::webhook_request(WEBHOOK_PATH, headers, body)
 }
 
 /// What the plugin makes of a webhook delivery.

@@ -4,10 +4,7 @@
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-
-use super::Delivery;
+use tokio::net::TcpStream;
 
 /// Reads the emulator's API directly.
 pub struct Oracle {
@@ -120,58 +117,4 @@ fn split_http(raw: &[u8]) -> Result<(String, Vec<u8>)> {
         body = out;
     }
     Ok((head, body))
-}
-
-/// A minimal HTTP server that records every request it receives (headers and raw body) and
-/// answers 200: the webhook endpoint registered with the emulator.
-pub(super) async fn start_webhook_receiver() -> Result<(String, mpsc::UnboundedReceiver<Delivery>)>
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/webhooks/stripe", listener.local_addr()?);
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut raw = Vec::new();
-                let mut buf = [0u8; 8192];
-                loop {
-                    let Ok(n) = stream.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    raw.extend_from_slice(&buf[..n]);
-                    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-                    let mut headers = Vec::new();
-                    let mut length = 0;
-                    for line in head.lines().skip(1) {
-                        if let Some((k, v)) = line.split_once(':') {
-                            let k = k.trim().to_ascii_lowercase();
-                            if k == "content-length" {
-                                length = v.trim().parse().unwrap_or(0);
-                            }
-                            headers.push((k, v.trim().as_bytes().to_vec()));
-                        }
-                    }
-                    if raw.len() < end + 4 + length {
-                        continue;
-                    }
-                    let body = raw[end + 4..end + 4 + length].to_vec();
-                    let _ = tx.send((headers, body));
-                    let _ = stream
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                        )
-                        .await;
-                    return;
-                }
-            });
-        }
-    });
-    Ok((url, rx))
 }

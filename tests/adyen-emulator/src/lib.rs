@@ -52,9 +52,8 @@ pub mod webhooks;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use emulator_support::OwnRuntime;
+use emulator_support::{Endpoints, ListenError, ListenOptions, OwnRuntime};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 pub use emulator_support::Clock;
 pub use error::{ApiError, ApiErrorFields, EmulatorError, ErrorType};
@@ -112,9 +111,7 @@ impl Default for EmulatorOptions {
 /// webhook deliveries) when dropped.
 pub struct Emulator {
     shared: Arc<Shared>,
-    base_url: String,
-    tls_base_url: Option<String>,
-    ca_pem: Option<String>,
+    endpoints: Endpoints,
     // Dropped last (fields drop in order): stops every task.
     _runtime: OwnRuntime,
 }
@@ -122,32 +119,10 @@ pub struct Emulator {
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Emulator")
-            .field("base_url", &self.base_url)
-            .field("tls_base_url", &self.tls_base_url)
+            .field("base_url", &self.endpoints.base_url)
+            .field("tls_base_url", &self.endpoints.tls_base_url)
             .finish_non_exhaustive()
     }
-}
-
-fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), EmulatorError> {
-    let error = |source| EmulatorError::Bind { addr, source };
-    let listener = emulator_support::bind(addr).map_err(error)?;
-    let local = listener.local_addr().map_err(error)?;
-    Ok((listener, local))
-}
-
-fn serve(
-    runtime: &tokio::runtime::Handle,
-    listener: TcpListener,
-    shared: &Arc<Shared>,
-    base_url: &str,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) {
-    let (shared, base_url): (Arc<Shared>, Arc<str>) = (shared.clone(), base_url.into());
-    runtime.spawn(emulator_support::accept_loop(
-        listener,
-        tls,
-        move |request| server::handle(shared.clone(), base_url.clone(), request),
-    ));
 }
 
 fn launch(runtime: OwnRuntime, options: &EmulatorOptions) -> Result<Emulator, EmulatorError> {
@@ -175,26 +150,29 @@ fn launch(runtime: OwnRuntime, options: &EmulatorOptions) -> Result<Emulator, Em
         api_keys: options.api_keys.clone(),
     });
     handle.spawn(settlement::run(settle_items, shared.clone()));
-    let (listener, addr) = bind(options.addr)?;
-    let base_url = format!("http://{addr}");
-    serve(&handle, listener, &shared, &base_url, None);
-    let (mut tls_base_url, mut ca_pem) = (None, None);
-    if options.tls {
-        let tls = emulator_support::tls::generate("OmniCRM Adyen Emulator CA")
-            .map_err(|e| EmulatorError::Tls(e.to_string()))?;
-        let (listener, addr) = bind(options.tls_addr)?;
-        let url = format!("https://localhost:{}", addr.port());
-        serve(&handle, listener, &shared, &url, Some(tls.acceptor));
-        tls_base_url = Some(url);
-        ca_pem = Some(tls.ca_pem);
-    }
+    let listen = ListenOptions {
+        addr: options.addr,
+        tls_addr: options.tls.then_some(options.tls_addr),
+        ca_name: "OmniCRM Adyen Emulator CA",
+    };
+    let endpoints = emulator_support::listen(&handle, &listen, |base_url| {
+        let shared = shared.clone();
+        move |request| server::handle(shared.clone(), base_url.clone(), request)
+    })
+    .map_err(listen_error)?;
     Ok(Emulator {
         shared,
-        base_url,
-        tls_base_url,
-        ca_pem,
+        endpoints,
         _runtime: runtime,
     })
+}
+
+/// The emulator's error for listeners that could not start.
+fn listen_error(error: ListenError) -> EmulatorError {
+    match error {
+        ListenError::Bind { addr, source } => EmulatorError::Bind { addr, source },
+        ListenError::Tls(e) => EmulatorError::Tls(e.to_string()),
+    }
 }
 
 impl Emulator {
@@ -211,22 +189,22 @@ impl Emulator {
     /// `http://127.0.0.1:PORT` (no trailing slash; the API is under `/v71`, admin routes under
     /// `/_emulator`).
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.endpoints.base_url
     }
 
     /// `http://127.0.0.1:PORT/v71`: what a client sets as its Checkout API base URL.
     pub fn api_base_url(&self) -> String {
-        format!("{}{}", self.base_url, router::prefix())
+        format!("{}{}", self.endpoints.base_url, router::prefix())
     }
 
     /// `https://localhost:PORT` when started with `tls: true`.
     pub fn tls_base_url(&self) -> Option<&str> {
-        self.tls_base_url.as_deref()
+        self.endpoints.tls_base_url.as_deref()
     }
 
     /// PEM of the CA that signed the TLS certificate, to add to a client's trust store.
     pub fn ca_certificate_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+        self.endpoints.ca_pem.as_deref()
     }
 
     fn hub(&self) -> Hub {
@@ -290,7 +268,7 @@ impl Emulator {
     /// to `/payments/details`.
     pub fn authenticate(&self, action: &Value, succeed: bool) -> Result<Value, ApiError> {
         let mut st = self.shared.lock();
-        st.base_url = self.base_url.clone();
+        st.base_url = self.endpoints.base_url.clone();
         admin::authenticate(&mut st, action, succeed)
     }
 

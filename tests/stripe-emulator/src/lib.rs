@@ -42,8 +42,7 @@ pub mod webhooks;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use emulator_support::OwnRuntime;
-use tokio::net::TcpListener;
+use emulator_support::{Endpoints, ListenError, ListenOptions, OwnRuntime};
 
 pub use delays::{Delays, Settle};
 pub use emulator_support::Clock;
@@ -92,9 +91,7 @@ impl Default for EmulatorOptions {
 /// deliveries) when dropped.
 pub struct Emulator {
     shared: Arc<Shared>,
-    base_url: String,
-    tls_base_url: Option<String>,
-    ca_pem: Option<String>,
+    endpoints: Endpoints,
     // Dropped last (fields drop in order): stops the listeners, connections and deliveries.
     _runtime: OwnRuntime,
 }
@@ -102,31 +99,10 @@ pub struct Emulator {
 impl std::fmt::Debug for Emulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Emulator")
-            .field("base_url", &self.base_url)
-            .field("tls_base_url", &self.tls_base_url)
+            .field("base_url", &self.endpoints.base_url)
+            .field("tls_base_url", &self.endpoints.tls_base_url)
             .finish_non_exhaustive()
     }
-}
-
-/// Binds a listener for the emulator's runtime (which must be entered).
-fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
-    emulator_support::bind(addr).map_err(|source| EmulatorError::Bind { addr, source })
-}
-
-/// Spawns a listener's accept loop, each request going through the API pipeline.
-fn serve(
-    runtime: &tokio::runtime::Handle,
-    listener: TcpListener,
-    shared: &Arc<Shared>,
-    base_url: &str,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) {
-    let (shared, base_url): (Arc<Shared>, Arc<str>) = (shared.clone(), base_url.into());
-    runtime.spawn(emulator_support::accept_loop(
-        listener,
-        tls,
-        move |request| server::handle(shared.clone(), base_url.clone(), request),
-    ));
 }
 
 /// Binds the listeners and spawns the server and webhook tasks on the (entered) runtime.
@@ -144,39 +120,30 @@ fn launch(runtime: OwnRuntime, options: &EmulatorOptions) -> Result<Emulator, Em
         faults: Faults::default(),
         clock: clock.clone(),
     });
-    let listener = bind(options.addr)?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: options.addr,
-            source,
-        })?;
-    let base_url = format!("http://{addr}");
     handle.spawn(webhooks::run_dispatcher(deliveries, clock));
-    serve(&handle, listener, &shared, &base_url, None);
-    let (mut tls_base_url, mut ca_pem) = (None, None);
-    if options.tls {
-        let tls = emulator_support::tls::generate("OmniCRM Stripe Emulator CA")
-            .map_err(|e| EmulatorError::Tls(e.to_string()))?;
-        let listener = bind(options.tls_addr)?;
-        let tls_addr = listener
-            .local_addr()
-            .map_err(|source| EmulatorError::Bind {
-                addr: options.tls_addr,
-                source,
-            })?;
-        let url = format!("https://localhost:{}", tls_addr.port());
-        serve(&handle, listener, &shared, &url, Some(tls.acceptor));
-        tls_base_url = Some(url);
-        ca_pem = Some(tls.ca_pem);
-    }
+    let listen = ListenOptions {
+        addr: options.addr,
+        tls_addr: options.tls.then_some(options.tls_addr),
+        ca_name: "OmniCRM Stripe Emulator CA",
+    };
+    let endpoints = emulator_support::listen(&handle, &listen, |base_url| {
+        let shared = shared.clone();
+        move |request| server::handle(shared.clone(), base_url.clone(), request)
+    })
+    .map_err(listen_error)?;
     Ok(Emulator {
         shared,
-        base_url,
-        tls_base_url,
-        ca_pem,
+        endpoints,
         _runtime: runtime,
     })
+}
+
+/// The emulator's error for listeners that could not start.
+fn listen_error(error: ListenError) -> EmulatorError {
+    match error {
+        ListenError::Bind { addr, source } => EmulatorError::Bind { addr, source },
+        ListenError::Tls(e) => EmulatorError::Tls(e.to_string()),
+    }
 }
 
 impl Emulator {
@@ -192,17 +159,17 @@ impl Emulator {
 
     /// `http://127.0.0.1:PORT` (no trailing slash; the API is under `/v1`).
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.endpoints.base_url
     }
 
     /// `https://localhost:PORT` when started with `tls: true`.
     pub fn tls_base_url(&self) -> Option<&str> {
-        self.tls_base_url.as_deref()
+        self.endpoints.tls_base_url.as_deref()
     }
 
     /// PEM of the CA that signed the TLS certificate, to add to a client's trust store.
     pub fn ca_certificate_pem(&self) -> Option<&str> {
-        self.ca_pem.as_deref()
+        self.endpoints.ca_pem.as_deref()
     }
 
     /// Registers a webhook endpoint receiving every event; returns its `whsec_...` signing secret.

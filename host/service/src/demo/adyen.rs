@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::output::{DemoError, Printer, err, expect, get, post, s, wait_for};
+use super::output::{
+    BillingTab, DemoError, Printer, billing_tab, dispute_line, err, expect, get, post, s,
+    summary_lines, wait_for,
+};
 use crate::client::{ApiClient, ApiResponse};
 use crate::currency::format_amount;
 use crate::ledger::now;
@@ -601,63 +604,20 @@ pub async fn story(
     )
     .await?;
     match d["disputes"].as_array().and_then(|d| d.first()) {
-        Some(dispute) => p.line(
-            "dispute (notification)",
-            format!(
-                "{} {} reason {} status {}",
-                s(&dispute["gateway_dispute_ref"]),
-                s(&dispute["amount_display"]),
-                s(&dispute["reason"]),
-                s(&dispute["status"])
-            ),
-        ),
+        Some(dispute) => p.line("dispute (notification)", dispute_line(dispute)),
         None => p.line("dispute", "not received"),
     }
 
-    p.section("Cards and transactions as the CRM's Billing tab shows them");
-    let r = expect(
-        get(api, &format!("/v1/customers/{CUSTOMER}/cards")).await?,
-        &[200],
-        "listing cards",
-    )?;
-    for c in r.json["cards"].as_array().cloned().unwrap_or_default() {
-        p.line(
-            if c["default"] == json!(true) {
-                "card (default)"
-            } else {
-                "card"
-            },
-            format!(
-                "{:<18} {} •••• {}  exp {}",
-                s(&c["nickname"]),
-                s(&c["brand"]),
-                s(&c["last4"]),
-                s(&c["expiry"])
-            ),
-        );
-    }
-    let r = expect(
-        get(api, &format!("/v1/transactions?customer_id={CUSTOMER}")).await?,
-        &[200],
-        "listing transactions",
-    )?;
-    for t in r.json["transactions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .rev()
-    {
-        p.line(
-            &format!("#{} {}", s(&t["id"]), s(&t["kind"])),
-            format!(
-                "{:>12} {:<20} {}",
-                s(&t["amount_display"]),
-                s(&t["status"]),
-                s(&t["description"]),
-            ),
-        );
-    }
+    billing_tab(
+        &mut p,
+        api,
+        BillingTab {
+            customer: CUSTOMER,
+            nickname_width: 18,
+            invoiced_column: false,
+        },
+    )
+    .await?;
 
     p.section("Financial summary (EUR, from the ledger: Adyen keeps no figures to ask)");
     let from = now() - 86_400;
@@ -671,40 +631,8 @@ pub async fn story(
         &[200],
         "the financial summary",
     )?;
-    p.raw(&r);
-    p.line("revenue", s(&r.json["revenue_display"]));
-    p.line("successful payments", s(&r.json["successful_payments"]));
-    p.line(
-        "refunds",
-        format!(
-            "{} ({})",
-            s(&r.json["refunds_display"]),
-            s(&r.json["refund_count"])
-        ),
-    );
     // Adyen reports fees in its settlement reports, not with each payment.
-    p.line(
-        "fees",
-        if r.json["fees"].as_i64().unwrap_or(0) == 0 {
-            format!(
-                "{} (Adyen reports none per payment)",
-                s(&r.json["fees_display"])
-            )
-        } else {
-            s(&r.json["fees_display"])
-        },
-    );
-    p.line("net", s(&r.json["net_display"]));
-    p.line(
-        "disputes",
-        format!(
-            "{} ({}); chargebacks lost {} ({})",
-            s(&r.json["disputes"]),
-            format_amount(r.json["disputed_amount"].as_i64().unwrap_or(0), "EUR"),
-            s(&r.json["chargebacks"]),
-            format_amount(r.json["chargeback_amount"].as_i64().unwrap_or(0), "EUR")
-        ),
-    );
+    summary_lines(&p, &r, "EUR", Some("Adyen reports none per payment"));
     println!(
         "\nDone: every step above went through the service's HTTP API, its ledger and the Adyen plugin; \
          captures, refunds and the chargeback were settled by the emulator's signed notifications."

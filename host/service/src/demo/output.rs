@@ -1,11 +1,12 @@
-//! What every story of the demo shares: its error, the printer of its steps, and the checks of
-//! the service's answers.
+//! What every story of the demo shares: its error, the printer of its steps, the checks of the
+//! service's answers, and the views every story ends with (the Billing tab, the summary).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::client::{ApiClient, ApiResponse};
+use crate::currency::format_amount;
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -101,4 +102,126 @@ pub async fn wait_for(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// How a story lays out the Billing tab (see [`billing_tab`]).
+pub struct BillingTab<'a> {
+    /// The CRM's customer.
+    pub customer: &'a str,
+    /// The width of the cards' nickname column.
+    pub nickname_width: usize,
+    /// Whether transactions have a column saying they were invoiced.
+    pub invoiced_column: bool,
+}
+
+/// A section with the customer's cards and transactions (newest last) as the CRM's Billing tab
+/// shows them.
+pub async fn billing_tab(
+    p: &mut Printer,
+    api: &ApiClient,
+    tab: BillingTab<'_>,
+) -> Result<(), DemoError> {
+    let customer = tab.customer;
+    p.section("Cards and transactions as the CRM's Billing tab shows them");
+    let r = expect(
+        get(api, &format!("/v1/customers/{customer}/cards")).await?,
+        &[200],
+        "listing cards",
+    )?;
+    for c in r.json["cards"].as_array().cloned().unwrap_or_default() {
+        p.line(
+            if c["default"] == Value::Bool(true) {
+                "card (default)"
+            } else {
+                "card"
+            },
+            format!(
+                "{:<width$} {} •••• {}  exp {}",
+                s(&c["nickname"]),
+                s(&c["brand"]),
+                s(&c["last4"]),
+                s(&c["expiry"]),
+                width = tab.nickname_width,
+            ),
+        );
+    }
+    let r = expect(
+        get(api, &format!("/v1/transactions?customer_id={customer}")).await?,
+        &[200],
+        "listing transactions",
+    )?;
+    for t in r.json["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .rev()
+    {
+        let (amount, status, description) = (
+            s(&t["amount_display"]),
+            s(&t["status"]),
+            s(&t["description"]),
+        );
+        let line = if tab.invoiced_column {
+            let invoiced = if t["invoiced"] == Value::Bool(true) {
+                "invoiced"
+            } else {
+                ""
+            };
+            format!("{amount:>12} {status:<20} {description:<22} {invoiced}")
+        } else {
+            format!("{amount:>12} {status:<20} {description}")
+        };
+        p.line(&format!("#{} {}", s(&t["id"]), s(&t["kind"])), line);
+    }
+    Ok(())
+}
+
+/// The lines of a financial summary (`summary`, the answer of `GET /v1/summary`) in `currency`.
+/// `no_fees_note` follows the fees when they are zero (a gateway that reports none per payment).
+pub fn summary_lines(
+    p: &Printer,
+    summary: &ApiResponse,
+    currency: &str,
+    no_fees_note: Option<&str>,
+) {
+    let j = &summary.json;
+    p.raw(summary);
+    p.line("revenue", s(&j["revenue_display"]));
+    p.line("successful payments", s(&j["successful_payments"]));
+    p.line(
+        "refunds",
+        format!("{} ({})", s(&j["refunds_display"]), s(&j["refund_count"])),
+    );
+    p.line(
+        "fees",
+        match no_fees_note {
+            Some(note) if j["fees"].as_i64().unwrap_or(0) == 0 => {
+                format!("{} ({note})", s(&j["fees_display"]))
+            }
+            _ => s(&j["fees_display"]),
+        },
+    );
+    p.line("net", s(&j["net_display"]));
+    p.line(
+        "disputes",
+        format!(
+            "{} ({}); chargebacks lost {} ({})",
+            s(&j["disputes"]),
+            format_amount(j["disputed_amount"].as_i64().unwrap_or(0), currency),
+            s(&j["chargebacks"]),
+            format_amount(j["chargeback_amount"].as_i64().unwrap_or(0), currency)
+        ),
+    );
+}
+
+/// A dispute of the service's API on one line.
+pub fn dispute_line(dispute: &Value) -> String {
+    format!(
+        "{} {} reason {} status {}",
+        s(&dispute["gateway_dispute_ref"]),
+        s(&dispute["amount_display"]),
+        s(&dispute["reason"]),
+        s(&dispute["status"])
+    )
 }

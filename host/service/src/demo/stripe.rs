@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::output::{DemoError, Printer, err, expect, s};
+use super::output::{
+    BillingTab, DemoError, Printer, billing_tab, dispute_line, err, expect, s, summary_lines,
+};
 use crate::client::ApiClient;
 use crate::currency::format_amount;
 use crate::ledger::now;
@@ -438,67 +440,19 @@ pub async fn story(
             "not received yet (Stripe delivers it by webhook to a public endpoint)",
         );
     } else {
-        p.line(
-            "dispute (webhook)",
-            format!(
-                "{} {} reason {} status {}",
-                s(&dispute["gateway_dispute_ref"]),
-                s(&dispute["amount_display"]),
-                s(&dispute["reason"]),
-                s(&dispute["status"])
-            ),
-        );
+        p.line("dispute (webhook)", dispute_line(&dispute));
     }
 
-    p.section("Cards and transactions as the CRM's Billing tab shows them");
-    let r = expect(
-        get("/v1/customers/crm-1001/cards".into()).await?,
-        &[200],
-        "listing cards",
-    )?;
-    for c in r.json["cards"].as_array().cloned().unwrap_or_default() {
-        p.line(
-            if c["default"] == json!(true) {
-                "card (default)"
-            } else {
-                "card"
-            },
-            format!(
-                "{:<16} {} •••• {}  exp {}",
-                s(&c["nickname"]),
-                s(&c["brand"]),
-                s(&c["last4"]),
-                s(&c["expiry"])
-            ),
-        );
-    }
-    let r = expect(
-        get("/v1/transactions?customer_id=crm-1001".into()).await?,
-        &[200],
-        "listing transactions",
-    )?;
-    for t in r.json["transactions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .rev()
-    {
-        p.line(
-            &format!("#{} {}", s(&t["id"]), s(&t["kind"])),
-            format!(
-                "{:>12} {:<20} {:<22} {}",
-                s(&t["amount_display"]),
-                s(&t["status"]),
-                s(&t["description"]),
-                if t["invoiced"] == json!(true) {
-                    "invoiced"
-                } else {
-                    ""
-                }
-            ),
-        );
-    }
+    billing_tab(
+        &mut p,
+        api,
+        BillingTab {
+            customer: "crm-1001",
+            nickname_width: 16,
+            invoiced_column: true,
+        },
+    )
+    .await?;
 
     p.section("Financial summary (USD, from the gateway)");
     let from = now() - 86_400;
@@ -508,29 +462,7 @@ pub async fn story(
         &[200],
         "the financial summary",
     )?;
-    p.raw(&r);
-    p.line("revenue", s(&r.json["revenue_display"]));
-    p.line("successful payments", s(&r.json["successful_payments"]));
-    p.line(
-        "refunds",
-        format!(
-            "{} ({})",
-            s(&r.json["refunds_display"]),
-            s(&r.json["refund_count"])
-        ),
-    );
-    p.line("fees", s(&r.json["fees_display"]));
-    p.line("net", s(&r.json["net_display"]));
-    p.line(
-        "disputes",
-        format!(
-            "{} ({}); chargebacks lost {} ({})",
-            s(&r.json["disputes"]),
-            format_amount(r.json["disputed_amount"].as_i64().unwrap_or(0), "USD"),
-            s(&r.json["chargebacks"]),
-            format_amount(r.json["chargeback_amount"].as_i64().unwrap_or(0), "USD")
-        ),
-    );
+    summary_lines(&p, &r, "USD", None);
     println!(
         "\nDone: every step above went through the service's HTTP API, its ledger and the gateway plugin."
     );

@@ -9,55 +9,9 @@ use std::time::Duration;
 
 use common::{Env, EnvOptions, expect_error_code, expect_state, start};
 use omnicrm_pay::client::{ApiClient, ApiResponse};
-use omnicrm_pay::ledger::NewCard;
 use omnicrm_pay::reconcile::reconcile_once;
 use serde_json::{Value, json};
 use stripe_emulator::Settle;
-
-/// The emulator's API, as the customer's browser or the Stripe dashboard would use it.
-fn stripe(env: &Env) -> ApiClient {
-    ApiClient::new(
-        env.emulator.base_url(),
-        Some("sk_test_service_tests".into()),
-    )
-}
-
-/// Links `customer` with a default card that asks for 3-D Secure on every payment (4000 0027 6000
-/// 3184). Storing it through the API asks for authentication (its SetupIntent), so the card is
-/// attached at the gateway and recorded as if the customer had authenticated it then.
-async fn sca_customer(env: &Env, customer: &str) -> i64 {
-    let r = env
-        .post("/v1/customers", json!({ "customer_id": customer }))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let gateway_customer = r.json["gateway_customer_ref"].as_str().unwrap();
-    let form = format!("customer={gateway_customer}");
-    let r = stripe(env)
-        .send(
-            "POST",
-            "/v1/payment_methods/pm_card_authenticationRequired/attach",
-            Some(form.into_bytes()),
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.json);
-    let card = NewCard {
-        crm_customer_id: customer.into(),
-        gateway: "stripe".into(),
-        gateway_card_ref: r.json["id"].as_str().unwrap().into(),
-        brand: "visa".into(),
-        last4: "3184".into(),
-        exp_month: 12,
-        exp_year: 2034,
-        funding: "credit".into(),
-        fingerprint: None,
-        nickname: None,
-        make_default: true,
-        network_transaction_id: None,
-    };
-    env.service.db.ledger().insert_card(&card).unwrap().id
-}
 
 async fn get_txn(env: &Env, id: i64) -> ApiResponse {
     env.get(&format!("/v1/transactions/{id}")).await
@@ -116,7 +70,7 @@ async fn three_d_secure_goes_through_complete_action_and_the_ledger_settles() {
         ..EnvOptions::default()
     })
     .await;
-    let card = sca_customer(&env, "sca-1").await;
+    let card = env.sca_customer("sca-1").await;
     let r = env
         .charge(json!({
             "customer_id": "sca-1", "amount": 2500, "currency": "USD",

@@ -7,18 +7,10 @@ use std::time::Duration;
 use crate::common::{
     Env, EnvOptions, emulator_list, expect_error, expect_error_code, expect_state, start,
 };
-use omnicrm_pay::client::{ApiClient, ApiResponse};
-use omnicrm_pay::ledger::{NewCard, TxnPatch, now};
+use omnicrm_pay::client::ApiResponse;
+use omnicrm_pay::ledger::{TxnPatch, now};
 use omnicrm_pay::reconcile::reconcile_once;
 use serde_json::json;
-
-/// The emulator's API, as the customer's browser or the Stripe dashboard would use it.
-fn stripe(env: &Env) -> ApiClient {
-    ApiClient::new(
-        env.emulator.base_url(),
-        Some("sk_test_service_tests".into()),
-    )
-}
 
 /// Creates a transaction for `customer`; returns its id and gateway payment reference. One that
 /// waits for the customer is answered 402 with the transaction in the error's details.
@@ -36,43 +28,6 @@ async fn transaction(env: &Env, customer: &str, capture: &str, state: &str) -> (
     assert_eq!(txn["status"], state, "{}", r.json);
     let payment = txn["gateway_payment_ref"].as_str().unwrap().to_string();
     (txn["id"].as_i64().unwrap(), payment)
-}
-
-/// Links `customer` with a default card that asks for 3-D Secure on every payment (4000 0027 6000
-/// 3184). Storing it through the API asks for authentication (its SetupIntent), so the card is
-/// attached at the gateway and recorded as if the customer had authenticated it then.
-async fn sca_customer(env: &Env, customer: &str) {
-    let r = env
-        .post("/v1/customers", json!({ "customer_id": customer }))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let gateway_customer = r.json["gateway_customer_ref"].as_str().unwrap();
-    let form = format!("customer={gateway_customer}");
-    let r = stripe(env)
-        .send(
-            "POST",
-            "/v1/payment_methods/pm_card_authenticationRequired/attach",
-            Some(form.into_bytes()),
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.json);
-    let card = NewCard {
-        crm_customer_id: customer.into(),
-        gateway: "stripe".into(),
-        gateway_card_ref: r.json["id"].as_str().unwrap().into(),
-        brand: "visa".into(),
-        last4: "3184".into(),
-        exp_month: 12,
-        exp_year: 2034,
-        funding: "credit".into(),
-        fingerprint: None,
-        nickname: None,
-        make_default: true,
-        network_transaction_id: None,
-    };
-    env.service.db.ledger().insert_card(&card).unwrap();
 }
 
 async fn get_txn(env: &Env, id: i64) -> ApiResponse {
@@ -93,7 +48,8 @@ async fn expired_authorizations_are_settled_and_refused_at_capture() {
     let (forgotten, forgotten_pi) = transaction(&env, "auth-1", "manual", "authorized").await;
     let (elsewhere, elsewhere_pi) = transaction(&env, "auth-1", "manual", "authorized").await;
     // Captured in the Stripe dashboard, behind the service's back.
-    let r = stripe(&env)
+    let r = env
+        .stripe_api()
         .send(
             "POST",
             &format!("/v1/payment_intents/{elsewhere_pi}/capture"),
@@ -177,14 +133,14 @@ async fn payments_waiting_for_authentication_are_polled_then_canceled() {
         ..EnvOptions::default()
     })
     .await;
-    sca_customer(&env, "sca-1").await;
+    env.sca_customer("sca-1").await;
     let (completed, completed_pi) =
         transaction(&env, "sca-1", "automatic", "requires_action").await;
     let (abandoned, abandoned_pi) =
         transaction(&env, "sca-1", "automatic", "requires_action").await;
 
     // The first customer comes back on-session and authenticates.
-    let emulator = stripe(&env);
+    let emulator = env.stripe_api();
     let r = emulator
         .send(
             "POST",
@@ -278,7 +234,8 @@ async fn voiding_a_draft_deletes_it_at_the_gateway() {
     assert!(!at_gateway(
         emulator_list(env.emulator.base_url(), "invoices").await
     ));
-    let r = stripe(&env)
+    let r = env
+        .stripe_api()
         .get(&format!("/v1/invoices/{gref}"))
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! What the scenarios against a gateway emulator share, whichever the gateway: how the plugin
 //! reaches the emulator, the runtime that loads it (one artifact cache for the binary), the
-//! plugin's settings for tests, and the webhook receiver registered with the emulator.
+//! plugin's settings for tests, the webhook receiver registered with the emulator, and reading
+//! the emulator's raw HTTP answers.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -26,8 +27,11 @@ pub enum Transport {
 
 /// Where an emulator serves, as its `base_url`, `tls_base_url` and `ca_certificate_pem` say.
 pub struct Served<'a> {
+    /// `http://127.0.0.1:PORT`.
     pub base_url: &'a str,
+    /// `https://localhost:PORT`, when the emulator serves HTTPS.
     pub tls_base_url: Option<&'a str>,
+    /// The PEM of the CA that signed the emulator's certificate, when it serves HTTPS.
     pub ca_pem: Option<&'a str>,
 }
 
@@ -83,6 +87,25 @@ pub fn gateway_error<T: std::fmt::Debug>(result: Result<T, CallError>) -> Result
     match result {
         Err(CallError::Gateway(e)) => Ok(e),
         other => bail!("expected a gateway error, got {other:?}"),
+    }
+}
+
+/// The body of a chunked HTTP/1.1 message (`Transfer-Encoding: chunked`), its chunks joined.
+pub fn dechunk(body: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("chunk size")?;
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end])?.trim(), 16)?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[start + size + 2..];
     }
 }
 

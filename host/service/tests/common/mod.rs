@@ -13,7 +13,7 @@ use omnicrm_host::config::{GatewayConfig, OutboundAuth, SecretSource};
 use omnicrm_pay::Service;
 use omnicrm_pay::client::{ApiClient, ApiResponse};
 use omnicrm_pay::config::{ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, hash_api_key};
-use omnicrm_pay::ledger::Durability;
+use omnicrm_pay::ledger::{Durability, NewCard};
 use omnicrm_pay::server::{self, Running};
 use serde_json::{Value, json};
 use stripe_emulator::{Emulator, EmulatorOptions};
@@ -354,6 +354,53 @@ impl Env {
     /// `DELETE path` with the read-write key.
     pub async fn delete(&self, path: &str) -> ApiResponse {
         self.api.delete(path).await.unwrap()
+    }
+
+    /// The emulator's API, as the customer's browser or the Stripe dashboard would use it.
+    pub fn stripe_api(&self) -> ApiClient {
+        ApiClient::new(
+            self.emulator.base_url(),
+            Some("sk_test_service_tests".into()),
+        )
+    }
+
+    /// Links `customer` with a default card that asks for 3-D Secure on every payment (4000 0027
+    /// 6000 3184); returns the card's id. Storing it through the API asks for authentication (its
+    /// SetupIntent), so the card is attached at the gateway and recorded as if the customer had
+    /// authenticated it then.
+    pub async fn sca_customer(&self, customer: &str) -> i64 {
+        let r = self
+            .post("/v1/customers", json!({ "customer_id": customer }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        let gateway_customer = r.json["gateway_customer_ref"].as_str().unwrap();
+        let form = format!("customer={gateway_customer}");
+        let r = self
+            .stripe_api()
+            .send(
+                "POST",
+                "/v1/payment_methods/pm_card_authenticationRequired/attach",
+                Some(form.into_bytes()),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.json);
+        let card = NewCard {
+            crm_customer_id: customer.into(),
+            gateway: "stripe".into(),
+            gateway_card_ref: r.json["id"].as_str().unwrap().into(),
+            brand: "visa".into(),
+            last4: "3184".into(),
+            exp_month: 12,
+            exp_year: 2034,
+            funding: "credit".into(),
+            fingerprint: None,
+            nickname: None,
+            make_default: true,
+            network_transaction_id: None,
+        };
+        self.service.db.ledger().insert_card(&card).unwrap().id
     }
 
     /// Every payment intent at the emulator.

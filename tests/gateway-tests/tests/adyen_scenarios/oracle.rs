@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{API_KEY, MERCHANT_ACCOUNT, RETURN_URL};
+use crate::harness::dechunk;
 
 /// An HTTP answer: status, headers (lower-case names) and body.
 pub struct Answer {
@@ -261,22 +262,7 @@ fn parse_answer(raw: &[u8]) -> Result<Answer> {
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     if chunked {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let line_end = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .context("chunk size")?;
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end])?.trim(), 16)?;
-            if size == 0 {
-                break;
-            }
-            let start = line_end + 2;
-            out.extend_from_slice(&rest[start..start + size]);
-            rest = &rest[start + size + 2..];
-        }
-        body = out;
+        body = dechunk(&body)?;
     }
     Ok(Answer {
         status,

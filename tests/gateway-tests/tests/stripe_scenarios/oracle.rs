@@ -6,6 +6,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::harness::dechunk;
+
 /// Reads the emulator's API directly.
 pub struct Oracle {
     pub(super) base: String,
@@ -99,22 +101,7 @@ fn split_http(raw: &[u8]) -> Result<(String, Vec<u8>)> {
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let line_end = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .context("chunk size")?;
-            let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end])?.trim(), 16)?;
-            if size == 0 {
-                break;
-            }
-            let start = line_end + 2;
-            out.extend_from_slice(&rest[start..start + size]);
-            rest = &rest[start + size + 2..];
-        }
-        body = out;
+        body = dechunk(&body)?;
     }
     Ok((head, body))
 }

@@ -231,17 +231,25 @@ fn build_offline_core() -> Result<()> {
 
 /// Builds the example gateways written in Python and JavaScript (see [`polyglot`]).
 fn build_polyglot() -> Result<()> {
-    // This crate is `tests/xtask` in the workspace.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    polyglot::build(&root, &target_dir())
+    polyglot::build(&workspace_root(), &target_dir())
+}
+
+/// The root of the workspace this command runs in (this crate is `tests/xtask` in it). Read at
+/// run time, from the `CARGO_MANIFEST_DIR` that `cargo run` sets: cargo's fingerprints do not
+/// depend on where a workspace is, so a binary built in one checkout (whose path `env!` would
+/// hold) is reused by another checkout sharing its build, and must work on the one it runs in.
+fn workspace_root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("../..")
 }
 
 /// The workspace's target directory: `CARGO_TARGET_DIR` when set, else `target/` at the root.
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
-        // This crate is `tests/xtask` in the workspace.
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        None => workspace_root().join("target"),
     }
 }
 

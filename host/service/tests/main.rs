@@ -7,7 +7,7 @@
 //! (`use crate::common::...`). `every_test_file_is_a_module` fails for a file left out.
 //!
 //! The tests share one process: none of them changes the process's environment, working
-//! directory or global logger (the commands they run get theirs on the command line).
+//! directory or global logger (the commands they start are given theirs through `Command`).
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! Every command first makes sure the `wasm32-wasip2` target is installed and builds the plugin
 //! components, so that a fresh machine needs nothing but the repository and a Rust toolchain.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -193,10 +193,10 @@ fn build_gateway_world() -> Result<()> {
     let target = target_dir();
     for package in GATEWAY_WORLD_PACKAGES {
         let file = format!("wasm32-wasip2/plugin/{}.wasm", package.replace('-', "_"));
-        let built = target.join(GATEWAY_WORLD_DIR).join(&file);
-        let copy = target.join(&file);
-        std::fs::copy(&built, &copy)
-            .with_context(|| format!("copying {} to {}", built.display(), copy.display()))?;
+        install_component(
+            &target.join(GATEWAY_WORLD_DIR).join(&file),
+            &target.join(&file),
+        )?;
     }
     Ok(())
 }
@@ -222,11 +222,21 @@ fn build_offline_core() -> Result<()> {
         .map(String::from)
         .chain([core_target.display().to_string()]),
     )?;
-    let built = core_target.join("wasm32-wasip2/plugin/omnicrm_offline_gateway.wasm");
-    let copy = target.join(format!("wasm32-wasip2/plugin/{OFFLINE_CORE}.wasm"));
-    std::fs::copy(&built, &copy)
-        .with_context(|| format!("copying {} to {}", built.display(), copy.display()))?;
-    Ok(())
+    install_component(
+        &core_target.join("wasm32-wasip2/plugin/omnicrm_offline_gateway.wasm"),
+        &target.join(format!("wasm32-wasip2/plugin/{OFFLINE_CORE}.wasm")),
+    )
+}
+
+/// Copies a built component to `to` as a new file, renamed into place: `to` may be a hard link
+/// shared with another checkout's target directory (checkouts whose builds start as links to one
+/// another's), and writing through it would change the component there too.
+fn install_component(built: &Path, to: &Path) -> Result<()> {
+    let partial = to.with_extension("wasm.partial");
+    std::fs::copy(built, &partial)
+        .with_context(|| format!("copying {} to {}", built.display(), partial.display()))?;
+    std::fs::rename(&partial, to)
+        .with_context(|| format!("renaming {} to {}", partial.display(), to.display()))
 }
 
 /// Builds the example gateways written in Python and JavaScript (see [`polyglot`]).

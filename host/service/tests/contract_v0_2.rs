@@ -181,7 +181,12 @@ async fn captures_and_refunds_settled_later_end_by_webhook() {
     assert_eq!(r.status, 202, "{}", r.json);
     assert_eq!(r.json["status"], "authorized", "{}", r.json);
     assert_eq!(r.json["captures"][0]["status"], "pending", "{}", r.json);
-    let t = wait_for_txn(&env, held, |t| t["status"] == "succeeded").await;
+    // The event moves the transaction, then settles the capture it was waiting for (a crash
+    // between the two leaves the capture to the reconciler): wait for both.
+    let t = wait_for_txn(&env, held, |t| {
+        t["status"] == "succeeded" && t["captures"][0]["status"] == "succeeded"
+    })
+    .await;
     assert_eq!(t["amount_captured"], 3000, "{t}");
     assert_eq!(t["captures"][0]["status"], "succeeded", "{t}");
 

@@ -135,6 +135,19 @@ impl WasiHttpHooks for CallHooks {
         let outbound = &self.shared;
         let gateway = &outbound.gateway;
         let uri = request.uri().clone();
+        if self.diagnostics.credential_reflected().is_some() {
+            // The call is being stopped: whatever the plugin does before the stop reaches it,
+            // nothing more leaves it (least of all a request carrying the credential).
+            if !http_body::Body::is_end_stream(request.body()) {
+                drop(self.diagnostics.take_unsent_body());
+            }
+            tracing::warn!(
+                gateway = %gateway,
+                url = %redact_query(&uri),
+                "denied an outbound request: a response of this call reflected a credential"
+            );
+            return denied();
+        }
         let allowed = outbound.policy.allows(&uri) && !is_refused_method(request.method());
         let interception = match &outbound.interceptor {
             Some(interceptor) => interceptor.intercept(&InterceptedRequest {

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::compat::{OptionalExtension, params, pg_error};
+use super::compat::{OptionalExtension, OwnedClient, params, pg_error};
 use super::connections::Connections;
 use super::transactions::{TXN_COLS, txn_row};
 use crate::ledger::{DueClaim, Result, Transaction};
@@ -113,7 +113,7 @@ pub(super) struct SessionLocks {
 }
 
 struct Held {
-    client: postgres::Client,
+    client: OwnedClient,
     locks: HashSet<(i32, String)>,
 }
 

@@ -9,6 +9,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Statement};
@@ -391,9 +393,49 @@ impl Row<'_> {
     }
 }
 
+/// A client that may be dropped anywhere. A `postgres` client closes by blocking on a runtime of
+/// its own, which a thread driving Tokio tasks must not do: dropped on such a thread (the service
+/// dropped at shutdown), it is closed on a thread of its own.
+pub(super) struct OwnedClient(ManuallyDrop<Client>);
+
+impl OwnedClient {
+    /// Wraps a connected client.
+    pub(super) fn new(client: Client) -> Self {
+        OwnedClient(ManuallyDrop::new(client))
+    }
+}
+
+impl Deref for OwnedClient {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.0
+    }
+}
+
+impl DerefMut for OwnedClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.0
+    }
+}
+
+impl Drop for OwnedClient {
+    fn drop(&mut self) {
+        // SAFETY: the client is taken once, here, and never used again.
+        let client = unsafe { ManuallyDrop::take(&mut self.0) };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("postgres-close".into())
+                .spawn(move || drop(client));
+        } else {
+            drop(client);
+        }
+    }
+}
+
 /// A pooled connection's client and the statements prepared on it, by their SQL.
 pub(super) struct Session {
-    pub(super) client: Client,
+    pub(super) client: OwnedClient,
     statements: HashMap<String, Statement>,
 }
 
@@ -401,7 +443,7 @@ impl Session {
     /// A session around a fresh client.
     pub(super) fn new(client: Client) -> Self {
         Session {
-            client,
+            client: OwnedClient::new(client),
             statements: HashMap::new(),
         }
     }

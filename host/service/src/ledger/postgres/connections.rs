@@ -12,7 +12,7 @@ use std::time::Duration;
 use postgres::NoTls;
 use rand::Rng;
 
-use super::compat::{Connection, Session, pg_error};
+use super::compat::{Connection, OwnedClient, Session, pg_error};
 use crate::ledger::{LedgerError, Result};
 
 /// A write that keeps meeting concurrent writes gives up after this many runs.
@@ -64,8 +64,10 @@ impl Connections {
     }
 
     /// A connection of its own, outside the pool: for what holds a session (advisory locks).
-    pub(super) fn dedicated(&self) -> Result<postgres::Client> {
-        self.config.connect(NoTls).map_err(pg_error)
+    pub(super) fn dedicated(&self) -> Result<OwnedClient> {
+        Ok(OwnedClient::new(
+            self.config.connect(NoTls).map_err(pg_error)?,
+        ))
     }
 
     fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>> {

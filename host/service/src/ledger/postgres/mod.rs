@@ -123,12 +123,12 @@ impl PgLedger {
 
     /// Applies the migrations not applied yet; returns the versions applied now.
     pub fn migrate(&self) -> Result<Vec<i64>> {
-        migrations::migrate(&mut self.db.dedicated()?)
+        migrations::migrate(&mut *self.db.dedicated()?)
     }
 
     /// The applied migration versions.
     pub fn applied_migrations(&self) -> Result<Vec<i64>> {
-        migrations::applied(&mut self.db.dedicated()?)
+        migrations::applied(&mut *self.db.dedicated()?)
     }
 }
 

@@ -147,6 +147,8 @@ fn main() -> Result<()> {
         Task::Bench { bench_args } => {
             build_plugins()?;
             build_polyglot()?;
+            // Measurement 10 runs billing runs on PostgreSQL.
+            let _postgres = postgres::Server::start()?;
             cargo(
                 ["bench", "--package", "omnicrm-pay", "--bench", "gateway"]
                     .into_iter()

@@ -1,5 +1,5 @@
-//! A throw-away PostgreSQL server for the tests: the ledger's suite on PostgreSQL and the cluster
-//! test need one.
+//! A throw-away PostgreSQL server for the tests (the ledger's suite on PostgreSQL, the cluster
+//! test) and the benchmark's billing runs on PostgreSQL.
 //!
 //! The server binaries come from Debian's `postgresql` package, installed with `apt-get` when
 //! missing (CI starts on a clean machine, as root). PostgreSQL refuses to run as root, so the

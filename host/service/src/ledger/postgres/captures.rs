@@ -29,12 +29,11 @@ fn capture_row(r: &Row<'_>) -> Result<CaptureRecord> {
 }
 
 fn get_capture(conn: &Connection<'_>, id: i64) -> Result<Option<CaptureRecord>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {CAPTURE_COLS} FROM captures WHERE id = ?1"
-        ))?
-        .query_row([id], capture_row)
-        .optional()?)
+    conn.prepare_cached(&format!(
+        "SELECT {CAPTURE_COLS} FROM captures WHERE id = ?1"
+    ))?
+    .query_row([id], capture_row)
+    .optional()
 }
 
 /// What the captures of a transaction hold or may still take: those pending, unknown or
@@ -90,12 +89,11 @@ pub(super) fn captures(db: &Connections, transaction_id: i64) -> Result<Vec<Capt
 /// See [`crate::ledger::Ledger::capture_by_key`].
 pub(super) fn capture_by_key(db: &Connections, key: &str) -> Result<Option<CaptureRecord>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!(
-                "SELECT {CAPTURE_COLS} FROM captures WHERE idempotency_key = ?1"
-            ))?
-            .query_row([key], capture_row)
-            .optional()?)
+        conn.prepare_cached(&format!(
+            "SELECT {CAPTURE_COLS} FROM captures WHERE idempotency_key = ?1"
+        ))?
+        .query_row([key], capture_row)
+        .optional()
     })
 }
 

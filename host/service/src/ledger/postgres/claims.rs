@@ -50,10 +50,9 @@ fn unsettled_of(
     );
     let mut args: Vec<Value> = vec![id.into()];
     args.extend(kinds.iter().map(|k| k.as_str().to_string().into()));
-    Ok(conn
-        .prepare_cached(&sql)?
+    conn.prepare_cached(&sql)?
         .query_row(params_from_iter(args), op_row)
-        .optional()?)
+        .optional()
 }
 
 /// Writes `op`, checking that it is of `kinds` on the object `id` it was built for; an operation

@@ -170,12 +170,11 @@ fn insert_new_card(tx: &Connection<'_>, card: &NewCard) -> Result<i64> {
 /// See [`crate::ledger::Ledger::card`].
 pub(super) fn card(db: &Connections, id: i64) -> Result<Option<Card>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!(
-                "SELECT {CARD_COLS} FROM cards WHERE id = ?1 AND removed_at IS NULL"
-            ))?
-            .query_row([id], card_row)
-            .optional()?)
+        conn.prepare_cached(&format!(
+            "SELECT {CARD_COLS} FROM cards WHERE id = ?1 AND removed_at IS NULL"
+        ))?
+        .query_row([id], card_row)
+        .optional()
     })
 }
 

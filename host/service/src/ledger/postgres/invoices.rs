@@ -49,12 +49,11 @@ fn invoice_row(r: &Row<'_>) -> Result<Invoice> {
 }
 
 pub(super) fn get_invoice(conn: &Connection<'_>, id: i64) -> Result<Option<Invoice>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"
-        ))?
-        .query_row([id], invoice_row)
-        .optional()?)
+    conn.prepare_cached(&format!(
+        "SELECT {INVOICE_COLS} FROM invoices WHERE id = ?1"
+    ))?
+    .query_row([id], invoice_row)
+    .optional()
 }
 
 /// A line to invoice: transaction id, amount, kind, created.
@@ -156,13 +155,12 @@ pub(super) fn invoice_by_ref(
     invoice_ref: &str,
 ) -> Result<Option<Invoice>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!(
-                "SELECT {INVOICE_COLS} FROM invoices
+        conn.prepare_cached(&format!(
+            "SELECT {INVOICE_COLS} FROM invoices
                  WHERE gateway = ?1 AND gateway_invoice_ref = ?2"
-            ))?
-            .query_row(params![gateway, invoice_ref], invoice_row)
-            .optional()?)
+        ))?
+        .query_row(params![gateway, invoice_ref], invoice_row)
+        .optional()
     })
 }
 
@@ -173,13 +171,12 @@ pub(super) fn invoice_by_payment(
     payment_ref: &str,
 ) -> Result<Option<Invoice>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!(
-                "SELECT {INVOICE_COLS} FROM invoices
+        conn.prepare_cached(&format!(
+            "SELECT {INVOICE_COLS} FROM invoices
                  WHERE gateway = ?1 AND gateway_payment_ref = ?2 ORDER BY id LIMIT 1"
-            ))?
-            .query_row(params![gateway, payment_ref], invoice_row)
-            .optional()?)
+        ))?
+        .query_row(params![gateway, payment_ref], invoice_row)
+        .optional()
     })
 }
 

@@ -16,7 +16,7 @@
 mod captures;
 mod claims;
 mod cluster;
-pub(crate) mod compat;
+mod compat;
 mod connections;
 mod customers;
 mod gateway_events;

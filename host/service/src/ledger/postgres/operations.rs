@@ -234,10 +234,9 @@ pub(super) fn settle_charge(
 /// See [`crate::ledger::Ledger::operation`].
 pub(super) fn operation(db: &Connections, id: i64) -> Result<Option<Operation>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"))?
+        conn.prepare_cached(&format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"))?
             .query_row([id], op_row)
-            .optional()?)
+            .optional()
     })
 }
 

@@ -33,10 +33,9 @@ fn refund_row(r: &Row<'_>) -> Result<Refund> {
 }
 
 fn get_refund(conn: &Connection<'_>, id: i64) -> Result<Option<Refund>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"))?
+    conn.prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"))?
         .query_row([id], refund_row)
-        .optional()?)
+        .optional()
 }
 
 /// See [`crate::ledger::Ledger::create_refund`].

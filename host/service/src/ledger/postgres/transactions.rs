@@ -70,12 +70,11 @@ pub(super) fn txn_row(r: &Row<'_>) -> Result<Transaction> {
 
 /// One transaction, by id.
 pub(super) fn get_txn(conn: &Connection<'_>, id: i64) -> Result<Option<Transaction>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {TXN_COLS} FROM transactions WHERE id = ?1"
-        ))?
-        .query_row([id], txn_row)
-        .optional()?)
+    conn.prepare_cached(&format!(
+        "SELECT {TXN_COLS} FROM transactions WHERE id = ?1"
+    ))?
+    .query_row([id], txn_row)
+    .optional()
 }
 
 /// The transaction recorded with an idempotency key (there must be one).
@@ -134,17 +133,16 @@ pub(super) fn transaction_by_payment(
     payment_ref: &str,
 ) -> Result<Option<Transaction>> {
     db.read(|conn| {
-        Ok(conn
-            .query_row(
-                &format!(
-                    "SELECT {TXN_COLS} FROM transactions
+        conn.query_row(
+            &format!(
+                "SELECT {TXN_COLS} FROM transactions
                      WHERE gateway = ?1 AND gateway_payment_ref = ?2
                      ORDER BY id LIMIT 1"
-                ),
-                params![gateway, payment_ref],
-                txn_row,
-            )
-            .optional()?)
+            ),
+            params![gateway, payment_ref],
+            txn_row,
+        )
+        .optional()
     })
 }
 

@@ -5,6 +5,14 @@
 //! Safe to interrupt and run again: it first settles what an earlier run left unsettled
 //! (repeating those calls with their stored keys), then picks only rows not settled yet; each
 //! transaction is charged with the idempotency key stored with it, so nothing is charged twice.
+//!
+//! The due transactions are taken in batches through the ledger's claims
+//! ([`crate::ledger::Ledger::claim_due_transactions`]): on a ledger shared by several instances,
+//! runs started at once split the work, and the batches an instance claimed before it died are
+//! taken over once their lease expires; the run ends when nothing due is left unclaimed or
+//! claimed by another live run. There, only the leader of the `billing-start` job settles
+//! leftovers at the start (those untouched for a while: the others' calls in flight are not
+//! repeated) and only the leader of `billing-invoices` pays the open invoices.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +25,9 @@ use tokio::task::JoinSet;
 
 use crate::currency::format_amount;
 use crate::error::Error;
-use crate::ledger::{Initiator, InvoiceFilter, InvoiceStatus, TxnFilter, TxnKind, TxnStatus};
+use crate::ledger::{
+    DueClaim, Initiator, InvoiceFilter, InvoiceStatus, TxnFilter, TxnKind, TxnStatus, new_key,
+};
 use crate::reconcile::{ReconcileReport, reconcile_once};
 use crate::retry::RetryPolicy;
 use crate::service::Service;
@@ -33,7 +43,16 @@ pub struct BillingOptions {
     pub progress: bool,
     /// Also pay open invoices.
     pub invoices: bool,
+    /// How long a claim on a batch of due transactions keeps other instances away (a ledger
+    /// shared by several instances): how soon the work of an instance that died is taken over.
+    pub lease: Duration,
 }
+
+/// On a shared ledger, the leftovers of earlier runs settled at the start are those untouched
+/// for this long (others' calls in flight are not repeated).
+const SHARED_START_GRACE: Duration = Duration::from_secs(60);
+/// How often a run that found nothing left to claim looks again while other runs hold claims.
+const POLL_CLAIMS: Duration = Duration::from_millis(250);
 
 impl Default for BillingOptions {
     fn default() -> Self {
@@ -42,6 +61,7 @@ impl Default for BillingOptions {
             limit: None,
             progress: true,
             invoices: true,
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -51,7 +71,7 @@ impl Default for BillingOptions {
 pub struct BillingSummary {
     /// The start-up settlement of an earlier run's leftovers.
     pub reconciled: ReconcileReport,
-    /// Transactions due when the run started.
+    /// Due transactions this run took (all of them, unless other instances shared the work).
     pub due_transactions: u64,
     /// Open invoices when the run started.
     pub due_invoices: u64,
@@ -128,26 +148,38 @@ pub async fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<BillingSummary, Error> {
     let started = Instant::now();
-    let mut summary = BillingSummary {
-        reconciled: reconcile_once(&service, Duration::ZERO).await?,
-        ..Default::default()
+    let shared = service.db.ledger().shared();
+    let leads = |job: &'static str| {
+        let service = service.clone();
+        async move {
+            !shared
+                || service
+                    .db
+                    .run(move |l| l.lead(job))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(job, error = %e, "leadership unknown");
+                        false
+                    })
+        }
     };
-    let mut txns = service
-        .db
-        .run(|l| {
-            l.transactions(&TxnFilter {
-                statuses: vec![TxnStatus::Pending],
-                invoiced: Some(false),
-                kind: Some(TxnKind::Charge),
-                ..Default::default()
-            })
-        })
-        .await?;
-    txns.reverse(); // oldest first
-    if let Some(limit) = opts.limit {
-        txns.truncate(limit);
+    let mut summary = BillingSummary::default();
+    if leads("billing-start").await {
+        let grace = if shared {
+            SHARED_START_GRACE
+        } else {
+            Duration::ZERO
+        };
+        summary.reconciled = reconcile_once(&service, grace).await?;
     }
-    let invoices = if opts.invoices {
+    // The newest due transaction now: what is added during the run waits for the next one.
+    let up_to_id = service
+        .db
+        .run(|l| l.transactions(&due_filter(1)))
+        .await?
+        .first()
+        .map_or(0, |t| t.id);
+    let invoices = if opts.invoices && leads("billing-invoices").await {
         service
             .db
             .run(|l| {
@@ -160,11 +192,9 @@ pub async fn run(
     } else {
         vec![]
     };
-    summary.due_transactions = txns.len() as u64;
     summary.due_invoices = invoices.len() as u64;
-    let total = (txns.len() + invoices.len()) as u64;
     let bar = if opts.progress {
-        let bar = indicatif::ProgressBar::new(total);
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {per_sec} eta {eta} {msg}",
@@ -177,66 +207,123 @@ pub async fn run(
     };
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
-    let jobs = txns
-        .into_iter()
-        .map(|t| (Some(t.id), None))
-        .chain(invoices.into_iter().map(|i| (None, Some(i.id))));
-    for (txn, invoice) in jobs {
-        if stop.load(Ordering::SeqCst) {
-            summary.interrupted = true;
-            break;
-        }
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?;
-        if stop.load(Ordering::SeqCst) {
-            summary.interrupted = true;
-            break;
-        }
-        let service = service.clone();
-        tasks.spawn(async move {
-            let _permit = permit;
-            if let Some(id) = txn {
-                // A billing run charges on the schedule the customer agreed to.
-                let charged = service
-                    .charge_transaction_as(
-                        id,
-                        RetryPolicy::BATCH,
-                        Some(Initiator::MerchantRecurring),
-                    )
-                    .await;
-                match charged {
-                    Ok((t, _)) => Outcome::Txn(t.status, t.amount_captured, t.currency),
-                    Err(e) => {
-                        tracing::warn!(transaction = id, error = %e, "charging failed");
-                        Outcome::Error
+    let mut claim = DueClaim {
+        owner: format!("{}/{}", service.boot_id, new_key("run")),
+        after_id: 0,
+        up_to_id,
+        limit: 0,
+        lease: opts.lease,
+    };
+    let batch = (opts.concurrency * 2).clamp(8, 256);
+    let mut left = opts.limit.unwrap_or(usize::MAX);
+    let mut invoices = invoices.into_iter();
+    'jobs: loop {
+        let jobs: Vec<(Option<i64>, Option<i64>)> = if left > 0 {
+            claim.limit = batch.min(left) as u32;
+            let c = claim.clone();
+            let txns = service
+                .db
+                .run(move |l| l.claim_due_transactions(&c))
+                .await?;
+            if txns.is_empty() {
+                let c = claim.clone();
+                if let Some(wait) = service.db.run(move |l| l.due_claimed_elsewhere(&c)).await? {
+                    // Another run holds the rest: it finishes them, or dies and its claims
+                    // expire for this one to take over.
+                    tokio::time::sleep(wait.min(POLL_CLAIMS)).await;
+                    if stop.load(Ordering::SeqCst) {
+                        summary.interrupted = true;
+                        break 'jobs;
                     }
+                    continue 'jobs;
                 }
-            } else {
-                let id = invoice.unwrap_or_default();
-                match service.pay_invoice(id, None, RetryPolicy::BATCH).await {
-                    Ok(i) => {
-                        Outcome::Invoice(i.status == InvoiceStatus::Paid, i.amount_paid, i.currency)
-                    }
-                    Err(e) => {
-                        tracing::info!(invoice = id, error = %e, "paying an invoice failed");
-                        Outcome::Invoice(false, 0, String::new())
-                    }
-                }
+                left = 0;
+                continue 'jobs;
             }
-        });
-        while let Some(done) = tasks.try_join_next() {
-            tally(&mut summary, done, &bar);
+            left -= txns.len().min(left);
+            claim.after_id = txns.last().map_or(claim.after_id, |t| t.id);
+            summary.due_transactions += txns.len() as u64;
+            txns.into_iter().map(|t| (Some(t.id), None)).collect()
+        } else {
+            invoices.by_ref().map(|i| (None, Some(i.id))).collect()
+        };
+        if jobs.is_empty() {
+            break;
+        }
+        bar.inc_length(jobs.len() as u64);
+        for (txn, invoice) in jobs {
+            if stop.load(Ordering::SeqCst) {
+                summary.interrupted = true;
+                break 'jobs;
+            }
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?;
+            if stop.load(Ordering::SeqCst) {
+                summary.interrupted = true;
+                break 'jobs;
+            }
+            tasks.spawn(job(service.clone(), permit, txn, invoice));
+            while let Some(done) = tasks.try_join_next() {
+                tally(&mut summary, done, &bar);
+            }
         }
     }
     while let Some(done) = tasks.join_next().await {
         tally(&mut summary, done, &bar);
     }
     bar.finish_and_clear();
+    let owner = claim.owner.clone();
+    if let Err(e) = service.db.run(move |l| l.release_claims(&owner)).await {
+        tracing::warn!(error = %e, "releasing the run's claims failed (they expire)");
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Due transactions: pending charges on no invoice, newest first.
+fn due_filter(limit: u32) -> TxnFilter {
+    TxnFilter {
+        statuses: vec![TxnStatus::Pending],
+        invoiced: Some(false),
+        kind: Some(TxnKind::Charge),
+        limit,
+        ..Default::default()
+    }
+}
+
+/// Charges one transaction or pays one invoice, holding a permit of the run's concurrency.
+async fn job(
+    service: Arc<Service>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    txn: Option<i64>,
+    invoice: Option<i64>,
+) -> Outcome {
+    let _permit = permit;
+    if let Some(id) = txn {
+        // A billing run charges on the schedule the customer agreed to.
+        let charged = service
+            .charge_transaction_as(id, RetryPolicy::BATCH, Some(Initiator::MerchantRecurring))
+            .await;
+        match charged {
+            Ok((t, _)) => Outcome::Txn(t.status, t.amount_captured, t.currency),
+            Err(e) => {
+                tracing::warn!(transaction = id, error = %e, "charging failed");
+                Outcome::Error
+            }
+        }
+    } else {
+        let id = invoice.unwrap_or_default();
+        match service.pay_invoice(id, None, RetryPolicy::BATCH).await {
+            Ok(i) => Outcome::Invoice(i.status == InvoiceStatus::Paid, i.amount_paid, i.currency),
+            Err(e) => {
+                tracing::info!(invoice = id, error = %e, "paying an invoice failed");
+                Outcome::Invoice(false, 0, String::new())
+            }
+        }
+    }
 }
 
 fn tally(

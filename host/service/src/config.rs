@@ -3,7 +3,11 @@
 //! ```toml
 //! [service]
 //! listen = "127.0.0.1:8080"
-//! database = "omnicrm-pay.db"        # SQLite ledger (relative to this file)
+//! database = "omnicrm-pay.db"        # SQLite ledger (relative to this file), or
+//!                                     # "postgres://user@host:5432/db" (several instances)
+//! database_password_env = "OMNICRM_DATABASE_PASSWORD" # PostgreSQL's password (else PGPASSWORD)
+//! database_pool_size = 16             # PostgreSQL connections of this instance
+//! billing_lease_secs = 60             # a billing run's claim on due transactions (PostgreSQL)
 //! default_gateway = "stripe"          # or `default = true` in one [gateways.NAME] table
 //! reconcile_interval_secs = 30
 //! authorization_max_age_secs = 518400 # look up authorizations older than 6 days
@@ -100,6 +104,15 @@ fn default_listen() -> SocketAddr {
 fn default_database() -> PathBuf {
     PathBuf::from("omnicrm-pay.db")
 }
+fn default_password_env() -> String {
+    "OMNICRM_DATABASE_PASSWORD".into()
+}
+fn default_pool_size() -> u32 {
+    crate::ledger::postgres::DEFAULT_POOL_SIZE
+}
+fn default_lease() -> u64 {
+    60
+}
 fn default_reconcile() -> u64 {
     30
 }
@@ -141,9 +154,20 @@ pub struct ServiceSection {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// The SQLite ledger file.
+    /// The SQLite ledger file, or a `postgres://` URL (without its password) of a PostgreSQL
+    /// database that several instances may share.
     #[serde(default = "default_database")]
     pub database: PathBuf,
+    /// The environment variable holding PostgreSQL's password (`PGPASSWORD` when it is unset).
+    #[serde(default = "default_password_env")]
+    pub database_password_env: String,
+    /// PostgreSQL connections of this instance, at most.
+    #[serde(default = "default_pool_size")]
+    pub database_pool_size: u32,
+    /// How long a billing run's claim on a batch of due transactions keeps other instances away
+    /// (PostgreSQL): the delay before the work of an instance that died is taken over.
+    #[serde(default = "default_lease")]
+    pub billing_lease_secs: u64,
     /// `full` (default) or `normal` (survives process crashes, not power cuts).
     #[serde(default)]
     pub durability: Durability,
@@ -203,11 +227,44 @@ pub struct ServiceSection {
     pub extra_ca_pem: Option<PathBuf>,
 }
 
+impl ServiceSection {
+    /// The PostgreSQL database the ledger is in, when `database` is a `postgres://` URL; the
+    /// password is read from the environment variable the configuration names (else
+    /// `PGPASSWORD`).
+    pub fn postgres(&self) -> Option<crate::ledger::postgres::PgOptions> {
+        let url = self.database.to_str()?;
+        if !crate::ledger::postgres::is_postgres_url(url) {
+            return None;
+        }
+        let password = std::env::var(&self.database_password_env)
+            .or_else(|_| std::env::var("PGPASSWORD"))
+            .ok();
+        Some(crate::ledger::postgres::PgOptions {
+            url: url.to_string(),
+            password,
+            pool_size: self.database_pool_size,
+        })
+    }
+
+    /// The ledger's location as shown to people: the file, or the URL without any password.
+    pub fn database_shown(&self) -> String {
+        match self.database.to_str() {
+            Some(url) if crate::ledger::postgres::is_postgres_url(url) => {
+                crate::ledger::postgres::redacted(url)
+            }
+            _ => self.database.display().to_string(),
+        }
+    }
+}
+
 impl Default for ServiceSection {
     fn default() -> Self {
         ServiceSection {
             listen: default_listen(),
             database: default_database(),
+            database_password_env: default_password_env(),
+            database_pool_size: default_pool_size(),
+            billing_lease_secs: default_lease(),
             durability: Durability::default(),
             default_gateway: None,
             api_keys: Vec::new(),
@@ -340,7 +397,7 @@ impl ServiceConfig {
             );
         }
         let mut service = raw.service;
-        if service.database.is_relative() {
+        if service.database.is_relative() && service.postgres().is_none() {
             service.database = base.join(&service.database);
         }
         if let Some(dir) = &service.cache_dir

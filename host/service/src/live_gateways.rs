@@ -11,10 +11,14 @@
 //! A call clones the slot's current gateway and runs on that clone, so a reload (which swaps
 //! the slot's value) never disturbs calls in flight: they finish on the old component, and new
 //! calls start on the new one.
+//!
+//! On a ledger shared by several instances ([`Gateways::share_pacing`]) a gateway's
+//! `requests_per_second` holds across all of them: each call also takes its start slot from the
+//! ledger ([`crate::ledger::Ledger::pace`]) after the in-process budget admitted it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -23,7 +27,7 @@ use crate::call_budget::CallBudget;
 pub use crate::call_budget::{LOOKUP_SHARE, Lane};
 use crate::config::{GatewayEntry, ServiceConfig};
 use crate::gateway::PaymentGateway;
-use crate::ledger::{Ts, now};
+use crate::ledger::{Db, Ts, now};
 use crate::plugin_fault::client_safe;
 use crate::retry::{RetryPolicy, retryable};
 use omnicrm_host::contract::{Capabilities, GatewayError};
@@ -122,6 +126,26 @@ pub struct GatewaySlot {
     is_default: bool,
     current: RwLock<Held>,
     budget: CallBudget,
+    /// The pacing shared with the other instances on the same ledger, when there are any.
+    shared_pacing: OnceLock<SharedPacing>,
+}
+
+/// A gateway's pacing kept in a shared ledger: calls start `interval` apart across instances.
+struct SharedPacing {
+    db: Db,
+    interval: Duration,
+}
+
+impl SharedPacing {
+    /// Waits for this call's start slot; a ledger that cannot say leaves the in-process pacing
+    /// alone in charge.
+    async fn wait(&self, gateway: &str) {
+        let (name, interval) = (gateway.to_string(), self.interval);
+        match self.db.run(move |l| l.pace(&name, interval)).await {
+            Ok(wait) => tokio::time::sleep(wait).await,
+            Err(e) => tracing::warn!(gateway, error = %e, "shared pacing unavailable"),
+        }
+    }
 }
 
 impl GatewaySlot {
@@ -274,6 +298,9 @@ impl GatewaySlot {
                     .admit(lane)
                     .await
                     .map_err(|_| CallError::Host("gateway limiter closed".into()))?;
+                if let Some(shared) = self.shared_pacing.get() {
+                    shared.wait(&self.name).await;
+                }
                 f(gateway)
                     .await
                     .map_err(|e| client_safe(&self.name, what, e))
@@ -351,6 +378,7 @@ impl Gateways {
                     is_default: default.as_deref() == Some(name.as_str()),
                     current: RwLock::new(Held::Loading { since }),
                     budget: CallBudget::new(entry),
+                    shared_pacing: OnceLock::new(),
                     entry: entry.clone(),
                 };
                 (name.clone(), Arc::new(slot))
@@ -467,6 +495,23 @@ impl Gateways {
         }
     }
 
+    /// Paces each gateway's calls across every instance sharing `db`'s ledger (a ledger of one
+    /// process leaves the in-process pacing alone).
+    pub fn share_pacing(&self, db: &Db) {
+        if !db.ledger().shared() {
+            return;
+        }
+        for slot in self.slots.values() {
+            let rate = slot.entry.requests_per_second;
+            if let Some(rate) = rate.filter(|r| r.is_finite() && *r > 0.0) {
+                let _ = slot.shared_pacing.set(SharedPacing {
+                    db: db.clone(),
+                    interval: Duration::from_secs_f64(1.0 / rate),
+                });
+            }
+        }
+    }
+
     /// Gateways given in memory (a scripted fake in tests, a gateway built by the caller): each
     /// with its name and configuration entry (for its limits). They are never reloaded.
     pub fn from_gateways(
@@ -487,6 +532,7 @@ impl Gateways {
                         file_stamp: None,
                     })),
                     budget: CallBudget::new(&entry),
+                    shared_pacing: OnceLock::new(),
                     entry,
                 };
                 (name, Arc::new(slot))

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -274,6 +275,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     limit,
                     progress: !no_progress && !json,
                     invoices: !no_invoices,
+                    lease: Duration::from_secs(config.service.billing_lease_secs),
                 },
                 stop,
             )
@@ -384,7 +386,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::CheckConfig { config } => {
             let c = load_config(&config)?;
             println!("listen:    {}", c.service.listen);
-            println!("database:  {}", c.service.database.display());
+            println!("database:  {}", c.service.database_shown());
             println!(
                 "api keys:  {}",
                 c.service

@@ -361,9 +361,24 @@ impl Service {
     }
 }
 
+/// Whether this instance runs the reconciler's passes: on a ledger shared by several instances,
+/// the one that leads the `reconciler` job (another takes over when it dies), so that passes
+/// run once across them.
+async fn leads(service: &Service) -> bool {
+    service
+        .db
+        .run(|l| l.lead("reconciler"))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reconciler leadership unknown");
+            false
+        })
+}
+
 /// Runs [`reconcile_once`] over every unsettled operation once the gateways are loaded (or
 /// failed to load), then every `interval` over those untouched for `grace`, until `shutdown`
-/// fires. A pass in progress stops when `shutdown` fires: an operation interrupted so stays as
+/// fires; on a shared ledger only while this instance leads the reconciler, and the first pass
+/// too spares what is younger than `grace`. A pass in progress stops when `shutdown` fires: an operation interrupted so stays as
 /// the ledger has it, and the next run repeats it.
 pub async fn run_in_background(
     service: Arc<Service>,
@@ -375,17 +390,22 @@ pub async fn run_in_background(
         _ = service.gateways.wait_settled() => {}
         _ = shutdown.changed() => return,
     }
-    let mut pass_grace = Duration::ZERO;
+    // On a ledger shared by several instances the first pass too spares what was touched
+    // lately: another instance's calls in flight are not repeated.
+    let shared = service.db.ledger().shared();
+    let mut pass_grace = if shared { grace } else { Duration::ZERO };
     loop {
-        tokio::select! {
-            result = reconcile_once(&service, pass_grace) => {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "reconciler pass failed");
+        if leads(&service).await {
+            tokio::select! {
+                result = reconcile_once(&service, pass_grace) => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "reconciler pass failed");
+                    }
                 }
+                _ = shutdown.changed() => return,
             }
-            _ = shutdown.changed() => return,
+            pass_grace = grace;
         }
-        pass_grace = grace;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.changed() => return,

@@ -11,9 +11,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, api_keys::ApiKeys};
-use crate::config::ServiceConfig;
+use crate::config::{ServiceConfig, ServiceSection};
+use crate::ledger::postgres::PgLedger;
 use crate::ledger::sqlite::SqliteLedger;
-use crate::ledger::{Db, LedgerError};
+use crate::ledger::{Db, Ledger, LedgerError};
 use crate::live_gateways::{GatewayLoadError, Gateways};
 use crate::reconcile;
 use crate::service::{ReconcileSettings, Service};
@@ -85,28 +86,38 @@ pub async fn build_unloaded(
     if config.gateways.is_empty() {
         return Err(StartError::NoGateway);
     }
-    let path = config.service.database.clone();
-    let durability = config.service.durability;
-    let ledger = tokio::task::spawn_blocking(move || SqliteLedger::open(&path, durability))
-        .await
-        .map_err(|e| StartError::Io(e.to_string()))??;
+    let ledger = open_ledger(&config.service).await?;
     let runtime = Arc::new(Runtime::new(options).map_err(|e| StartError::Runtime(e.to_string()))?);
     let gateways = Arc::new(Gateways::configure(runtime, config));
-    let mut service = Service::new(Db::new(Arc::new(ledger)), gateways);
+    let db = Db::new(ledger);
+    gateways.share_pacing(&db);
+    let mut service = Service::new(db, gateways);
     service.reconcile = ReconcileSettings::from_config(&config.service);
     Ok(Arc::new(service))
+}
+
+/// Opens the ledger the configuration names: a PostgreSQL database for a `postgres://` URL, else
+/// the SQLite file.
+async fn open_ledger(service: &ServiceSection) -> Result<Arc<dyn Ledger>, StartError> {
+    let postgres = service.postgres();
+    let (path, durability) = (service.database.clone(), service.durability);
+    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Ledger>, LedgerError> {
+        Ok(match postgres {
+            Some(options) => Arc::new(PgLedger::open(&options)?),
+            None => Arc::new(SqliteLedger::open(&path, durability)?),
+        })
+    })
+    .await
+    .map_err(|e| StartError::Io(e.to_string()))?
+    .map_err(StartError::from)
 }
 
 /// Opens the ledger with no gateway loaded: for the command-line tools that only read or write
 /// the ledger (settling a flagged transaction by hand).
 pub async fn build_ledger_only(config: &ServiceConfig) -> Result<Arc<Service>, StartError> {
-    let path = config.service.database.clone();
-    let durability = config.service.durability;
-    let ledger = tokio::task::spawn_blocking(move || SqliteLedger::open(&path, durability))
-        .await
-        .map_err(|e| StartError::Io(e.to_string()))??;
+    let ledger = open_ledger(&config.service).await?;
     let gateways = Arc::new(Gateways::from_gateways(Vec::new(), None));
-    let mut service = Service::new(Db::new(Arc::new(ledger)), gateways);
+    let mut service = Service::new(Db::new(ledger), gateways);
     service.reconcile = ReconcileSettings::from_config(&config.service);
     Ok(Arc::new(service))
 }

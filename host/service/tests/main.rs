@@ -19,6 +19,7 @@ mod api_concurrency;
 mod api_contract;
 mod billing;
 mod cli;
+mod cluster;
 mod conformance_cli;
 mod contract_v0_2;
 mod crash;

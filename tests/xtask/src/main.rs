@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod polyglot;
+mod postgres;
 
 /// The WebAssembly components of the workspace, built for `wasm32-wasip2` with the `plugin`
 /// profile into `target/wasm32-wasip2/plugin/`.
@@ -81,6 +82,8 @@ fn main() -> Result<()> {
         Task::Test { cargo_test_args } => {
             build_plugins()?;
             build_polyglot()?;
+            // The ledger's PostgreSQL tests and the cluster test need a server: stopped on return.
+            let _postgres = postgres::Server::start()?;
             // The workspace's default members: the host, the emulator and the component tests,
             // which load the built components.
             let targeted = !cargo_test_args.is_empty();
@@ -144,6 +147,8 @@ fn main() -> Result<()> {
         Task::Bench { bench_args } => {
             build_plugins()?;
             build_polyglot()?;
+            // Measurement 10 runs billing runs on PostgreSQL.
+            let _postgres = postgres::Server::start()?;
             cargo(
                 ["bench", "--package", "omnicrm-pay", "--bench", "gateway"]
                     .into_iter()

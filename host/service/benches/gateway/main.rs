@@ -1,13 +1,14 @@
 //! The benchmark program: what the plugin boundary costs, side by side with native
 //! code, against the Stripe emulator on loopback (and, for measurement 8, the Adyen emulator;
-//! measurement 9 compares gateways written in Rust, Python and JavaScript).
+//! measurement 9 compares gateways written in Rust, Python and JavaScript; measurement 10 a
+//! billing run through one to three instances on PostgreSQL beside one on SQLite).
 //! One run prints one table.
 //!
 //! Run: `cargo xtask bench` (builds the plugin components first), or
 //! `cargo bench -p omnicrm-host --bench gateway -- [--quick] [--only 1,2,3]`.
 //!
 //! - `--quick`: a smoke run of a few seconds (small sample counts; figures are indicative).
-//! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 9).
+//! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 10).
 //! - `--scale X`: multiply the sample counts by X (e.g. 5, to profile a measurement with perf).
 //! - `OMNICRM_COMPONENT_DIR`: where the `*.wasm` components are (default
 //!   `wasm32-wasip2/plugin` of the target directory the benchmark was built in).
@@ -16,6 +17,7 @@
 //! the resident memory measured is the host's alone.
 
 mod adyen;
+mod cluster;
 mod emulator;
 mod languages;
 mod measure;
@@ -52,7 +54,7 @@ impl Options {
                 "--only" => {
                     let list = iter.next().context("--only needs a list such as 1,2,3")?;
                     for part in list.split(',').filter(|p| !p.is_empty()) {
-                        only.insert(part.trim().parse().context("--only: numbers 1 to 9")?);
+                        only.insert(part.trim().parse().context("--only: numbers 1 to 10")?);
                     }
                 }
                 "--scale" => {

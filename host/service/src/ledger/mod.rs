@@ -2,10 +2,9 @@
 //! invoices, disputes, the intent log of gateway operations, API idempotency keys and processed
 //! webhook events.
 //!
-//! Storage sits behind one seam, the [`Ledger`] trait, so that another backend (PostgreSQL, for
-//! several service instances) can follow. The trait is synchronous; async code goes through
+//! Storage sits behind one seam, the [`Ledger`] trait. The trait is synchronous; async code goes through
 //! [`Db`], which runs each call on Tokio's blocking pool. [`sqlite::SqliteLedger`] is the embedded
-//! default.
+//! default; [`postgres::PgLedger`] is shared by several instances.
 //!
 //! Every state change of a transaction, refund, invoice or dispute is a compare-and-set: it names
 //! the states it may start from, so that the synchronous path, the reconciler and webhooks can
@@ -19,6 +18,7 @@ mod error;
 mod model;
 mod status;
 
+pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
@@ -366,6 +366,41 @@ pub trait Ledger: Send + Sync + 'static {
     /// they were made, invoices by when they were paid, disputes by when they were opened);
     /// gateways with no activity are left out.
     fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>>;
+
+    /// Whether several service instances may share this ledger (then billing runs split their
+    /// work through claims, gateway pacing is shared and background jobs elect a leader).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// A billing run's next batch of due transactions, oldest first, claimed for
+    /// `claim.owner` until its lease expires. A shared ledger hands out each due transaction
+    /// to one claimant at a time and never twice to the same owner; a claim whose lease expired
+    /// (its instance died) is taken over. A ledger of one process answers from the cursor
+    /// `claim.after_id`.
+    fn claim_due_transactions(&self, claim: &DueClaim) -> Result<Vec<Transaction>>;
+    /// How long until the first unexpired claim of another owner on a due transaction (up to
+    /// `claim.up_to_id`) expires; none when no other owner holds any (always none for a ledger
+    /// of one process).
+    fn due_claimed_elsewhere(&self, _claim: &DueClaim) -> Result<Option<std::time::Duration>> {
+        Ok(None)
+    }
+    /// Ends the claims of `owner` still held (its run is over): what it left due is free for
+    /// others at once.
+    fn release_claims(&self, _owner: &str) -> Result<()> {
+        Ok(())
+    }
+    /// Takes the next start slot of calls to `gateway`, spaced `interval` apart across every
+    /// instance sharing the ledger; how long to wait before starting. Zero for a ledger of one
+    /// process (the in-process pacing is all there is).
+    fn pace(&self, _gateway: &str, _interval: std::time::Duration) -> Result<std::time::Duration> {
+        Ok(std::time::Duration::ZERO)
+    }
+    /// Whether this instance leads `role` (a background job that runs once across the
+    /// instances sharing the ledger); a leader stays one until it stops. Always true for a
+    /// ledger of one process.
+    fn lead(&self, _role: &str) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 /// The state a charge operation settles in: one left `pending` by a failure that changed nothing

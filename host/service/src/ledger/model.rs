@@ -698,3 +698,20 @@ pub struct LedgerTotals {
     /// review.
     pub unsettled: u64,
 }
+
+/// A billing run's request for its next batch of due transactions (pending charges on no
+/// invoice), see [`crate::ledger::Ledger::claim_due_transactions`].
+#[derive(Debug, Clone)]
+pub struct DueClaim {
+    /// Who claims: one billing run of one instance.
+    pub owner: String,
+    /// Only ids above this (the run's cursor: what it has claimed so far).
+    pub after_id: i64,
+    /// Only ids up to this (the newest due when the run started).
+    pub up_to_id: i64,
+    /// At most this many.
+    pub limit: u32,
+    /// How long a claim keeps others away; an instance that dies leaves its claims to whoever
+    /// claims after they expire.
+    pub lease: std::time::Duration,
+}

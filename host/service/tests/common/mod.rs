@@ -5,6 +5,7 @@
 
 pub mod adyen;
 pub mod crash;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -38,7 +38,7 @@ use self::connections::Connections;
 pub use self::migrations::MIGRATIONS;
 use crate::ledger::{
     Begun, CaptureRecord, CaptureStatus, Card, CardDetails, CustomerLink, Dispute, DisputeUpdate,
-    Durability, IdemBegin, Invoice, InvoiceFilter, InvoicePatch, InvoiceStatus, Ledger,
+    DueClaim, Durability, IdemBegin, Invoice, InvoiceFilter, InvoicePatch, InvoiceStatus, Ledger,
     LedgerError, LedgerFigures, LedgerTotals, NewCard, NewInvoice, NewOperation, NewTransaction,
     OpKind, OpState, Operation, PaymentChangeBuilder, Refund, RefundStatus, Result, Transaction,
     Ts, TxnFilter, TxnPatch, TxnStatus,
@@ -469,5 +469,9 @@ impl Ledger for SqliteLedger {
 
     fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>> {
         totals::figures(&self.db, currency, from, to)
+    }
+
+    fn claim_due_transactions(&self, claim: &DueClaim) -> Result<Vec<Transaction>> {
+        transactions::claim_due_transactions(&self.db, claim)
     }
 }

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::connections::Connections;
 use super::sql::{parse_enum, placeholders};
 use crate::ledger::{
-    Capture, CustomerAction, Initiator, NewTransaction, Result, Transaction, TxnFilter, TxnKind,
-    TxnPatch, TxnStatus, now,
+    Capture, CustomerAction, DueClaim, Initiator, NewTransaction, Result, Transaction, TxnFilter,
+    TxnKind, TxnPatch, TxnStatus, now,
 };
 
 /// The columns [`txn_row`] reads, in order.
@@ -316,4 +316,27 @@ pub(super) fn recompute_refunded(conn: &Connection, txn_id: i64) -> Result<()> {
     )?
     .execute(params![txn_id, refunded, now()])?;
     Ok(())
+}
+
+/// See [`crate::ledger::Ledger::claim_due_transactions`]: one process, so the cursor is the
+/// claim.
+pub(super) fn claim_due_transactions(
+    db: &Connections,
+    claim: &DueClaim,
+) -> Result<Vec<Transaction>> {
+    db.read(|conn| {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {TXN_COLS} FROM transactions
+             WHERE status = 'pending' AND kind = 'charge' AND invoice_id IS NULL
+               AND id > ?1 AND id <= ?2
+             ORDER BY id LIMIT ?3"
+        ))?;
+        let rows = st
+            .query_map(
+                params![claim.after_id, claim.up_to_id, claim.limit],
+                txn_row,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    })
 }

@@ -56,7 +56,15 @@ impl Backend {
 /// expression given.
 macro_rules! ledger_suite {
     ($backend:expr) => {
-        $crate::ledger::suite::ledger_suite!(@each $backend;
+        $crate::ledger::suite::ledger_suite!(@tests $backend; ());
+    };
+    // A backend that may be absent (`Option<Backend>`): without it each test returns at once,
+    // having said why.
+    (optional $backend:expr) => {
+        $crate::ledger::suite::ledger_suite!(@tests $backend; { return; });
+    };
+    (@tests $backend:expr; $absent:tt) => {
+        $crate::ledger::suite::ledger_suite!(@each $backend; $absent;
             [
                 customers::cards_default_and_removal,
                 customers::customers_link_once_per_gateway_keeping_known_details,
@@ -92,24 +100,30 @@ macro_rules! ledger_suite {
             ]
         );
     };
-    (@each $backend:expr;
+    (@each $backend:expr; $absent:tt;
         [$($module:ident :: $name:ident),+ $(,)?];
         [$($shared_module:ident :: $shared:ident),+ $(,)?]
     ) => {
         $(
             #[test]
             fn $name() {
-                let backend: $crate::ledger::suite::Backend = $backend;
+                $crate::ledger::suite::ledger_suite!(@bind backend = $backend; $absent);
                 $crate::ledger::suite::$module::$name(&*backend.ledger);
             }
         )+
         $(
             #[test]
             fn $shared() {
-                let backend: $crate::ledger::suite::Backend = $backend;
+                $crate::ledger::suite::ledger_suite!(@bind backend = $backend; $absent);
                 $crate::ledger::suite::$shared_module::$shared(backend.ledger.clone());
             }
         )+
+    };
+    (@bind $name:ident = $backend:expr; ()) => {
+        let $name: $crate::ledger::suite::Backend = $backend;
+    };
+    (@bind $name:ident = $backend:expr; $absent:block) => {
+        let Some($name): Option<$crate::ledger::suite::Backend> = $backend else $absent;
     };
 }
 pub(crate) use ledger_suite;

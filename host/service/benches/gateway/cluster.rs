@@ -161,9 +161,8 @@ fn create_database(admin: &str, name: &str) -> Result<String> {
     // The synchronous client blocks on a runtime of its own: off Tokio's threads.
     std::thread::spawn(move || -> Result<String> {
         let mut c = postgres::Client::connect(&admin, postgres::NoTls)?;
-        c.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-        ))?;
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        c.batch_execute(&format!("CREATE DATABASE {name}"))?;
         let mut url = url::Url::parse(&admin)?;
         url.set_path(&name);
         Ok(url.to_string())

@@ -201,6 +201,9 @@ pub struct ServiceSection {
     /// An extra trusted CA certificate (PEM file), for local TLS emulators.
     #[serde(default)]
     pub extra_ca_pem: Option<PathBuf>,
+    /// The operator console (`[service.console]`): its users and sessions.
+    #[serde(default)]
+    pub console: crate::console::settings::ConsoleSettings,
 }
 
 impl Default for ServiceSection {
@@ -224,6 +227,7 @@ impl Default for ServiceSection {
             watch_interval_ms: default_watch_ms(),
             cache_dir: None,
             extra_ca_pem: None,
+            console: Default::default(),
         }
     }
 }

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -122,6 +123,18 @@ pub struct GatewaySlot {
     is_default: bool,
     current: RwLock<Held>,
     budget: CallBudget,
+    calls: AtomicU64,
+    failed_calls: AtomicU64,
+}
+
+/// How many calls a gateway's slot made since the service started, and how many failed (each
+/// attempt counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallCounts {
+    /// Calls made.
+    pub calls: u64,
+    /// Of those, calls that ended in an error (a decline included).
+    pub errors: u64,
 }
 
 impl GatewaySlot {
@@ -181,6 +194,14 @@ impl GatewaySlot {
     /// The configuration entry.
     pub fn entry(&self) -> &GatewayEntry {
         &self.entry
+    }
+
+    /// The calls made through this slot since the service started.
+    pub fn call_counts(&self) -> CallCounts {
+        CallCounts {
+            calls: self.calls.load(Ordering::Relaxed),
+            errors: self.failed_calls.load(Ordering::Relaxed),
+        }
     }
 
     /// The status shown by `/gateways`.
@@ -274,10 +295,14 @@ impl GatewaySlot {
                     .admit(lane)
                     .await
                     .map_err(|_| CallError::Host("gateway limiter closed".into()))?;
+                self.calls.fetch_add(1, Ordering::Relaxed);
                 f(gateway)
                     .await
                     .map_err(|e| client_safe(&self.name, what, e))
             };
+            if result.is_err() {
+                self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
             match result {
                 Err(e) if attempt + 1 < policy.attempts.max(1) => match retryable(&e) {
                     Some(hint) => {
@@ -352,6 +377,8 @@ impl Gateways {
                     current: RwLock::new(Held::Loading { since }),
                     budget: CallBudget::new(entry),
                     entry: entry.clone(),
+                    calls: AtomicU64::new(0),
+                    failed_calls: AtomicU64::new(0),
                 };
                 (name.clone(), Arc::new(slot))
             })
@@ -488,6 +515,8 @@ impl Gateways {
                     })),
                     budget: CallBudget::new(&entry),
                     entry,
+                    calls: AtomicU64::new(0),
+                    failed_calls: AtomicU64::new(0),
                 };
                 (name, Arc::new(slot))
             })

@@ -2,6 +2,8 @@
 //! temporary directory and the service on a loopback port, driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 

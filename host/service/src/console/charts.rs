@@ -84,10 +84,10 @@ pub fn line_chart(
             escape(&format(v))
         );
     }
-    // At most 8 labels along the bottom.
+    // At most 8 labels along the bottom, evenly spaced back from the last.
     let every = n.div_ceil(8).max(1);
     for (i, label) in labels.iter().enumerate() {
-        if i % every == 0 || i + 1 == n {
+        if (n - 1 - i) % every == 0 {
             let _ = write!(
                 svg,
                 r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,

@@ -303,9 +303,17 @@ fn chart_series(
     s: &Summary,
     buckets: &[(Ts, Vec<LedgerFigures>)],
 ) -> (Vec<Series>, Vec<Series>, Vec<String>) {
+    // Month and day while the chart spans a year at most; the year too beyond.
+    let long = match (buckets.first(), buckets.last()) {
+        (Some((a, _)), Some((b, _))) => b - a > 366 * DAY,
+        _ => false,
+    };
     let labels = buckets
         .iter()
-        .map(|(t, _)| date(*t)[5..].to_string())
+        .map(|(t, _)| {
+            let d = date(*t);
+            if long { d } else { d[5..].to_string() }
+        })
         .collect();
     let sum = |figures: &[LedgerFigures], f: fn(&LedgerFigures) -> i64| -> i64 {
         figures.iter().map(f).sum()

@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod browser;
 mod polyglot;
 
 /// The WebAssembly components of the workspace, built for `wasm32-wasip2` with the `plugin`
@@ -81,6 +82,8 @@ fn main() -> Result<()> {
         Task::Test { cargo_test_args } => {
             build_plugins()?;
             build_polyglot()?;
+            // The console's browser tests drive headless Chromium.
+            browser::ensure()?;
             // The workspace's default members: the host, the emulator and the component tests,
             // which load the built components.
             let targeted = !cargo_test_args.is_empty();

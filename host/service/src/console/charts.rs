@@ -90,9 +90,15 @@ pub fn line_chart(
         if (n - 1 - i) % every == 0 {
             let _ = write!(
                 svg,
-                r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="{}">{}</text>"#,
                 x(i),
                 HEIGHT - 8.0,
+                // The first and last labels stay inside the chart.
+                match i {
+                    0 if n > 1 => "start",
+                    i if i + 1 == n && n > 1 => "end",
+                    _ => "middle",
+                },
                 escape(label)
             );
         }

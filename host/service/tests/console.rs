@@ -169,35 +169,55 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     b.goto(&env.url("/console/disputes")).await;
     b.screenshot("disputes").await;
 
-    // A billing run: a charge left for later is charged by a run started from the console,
-    // whose page follows it to the end.
-    let later = env
-        .api
-        .post(
-            "/v1/transactions",
-            json!({"customer_id": customer, "amount": 1500, "currency": "USD", "charge": "later"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(later.status, 201, "{}", later.json);
+    // A billing run: charges left for later are charged by a run started from the console,
+    // whose page follows it live (the emulator slowed down so that the page sees it running,
+    // and the console's script brings the results without the test reloading anything).
+    let mut later = Vec::new();
+    for amount in [1500, 1600, 1700, 1800] {
+        let r = env
+            .api
+            .post(
+                "/v1/transactions",
+                json!({"customer_id": customer, "amount": amount, "currency": "USD", "charge": "later"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.json);
+        later.push(r.json["id"].as_i64().unwrap());
+    }
+    env.emulator
+        .faults()
+        .set_latency(std::time::Duration::from_millis(400));
     b.goto(&env.url("/console/billing-runs")).await;
+    b.fill("input[name=concurrency]", "1").await;
     b.click("#run-confirm").await;
     b.click("#run-submit").await;
-    for _ in 0..100 {
-        if b.text("#run-state").await == "done" {
+    assert_eq!(b.text("#run-state").await, "running");
+    assert_eq!(b.text("#progress-total").await, "4");
+    b.screenshot("billing-run-running").await;
+    let mut state = String::new();
+    for _ in 0..150 {
+        state = b.try_text("#run-state").await.unwrap_or_default();
+        if state == "done" {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(b.text("#run-state").await, "done");
-    assert_eq!(b.text("#result-succeeded").await, "1");
+    assert_eq!(
+        state, "done",
+        "the page followed the run to its end by itself"
+    );
+    env.emulator.faults().set_latency(std::time::Duration::ZERO);
+    assert_eq!(b.text("#result-succeeded").await, "4");
     b.screenshot("billing-run").await;
-    let r = env
-        .api
-        .get(&format!("/v1/transactions/{}", later.json["id"]))
-        .await
-        .unwrap();
-    assert_eq!(r.json["status"], "succeeded", "{}", r.json);
+    for id in later {
+        let r = env
+            .api
+            .get(&format!("/v1/transactions/{id}"))
+            .await
+            .unwrap();
+        assert_eq!(r.json["status"], "succeeded", "{}", r.json);
+    }
 
     // Signing out ends the session.
     b.click("#sign-out").await;

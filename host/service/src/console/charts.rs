@@ -87,7 +87,7 @@ pub fn line_chart(
     // At most 8 labels along the bottom, evenly spaced back from the last.
     let every = n.div_ceil(8).max(1);
     for (i, label) in labels.iter().enumerate() {
-        if (n - 1 - i) % every == 0 {
+        if (n - 1 - i).is_multiple_of(every) {
             let _ = write!(
                 svg,
                 r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="{}">{}</text>"#,

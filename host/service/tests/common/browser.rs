@@ -235,6 +235,13 @@ impl Browser {
         }
     }
 
+    /// The text of the element `css` selects, if there is one now (none while the page
+    /// reloads).
+    pub async fn try_text(&self, css: &str) -> Option<String> {
+        let e = self.client.find(Locator::Css(css)).await.ok()?;
+        e.text().await.ok()
+    }
+
     /// Whether an element matches `css`.
     pub async fn has(&self, css: &str) -> bool {
         !self

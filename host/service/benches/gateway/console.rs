@@ -16,7 +16,8 @@ use omnicrm_pay::config::{GatewayEntry, ServiceConfig};
 use omnicrm_pay::console::settings::{ConsoleUser, Role, hash_password};
 use omnicrm_pay::ledger::sqlite::SqliteLedger;
 use omnicrm_pay::ledger::{
-    Capture, Durability, Initiator, Ledger, NewTransaction, TxnKind, TxnPatch, TxnStatus,
+    Capture, CustomerLink, Durability, Initiator, Ledger, NewTransaction, TxnKind, TxnPatch,
+    TxnStatus,
 };
 use omnicrm_pay::server;
 
@@ -31,6 +32,16 @@ type Http = Client<HttpConnector, Full<bytes::Bytes>>;
 /// Fills a ledger with `count` charges over `customers` customers: 9 in 10 succeeded (one in
 /// 20 of those refunded in part), the rest pending.
 fn fill(ledger: &SqliteLedger, count: usize, customers: usize) -> Result<()> {
+    for c in 0..customers {
+        ledger.upsert_customer(&CustomerLink {
+            crm_customer_id: format!("bench-console-{c}"),
+            gateway: "stripe".into(),
+            gateway_customer_ref: format!("cus_bench_console_{c}"),
+            email: Some(format!("customer{c}@example.com")),
+            name: Some(format!("Customer {c}")),
+            created_at: omnicrm_pay::ledger::now(),
+        })?;
+    }
     for i in 0..count {
         let customer = format!("bench-console-{}", i % customers);
         let (txn, _) = ledger.insert_transaction(&NewTransaction {

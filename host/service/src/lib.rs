@@ -14,7 +14,7 @@
 //! idempotency keys).
 //!
 //! Around the domain: [`api`] (HTTP routes, handlers, views, auth, the mapping of errors to HTTP,
-//! OpenAPI), [`server`] (start-up), [`config`] (the TOML file), [`demo`], [`client`] (the API
+//! OpenAPI), [`console`] (the operators' web console under `/console`), [`server`] (start-up), [`config`] (the TOML file), [`demo`], [`client`] (the API
 //! client the demo and tests use), [`currency`] (ISO 4217) and [`time`] (calendar arithmetic).
 //!
 //! # Glossary
@@ -45,6 +45,7 @@ pub mod billing_run;
 mod call_budget;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod currency;
 pub mod customers;
 pub mod demo;

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -126,6 +127,8 @@ pub struct GatewaySlot {
     is_default: bool,
     current: RwLock<Held>,
     budget: CallBudget,
+    calls: AtomicU64,
+    failed_calls: AtomicU64,
     /// The pacing shared with the other instances on the same ledger, when there are any.
     shared_pacing: OnceLock<SharedPacing>,
 }
@@ -146,6 +149,16 @@ impl SharedPacing {
             Err(e) => tracing::warn!(gateway, error = %e, "shared pacing unavailable"),
         }
     }
+}
+
+/// How many calls a gateway's slot made since the service started, and how many failed (each
+/// attempt counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallCounts {
+    /// Calls made.
+    pub calls: u64,
+    /// Of those, calls that ended in an error (a decline included).
+    pub errors: u64,
 }
 
 impl GatewaySlot {
@@ -205,6 +218,14 @@ impl GatewaySlot {
     /// The configuration entry.
     pub fn entry(&self) -> &GatewayEntry {
         &self.entry
+    }
+
+    /// The calls made through this slot since the service started.
+    pub fn call_counts(&self) -> CallCounts {
+        CallCounts {
+            calls: self.calls.load(Ordering::Relaxed),
+            errors: self.failed_calls.load(Ordering::Relaxed),
+        }
     }
 
     /// The status shown by `/gateways`.
@@ -301,10 +322,14 @@ impl GatewaySlot {
                 if let Some(shared) = self.shared_pacing.get() {
                     shared.wait(&self.name).await;
                 }
+                self.calls.fetch_add(1, Ordering::Relaxed);
                 f(gateway)
                     .await
                     .map_err(|e| client_safe(&self.name, what, e))
             };
+            if result.is_err() {
+                self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
             match result {
                 Err(e) if attempt + 1 < policy.attempts.max(1) => match retryable(&e) {
                     Some(hint) => {
@@ -380,6 +405,8 @@ impl Gateways {
                     budget: CallBudget::new(entry),
                     shared_pacing: OnceLock::new(),
                     entry: entry.clone(),
+                    calls: AtomicU64::new(0),
+                    failed_calls: AtomicU64::new(0),
                 };
                 (name.clone(), Arc::new(slot))
             })
@@ -534,6 +561,8 @@ impl Gateways {
                     budget: CallBudget::new(&entry),
                     shared_pacing: OnceLock::new(),
                     entry,
+                    calls: AtomicU64::new(0),
+                    failed_calls: AtomicU64::new(0),
                 };
                 (name, Arc::new(slot))
             })

@@ -149,6 +149,16 @@ enum Command {
         /// Print the raw JSON of every response too.
         #[arg(long)]
         verbose: bool,
+        /// Afterwards, keep the service running with the demo's data (until Ctrl-C) and print
+        /// the operator console's address and a sign-in.
+        #[arg(long)]
+        keep_serving: bool,
+    },
+    /// Print the argon2 hash of a console user's password, for
+    /// `[[service.console.users]] password_hash = ...`.
+    HashPassword {
+        /// The password (read from stdin when omitted).
+        password: Option<String>,
     },
     /// Print the SHA-256 of an API key, for `[[service.api_keys]] sha256 = ...`.
     HashKey {
@@ -346,6 +356,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             components,
             config,
             verbose,
+            keep_serving,
         } => {
             init_logs("warn,wasmtime=error");
             let opts = DemoOptions {
@@ -353,6 +364,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 components,
                 config,
                 verbose,
+                keep_serving,
             };
             demo::run(opts).await.map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
@@ -372,6 +384,26 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Err("no key given".into());
             }
             println!("{}", hash_api_key(&key));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::HashPassword { password } => {
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if password.is_empty() {
+                return Err("no password given".into());
+            }
+            println!(
+                "{}",
+                omnicrm_pay::config::console::hash_password(&password).map_err(|e| e.to_string())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::GenerateKey => {

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, api_keys::ApiKeys};
 use crate::config::{ServiceConfig, ServiceSection};
+use crate::console;
 use crate::ledger::postgres::PgLedger;
 use crate::ledger::sqlite::SqliteLedger;
 use crate::ledger::{Db, Ledger, LedgerError};
@@ -192,7 +193,7 @@ pub async fn start(
         service: service.clone(),
         keys: ApiKeys::new(&config.service.api_keys),
     });
-    let app = api::router(state);
+    let app = api::router(state).merge(console::router(service.clone(), &config.service, addr));
     let mut stop = rx.clone();
     let server = tokio::spawn(async move {
         let result = axum::serve(listener, app)

@@ -21,6 +21,7 @@ mod billing;
 mod cli;
 mod cluster;
 mod conformance_cli;
+mod console;
 mod contract_v0_2;
 mod crash;
 mod hot_swap;

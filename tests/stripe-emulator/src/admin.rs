@@ -20,12 +20,14 @@
 //! | `POST /_emulator/delays/captures` | `count` (default 1), `after_ms` (default 0): the next captures are `processing`, captured later |
 //! | `POST /_emulator/delays/clear` | |
 //! | `GET /_emulator/invoices/{id}` and `.../pdf` | the hosted invoice page |
+//! | `GET or POST /_emulator/card-form`, `POST /_emulator/card-form/authenticate` | the test card form (see [`crate::card_form`]) |
 
 use std::time::Duration;
 
 use http::Method;
 use serde_json::{Value, json};
 
+use crate::card_form;
 use crate::delays::Settle;
 use crate::error::ApiError;
 use crate::faults::FailSpec;
@@ -273,6 +275,17 @@ pub(crate) fn handle(
             ["delays", "clear"] if post => {
                 shared.lock().delays = Default::default();
                 Ok(ok(json!({"ok": true})))
+            }
+            ["card-form"] if get => Ok((200, AdminBody::Html(card_form::page(&shared.lock(), p)?))),
+            ["card-form"] if post => {
+                let mut st = shared.lock();
+                prepare(&mut st, shared, base_url);
+                Ok((200, AdminBody::Html(card_form::submit(&mut st, p)?)))
+            }
+            ["card-form", "authenticate"] if post => {
+                let mut st = shared.lock();
+                prepare(&mut st, shared, base_url);
+                Ok((200, AdminBody::Html(card_form::authenticate(&mut st, p)?)))
             }
             ["invoices", id] | ["invoices", id, "pdf"] if get => {
                 let st = shared.lock();

@@ -26,6 +26,7 @@
 
 pub mod admin;
 mod auth;
+pub mod card_form;
 pub mod cards;
 pub mod delays;
 mod error;

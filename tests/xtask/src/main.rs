@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod browser;
 mod polyglot;
 mod postgres;
 
@@ -82,6 +83,8 @@ fn main() -> Result<()> {
         Task::Test { cargo_test_args } => {
             build_plugins()?;
             build_polyglot()?;
+            // The console's browser tests drive headless Chromium.
+            browser::ensure()?;
             // The ledger's PostgreSQL tests and the cluster test need a server: stopped on return.
             let _postgres = postgres::Server::start()?;
             // The workspace's default members: the host, the emulator and the component tests,

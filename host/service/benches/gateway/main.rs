@@ -1,14 +1,17 @@
 //! The benchmark program: what the plugin boundary costs, side by side with native
 //! code, against the Stripe emulator on loopback (and, for measurement 8, the Adyen emulator;
 //! measurement 9 compares gateways written in Rust, Python and JavaScript; measurement 10 a
-//! billing run through one to three instances on PostgreSQL beside one on SQLite).
+//! billing run through one to three instances on PostgreSQL beside one on SQLite; measurement
+//! 11 the operator console's pages).
 //! One run prints one table.
 //!
 //! Run: `cargo xtask bench` (builds the plugin components first), or
 //! `cargo bench -p omnicrm-host --bench gateway -- [--quick] [--only 1,2,3]`.
 //!
 //! - `--quick`: a smoke run of a few seconds (small sample counts; figures are indicative).
-//! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 10).
+//! - `--only LIST`: run only these measurements (comma-separated numbers 1 to 11; 10 is billing
+//!   runs on PostgreSQL beside SQLite, 11 the operator console's pages with 10,000 transactions
+//!   in the ledger).
 //! - `--scale X`: multiply the sample counts by X (e.g. 5, to profile a measurement with perf).
 //! - `OMNICRM_COMPONENT_DIR`: where the `*.wasm` components are (default
 //!   `wasm32-wasip2/plugin` of the target directory the benchmark was built in).
@@ -18,6 +21,7 @@
 
 mod adyen;
 mod cluster;
+mod console;
 mod emulator;
 mod languages;
 mod measure;

@@ -148,6 +148,9 @@ pub async fn run(options: Options) -> Result<String> {
     if bench.options.runs(10) {
         crate::cluster::billing_runs(&mut bench).await?;
     }
+    if bench.options.runs(11) {
+        crate::console::pages(&mut bench).await?;
+    }
 
     bench.rows.sort_by_key(|r| r.section);
     bench.verdicts.sort_by_key(|v| v.section);

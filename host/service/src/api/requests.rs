@@ -265,6 +265,8 @@ pub struct ExpiringCards {
 pub struct ListTransactions {
     /// Only this customer's.
     pub customer_id: Option<String>,
+    /// Only those made through this gateway.
+    pub gateway: Option<String>,
     /// One or more statuses, comma-separated.
     pub status: Option<String>,
     /// Invoiced (`true`) or not (`false`).

@@ -142,6 +142,7 @@ pub async fn list_transactions(
     }
     let filter = TxnFilter {
         customer: q.customer_id,
+        gateway: q.gateway,
         statuses,
         invoiced: q.invoiced,
         kind: q.kind,

@@ -8,7 +8,9 @@
 //!   notification batches settle captures and refunds and report the chargeback ([`adyen`]).
 //!
 //! Either way the service runs for real: a ledger in a temporary directory, the plugin loaded by
-//! the runtime, the API on a loopback port, and every step is an HTTP request to it.
+//! the runtime, the API on a loopback port, and every step is an HTTP request to it. With
+//! `keep_serving` the service stays up afterwards with the story's data, and the operator
+//! console (`/console`) can be opened with the sign-in printed.
 
 mod adyen;
 mod output;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use tokio::net::TcpListener;
 
 use crate::client::ApiClient;
+use crate::config::console::{ConsoleUser, Role, hash_password};
 use crate::config::{
     ApiKeyConfig, GatewayEntry, Scope, ServiceConfig, generate_api_key, hash_api_key,
 };
@@ -41,6 +44,9 @@ pub struct DemoOptions {
     pub config: Option<PathBuf>,
     /// Print the raw JSON of responses.
     pub verbose: bool,
+    /// After the story, keep the service running with its data (until Ctrl-C) and print the
+    /// console's address and a sign-in.
+    pub keep_serving: bool,
 }
 
 /// Where the built components are: the option, else where
@@ -89,6 +95,18 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
         sha256: hash_api_key(&key),
         scopes: vec![Scope::Read, Scope::Write],
     }];
+    // The console's sign-in, when the service stays up afterwards.
+    let console_password = if opts.keep_serving {
+        let password = hex::encode(rand::random::<[u8; 9]>());
+        config.service.console.users = vec![ConsoleUser {
+            name: CONSOLE_USER.into(),
+            password_hash: hash_password(&password).map_err(|e| err(e.to_string()))?,
+            role: Role::Write,
+        }];
+        Some(password)
+    } else {
+        None
+    };
     // Kept alive until the story ends.
     let mut _stripe_emulator = None;
     let mut _adyen_emulator = None;
@@ -137,6 +155,7 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
                 let component = components.join("omnicrm_stripe_gateway.wasm");
                 check_component(&component)?;
                 let (gc, emulator) = stripe::gateway(&component, addr).await?;
+                let gc = with_card_form(gc, emulator.as_ref());
                 let mode = if emulator.is_some() {
                     "Stripe plugin -> Stripe emulator (in-process; set STRIPE_SECRET_KEY=sk_test_... for Stripe test mode)"
                 } else {
@@ -205,15 +224,51 @@ async fn run_in(opts: &DemoOptions, dir: &Path) -> Result<(), DemoError> {
         running.addr,
         config.service.database.display()
     );
-    let api = ApiClient::new(format!("http://{}", running.addr), Some(key));
+    let api = ApiClient::new(format!("http://{}", running.addr), Some(key.clone()));
     let result = match &story {
         Story::Stripe { offline_secret } => {
             stripe::story(&api, &gateway, offline_secret.as_deref(), opts.verbose).await
         }
         Story::Adyen { emulator } => adyen::story(&api, &gateway, emulator, opts.verbose).await,
     };
+    if let (Ok(()), Some(password)) = (&result, console_password) {
+        println!();
+        println!("The service keeps running with the demo's data (Ctrl-C stops it):");
+        println!("   {:<22} http://{}/console", "console", running.addr);
+        println!("   {:<22} {CONSOLE_USER} / {password}", "sign in");
+        println!("   {:<22} {}", "or the API key", key);
+        println!(
+            "   {:<22} http://{}/v1/ (Authorization: Bearer <the key>)",
+            "API", running.addr
+        );
+        server::shutdown_signal().await;
+    }
     running.shutdown().await;
     result
+}
+
+/// The console user the demo creates with `keep_serving`.
+const CONSOLE_USER: &str = "operator";
+
+/// The Stripe gateway against the in-process emulator gets a publishable key and the emulator's
+/// test card form, so that the console's card sessions work offline.
+#[cfg(feature = "emulator")]
+fn with_card_form(gc: GatewayConfig, emulator: Option<&stripe::Emulator>) -> GatewayConfig {
+    match emulator {
+        Some(e) => gc
+            .with_setting("publishable-key", "pk_test_omnicrm_demo")
+            .with_setting(
+                "card-form-url",
+                format!("{}/_emulator/card-form", e.base_url()),
+            ),
+        None => gc,
+    }
+}
+
+/// Without the emulator there is no test card form.
+#[cfg(not(feature = "emulator"))]
+fn with_card_form(gc: GatewayConfig, _emulator: Option<&stripe::Emulator>) -> GatewayConfig {
+    gc
 }
 
 fn check_component(path: &Path) -> Result<(), DemoError> {

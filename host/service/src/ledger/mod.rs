@@ -56,6 +56,9 @@ pub trait Ledger: Send + Sync + 'static {
     fn upsert_customer(&self, link: &CustomerLink) -> Result<CustomerLink>;
     /// The customer's links, one per gateway.
     fn customer_links(&self, crm_customer_id: &str) -> Result<Vec<CustomerLink>>;
+    /// Customer links whose CRM id, name or email contains `query` (case-insensitive; every
+    /// link when empty), newest first, at most `limit`.
+    fn search_customers(&self, query: &str, limit: u32) -> Result<Vec<CustomerLink>>;
 
     /// Stores a card; storing the same gateway card again returns the stored row.
     fn insert_card(&self, card: &NewCard) -> Result<Card>;

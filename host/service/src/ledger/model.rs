@@ -247,6 +247,8 @@ pub struct NewTransaction {
 pub struct TxnFilter {
     /// Only this customer's.
     pub customer: Option<String>,
+    /// Only those made through this gateway.
+    pub gateway: Option<String>,
     /// Only these statuses.
     pub statuses: Vec<TxnStatus>,
     /// Only invoiced (true) or uninvoiced (false).

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod adyen;
+pub mod browser;
 pub mod crash;
 pub mod postgres;
 

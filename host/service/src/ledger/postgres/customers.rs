@@ -86,6 +86,36 @@ pub(super) fn customer_links(db: &Connections, crm_customer_id: &str) -> Result<
     })
 }
 
+/// See [`crate::ledger::Ledger::search_customers`]. `ILIKE`: the same case-insensitive match
+/// as SQLite's `LIKE`.
+pub(super) fn search_customers(
+    db: &Connections,
+    query: &str,
+    limit: u32,
+) -> Result<Vec<CustomerLink>> {
+    // LIKE's wildcards in the query are matched as themselves.
+    let escaped: String = query
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    db.read(|conn| {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLS} FROM customers
+             WHERE crm_customer_id ILIKE ?1 ESCAPE '\\' OR name ILIKE ?1 ESCAPE '\\'
+                OR email ILIKE ?1 ESCAPE '\\'
+             ORDER BY created_at DESC, crm_customer_id, gateway LIMIT ?2"
+        ))?;
+        let rows = st
+            .query_map(params![pattern, i64::from(limit)], customer_row)?
+            .collect::<Result<_>>()?;
+        Ok(rows)
+    })
+}
+
 /// See [`crate::ledger::Ledger::insert_card`].
 pub(super) fn insert_card(db: &Connections, card: &NewCard) -> Result<Card> {
     db.write(|tx| {

@@ -137,6 +137,9 @@ impl Ledger for PgLedger {
         customers::upsert_customer(&self.db, link)
     }
 
+    fn search_customers(&self, query: &str, limit: u32) -> Result<Vec<CustomerLink>> {
+        customers::search_customers(&self.db, query, limit)
+    }
     fn customer_links(&self, crm_customer_id: &str) -> Result<Vec<CustomerLink>> {
         customers::customer_links(&self.db, crm_customer_id)
     }

@@ -154,6 +154,10 @@ pub(super) fn transactions(db: &Connections, f: &TxnFilter) -> Result<Vec<Transa
         sql.push_str(" AND crm_customer_id = ?");
         args.push(c.clone().into());
     }
+    if let Some(g) = &f.gateway {
+        sql.push_str(" AND gateway = ?");
+        args.push(g.clone().into());
+    }
     if !f.statuses.is_empty() {
         sql.push_str(&format!(
             " AND status IN ({})",

@@ -88,6 +88,20 @@ pub fn customers_link_once_per_gateway_keeping_known_details(l: &dyn Ledger) {
         "oldest link first"
     );
     assert!(l.customer_links("c2").unwrap().is_empty());
+    // Search: by id, name or e-mail, any case, newest first; LIKE's wildcards match themselves.
+    let found = |q: &str| {
+        l.search_customers(q, 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.gateway_customer_ref.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(found("C1"), vec!["off_1", "cus_2"]);
+    assert_eq!(found("ann b"), vec!["cus_2"]);
+    assert_eq!(found("EXAMPLE.com"), vec!["cus_2"]);
+    assert_eq!(found(""), vec!["off_1", "cus_2"]);
+    assert!(found("%").is_empty() && found("c_").is_empty());
+    assert_eq!(l.search_customers("", 1).unwrap().len(), 1);
 }
 
 /// Expiry windows span years; a card stored while the customer has no default becomes it;

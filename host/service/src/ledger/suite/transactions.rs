@@ -250,6 +250,21 @@ pub fn transaction_listings_filter_and_page_newest_first(l: &dyn Ledger) {
         .is_empty()
     );
     let paid = succeed(l, t1.id, 100);
+    assert_eq!(
+        ids(TxnFilter {
+            gateway: Some("stripe".into()),
+            ..Default::default()
+        }),
+        vec![t1.id],
+        "only the one charged through stripe"
+    );
+    assert!(
+        ids(TxnFilter {
+            gateway: Some("offline".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
     let payment = paid.gateway_payment_ref.clone().unwrap();
     assert_eq!(
         l.transaction_by_payment("stripe", &payment).unwrap(),

@@ -45,6 +45,8 @@
 //! make take at most a fifth of each, so they never starve charges.
 //! Relative paths are resolved against the directory of the configuration file.
 
+pub mod console;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -225,6 +227,9 @@ pub struct ServiceSection {
     /// An extra trusted CA certificate (PEM file), for local TLS emulators.
     #[serde(default)]
     pub extra_ca_pem: Option<PathBuf>,
+    /// The operator console (`[service.console]`): its users and sessions.
+    #[serde(default)]
+    pub console: crate::config::console::ConsoleSettings,
 }
 
 impl ServiceSection {
@@ -281,6 +286,7 @@ impl Default for ServiceSection {
             watch_interval_ms: default_watch_ms(),
             cache_dir: None,
             extra_ca_pem: None,
+            console: Default::default(),
         }
     }
 }
@@ -608,7 +614,7 @@ max_concurrency = 2
 
     #[test]
     fn the_example_file_is_valid() {
-        let text = include_str!("../tests/fixtures/omnicrm-pay.example.toml");
+        let text = include_str!("../../tests/fixtures/omnicrm-pay.example.toml");
         let c = ServiceConfig::from_toml_str(text, Path::new("/repo")).unwrap();
         assert_eq!(c.default_gateway(), Some("stripe"));
         assert_eq!(c.gateways.len(), 2);

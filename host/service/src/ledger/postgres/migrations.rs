@@ -19,11 +19,6 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_cluster.sql",
         include_str!("migrations/0002_cluster.sql"),
     ),
-    (
-        3,
-        "0003_period_indexes.sql",
-        include_str!("migrations/0003_period_indexes.sql"),
-    ),
 ];
 
 /// The advisory lock held while migrating (the first key of the ledger's advisory locks).

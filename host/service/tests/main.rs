@@ -22,6 +22,7 @@ mod cli;
 mod cluster;
 mod conformance_cli;
 mod console;
+mod console_demo;
 mod contract_v0_2;
 mod crash;
 mod hot_swap;

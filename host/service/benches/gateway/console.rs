@@ -1,6 +1,6 @@
 //! Measurement 11: the operator console's pages with 10,000 transactions in the ledger. The
-//! ledger is filled directly (10,000 charges, most of them succeeded, some refunded, over 100
-//! customers), then the service runs in this process with the Stripe plugin against the
+//! ledger is filled directly (10,000 charges, most of them succeeded, some refunded or disputed,
+//! the rest invoiced, over 100 customers), then the service runs in this process with the Stripe plugin against the
 //! emulator, an operator signs in over HTTP, and each page is loaded as a browser would (the
 //! session cookie, the whole HTML answer read). Target: every page under 100 ms.
 
@@ -16,8 +16,8 @@ use omnicrm_pay::config::console::{ConsoleUser, Role, hash_password};
 use omnicrm_pay::config::{GatewayEntry, ServiceConfig};
 use omnicrm_pay::ledger::sqlite::SqliteLedger;
 use omnicrm_pay::ledger::{
-    Capture, CustomerLink, Durability, Initiator, Ledger, NewTransaction, TxnKind, TxnPatch,
-    TxnStatus,
+    Capture, CustomerLink, DisputeStatus, DisputeUpdate, Durability, Initiator, InvoiceKeeper,
+    Ledger, NewInvoice, NewTransaction, TxnKind, TxnPatch, TxnStatus,
 };
 use omnicrm_pay::server;
 
@@ -30,7 +30,8 @@ const TARGET: Duration = Duration::from_millis(100);
 type Http = Client<HttpConnector, Full<bytes::Bytes>>;
 
 /// Fills a ledger with `count` charges over `customers` customers: 9 in 10 succeeded (one in
-/// 20 of those refunded in part), the rest pending.
+/// 20 of those refunded in part, one in 50 disputed), the rest pending and then invoiced, one
+/// invoice per customer.
 fn fill(ledger: &SqliteLedger, count: usize, customers: usize) -> Result<()> {
     for c in 0..customers {
         ledger.upsert_customer(&CustomerLink {
@@ -75,7 +76,35 @@ fn fill(ledger: &SqliteLedger, count: usize, customers: usize) -> Result<()> {
                     ..Default::default()
                 },
             )?;
+            if i % 50 == 3 {
+                ledger.upsert_dispute(&DisputeUpdate {
+                    evidence_due_by: None,
+                    gateway: "stripe".into(),
+                    gateway_dispute_ref: format!("du_bench_console_{i}"),
+                    gateway_payment_ref: Some(format!("pi_bench_console_{i}")),
+                    transaction_id: None,
+                    amount: txn.amount,
+                    currency: "USD".into(),
+                    reason: "fraudulent".into(),
+                    status: DisputeStatus::Open,
+                })?;
+            }
         }
+    }
+    // Each customer's pending charges on an invoice.
+    for c in 0..customers {
+        ledger.create_invoice(&NewInvoice {
+            crm_customer_id: format!("bench-console-{c}"),
+            gateway: "stripe".into(),
+            currency: "USD".into(),
+            description: Some("monthly statement".into()),
+            period_start: None,
+            period_end: None,
+            due_date: None,
+            idempotency_key: format!("bench-console-invoice-{c}"),
+            now: omnicrm_pay::ledger::now(),
+            kept_by: InvoiceKeeper::Ledger,
+        })?;
     }
     Ok(())
 }
@@ -200,6 +229,14 @@ pub async fn pages(bench: &mut Bench) -> Result<()> {
             "/console/customers?q=bench".to_string(),
         ),
         ("gateways", "/console/gateways".to_string()),
+        (
+            "dashboard (since 2000, 120 weekly buckets)",
+            "/console?from=2000-01-01".to_string(),
+        ),
+        ("invoices", "/console/invoices".to_string()),
+        ("an invoice (its lines)", "/console/invoices/1".to_string()),
+        ("disputes", "/console/disputes".to_string()),
+        ("billing runs", "/console/billing-runs".to_string()),
     ];
     let mut worst = Duration::ZERO;
     for (what, path) in pages {

@@ -368,7 +368,20 @@ pub trait Ledger: Send + Sync + 'static {
     /// Each gateway's figures for one currency over `[from, to)` (charges and refunds by when
     /// they were made, invoices by when they were paid, disputes by when they were opened);
     /// gateways with no activity are left out.
-    fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>>;
+    fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>> {
+        let mut whole = self.figures_by_period(currency, from, to, to - from)?;
+        Ok(whole.pop().map(|(_, figures)| figures).unwrap_or_default())
+    }
+    /// [`Ledger::figures`] of each consecutive period of `period` seconds from `from` (the last
+    /// one ends at `to`), in one pass over the ledger: each period with any activity, by its
+    /// start, oldest first.
+    fn figures_by_period(
+        &self,
+        currency: &str,
+        from: Ts,
+        to: Ts,
+        period: i64,
+    ) -> Result<Vec<(Ts, Vec<LedgerFigures>)>>;
 
     /// Whether several service instances may share this ledger (then billing runs split their
     /// work through claims, gateway pacing is shared and background jobs elect a leader).

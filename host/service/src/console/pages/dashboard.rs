@@ -201,22 +201,13 @@ pub async fn show(
     let weekly = q.step.as_deref() == Some("week") || (to - from) / DAY > 92;
     let step = bucket_size(from, to, if weekly { 7 * DAY } else { DAY });
     let c = currency.clone();
-    let buckets = st
+    let active = st
         .service
         .db
-        .run(move |l| {
-            let mut out = Vec::new();
-            let mut start = from;
-            while start < to {
-                let end = (start + step).min(to);
-                out.push((start, l.figures(&c, start, end)?));
-                start = end;
-            }
-            Ok(out)
-        })
+        .run(move |l| l.figures_by_period(&c, from, to, step))
         .await;
-    let buckets = match buckets {
-        Ok(b) => b,
+    let buckets = match active {
+        Ok(active) => every_bucket(from, to, step, active),
         Err(e) => return domain_error(&e.into()),
     };
     let (revenue, outflow, labels) = chart_series(&summary, &buckets);
@@ -267,6 +258,28 @@ fn bucket_size(from: Ts, to: Ts, wanted: i64) -> i64 {
     let span = (to - from).max(1);
     let least = (span + MAX_BUCKETS - 1) / MAX_BUCKETS;
     wanted.max((least + DAY - 1) / DAY * DAY)
+}
+
+/// The chart's buckets from `from` to `to`, `step` apart: those of `active` (the periods with
+/// activity, oldest first), and empty ones between.
+fn every_bucket(
+    from: Ts,
+    to: Ts,
+    step: i64,
+    active: Vec<(Ts, Vec<LedgerFigures>)>,
+) -> Vec<(Ts, Vec<LedgerFigures>)> {
+    let mut active = active.into_iter().peekable();
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let figures = active
+            .next_if(|(t, _)| *t == start)
+            .map(|(_, f)| f)
+            .unwrap_or_default();
+        out.push((start, figures));
+        start += step;
+    }
+    out
 }
 
 /// The columns of the figures table: combined first, then each gateway.
@@ -367,6 +380,24 @@ fn chart_series(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_bucket_is_charted_with_the_active_ones_in_place() {
+        let figures = |g: &str| LedgerFigures {
+            gateway: g.into(),
+            revenue: 1,
+            ..Default::default()
+        };
+        let active = vec![(DAY, vec![figures("a")]), (3 * DAY, vec![figures("b")])];
+        let all = every_bucket(0, 4 * DAY + 1, DAY, active);
+        let starts: Vec<Ts> = all.iter().map(|(t, _)| *t).collect();
+        assert_eq!(starts, [0, DAY, 2 * DAY, 3 * DAY, 4 * DAY]);
+        let gateways: Vec<Vec<&str>> = all
+            .iter()
+            .map(|(_, f)| f.iter().map(|f| f.gateway.as_str()).collect())
+            .collect();
+        assert_eq!(gateways, [vec![], vec!["a"], vec![], vec!["b"], vec![]]);
+    }
 
     #[test]
     fn buckets_stay_within_the_charts_limit() {

@@ -259,84 +259,53 @@ async fn optional_amount(st: &ConsoleState, id: i64, text: &str) -> Result<Optio
     parse_amount(text, &txn.currency).map(Some)
 }
 
-/// `POST /console/transactions/{id}/capture` (confirmed; in part when an amount is given).
-pub async fn capture(
+/// `POST /console/transactions/{id}/{action}`: `capture` or `refund` (in part when an amount
+/// is given), or `void`; each confirmed.
+pub async fn act(
     State(st): State<Arc<ConsoleState>>,
     Extension(signed): Extension<Signed>,
-    Path(id): Path<i64>,
+    Path((id, action)): Path<(i64, String)>,
     Form(f): Form<ChangeForm>,
 ) -> Response {
     let back = format!("/console/transactions/{id}");
-    if f.confirm.is_none() {
-        return after_form(&st, &signed, &back, Err("Tick the box to confirm.".into()));
-    }
-    let amount = match optional_amount(&st, id, &f.amount).await {
-        Ok(a) => a,
-        Err(e) => return after_form(&st, &signed, &back, Err(e)),
-    };
-    let result = st.service.capture(id, amount).await;
-    after_form(
-        &st,
-        &signed,
-        &back,
-        result
-            .map(|t| format!("Captured: the transaction is {}.", t.status))
-            .map_err(|e| e.message),
-    )
+    let outcome = change(&st, id, &action, f).await;
+    after_form(&st, &signed, &back, outcome)
 }
 
-/// `POST /console/transactions/{id}/void` (confirmed).
-pub async fn void(
-    State(st): State<Arc<ConsoleState>>,
-    Extension(signed): Extension<Signed>,
-    Path(id): Path<i64>,
-    Form(f): Form<ChangeForm>,
-) -> Response {
-    let back = format!("/console/transactions/{id}");
+/// Carries out a confirmed capture, void or refund; what the operator is told.
+async fn change(st: &ConsoleState, id: i64, action: &str, f: ChangeForm) -> Result<String, String> {
     if f.confirm.is_none() {
-        return after_form(&st, &signed, &back, Err("Tick the box to confirm.".into()));
+        return Err("Tick the box to confirm.".into());
     }
-    let result = st.service.void(id).await;
-    after_form(
-        &st,
-        &signed,
-        &back,
-        result
-            .map(|t| format!("Voided: the transaction is {}.", t.status))
-            .map_err(|e| e.message),
-    )
-}
-
-/// `POST /console/transactions/{id}/refund` (confirmed; in part when an amount is given).
-pub async fn refund(
-    State(st): State<Arc<ConsoleState>>,
-    Extension(signed): Extension<Signed>,
-    Path(id): Path<i64>,
-    Form(f): Form<ChangeForm>,
-) -> Response {
-    let back = format!("/console/transactions/{id}");
-    if f.confirm.is_none() {
-        return after_form(&st, &signed, &back, Err("Tick the box to confirm.".into()));
-    }
-    let amount = match optional_amount(&st, id, &f.amount).await {
-        Ok(a) => a,
-        Err(e) => return after_form(&st, &signed, &back, Err(e)),
-    };
-    let reason = Some(f.reason).filter(|r| !r.is_empty());
-    let result = st.service.refund(id, amount, reason, None).await;
-    after_form(
-        &st,
-        &signed,
-        &back,
-        result
-            .map(|(r, pending)| {
-                let money = crate::currency::format_amount(r.amount, &r.currency);
-                if pending {
-                    format!("Refund of {money} sent: the gateway settles it later.")
-                } else {
-                    format!("Refund of {money} is {}.", r.status)
-                }
+    match action {
+        "capture" => {
+            let amount = optional_amount(st, id, &f.amount).await?;
+            let t = st
+                .service
+                .capture(id, amount)
+                .await
+                .map_err(|e| e.message)?;
+            Ok(format!("Captured: the transaction is {}.", t.status))
+        }
+        "void" => {
+            let t = st.service.void(id).await.map_err(|e| e.message)?;
+            Ok(format!("Voided: the transaction is {}.", t.status))
+        }
+        "refund" => {
+            let amount = optional_amount(st, id, &f.amount).await?;
+            let reason = Some(f.reason).filter(|r| !r.is_empty());
+            let (r, pending) = st
+                .service
+                .refund(id, amount, reason, None)
+                .await
+                .map_err(|e| e.message)?;
+            let money = crate::currency::format_amount(r.amount, &r.currency);
+            Ok(if pending {
+                format!("Refund of {money} sent: the gateway settles it later.")
+            } else {
+                format!("Refund of {money} is {}.", r.status)
             })
-            .map_err(|e| e.message),
-    )
+        }
+        _ => Err("No such action.".into()),
+    }
 }

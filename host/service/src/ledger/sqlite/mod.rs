@@ -470,8 +470,14 @@ impl Ledger for SqliteLedger {
         totals::totals(&self.db, currency, from, to)
     }
 
-    fn figures(&self, currency: &str, from: Ts, to: Ts) -> Result<Vec<LedgerFigures>> {
-        totals::figures(&self.db, currency, from, to)
+    fn figures_by_period(
+        &self,
+        currency: &str,
+        from: Ts,
+        to: Ts,
+        period: i64,
+    ) -> Result<Vec<(Ts, Vec<LedgerFigures>)>> {
+        totals::figures_by_period(&self.db, currency, from, to, period)
     }
 
     fn claim_due_transactions(&self, claim: &DueClaim) -> Result<Vec<Transaction>> {

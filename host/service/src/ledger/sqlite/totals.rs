@@ -48,22 +48,24 @@ pub(super) fn totals(db: &Connections, currency: &str, from: Ts, to: Ts) -> Resu
     })
 }
 
-/// Runs `sql` (parameters currency, from, to) whose rows start with a gateway name, and hands
-/// each row to `add` with that gateway's figures.
-fn each_gateway(
+/// Runs `sql` (parameters currency, from, to, period length) whose rows start with a period's
+/// number and a gateway name, and hands each row to `add` with that gateway's figures of that
+/// period.
+fn each_period_gateway(
     conn: &Connection,
     sql: &str,
-    args: (&str, Ts, Ts),
-    figures: &mut BTreeMap<String, LedgerFigures>,
+    args: (&str, Ts, Ts, i64),
+    periods: &mut BTreeMap<(i64, String), LedgerFigures>,
     add: impl Fn(&mut LedgerFigures, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
 ) -> Result<()> {
     let mut st = conn.prepare_cached(sql)?;
-    let mut rows = st.query(params![args.0, args.1, args.2])?;
+    let mut rows = st.query(params![args.0, args.1, args.2, args.3])?;
     while let Some(row) = rows.next()? {
-        let gateway: Option<String> = row.get(0)?;
+        let period: i64 = row.get(0)?;
+        let gateway: Option<String> = row.get(1)?;
         let gateway = gateway.unwrap_or_default();
-        let f = figures
-            .entry(gateway.clone())
+        let f = periods
+            .entry((period, gateway.clone()))
             .or_insert_with(|| LedgerFigures {
                 gateway,
                 ..Default::default()
@@ -73,74 +75,79 @@ fn each_gateway(
     Ok(())
 }
 
-/// See [`crate::ledger::Ledger::figures`].
-pub(super) fn figures(
+/// See [`crate::ledger::Ledger::figures_by_period`].
+pub(super) fn figures_by_period(
     db: &Connections,
     currency: &str,
     from: Ts,
     to: Ts,
-) -> Result<Vec<LedgerFigures>> {
+    period: i64,
+) -> Result<Vec<(Ts, Vec<LedgerFigures>)>> {
+    let period = period.max(1);
     db.read(|conn| {
-        let args = (currency, from, to);
-        let mut figures = BTreeMap::new();
+        let args = (currency, from, to, period);
+        let mut periods = BTreeMap::new();
         // Charges paid by a payment of their own (an invoice's lines are paid by the invoice).
-        each_gateway(
+        each_period_gateway(
             conn,
-            "SELECT gateway, COUNT(*), SUM(amount_captured), SUM(COALESCE(fee, 0))
+            "SELECT (created_at - ?2) / ?4, gateway, COUNT(*), SUM(amount_captured),
+                    SUM(COALESCE(fee, 0))
              FROM transactions
              WHERE currency = ?1 AND kind = 'charge' AND amount_captured > 0
                AND gateway_payment_ref IS NOT NULL AND created_at >= ?2 AND created_at < ?3
-             GROUP BY gateway",
+             GROUP BY 1, gateway",
             args,
-            &mut figures,
+            &mut periods,
             |f, r| {
-                f.successful_payments += r.get::<_, i64>(1)? as u64;
-                f.revenue += r.get::<_, i64>(2)?;
-                f.fees += r.get::<_, i64>(3)?;
+                f.successful_payments += r.get::<_, i64>(2)? as u64;
+                f.revenue += r.get::<_, i64>(3)?;
+                f.fees += r.get::<_, i64>(4)?;
                 Ok(())
             },
         )?;
-        each_gateway(
+        each_period_gateway(
             conn,
-            "SELECT gateway, COUNT(*), SUM(amount_paid), SUM(COALESCE(fee, 0)) FROM invoices
+            "SELECT (paid_at - ?2) / ?4, gateway, COUNT(*), SUM(amount_paid),
+                    SUM(COALESCE(fee, 0))
+             FROM invoices
              WHERE currency = ?1 AND status = 'paid' AND amount_paid > 0
                AND paid_at >= ?2 AND paid_at < ?3
-             GROUP BY gateway",
+             GROUP BY 1, gateway",
             args,
-            &mut figures,
+            &mut periods,
             |f, r| {
-                f.successful_payments += r.get::<_, i64>(1)? as u64;
-                f.revenue += r.get::<_, i64>(2)?;
-                f.fees += r.get::<_, i64>(3)?;
+                f.successful_payments += r.get::<_, i64>(2)? as u64;
+                f.revenue += r.get::<_, i64>(3)?;
+                f.fees += r.get::<_, i64>(4)?;
                 Ok(())
             },
         )?;
-        each_gateway(
+        each_period_gateway(
             conn,
-            "SELECT t.gateway, COUNT(*), SUM(r.amount) FROM refunds r
+            "SELECT (r.created_at - ?2) / ?4, t.gateway, COUNT(*), SUM(r.amount) FROM refunds r
                JOIN transactions t ON t.id = r.transaction_id
              WHERE r.currency = ?1 AND r.status = 'succeeded'
                AND r.created_at >= ?2 AND r.created_at < ?3
-             GROUP BY t.gateway",
+             GROUP BY 1, t.gateway",
             args,
-            &mut figures,
+            &mut periods,
             |f, r| {
-                f.refund_count += r.get::<_, i64>(1)? as u64;
-                f.refunds += r.get::<_, i64>(2)?;
+                f.refund_count += r.get::<_, i64>(2)? as u64;
+                f.refunds += r.get::<_, i64>(3)?;
                 Ok(())
             },
         )?;
         // Inquiries (`warning`) move no money and are left out, as gateways count chargebacks.
-        each_gateway(
+        each_period_gateway(
             conn,
-            "SELECT gateway, status, COUNT(*), SUM(amount) FROM disputes
+            "SELECT (created_at - ?2) / ?4, gateway, status, COUNT(*), SUM(amount) FROM disputes
              WHERE currency = ?1 AND status != 'warning' AND created_at >= ?2 AND created_at < ?3
-             GROUP BY gateway, status",
+             GROUP BY 1, gateway, status",
             args,
-            &mut figures,
+            &mut periods,
             |f, r| {
-                let status: String = r.get(1)?;
-                let (count, amount) = (r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)?);
+                let status: String = r.get(2)?;
+                let (count, amount) = (r.get::<_, i64>(3)? as u64, r.get::<_, i64>(4)?);
                 f.disputes_opened += count;
                 f.disputed_amount += amount;
                 match status.as_str() {
@@ -154,6 +161,14 @@ pub(super) fn figures(
                 Ok(())
             },
         )?;
-        Ok(figures.into_values().collect())
+        let mut out: Vec<(Ts, Vec<LedgerFigures>)> = Vec::new();
+        for ((n, _), figures) in periods {
+            let start = from + n * period;
+            match out.last_mut() {
+                Some((last, list)) if *last == start => list.push(figures),
+                _ => out.push((start, vec![figures])),
+            }
+        }
+        Ok(out)
     })
 }

@@ -76,6 +76,7 @@ macro_rules! ledger_suite {
                 transactions::a_charge_and_its_intent_are_written_together_then_settled_together,
                 transactions::the_intent_log_lists_by_owner_and_settles,
                 transactions::totals_sum_the_settled_charges_of_one_currency_and_period,
+                transactions::figures_by_period_are_each_periods_figures_and_add_up,
                 refunds::refunds_never_exceed_what_remains_and_converge,
                 refunds::only_succeeded_charges_with_a_payment_are_refunded,
                 refunds::a_failed_refund_frees_its_amount,

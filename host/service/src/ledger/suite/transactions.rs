@@ -2,8 +2,9 @@
 
 use super::{charge_op, new_card, new_invoice, new_txn, refund, succeed};
 use crate::ledger::{
-    Capture, Ledger, LedgerError, LedgerTotals, NewOperation, OpKind, OpState, Operation,
-    RefundStatus, TxnFilter, TxnKind, TxnPatch, TxnStatus, now,
+    Capture, DisputeStatus, DisputeUpdate, Ledger, LedgerError, LedgerFigures, LedgerTotals,
+    NewOperation, OpKind, OpState, Operation, RefundStatus, Ts, TxnFilter, TxnKind, TxnPatch,
+    TxnStatus, now,
 };
 
 pub fn transactions_are_idempotent_and_compare_and_set(l: &dyn Ledger) {
@@ -589,5 +590,85 @@ pub fn totals_sum_the_settled_charges_of_one_currency_and_period(l: &dyn Ledger)
         l.totals("USD", at + 60, at + 120).unwrap(),
         LedgerTotals::default(),
         "nothing created in that period"
+    );
+}
+
+/// The figures of consecutive periods are each their own period's [`Ledger::figures`], start
+/// where they should, and add up to the figures of the whole span.
+pub fn figures_by_period_are_each_periods_figures_and_add_up(l: &dyn Ledger) {
+    let begin = now();
+    let charge = |key: &str, amount: i64| {
+        let (t, _) = l.insert_transaction(&new_txn("c1", amount, key)).unwrap();
+        succeed(l, t.id, amount)
+    };
+    let a = charge("k1", 1000);
+    // Records a second apart, so that one-second periods split them.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = charge("k2", 500);
+    let r = refund(l, b.id, Some(200), None, "r1").unwrap();
+    l.settle_refund(
+        r.id,
+        &[RefundStatus::Pending],
+        RefundStatus::Succeeded,
+        Some("re_1"),
+        None,
+    )
+    .unwrap()
+    .unwrap();
+    l.upsert_dispute(&DisputeUpdate {
+        evidence_due_by: None,
+        gateway: "stripe".into(),
+        gateway_dispute_ref: "du_1".into(),
+        gateway_payment_ref: Some(format!("pi_{}", a.id)),
+        transaction_id: None,
+        amount: 1000,
+        currency: "USD".into(),
+        reason: "fraudulent".into(),
+        status: DisputeStatus::Lost,
+    })
+    .unwrap();
+    let end = now() + 1;
+    let whole = l.figures("USD", begin, end).unwrap();
+    assert_eq!(whole.len(), 1);
+    let w = &whole[0];
+    assert_eq!(
+        (
+            w.revenue,
+            w.successful_payments,
+            w.refunds,
+            w.chargeback_amount
+        ),
+        (1500, 2, 200, 1000)
+    );
+    for period in [1, 2, end - begin, end - begin + 7] {
+        let periods = l.figures_by_period("USD", begin, end, period).unwrap();
+        let mut last = None;
+        for (start, figures) in &periods {
+            assert!(*start >= begin && *start < end && (start - begin) % period == 0);
+            assert!(last < Some(*start), "oldest first, once each");
+            last = Some(*start);
+            let own = l.figures("USD", *start, (start + period).min(end)).unwrap();
+            assert_eq!(figures, &own, "the period from {start} of {period} s");
+        }
+        let sum = |f: fn(&LedgerFigures) -> i64| -> i64 {
+            periods.iter().flat_map(|(_, list)| list).map(f).sum()
+        };
+        assert_eq!(sum(|f| f.revenue), w.revenue);
+        assert_eq!(sum(|f| f.refunds), w.refunds);
+        assert_eq!(sum(|f| f.chargeback_amount), w.chargeback_amount);
+        assert_eq!(sum(|f| f.successful_payments as i64), 2);
+        if period == 1 {
+            assert!(periods.len() >= 2, "{periods:?}");
+        } else if period >= end - begin {
+            assert_eq!(
+                periods,
+                [(begin, whole.clone())] as [(Ts, Vec<LedgerFigures>); 1]
+            );
+        }
+    }
+    assert!(
+        l.figures_by_period("EUR", begin, end, 1)
+            .unwrap()
+            .is_empty()
     );
 }

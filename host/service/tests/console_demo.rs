@@ -117,6 +117,11 @@ async fn the_demo_keeps_serving_and_every_console_page_shows_its_data() {
     b.screenshot("demo-invoices").await;
     b.click("#invoices a[href^='/console/invoices/']").await;
     assert!(b.text("#invoice-status").await.contains("paid"));
+    let lines = b.text("#transactions").await;
+    assert!(
+        lines.contains("Mobile plan, April") && lines.contains("credit −USD 5.00"),
+        "the invoice's lines, its credit shown as one:\n{lines}"
+    );
     b.screenshot("demo-invoice").await;
 
     b.goto(&url("/console/gateways")).await;

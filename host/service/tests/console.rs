@@ -198,7 +198,8 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     let mut state = String::new();
     for _ in 0..150 {
         state = b.try_text("#run-state").await.unwrap_or_default();
-        if state == "done" {
+        // Done, and reloaded by the script to show the results.
+        if state == "done" && b.try_text("#run-results").await.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -209,6 +210,11 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     );
     env.emulator.faults().set_latency(std::time::Duration::ZERO);
     assert_eq!(b.text("#result-succeeded").await, "4");
+    assert!(
+        b.stays("#run-results", std::time::Duration::from_millis(2500))
+            .await,
+        "a finished run's page polls no more and stays put"
+    );
     b.screenshot("billing-run").await;
     for id in later {
         let r = env

@@ -242,6 +242,18 @@ impl Browser {
         e.text().await.ok()
     }
 
+    /// Whether the page stays as it is (not reloaded, not left) for `time`: the element `css`
+    /// selects now is still there afterwards.
+    pub async fn stays(&self, css: &str, time: Duration) -> bool {
+        let e = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+        tokio::time::sleep(time).await;
+        e.text().await.is_ok()
+    }
+
     /// Whether an element matches `css`.
     pub async fn has(&self, css: &str) -> bool {
         !self

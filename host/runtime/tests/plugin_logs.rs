@@ -8,7 +8,7 @@
 use omnicrm_host::contract::{CaptureMode, ChargeRequest, Money, StoredCredentialUse};
 use omnicrm_host::{CallError, Gateway, GatewayConfig, Limits, Runtime, RuntimeOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Everything logged by this test binary, from the first call of [`captured`] on.
@@ -52,16 +52,7 @@ fn lines_of(gateway: &str) -> Vec<String> {
 }
 
 fn misbehaving() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    let path = target.join("wasm32-wasip2/plugin/misbehaving_gateway.wasm");
-    assert!(
-        path.exists(),
-        "component {} is missing: build the plugins first with `cargo xtask plugins`",
-        path.display()
-    );
-    path
+    omnicrm_host::built::component_path("misbehaving_gateway").unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn load(name: &str, limits: Limits) -> Gateway {

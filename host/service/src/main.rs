@@ -141,7 +141,7 @@ enum Command {
         #[arg(long, default_value = "stripe")]
         gateway: String,
         /// Directory of the built plugins.
-        #[arg(long, env = "OMNICRM_COMPONENT_DIR")]
+        #[arg(long, env = omnicrm_host::built::COMPONENT_DIR_ENV)]
         components: Option<PathBuf>,
         /// Use this configuration file's gateways instead (its first gateway, or the default).
         #[arg(short, long)]

@@ -8,13 +8,15 @@
 //! the API's own views.
 //!
 //! Security ([`guard`], [`session`]): operators sign in with a console user's password (argon2
-//! hashes in `[service.console]`, [`settings`]) or an API key of the `read` or `write` scope; a
+//! hashes in `[service.console]`, [`settings`](crate::config::console)) or an API key of the `read` or `write` scope; a
 //! session is a random id in an HttpOnly, SameSite=Lax cookie (Secure unless the listener is on
 //! loopback); every form carries the session's CSRF token; a read-only operator sees no write
 //! form and gets 403 on any write; the Content-Security-Policy allows the console's own origin
-//! only (no inline script or style), the Stripe Elements page adding Stripe's.
+//! only (no inline script or style), the Stripe Elements page adding Stripe's. Failed sign-ins
+//! are counted per account name and per client address; past a limit, sign-ins are refused
+//! (429) for a while without checking any password ([`throttle`]).
 //!
-//! Modules: [`settings`] (configuration), [`session`], [`guard`], [`state`], [`billing`]
+//! Modules: [`settings`](crate::config::console) (configuration), [`session`], [`guard`], [`throttle`], [`state`], [`billing`]
 //! (billing runs in the background), [`format`], [`charts`], [`assets`], [`pages`] (one module
 //! per page).
 
@@ -27,6 +29,7 @@ pub mod guard;
 pub mod pages;
 pub mod session;
 pub mod state;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -178,6 +178,8 @@ pub struct SignInLimits {
 #[must_use = "report the outcome of the sign-in"]
 pub struct SignInAttempt {
     name: Option<[u8; 32]>,
+    /// The name as a warning shows it (its first 64 characters).
+    shown_name: Option<String>,
     address: IpAddr,
     locks_name: bool,
     locks_address: bool,
@@ -230,6 +232,7 @@ impl SignInThrottle {
     ) -> Result<SignInAttempt, Locked> {
         let address = address_key(address);
         let locks_address = self.addresses.begin(&address, now)?;
+        let shown_name = name.map(|n| n.chars().take(64).collect());
         let name = name.map(name_key);
         let locks_name = match &name {
             Some(key) => match self.names.begin(key, now) {
@@ -243,6 +246,7 @@ impl SignInThrottle {
         };
         Ok(SignInAttempt {
             name,
+            shown_name,
             address,
             locks_name,
             locks_address,
@@ -258,14 +262,13 @@ impl SignInThrottle {
         self.addresses.forgive(&attempt.address);
     }
 
-    /// The sign-in failed (it stays counted); logs a warning when it locked the name (shown as
-    /// `name`, which the caller passes only for password sign-ins) or the address.
-    pub fn failed(&self, attempt: SignInAttempt, name: &str) {
+    /// The sign-in failed (it stays counted); logs a warning when it locked the name or the
+    /// address. (An attempt dropped unreported, its request abandoned, stays counted too.)
+    pub fn failed(&self, attempt: SignInAttempt) {
         let minutes = self.lockout.as_secs().div_ceil(60);
         if attempt.locks_name {
-            let shown: String = name.chars().take(64).collect();
             tracing::warn!(
-                name = ?shown,
+                name = ?attempt.shown_name.unwrap_or_default(),
                 minutes,
                 "console sign-in locked for an account name after too many failures"
             );
@@ -418,18 +421,18 @@ mod tests {
         let now = Instant::now();
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let first = t.begin_at(Some("ops"), a, now).unwrap();
-        t.failed(first, "ops");
+        t.failed(first);
         let second = t.begin_at(Some("ops"), b, now).unwrap();
-        t.failed(second, "ops");
+        t.failed(second);
         assert!(t.begin_at(Some("ops"), a, now).is_err(), "locked by name");
         // An unknown name is counted exactly alike; another name is not affected.
         for _ in 0..2 {
             let attempt = t.begin_at(Some("nobody"), a, now).unwrap();
-            t.failed(attempt, "nobody");
+            t.failed(attempt);
         }
         assert!(t.begin_at(Some("nobody"), b, now).is_err());
         let other = t.begin_at(Some("auditor"), a, now).unwrap();
-        t.failed(other, "auditor");
+        t.failed(other);
         let good = t.begin_at(Some("auditor"), a, now).unwrap();
         t.succeeded(good);
         let again = t.begin_at(Some("auditor"), a, now).unwrap();
@@ -446,19 +449,19 @@ mod tests {
         let now = Instant::now();
         let a: IpAddr = "192.0.2.7".parse().unwrap();
         let wrong = t.begin_at(Some("x"), a, now).unwrap();
-        t.failed(wrong, "x");
+        t.failed(wrong);
         let key = t.begin_at(None, a, now).unwrap();
-        t.failed(key, "");
+        t.failed(key);
         let good = t.begin_at(Some("ops"), a, now).unwrap();
         t.succeeded(good);
         let wrong = t.begin_at(Some("y"), a, now).unwrap();
-        t.failed(wrong, "y");
+        t.failed(wrong);
         let fourth = t.begin_at(None, a, now).unwrap();
         assert!(
             fourth.locks_address,
             "the success did not reset the address's count"
         );
-        t.failed(fourth, "");
+        t.failed(fourth);
         let refused = t.begin_at(Some("ops"), a, now).unwrap_err();
         assert_eq!(refused.retry_after, WINDOW);
         assert!(t.begin_at(None, a, now).is_err());
@@ -472,7 +475,7 @@ mod tests {
         let now = Instant::now();
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let first = t.begin_at(Some("ops"), a, now).unwrap();
-        t.failed(first, "ops");
+        t.failed(first);
         for _ in 0..5 {
             assert!(t.begin_at(Some("ops"), a, now).is_err());
         }
@@ -527,11 +530,11 @@ mod tests {
         let logs = logs_of(|| {
             for _ in 0..3 {
                 if let Ok(attempt) = t.begin_at(Some("ops"), a, now) {
-                    t.failed(attempt, "ops");
+                    t.failed(attempt);
                 }
             }
             let key = t.begin_at(None, a, now).unwrap();
-            t.failed(key, "");
+            t.failed(key);
         });
         let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
         assert_eq!(warnings.len(), 2, "{logs}");

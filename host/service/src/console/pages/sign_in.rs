@@ -78,7 +78,7 @@ pub struct SignInForm {
 
 /// The sign-in page refusing a locked name or address: 429, `Retry-After`, the wait in words.
 fn locked_page(st: &ConsoleState, headers: &HeaderMap, retry_after: Duration) -> Response {
-    let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let seconds = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
     let wait = match seconds.div_ceil(60) {
         1 => "a minute".to_string(),
         minutes => format!("{minutes} minutes"),
@@ -143,8 +143,7 @@ pub async fn submit(
         password_operator(&st, &form.name, form.password).await
     };
     let Some(operator) = operator else {
-        st.sign_in_throttle
-            .failed(attempt, counted_name.unwrap_or_default());
+        st.sign_in_throttle.failed(attempt);
         tracing::info!("a console sign-in was refused");
         return page(
             &st,

@@ -196,11 +196,14 @@ pub async fn start(
     let app = api::router(state).merge(console::router(service.clone(), &config.service, addr));
     let mut stop = rx.clone();
     let server = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|v| *v).await;
-            })
-            .await;
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|v| *v).await;
+        })
+        .await;
         if let Err(e) = result {
             tracing::error!(error = %e, "the HTTP server stopped");
         }

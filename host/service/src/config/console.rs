@@ -4,6 +4,9 @@
 //! [service.console]
 //! session_minutes = 480
 //! public_url = "https://pay.example.com"  # default: the request's Host
+//! sign_in_failures_per_name = 5      # failed sign-ins of one name before it is locked
+//! sign_in_failures_per_address = 20  # failed sign-ins from one client address (any name, API keys)
+//! sign_in_lockout_minutes = 15       # the window failures are counted in, and the lock's length
 //!
 //! [[service.console.users]]
 //! name = "ops"
@@ -44,6 +47,24 @@ fn default_session_minutes() -> u64 {
     8 * 60
 }
 
+fn default_failures_per_name() -> u32 {
+    5
+}
+
+fn default_failures_per_address() -> u32 {
+    20
+}
+
+fn default_lockout_minutes() -> u64 {
+    15
+}
+
+/// The most failures a sign-in limit may allow (a limit above it would not limit guessing).
+pub const MAX_SIGN_IN_FAILURES: u32 = 1000;
+
+/// The longest lockout, in minutes (a day).
+pub const MAX_LOCKOUT_MINUTES: u64 = 24 * 60;
+
 /// The `[service.console]` table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +79,45 @@ pub struct ConsoleSettings {
     /// a gateway's card form sends the customer back to; default: the request's `Host`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Failed sign-ins of one account name within `sign_in_lockout_minutes` after which the
+    /// name is locked (its sign-ins refused without checking the password) for
+    /// `sign_in_lockout_minutes`. Unknown names count alike. Default 5.
+    #[serde(default = "default_failures_per_name")]
+    pub sign_in_failures_per_name: u32,
+    /// Failed sign-ins from one client address (the connection's peer; IPv6 per /64), whatever
+    /// the name, API keys included, after which the address is locked likewise. Default 20.
+    #[serde(default = "default_failures_per_address")]
+    pub sign_in_failures_per_address: u32,
+    /// The window failed sign-ins are counted in (from the first), and how long a lock lasts,
+    /// in minutes. Default 15.
+    #[serde(default = "default_lockout_minutes")]
+    pub sign_in_lockout_minutes: u64,
+}
+
+impl ConsoleSettings {
+    /// Checks the sign-in limits: a message naming the setting at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        for (setting, value) in [
+            ("sign_in_failures_per_name", self.sign_in_failures_per_name),
+            (
+                "sign_in_failures_per_address",
+                self.sign_in_failures_per_address,
+            ),
+        ] {
+            if !(1..=MAX_SIGN_IN_FAILURES).contains(&value) {
+                return Err(format!(
+                    "service.console.{setting} is {value}: it must be from 1 to {MAX_SIGN_IN_FAILURES}"
+                ));
+            }
+        }
+        if !(1..=MAX_LOCKOUT_MINUTES).contains(&self.sign_in_lockout_minutes) {
+            return Err(format!(
+                "service.console.sign_in_lockout_minutes is {}: it must be from 1 to {MAX_LOCKOUT_MINUTES}",
+                self.sign_in_lockout_minutes
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ConsoleSettings {
@@ -66,6 +126,9 @@ impl Default for ConsoleSettings {
             users: Vec::new(),
             session_minutes: default_session_minutes(),
             public_url: None,
+            sign_in_failures_per_name: default_failures_per_name(),
+            sign_in_failures_per_address: default_failures_per_address(),
+            sign_in_lockout_minutes: default_lockout_minutes(),
         }
     }
 }
@@ -122,11 +185,52 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.users[0].role, s.session_minutes), (Role::Read, 480));
+        assert_eq!(
+            (
+                s.sign_in_failures_per_name,
+                s.sign_in_failures_per_address,
+                s.sign_in_lockout_minutes
+            ),
+            (5, 20, 15)
+        );
+        assert!(s.validate().is_ok());
         assert!(
             toml::from_str::<ConsoleSettings>(
                 "[[users]]\nname = \"a\"\npassword = \"p\"\nrole = \"read\""
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_sign_in_limits_are_read_and_checked() {
+        let s: ConsoleSettings = toml::from_str(
+            "sign_in_failures_per_name = 3\nsign_in_failures_per_address = 50\n\
+             sign_in_lockout_minutes = 60",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.sign_in_failures_per_name,
+                s.sign_in_failures_per_address,
+                s.sign_in_lockout_minutes
+            ),
+            (3, 50, 60)
+        );
+        assert!(s.validate().is_ok());
+        for (toml, setting) in [
+            ("sign_in_failures_per_name = 0", "sign_in_failures_per_name"),
+            (
+                "sign_in_failures_per_address = 1001",
+                "sign_in_failures_per_address",
+            ),
+            ("sign_in_lockout_minutes = 0", "sign_in_lockout_minutes"),
+            ("sign_in_lockout_minutes = 1441", "sign_in_lockout_minutes"),
+        ] {
+            let s: ConsoleSettings = toml::from_str(toml).unwrap();
+            let error = s.validate().unwrap_err();
+            assert!(error.contains(setting), "{error}");
+        }
+        assert!(toml::from_str::<ConsoleSettings>("sign_in_failures_per_name = -1").is_err());
     }
 }

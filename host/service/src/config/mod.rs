@@ -484,6 +484,7 @@ impl ServiceConfig {
                 "reconcile_concurrency and reconcile_max_attempts must be positive".into(),
             ));
         }
+        self.service.console.validate().map_err(invalid)?;
         Ok(())
     }
 

@@ -7,16 +7,18 @@
 //! ([`assets`]). The console calls the domain ([`crate::service::Service`]) directly and shows
 //! the API's own views.
 //!
-//! Security ([`guard`], [`session`]): operators sign in with a console user's password (argon2
-//! hashes in `[service.console]`, [`settings`]) or an API key of the `read` or `write` scope; a
+//! Security ([`guard`], [`session`], [`throttle`]): operators sign in with a console user's
+//! password (argon2 hashes in `[service.console]`, [`crate::config::console`]) or an API key of
+//! the `read` or `write` scope; failed sign-ins are counted per account name and per client
+//! address, and past a limit refused (429) for a while without checking any password; a
 //! session is a random id in an HttpOnly, SameSite=Lax cookie (Secure unless the listener is on
 //! loopback); every form carries the session's CSRF token; a read-only operator sees no write
 //! form and gets 403 on any write; the Content-Security-Policy allows the console's own origin
 //! only (no inline script or style), the Stripe Elements page adding Stripe's.
 //!
-//! Modules: [`settings`] (configuration), [`session`], [`guard`], [`state`], [`billing`]
+//! Modules: [`session`], [`guard`], [`throttle`] (failed sign-ins), [`state`], [`billing`]
 //! (billing runs in the background), [`format`], [`charts`], [`assets`], [`pages`] (one module
-//! per page).
+//! per page); the configuration is [`crate::config::console`].
 
 pub mod assets;
 pub mod billing;
@@ -27,6 +29,7 @@ pub mod guard;
 pub mod pages;
 pub mod session;
 pub mod state;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

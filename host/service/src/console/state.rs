@@ -1,5 +1,5 @@
 //! The console's shared state: the service it drives (directly, not over HTTP), who may sign
-//! in, the sessions, and the billing runs started from it.
+//! in, the sessions, the limits on failed sign-ins, and the billing runs started from it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use crate::service::Service;
 
 use super::billing::BillingRuns;
 use super::session::Sessions;
+use super::throttle::{SignInLimits, SignInThrottle};
 use crate::config::console::ConsoleUser;
 
 /// State shared by the console's pages.
@@ -22,6 +23,8 @@ pub struct ConsoleState {
     pub users: Vec<ConsoleUser>,
     /// The sessions.
     pub sessions: Sessions,
+    /// Failed sign-ins counted per name and per client address.
+    pub sign_in_throttle: SignInThrottle,
     /// Whether cookies are `Secure` (the listener is not on loopback).
     pub secure_cookies: bool,
     /// The console's address as the browser sees it (`http://127.0.0.1:8080`), for the card
@@ -40,6 +43,16 @@ impl ConsoleState {
             keys: ApiKeys::new(&section.api_keys),
             users: settings.users.clone(),
             sessions: Sessions::new(Duration::from_secs(settings.session_minutes.max(1) * 60)),
+            sign_in_throttle: SignInThrottle::new(SignInLimits {
+                per_name: settings.sign_in_failures_per_name,
+                per_address: settings.sign_in_failures_per_address,
+                lockout: Duration::from_secs(
+                    settings
+                        .sign_in_lockout_minutes
+                        .clamp(1, crate::config::console::MAX_LOCKOUT_MINUTES)
+                        * 60,
+                ),
+            }),
             secure_cookies: !loopback,
             public_url: settings
                 .public_url

@@ -1,12 +1,17 @@
 //! Signing in (a console user's password, or an API key of the `read` or `write` scope) and
 //! out. The sign-in form's CSRF token belongs to a session made for it; signing in replaces
 //! that session with a new one (a new id), so an id planted before sign-in is worthless.
+//! Failed sign-ins are counted per name and per client address ([`super::super::throttle`]);
+//! past the limits, sign-ins are refused with 429 and `Retry-After` before any password is
+//! checked, with the same answer whether the name exists or not.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -71,9 +76,30 @@ pub struct SignInForm {
     api_key: String,
 }
 
-/// `POST /console/sign-in`.
+/// The sign-in page refusing a locked name or address: 429, `Retry-After`, the wait in words.
+fn locked_page(st: &ConsoleState, headers: &HeaderMap, retry_after: Duration) -> Response {
+    let seconds = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
+    let wait = match seconds.div_ceil(60) {
+        1 => "a minute".to_string(),
+        minutes => format!("{minutes} minutes"),
+    };
+    let mut res = page(
+        st,
+        headers,
+        Some(format!(
+            "Too many failed sign-ins: wait about {wait}, then try again."
+        )),
+        StatusCode::TOO_MANY_REQUESTS,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    res
+}
+
+/// `POST /console/sign-in`; `peer` is the client's address, which failures are counted by.
 pub async fn submit(
     State(st): State<Arc<ConsoleState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -102,12 +128,22 @@ pub async fn submit(
             "The form's security token is missing or stale: reload the page and try again.",
         );
     }
-    let operator = if !form.api_key.is_empty() {
+    let with_key = !form.api_key.is_empty();
+    let counted_name = (!with_key).then_some(form.name.as_str());
+    let attempt = match st.sign_in_throttle.begin(counted_name, peer.ip()) {
+        Ok(attempt) => attempt,
+        Err(locked) => {
+            tracing::debug!(address = %peer.ip(), "a console sign-in was refused: locked");
+            return locked_page(&st, &headers, locked.retry_after);
+        }
+    };
+    let operator = if with_key {
         key_operator(&st, &form.api_key)
     } else {
-        password_operator(&st, form.name, form.password).await
+        password_operator(&st, &form.name, form.password).await
     };
     let Some(operator) = operator else {
+        st.sign_in_throttle.failed(attempt);
         tracing::info!("a console sign-in was refused");
         return page(
             &st,
@@ -116,6 +152,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
         );
     };
+    st.sign_in_throttle.succeeded(attempt);
     tracing::info!(operator = %operator.name, "signed in to the console");
     st.sessions.remove(&session.id);
     let signed = st.sessions.create(Some(operator));
@@ -143,7 +180,7 @@ fn key_operator(st: &ConsoleState, key: &str) -> Option<Operator> {
 }
 
 /// The operator of a console user's name and password (argon2 on the blocking pool).
-async fn password_operator(st: &ConsoleState, name: String, password: String) -> Option<Operator> {
+async fn password_operator(st: &ConsoleState, name: &str, password: String) -> Option<Operator> {
     let user = st.users.iter().find(|u| u.name == name).cloned();
     let hash = user
         .as_ref()

@@ -16,6 +16,7 @@
 
 mod error;
 mod model;
+mod queries;
 mod status;
 
 pub mod postgres;

@@ -9,6 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
@@ -367,16 +368,26 @@ impl ColumnIndex for usize {
     }
 }
 
-/// One row of an answer.
-pub(super) struct Row<'a>(&'a postgres::Row);
+/// One row of an answer (the lifetime is rusqlite's, whose rows borrow their statement).
+pub(super) struct Row<'a> {
+    row: postgres::Row,
+    _statement: PhantomData<&'a ()>,
+}
 
 impl Row<'_> {
+    fn new(row: postgres::Row) -> Self {
+        Row {
+            row,
+            _statement: PhantomData,
+        }
+    }
+
     /// Column `idx`, converted to `T`.
     pub(super) fn get<I: ColumnIndex, T: FromValue>(&self, idx: I) -> Result<T> {
         let idx = idx.index();
-        let v: Value = self.0.try_get(idx).map_err(|e| {
+        let v: Value = self.row.try_get(idx).map_err(|e| {
             let ty = self
-                .0
+                .row
                 .columns()
                 .get(idx)
                 .map(|c| c.type_().name().to_string());
@@ -622,8 +633,8 @@ impl Stmt<'_, '_> {
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T, QueryError> {
         let rows = self.conn.run(&self.statement, params)?;
-        match rows.first() {
-            Some(r) => Ok(f(&Row(r))?),
+        match rows.into_iter().next() {
+            Some(r) => Ok(f(&Row::new(r))?),
             None => Err(QueryError::NoRows),
         }
     }
@@ -631,8 +642,8 @@ impl Stmt<'_, '_> {
     /// Its rows, to walk one by one.
     pub(super) fn query(&mut self, params: impl Params) -> Result<Rows> {
         Ok(Rows {
-            rows: self.conn.run(&self.statement, params)?,
-            next: 0,
+            rows: self.conn.run(&self.statement, params)?.into_iter(),
+            current: None,
         })
     }
 
@@ -643,23 +654,22 @@ impl Stmt<'_, '_> {
         f: impl Fn(&Row<'_>) -> Result<T>,
     ) -> Result<std::vec::IntoIter<Result<T>>> {
         let rows = self.conn.run(&self.statement, params)?;
-        let mapped: Vec<Result<T>> = rows.iter().map(|r| f(&Row(r))).collect();
+        let mapped: Vec<Result<T>> = rows.into_iter().map(|r| f(&Row::new(r))).collect();
         Ok(mapped.into_iter())
     }
 }
 
 /// The rows of an answer, walked with [`Rows::next`].
 pub(super) struct Rows {
-    rows: Vec<postgres::Row>,
-    next: usize,
+    rows: std::vec::IntoIter<postgres::Row>,
+    current: Option<Row<'static>>,
 }
 
 impl Rows {
     /// The next row, if any.
-    pub(super) fn next(&mut self) -> Result<Option<Row<'_>>> {
-        let row = self.rows.get(self.next).map(Row);
-        self.next += 1;
-        Ok(row)
+    pub(super) fn next(&mut self) -> Result<Option<&Row<'_>>> {
+        self.current = self.rows.next().map(Row::new);
+        Ok(self.current.as_ref())
     }
 }
 

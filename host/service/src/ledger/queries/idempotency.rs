@@ -6,11 +6,10 @@
 //! answer yet: the same request runs again, another one is refused). A request running in
 //! another instance that is alive is waited for, so that both answer the same.
 
-use super::compat::{OptionalExtension, params};
-
 use std::time::{Duration, Instant};
 
-use super::cluster::alive;
+use super::sql::{OptionalExtension, alive, params};
+
 use super::connections::Connections;
 use crate::ledger::{IdemBegin, Result, now};
 

@@ -4,13 +4,12 @@
 //! for the same object exactly one writes its operation. Also the removal of a charge the gateway
 //! refused as invalid input.
 
-use super::compat::{Connection, OptionalExtension, Value, params, params_from_iter};
+use super::sql::{Connection, OptionalExtension, Value, params, params_from_iter, placeholders};
 
 use super::captures::{committed, insert_capture};
 use super::connections::Connections;
 use super::invoices::get_invoice;
 use super::operations::{OP_COLS, insert_op, op_row};
-use super::sql::placeholders;
 use super::transactions::get_txn;
 use crate::ledger::{
     Begun, Invoice, InvoiceStatus, LedgerError, NewOperation, OpKind, Operation,

@@ -1,10 +1,12 @@
 //! Invoices: made from a customer's uninvoiced pending transactions, numbered per year, and
 //! their compare-and-set updates, which settle or release their lines.
 
-use super::compat::{Connection, OptionalExtension, Row, Value, params, params_from_iter};
+use super::sql::{
+    Connection, OptionalExtension, Row, RowResult, Value, params, params_from_iter, parse_enum,
+    placeholders,
+};
 
 use super::connections::Connections;
-use super::sql::{parse_enum, placeholders};
 use super::transactions::{TXN_COLS, txn_row};
 use crate::ledger::{
     Invoice, InvoiceFilter, InvoiceKeeper, InvoicePatch, InvoiceStatus, NewInvoice, Result,
@@ -16,7 +18,7 @@ const INVOICE_COLS: &str = "id, number, crm_customer_id, gateway, currency, desc
      gateway_invoice_ref, gateway_number, hosted_url, pdf_url, idempotency_key, pay_attempts, \
      last_error, created_at, updated_at, kept_by, paid_at, gateway_payment_ref, fee";
 
-fn invoice_row(r: &Row<'_>) -> Result<Invoice> {
+fn invoice_row(r: &Row<'_>) -> RowResult<Invoice> {
     Ok(Invoice {
         id: r.get(0)?,
         number: r.get(1)?,
@@ -85,7 +87,7 @@ pub(super) fn create_invoice(db: &Connections, new: &NewInvoice) -> Result<Optio
                 params![new.crm_customer_id, new.currency, period_start, period_end],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         if lines.is_empty() {
             return Ok(None);
         }
@@ -203,7 +205,7 @@ pub(super) fn invoices(db: &Connections, f: &InvoiceFilter) -> Result<Vec<Invoic
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st
             .query_map(params_from_iter(args), invoice_row)?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -214,7 +216,7 @@ pub(super) fn invoice_lines(db: &Connections, id: i64) -> Result<Vec<Transaction
         let mut st = conn.prepare_cached(&format!(
             "SELECT {TXN_COLS} FROM transactions WHERE invoice_id = ?1 ORDER BY id"
         ))?;
-        let rows = st.query_map([id], txn_row)?.collect::<Result<_>>()?;
+        let rows = st.query_map([id], txn_row)?.collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }

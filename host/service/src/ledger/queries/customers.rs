@@ -1,6 +1,6 @@
 //! Customers (links of a CRM customer to gateway customers) and their stored cards.
 
-use super::compat::{Connection, OptionalExtension, Row, params};
+use super::sql::{Connection, LIKE, OptionalExtension, Row, RowResult, params};
 
 use super::connections::Connections;
 use crate::ledger::{Card, CardDetails, CustomerLink, LedgerError, NewCard, Result, now};
@@ -8,7 +8,7 @@ use crate::ledger::{Card, CardDetails, CustomerLink, LedgerError, NewCard, Resul
 const CUSTOMER_COLS: &str =
     "crm_customer_id, gateway, gateway_customer_ref, email, name, created_at";
 
-fn customer_row(r: &Row<'_>) -> Result<CustomerLink> {
+fn customer_row(r: &Row<'_>) -> RowResult<CustomerLink> {
     Ok(CustomerLink {
         crm_customer_id: r.get(0)?,
         gateway: r.get(1)?,
@@ -24,7 +24,7 @@ pub(super) const CARD_COLS: &str = "id, crm_customer_id, gateway, gateway_card_r
      exp_month, exp_year, funding, fingerprint, nickname, is_default, created_at, \
      network_transaction_id";
 
-fn card_row(r: &Row<'_>) -> Result<Card> {
+fn card_row(r: &Row<'_>) -> RowResult<Card> {
     Ok(Card {
         id: r.get(0)?,
         crm_customer_id: r.get(1)?,
@@ -81,13 +81,13 @@ pub(super) fn customer_links(db: &Connections, crm_customer_id: &str) -> Result<
         ))?;
         let rows = st
             .query_map([crm_customer_id], customer_row)?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
 
-/// See [`crate::ledger::Ledger::search_customers`]. `ILIKE`: the same case-insensitive match
-/// as SQLite's `LIKE`.
+/// See [`crate::ledger::Ledger::search_customers`] (`LIKE`: the backend's case-insensitive
+/// match).
 pub(super) fn search_customers(
     db: &Connections,
     query: &str,
@@ -105,13 +105,13 @@ pub(super) fn search_customers(
     db.read(|conn| {
         let mut st = conn.prepare_cached(&format!(
             "SELECT {CUSTOMER_COLS} FROM customers
-             WHERE crm_customer_id ILIKE ?1 ESCAPE '\\' OR name ILIKE ?1 ESCAPE '\\'
-                OR email ILIKE ?1 ESCAPE '\\'
+             WHERE crm_customer_id {LIKE} ?1 ESCAPE '\\' OR name {LIKE} ?1 ESCAPE '\\'
+                OR email {LIKE} ?1 ESCAPE '\\'
              ORDER BY created_at DESC, crm_customer_id, gateway LIMIT ?2"
         ))?;
         let rows = st
             .query_map(params![pattern, i64::from(limit)], customer_row)?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -217,7 +217,7 @@ pub(super) fn cards(db: &Connections, crm_customer_id: &str) -> Result<Vec<Card>
         ))?;
         let rows = st
             .query_map([crm_customer_id], card_row)?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -238,7 +238,7 @@ pub(super) fn set_default_card(
             .is_some();
         if exists {
             tx.prepare_cached(
-                "UPDATE cards SET is_default = (id = ?2)::INTEGER WHERE crm_customer_id = ?1",
+                "UPDATE cards SET is_default = CAST(id = ?2 AS INTEGER) WHERE crm_customer_id = ?1",
             )?
             .execute(params![crm_customer_id, card_id])?;
         }
@@ -275,7 +275,7 @@ pub(super) fn expiring_cards(
         let b = to.0 as i64 * 12 + to.1 as i64;
         let rows = st
             .query_map(params![a, b], card_row)?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }

@@ -1,13 +1,15 @@
 //! Transactions (charges and credits): recording them, finding them, and their compare-and-set
 //! updates, including the refunded amount and status that their refunds make.
 
-use super::compat::{Connection, OptionalExtension, Row, Value, params, params_from_iter};
+use super::sql::{
+    Connection, OptionalExtension, Row, RowResult, Value, column_error, params, params_from_iter,
+    parse_enum, placeholders,
+};
 
 use super::connections::Connections;
-use super::sql::{parse_enum, placeholders};
 use crate::ledger::{
-    Capture, CustomerAction, Initiator, LedgerError, NewTransaction, Result, Transaction,
-    TxnFilter, TxnKind, TxnPatch, TxnStatus, now,
+    Capture, CustomerAction, Initiator, NewTransaction, Result, Transaction, TxnFilter, TxnKind,
+    TxnPatch, TxnStatus, now,
 };
 
 /// The columns [`txn_row`] reads, in order.
@@ -19,11 +21,9 @@ pub(super) const TXN_COLS: &str = "id, crm_customer_id, card_id, gateway, amount
 
 /// A customer action as stored (JSON); a value this build cannot read is a conversion error of
 /// column `idx`.
-fn action_column(idx: usize, text: Option<String>) -> Result<Option<CustomerAction>> {
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| LedgerError::Database(format!("column {idx}: {e}")))
-    })
-    .transpose()
+fn action_column(idx: usize, text: Option<String>) -> RowResult<Option<CustomerAction>> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| column_error(idx, e)))
+        .transpose()
 }
 
 /// A customer action as stored.
@@ -34,7 +34,7 @@ fn action_text(action: &Option<CustomerAction>) -> Option<String> {
 }
 
 /// A transaction from the columns [`TXN_COLS`].
-pub(super) fn txn_row(r: &Row<'_>) -> Result<Transaction> {
+pub(super) fn txn_row(r: &Row<'_>) -> RowResult<Transaction> {
     Ok(Transaction {
         id: r.get(0)?,
         crm_customer_id: r.get(1)?,
@@ -194,7 +194,7 @@ pub(super) fn transactions(db: &Connections, f: &TxnFilter) -> Result<Vec<Transa
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st
             .query_map(params_from_iter(args), txn_row)?
-            .collect::<Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }

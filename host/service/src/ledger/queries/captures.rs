@@ -2,17 +2,19 @@
 //! settled by its answer or later (an event, a lookup), each settlement moving the transaction's
 //! captured amount and status forward in the same database transaction.
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use super::sql::{
+    Connection, OptionalExtension, Row, RowResult, Value, params, params_from_iter, parse_enum,
+    placeholders,
+};
 
 use super::connections::Connections;
-use super::sql::{parse_enum, placeholders};
 use crate::ledger::{CaptureRecord, CaptureStatus, NewCapture, Result, now};
 
 /// The columns [`capture_row`] reads, in order.
 const CAPTURE_COLS: &str = "id, transaction_id, amount, currency, final_capture, status, \
      gateway_modification_ref, idempotency_key, last_error, created_at, updated_at";
 
-fn capture_row(r: &Row<'_>) -> rusqlite::Result<CaptureRecord> {
+fn capture_row(r: &Row<'_>) -> RowResult<CaptureRecord> {
     Ok(CaptureRecord {
         id: r.get(0)?,
         transaction_id: r.get(1)?,
@@ -28,18 +30,17 @@ fn capture_row(r: &Row<'_>) -> rusqlite::Result<CaptureRecord> {
     })
 }
 
-fn get_capture(conn: &Connection, id: i64) -> Result<Option<CaptureRecord>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {CAPTURE_COLS} FROM captures WHERE id = ?1"
-        ))?
-        .query_row([id], capture_row)
-        .optional()?)
+fn get_capture(conn: &Connection<'_>, id: i64) -> Result<Option<CaptureRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {CAPTURE_COLS} FROM captures WHERE id = ?1"
+    ))?
+    .query_row([id], capture_row)
+    .optional()
 }
 
 /// What the captures of a transaction hold or may still take: those pending, unknown or
 /// succeeded.
-pub(super) fn committed(conn: &Connection, transaction_id: i64) -> Result<i64> {
+pub(super) fn committed(conn: &Connection<'_>, transaction_id: i64) -> Result<i64> {
     Ok(conn
         .prepare_cached(
             "SELECT COALESCE(SUM(amount), 0) FROM captures WHERE transaction_id = ?1
@@ -51,7 +52,7 @@ pub(super) fn committed(conn: &Connection, transaction_id: i64) -> Result<i64> {
 /// Writes the capture an operation with key `key` makes (nothing when one was written with it
 /// before).
 pub(super) fn insert_capture(
-    conn: &Connection,
+    conn: &Connection<'_>,
     transaction_id: i64,
     key: &str,
     c: &NewCapture,
@@ -82,7 +83,7 @@ pub(super) fn captures(db: &Connections, transaction_id: i64) -> Result<Vec<Capt
         ))?;
         let rows = st
             .query_map([transaction_id], capture_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -90,12 +91,11 @@ pub(super) fn captures(db: &Connections, transaction_id: i64) -> Result<Vec<Capt
 /// See [`crate::ledger::Ledger::capture_by_key`].
 pub(super) fn capture_by_key(db: &Connections, key: &str) -> Result<Option<CaptureRecord>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!(
-                "SELECT {CAPTURE_COLS} FROM captures WHERE idempotency_key = ?1"
-            ))?
-            .query_row([key], capture_row)
-            .optional()?)
+        conn.prepare_cached(&format!(
+            "SELECT {CAPTURE_COLS} FROM captures WHERE idempotency_key = ?1"
+        ))?
+        .query_row([key], capture_row)
+        .optional()
     })
 }
 
@@ -115,7 +115,7 @@ pub(super) fn settle_capture(
                 gateway_modification_ref = COALESCE(?, gateway_modification_ref)
              WHERE id = ?",
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![
+        let mut args: Vec<Value> = vec![
             status.as_str().to_string().into(),
             last_error.map(str::to_string).into(),
             ts.into(),
@@ -140,8 +140,8 @@ pub(super) fn settle_capture(
                 )?
                 .query_row([c.transaction_id], |r| r.get(0))?;
             tx.prepare_cached(
-                "UPDATE transactions SET amount_captured = MAX(amount_captured, ?2),
-                    status = CASE WHEN ?3 AND status = 'authorized' THEN 'succeeded'
+                "UPDATE transactions SET amount_captured = CASE WHEN amount_captured > ?2 THEN amount_captured ELSE ?2 END,
+                    status = CASE WHEN CAST(?3 AS BOOLEAN) AND status = 'authorized' THEN 'succeeded'
                                   ELSE status END,
                     updated_at = ?4
                  WHERE id = ?1",

@@ -1,10 +1,12 @@
 //! The intent log: operations written before a gateway call and settled after it, and the
 //! charge intents written together with their transaction.
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use super::sql::{
+    Connection, OptionalExtension, Row, RowResult, column_error, params, params_from_iter,
+    parse_enum,
+};
 
 use super::connections::Connections;
-use super::sql::parse_enum;
 use super::transactions::{get_txn, txn_by_key, update_txn};
 use crate::ledger::{
     LedgerError, NewOperation, NewTransaction, OpKind, OpState, Operation, Result, Transaction, Ts,
@@ -16,7 +18,7 @@ pub(super) const OP_COLS: &str = "id, kind, gateway, transaction_id, refund_id, 
      idempotency_key, params, state, attempts, last_error, created_at, updated_at, \
      reconcile_attempts, next_attempt_at, flagged_at";
 
-pub(super) fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
+pub(super) fn op_row(r: &Row<'_>) -> RowResult<Operation> {
     let params: String = r.get(7)?;
     Ok(Operation {
         id: r.get(0)?,
@@ -26,9 +28,7 @@ pub(super) fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
         refund_id: r.get(4)?,
         invoice_id: r.get(5)?,
         idempotency_key: r.get(6)?,
-        params: serde_json::from_str(&params).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        params: serde_json::from_str(&params).map_err(|e| column_error(7, e))?,
         state: parse_enum(8, r.get(8)?, OpState::parse)?,
         attempts: r.get(9)?,
         last_error: r.get(10)?,
@@ -41,7 +41,7 @@ pub(super) fn op_row(r: &Row<'_>) -> rusqlite::Result<Operation> {
 }
 
 /// Writes an operation unless its key was written before; the row, and whether it is new.
-pub(super) fn insert_op(conn: &Connection, op: &NewOperation) -> Result<(Operation, bool)> {
+pub(super) fn insert_op(conn: &Connection<'_>, op: &NewOperation) -> Result<(Operation, bool)> {
     let n = conn
         .prepare_cached(
             "INSERT INTO operations (kind, gateway, transaction_id, refund_id, invoice_id,
@@ -69,7 +69,7 @@ pub(super) fn insert_op(conn: &Connection, op: &NewOperation) -> Result<(Operati
 
 /// Sets an operation's state and last error, counting an attempt when `attempted`.
 fn set_op_state(
-    conn: &Connection,
+    conn: &Connection<'_>,
     id: i64,
     state: OpState,
     last_error: Option<&str>,
@@ -235,10 +235,9 @@ pub(super) fn settle_charge(
 /// See [`crate::ledger::Ledger::operation`].
 pub(super) fn operation(db: &Connections, id: i64) -> Result<Option<Operation>> {
     db.read(|conn| {
-        Ok(conn
-            .prepare_cached(&format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"))?
+        conn.prepare_cached(&format!("SELECT {OP_COLS} FROM operations WHERE id = ?1"))?
             .query_row([id], op_row)
-            .optional()?)
+            .optional()
     })
 }
 
@@ -257,7 +256,7 @@ pub(super) fn unsettled_operations(
         ))?;
         let rows = st
             .query_map(params![updated_before, limit, now()], op_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -275,7 +274,7 @@ pub(super) fn waiting_operations(
         ))?;
         let rows = st
             .query_map(params![after_id, limit], op_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -294,7 +293,7 @@ pub(super) fn operations_for(
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st
             .query_map(params_from_iter(args), op_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -323,7 +322,7 @@ pub(super) fn record_reconcile_attempt(
             .prepare_cached(
                 "UPDATE operations SET reconcile_attempts = reconcile_attempts + 1,
                     next_attempt_at = ?2,
-                    flagged_at = CASE WHEN ?3 IS NULL THEN flagged_at ELSE ?4 END
+                    flagged_at = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN flagged_at ELSE ?4 END
                  WHERE id = ?1 RETURNING transaction_id",
             )?
             .query_row(params![id, next_attempt_at, flag, ts], |r| r.get(0))
@@ -346,7 +345,7 @@ pub(super) fn flagged_operations(db: &Connections) -> Result<Vec<Operation>> {
             "SELECT {OP_COLS} FROM operations
              WHERE state IN ('pending', 'unknown') AND flagged_at IS NOT NULL ORDER BY id"
         ))?;
-        let rows = st.query_map([], op_row)?.collect::<rusqlite::Result<_>>()?;
+        let rows = st.query_map(params![], op_row)?.collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }

@@ -1,10 +1,9 @@
 //! What gateways report on their own: disputes, which only move forward, and the webhook events
 //! already processed.
 
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use super::sql::{OptionalExtension, Row, RowResult, params, params_from_iter, parse_enum};
 
 use super::connections::Connections;
-use super::sql::parse_enum;
 use crate::ledger::{Dispute, DisputeStatus, DisputeUpdate, Result, now};
 
 /// The columns [`dispute_row`] reads, in order.
@@ -18,7 +17,7 @@ pub(super) const DISPUTES_OF_TXN: &str = "transaction_id = ?1
        OR (transaction_id IS NULL AND gateway_payment_ref IS NOT NULL AND gateway_payment_ref =
            (SELECT gateway_payment_ref FROM transactions WHERE id = ?1))";
 
-fn dispute_row(r: &Row<'_>) -> rusqlite::Result<Dispute> {
+fn dispute_row(r: &Row<'_>) -> RowResult<Dispute> {
     Ok(Dispute {
         id: r.get(0)?,
         gateway: r.get(1)?,
@@ -58,27 +57,28 @@ pub(super) fn upsert_dispute(db: &Connections, u: &DisputeUpdate) -> Result<Disp
             .query_row(params![u.gateway, u.gateway_dispute_ref], dispute_row)
             .optional()?;
         let id = match existing {
-            None => {
-                tx.prepare_cached(
+            None => tx
+                .prepare_cached(
                     "INSERT INTO disputes (gateway, gateway_dispute_ref, transaction_id,
                         gateway_payment_ref, amount, currency, reason, status, created_at,
                         updated_at, evidence_due_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10) RETURNING id",
                 )?
-                .execute(params![
-                    u.gateway,
-                    u.gateway_dispute_ref,
-                    txn_id,
-                    u.gateway_payment_ref,
-                    u.amount,
-                    u.currency,
-                    u.reason,
-                    u.status.as_str(),
-                    ts,
-                    u.evidence_due_by,
-                ])?;
-                tx.last_insert_rowid()
-            }
+                .query_row(
+                    params![
+                        u.gateway,
+                        u.gateway_dispute_ref,
+                        txn_id,
+                        u.gateway_payment_ref,
+                        u.amount,
+                        u.currency,
+                        u.reason,
+                        u.status.as_str(),
+                        ts,
+                        u.evidence_due_by,
+                    ],
+                    |r| r.get::<_, i64>(0),
+                )?,
             Some(d) => {
                 if u.status.rank() > d.status.rank() {
                     tx.prepare_cached(
@@ -124,7 +124,7 @@ pub(super) fn disputes(db: &Connections, transaction_id: Option<i64>) -> Result<
         let mut st = conn.prepare_cached(&sql)?;
         let rows = st
             .query_map(params_from_iter(args), dispute_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }

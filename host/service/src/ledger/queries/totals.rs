@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, params};
+use super::sql::{Connection, Row, params};
 
 use super::connections::Connections;
 use crate::ledger::{LedgerFigures, LedgerTotals, Result, Ts};
@@ -52,11 +52,11 @@ pub(super) fn totals(db: &Connections, currency: &str, from: Ts, to: Ts) -> Resu
 /// number and a gateway name, and hands each row to `add` with that gateway's figures of that
 /// period.
 fn each_period_gateway(
-    conn: &Connection,
+    conn: &Connection<'_>,
     sql: &str,
     args: (&str, Ts, Ts, i64),
     periods: &mut BTreeMap<(i64, String), LedgerFigures>,
-    add: impl Fn(&mut LedgerFigures, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    add: impl Fn(&mut LedgerFigures, &Row<'_>) -> Result<()>,
 ) -> Result<()> {
     let mut st = conn.prepare_cached(sql)?;
     let mut rows = st.query(params![args.0, args.1, args.2, args.3])?;

@@ -1,11 +1,13 @@
 //! Refunds: the refund intent written with its operation, never exceeding what remains to
 //! refund, and settled by the synchronous path, the reconciler or a webhook in any order.
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use super::sql::{
+    Connection, OptionalExtension, Row, RowResult, Value, params, params_from_iter, parse_enum,
+    placeholders,
+};
 
 use super::connections::Connections;
 use super::operations::insert_op;
-use super::sql::{parse_enum, placeholders};
 use super::transactions::{get_txn, recompute_refunded};
 use crate::ledger::{
     LedgerError, NewOperation, Operation, Refund, RefundStatus, Result, Transaction, TxnKind,
@@ -16,7 +18,7 @@ use crate::ledger::{
 pub(super) const REFUND_COLS: &str = "id, transaction_id, amount, currency, reason, status, \
      gateway_refund_ref, idempotency_key, last_error, created_at, updated_at";
 
-fn refund_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
+fn refund_row(r: &Row<'_>) -> RowResult<Refund> {
     Ok(Refund {
         id: r.get(0)?,
         transaction_id: r.get(1)?,
@@ -32,11 +34,10 @@ fn refund_row(r: &Row<'_>) -> rusqlite::Result<Refund> {
     })
 }
 
-fn get_refund(conn: &Connection, id: i64) -> Result<Option<Refund>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"))?
+fn get_refund(conn: &Connection<'_>, id: i64) -> Result<Option<Refund>> {
+    conn.prepare_cached(&format!("SELECT {REFUND_COLS} FROM refunds WHERE id = ?1"))?
         .query_row([id], refund_row)
-        .optional()?)
+        .optional()
 }
 
 /// See [`crate::ledger::Ledger::create_refund`].
@@ -81,20 +82,23 @@ pub(super) fn create_refund(
             });
         }
         let ts = now();
-        tx.prepare_cached(
-            "INSERT INTO refunds (transaction_id, amount, currency, reason, status,
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO refunds (transaction_id, amount, currency, reason, status,
                 idempotency_key, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6)",
-        )?
-        .execute(params![
-            transaction_id,
-            amount,
-            txn.currency,
-            reason,
-            idempotency_key,
-            ts
-        ])?;
-        let id = tx.last_insert_rowid();
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    transaction_id,
+                    amount,
+                    txn.currency,
+                    reason,
+                    idempotency_key,
+                    ts
+                ],
+                |r| r.get(0),
+            )?;
         let row =
             get_refund(tx, id)?.ok_or_else(|| LedgerError::Database("refund vanished".into()))?;
         // The intent: the refund and its operation are written together, before the call.
@@ -143,7 +147,7 @@ pub(super) fn refunds(db: &Connections, transaction_id: i64) -> Result<Vec<Refun
         ))?;
         let rows = st
             .query_map([transaction_id], refund_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<RowResult<_>>()?;
         Ok(rows)
     })
 }
@@ -162,7 +166,7 @@ pub(super) fn settle_refund(
             "UPDATE refunds SET status = ?, gateway_refund_ref = COALESCE(?, gateway_refund_ref),
                 last_error = ?, updated_at = ? WHERE id = ?",
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![
+        let mut args: Vec<Value> = vec![
             status.as_str().to_string().into(),
             gateway_refund_ref.map(str::to_string).into(),
             last_error.map(str::to_string).into(),
@@ -215,7 +219,7 @@ pub(super) fn observe_refund(
 /// the same amount, else (when none of ours is settling) a new row for a refund made outside
 /// the service. None when it cannot be told which of ours it is.
 fn observed_refund_id(
-    tx: &Connection,
+    tx: &Connection<'_>,
     transaction_id: i64,
     gateway_refund_ref: &str,
     amount: i64,
@@ -234,7 +238,7 @@ fn observed_refund_id(
                AND amount = ?2 AND status IN ('pending', 'unknown', 'requires_action')",
         )?
         .query_map(params![transaction_id, amount], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<RowResult<_>>()?;
     match candidates.len() {
         1 => Ok(Some(candidates[0])),
         0 => {
@@ -254,19 +258,19 @@ fn observed_refund_id(
                 kind: "transaction",
                 id: transaction_id.to_string(),
             })?;
-            tx.prepare_cached(
+            let id = tx.prepare_cached(
                 "INSERT INTO refunds (transaction_id, amount, currency, status, gateway_refund_ref,
                     created_at, updated_at)
-                 VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
+                 VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5) RETURNING id",
             )?
-            .execute(params![
+            .query_row(params![
                 transaction_id,
                 amount,
                 txn.currency,
                 gateway_refund_ref,
                 ts
-            ])?;
-            Ok(Some(tx.last_insert_rowid()))
+            ], |r| r.get::<_, i64>(0))?;
+            Ok(Some(id))
         }
         _ => Ok(None),
     }

@@ -3,6 +3,7 @@
 //! chromedriver (started on a free port, stopped when dropped), screenshots, and forms posted
 //! outside the browser with a session's cookie.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -120,7 +121,9 @@ impl ConsoleEnv {
 /// The read-only API key, for signing in with a key.
 pub const READ_ONLY_KEY: &str = RO_KEY;
 
-/// A chromedriver process, killed when dropped.
+/// A chromedriver process in a process group of its own, which the Chromium it starts joins:
+/// the whole group is killed when dropped, so that no browser outlives a test, even one that
+/// failed before closing its session.
 pub struct Driver {
     child: Child,
     /// Its WebDriver URL.
@@ -129,7 +132,17 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        match group {
+            Some(group) => {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+            None => {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
@@ -158,6 +171,7 @@ impl Browser {
             l.local_addr().unwrap().port()
         };
         let child = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

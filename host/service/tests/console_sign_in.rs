@@ -11,13 +11,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use omnicrm_host::config::{GatewayConfig, SecretSource};
-use omnicrm_pay::config::console::{ConsoleSettings, ConsoleUser, Role, hash_password};
+use omnicrm_pay::config::console::ConsoleSettings;
 use omnicrm_pay::config::{GatewayEntry, ServiceConfig};
 use omnicrm_pay::ledger::Durability;
 use omnicrm_pay::server::{self, Running};
 use tokio::net::TcpListener;
 
-use crate::common::browser::{READ_ONLY_KEY, READER, WRITER};
+use crate::common::browser::{READ_ONLY_KEY, READER, WRITER, console_users};
 use crate::common::{api_keys, cache_dir, component};
 
 /// The service (with the offline plugin: sign-in needs no gateway) and its console users
@@ -55,18 +55,7 @@ impl Console {
         config.service.watch_components = false;
         config.service.reconcile_interval_secs = 3600;
         config.service.console = ConsoleSettings {
-            users: vec![
-                ConsoleUser {
-                    name: WRITER.0.into(),
-                    password_hash: hash_password(WRITER.1).unwrap(),
-                    role: Role::Write,
-                },
-                ConsoleUser {
-                    name: READER.0.into(),
-                    password_hash: hash_password(READER.1).unwrap(),
-                    role: Role::Read,
-                },
-            ],
+            users: console_users(),
             sign_in_failures_per_name: per_name,
             sign_in_failures_per_address: per_address,
             ..ConsoleSettings::default()

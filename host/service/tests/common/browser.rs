@@ -72,18 +72,7 @@ impl ConsoleEnv {
         config.service.api_keys = api_keys();
         config.service.watch_components = false;
         config.service.reconcile_interval_secs = 3600;
-        config.service.console.users = vec![
-            ConsoleUser {
-                name: WRITER.0.into(),
-                password_hash: hash_password(WRITER.1).unwrap(),
-                role: Role::Write,
-            },
-            ConsoleUser {
-                name: READER.0.into(),
-                password_hash: hash_password(READER.1).unwrap(),
-                role: Role::Read,
-            },
-        ];
+        config.service.console.users = console_users();
         let mut entry = GatewayEntry::new(gateway);
         entry.default = true;
         config.gateways.insert("stripe".into(), entry);
@@ -116,6 +105,22 @@ impl ConsoleEnv {
             r.shutdown().await;
         }
     }
+}
+
+/// The console users of the tests: [`WRITER`] and [`READER`].
+pub fn console_users() -> Vec<ConsoleUser> {
+    vec![
+        ConsoleUser {
+            name: WRITER.0.into(),
+            password_hash: hash_password(WRITER.1).unwrap(),
+            role: Role::Write,
+        },
+        ConsoleUser {
+            name: READER.0.into(),
+            password_hash: hash_password(READER.1).unwrap(),
+            role: Role::Read,
+        },
+    ]
 }
 
 /// The read-only API key, for signing in with a key.

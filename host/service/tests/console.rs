@@ -132,6 +132,13 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     b.goto(&env.url("/console/transactions?status=failed"))
         .await;
     assert!(!b.has(&format!("#txn-{txn_id}")).await);
+    // Only the transactions an operator must settle: none here, the box stays ticked.
+    b.goto(&env.url("/console/transactions")).await;
+    b.click("#filter-attention").await;
+    b.click("#filter-submit").await;
+    assert!(b.url().await.contains("attention=yes"), "{}", b.url().await);
+    assert!(b.text("#transactions").await.contains("No transaction."));
+    assert!(b.has("#filter-attention:checked").await);
 
     // The dashboard's figures are the API's summary over the same period.
     let summary = env

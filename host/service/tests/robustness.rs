@@ -305,6 +305,22 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         .unwrap();
     assert_eq!(report.examined, 0, "{report:?}");
     assert_eq!(report.awaiting_operator.len(), trapped.len(), "{report:?}");
+    // The list an operator works from: the flagged transactions, and only they.
+    let flagged_ids = |json: &serde_json::Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = json["transactions"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let listed = get(&api, "/v1/transactions?attention=true").await;
+    assert_eq!(listed.status, 200, "{}", listed.json);
+    let mut expected = trapped.clone();
+    expected.sort();
+    assert_eq!(flagged_ids(&listed.json), expected);
 
     // An operator settles one by hand: an admin key only, a flagged transaction only.
     let txn = trapped[0];
@@ -324,6 +340,13 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         "found paid in the gateway's dashboard"
     );
     assert!(r.json.get("attention").is_none(), "{}", r.json);
+    let listed = get(&api, "/v1/transactions?attention=true").await;
+    let still: Vec<i64> = expected.iter().copied().filter(|&i| i != txn).collect();
+    assert_eq!(
+        flagged_ids(&listed.json),
+        still,
+        "settled, it needs no operator"
+    );
     let again = admin.post(&path, body.clone()).await.unwrap();
     assert_eq!(again.status, 409, "{}", again.json);
     let never_flagged = admin

@@ -145,6 +145,7 @@ pub async fn list_transactions(
         gateway: q.gateway,
         statuses,
         invoiced: q.invoiced,
+        attention: q.attention,
         kind: q.kind,
         from: q.from.map(|t| t.0),
         to: q.to.map(|t| t.0),

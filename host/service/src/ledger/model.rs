@@ -253,6 +253,8 @@ pub struct TxnFilter {
     pub statuses: Vec<TxnStatus>,
     /// Only invoiced (true) or uninvoiced (false).
     pub invoiced: Option<bool>,
+    /// Only those flagged for an operator (true: they carry `attention`) or not (false).
+    pub attention: Option<bool>,
     /// Only charges or credits.
     pub kind: Option<TxnKind>,
     /// Created at or after.

@@ -36,6 +36,9 @@ pub struct TxnQuery {
     from: String,
     #[serde(default)]
     to: String,
+    /// `yes`: only those flagged for an operator.
+    #[serde(default)]
+    attention: String,
     before: Option<i64>,
 }
 
@@ -48,6 +51,7 @@ struct TransactionsPage {
     customer: String,
     from: String,
     to: String,
+    attention: bool,
     statuses: Vec<&'static str>,
     gateways: Vec<String>,
     transactions: Vec<TransactionView>,
@@ -66,6 +70,7 @@ pub async fn list(
         statuses: TxnStatus::parse(&q.status).into_iter().collect(),
         from: parse_time(&q.from),
         to: parse_time(&q.to),
+        attention: (q.attention == "yes").then_some(true),
         before_id: q.before,
         limit: PAGE,
         ..Default::default()
@@ -84,6 +89,7 @@ pub async fn list(
                 .append_pair("customer", &q.customer)
                 .append_pair("from", &q.from)
                 .append_pair("to", &q.to)
+                .append_pair("attention", &q.attention)
                 .append_pair("before", &last.to_string())
                 .finish();
             format!("/console/transactions?{query}")
@@ -98,6 +104,7 @@ pub async fn list(
         customer: q.customer,
         from: q.from,
         to: q.to,
+        attention: q.attention == "yes",
         next,
     })
 }

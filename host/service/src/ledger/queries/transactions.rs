@@ -170,6 +170,11 @@ pub(super) fn transactions(db: &Connections, f: &TxnFilter) -> Result<Vec<Transa
         Some(false) => sql.push_str(" AND invoice_id IS NULL"),
         None => {}
     }
+    match f.attention {
+        Some(true) => sql.push_str(" AND attention IS NOT NULL"),
+        Some(false) => sql.push_str(" AND attention IS NULL"),
+        None => {}
+    }
     if let Some(k) = f.kind {
         sql.push_str(" AND kind = ?");
         args.push(k.as_str().to_string().into());

@@ -226,6 +226,24 @@ pub fn transaction_listings_filter_and_page_newest_first(l: &dyn Ledger) {
         .len(),
         4
     );
+    // A charge whose outcome stayed unknown, flagged for an operator by the reconciler.
+    let (op, _) = l.insert_operation(&charge_op(t3.id, "op-k3")).unwrap();
+    l.record_reconcile_attempt(op.id, now() + 60, Some("unknown after every repeat"))
+        .unwrap();
+    assert_eq!(
+        ids(TxnFilter {
+            attention: Some(true),
+            ..Default::default()
+        }),
+        vec![t3.id]
+    );
+    assert_eq!(
+        ids(TxnFilter {
+            attention: Some(false),
+            ..Default::default()
+        }),
+        vec![t4.id, t2.id, t1.id]
+    );
     let at = now();
     assert_eq!(
         ids(TxnFilter {

@@ -213,6 +213,30 @@ pub fn summary_lines(
             format_amount(j["chargeback_amount"].as_i64().unwrap_or(0), currency)
         ),
     );
+    // A gateway with metrics reports its own figures; where they differ from the ledger's.
+    let money = [
+        "revenue",
+        "refunds",
+        "fees",
+        "net",
+        "disputed_amount",
+        "chargeback_amount",
+    ];
+    for d in j["differences"].as_array().into_iter().flatten() {
+        let field = s(&d["field"]);
+        let show = |v: &Value| match v.as_i64() {
+            Some(n) if money.contains(&field.as_str()) => format_amount(n, currency),
+            _ => s(v),
+        };
+        p.line(
+            &format!("{field} (gateway's)"),
+            format!(
+                "{} (the ledger: {})",
+                show(&d["gateway"]),
+                show(&d["ledger"])
+            ),
+        );
+    }
 }
 
 /// A dispute of the service's API on one line.

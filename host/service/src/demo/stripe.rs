@@ -454,7 +454,9 @@ pub async fn story(
     )
     .await?;
 
-    p.section("Financial summary (USD, from the gateway)");
+    p.section(
+        "Financial summary (USD, from the ledger; the gateway's own figures where they differ)",
+    );
     let from = now() - 86_400;
     let to = now() + 86_400;
     let r = expect(

@@ -22,10 +22,7 @@ pub(super) fn column_error(idx: usize, e: impl std::fmt::Display) -> LedgerError
     LedgerError::Database(format!("column {idx}: {e}"))
 }
 
-/// `n` placeholders separated by commas, for an `IN (...)` list.
-pub(super) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
+pub(super) use crate::ledger::queries::placeholders;
 
 /// Reads back an enum stored as text in column `idx`; a spelling this build does not know is an
 /// error naming that column.

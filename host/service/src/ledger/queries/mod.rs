@@ -10,7 +10,13 @@
 //! module decides how a read or a write runs (SQLite: one writer with group commit;
 //! PostgreSQL: serializable transactions run again on conflict).
 //!
-//! This module holds the [`Ledger`](super::Ledger) methods both backends implement alike.
+//! This module holds what the queries share whatever the driver (`placeholders`) and the
+//! [`Ledger`](super::Ledger) methods both backends implement alike.
+
+/// `n` placeholders separated by commas, for an `IN (...)` list.
+pub(super) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
 
 /// The [`Ledger`](super::Ledger) methods that hand each call to the query module of its job
 /// with the backend's connections (`self.db`); expanded inside each backend's `impl Ledger`,

@@ -7,7 +7,7 @@ use super::sql::{
 };
 
 use super::connections::Connections;
-use super::transactions::{get_txn, txn_by_key, update_txn};
+use super::transactions::{get_txn, insert_new_txn, txn_by_key, update_txn};
 use crate::ledger::{
     LedgerError, NewOperation, NewTransaction, OpKind, OpState, Operation, Result, Transaction, Ts,
     TxnKind, TxnPatch, TxnStatus, now, settled_state,
@@ -163,34 +163,7 @@ pub(super) fn create_charge(
         });
     }
     db.write(|tx| {
-        let ts = now();
-        let id: Option<i64> = tx
-            .prepare_cached(
-                "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency,
-                    description, kind, capture, status, idempotency_key, attempted_at, created_at,
-                    updated_at, initiator, return_url)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?11, ?12, ?13)
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            )?
-            .query_row(
-                params![
-                    t.crm_customer_id,
-                    t.card_id,
-                    t.gateway,
-                    t.amount,
-                    t.currency,
-                    t.description,
-                    t.kind.as_str(),
-                    t.capture.as_str(),
-                    t.status.as_str(),
-                    t.idempotency_key,
-                    ts,
-                    t.initiator.as_str(),
-                    t.return_url,
-                ],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let id = insert_new_txn(tx, t, now(), true)?;
         let Some(id) = id else {
             // A repeat: the row stored the first time, its intent untouched.
             return Ok((txn_by_key(tx, &t.idempotency_key)?, None));

@@ -8,8 +8,8 @@ use super::sql::{
 
 use super::connections::Connections;
 use crate::ledger::{
-    Capture, CustomerAction, Initiator, NewTransaction, Result, Transaction, TxnFilter, TxnKind,
-    TxnPatch, TxnStatus, now,
+    Capture, CustomerAction, Initiator, NewTransaction, Result, Transaction, Ts, TxnFilter,
+    TxnKind, TxnPatch, TxnStatus, now,
 };
 
 /// The columns [`txn_row`] reads, in order.
@@ -92,33 +92,46 @@ pub(super) fn insert_transaction(
     t: &NewTransaction,
 ) -> Result<(Transaction, bool)> {
     db.write(|conn| {
-        let ts = now();
-        let n = conn
-            .prepare_cached(
-                "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency,
-                    description, kind, capture, status, idempotency_key, created_at, updated_at,
-                    initiator, return_url)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )?
-            .execute(params![
-                t.crm_customer_id,
-                t.card_id,
-                t.gateway,
-                t.amount,
-                t.currency,
-                t.description,
-                t.kind.as_str(),
-                t.capture.as_str(),
-                t.status.as_str(),
-                t.idempotency_key,
-                ts,
-                t.initiator.as_str(),
-                t.return_url,
-            ])?;
-        let row = txn_by_key(conn, &t.idempotency_key)?;
-        Ok((row, n == 1))
+        let created = insert_new_txn(conn, t, now(), false)?.is_some();
+        Ok((txn_by_key(conn, &t.idempotency_key)?, created))
     })
+}
+
+/// Inserts `t`, created at `ts` (and attempted then, when its charge starts with it); its id,
+/// or none when its idempotency key was used before (the row stored then is left as it is).
+pub(super) fn insert_new_txn(
+    conn: &Connection<'_>,
+    t: &NewTransaction,
+    ts: Ts,
+    attempted: bool,
+) -> Result<Option<i64>> {
+    conn.prepare_cached(
+        "INSERT INTO transactions (crm_customer_id, card_id, gateway, amount, currency,
+            description, kind, capture, status, idempotency_key, attempted_at, created_at,
+            updated_at, initiator, return_url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    )?
+    .query_row(
+        params![
+            t.crm_customer_id,
+            t.card_id,
+            t.gateway,
+            t.amount,
+            t.currency,
+            t.description,
+            t.kind.as_str(),
+            t.capture.as_str(),
+            t.status.as_str(),
+            t.idempotency_key,
+            attempted.then_some(ts),
+            ts,
+            t.initiator.as_str(),
+            t.return_url,
+        ],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// See [`crate::ledger::Ledger::transaction`].

@@ -51,10 +51,7 @@ pub(super) fn alive(_conn: &Connection<'_>, _owner: &str) -> Result<bool> {
     Ok(false)
 }
 
-/// `n` placeholders separated by commas, for an `IN (...)` list.
-pub(super) fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
+pub(super) use crate::ledger::queries::placeholders;
 
 /// Reads back an enum stored as text in column `idx`; a spelling this build does not know is a
 /// conversion error of that column.

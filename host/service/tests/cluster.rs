@@ -8,14 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::crash::{seed_due_charges, stripe_gateway_section};
 use crate::common::postgres::ScratchDb;
-use crate::common::{cache_dir, component, emulator_list};
-use futures_util::StreamExt;
-use omnicrm_host::config::SecretSource;
-use omnicrm_pay::config::ServiceConfig;
-use omnicrm_pay::ledger::{Capture, Initiator, TxnKind};
-use omnicrm_pay::payments::TxnRequest;
-use omnicrm_pay::server;
+use crate::common::{cache_dir, emulator_list};
 use stripe_emulator::{Emulator, EmulatorOptions};
 
 const INSTANCES: usize = 3;
@@ -33,21 +28,9 @@ database = "{database}"
 database_pool_size = 12
 billing_lease_secs = {LEASE_SECS}
 cache_dir = "{cache}"
-
-[gateways.stripe]
-component = "{component}"
-allowed_hosts = ["{base}"]
-auth = {{ scheme = "bearer", secret = "api-key" }}
-max_concurrency = 8
-requests_per_second = 5000
-[gateways.stripe.secrets]
-api-key = {{ env = "OMNICRM_TEST_STRIPE_KEY" }}
-[gateways.stripe.settings]
-base-url = "{base}"
-"#,
+{stripe}"#,
         cache = cache_dir().display(),
-        component = component("omnicrm_stripe_gateway").display(),
-        base = emulator.base_url(),
+        stripe = stripe_gateway_section(emulator, 5000),
     )
 }
 
@@ -64,56 +47,6 @@ fn billing_run(config: &Path) -> Child {
         .expect("omnicrm-pay billing-run")
 }
 
-/// Customers with a card each and the due transactions, written through the service's own code
-/// on the shared ledger.
-async fn seed(config_path: &Path) {
-    let mut config = ServiceConfig::load(config_path).unwrap();
-    for g in config.gateways.values_mut() {
-        g.config
-            .secrets
-            .insert("api-key".into(), SecretSource::value(STRIPE_KEY));
-    }
-    let mut opts = server::runtime_options(&config).unwrap();
-    opts.cache_dir = Some(cache_dir());
-    let service = server::build(&config, opts).await.unwrap();
-    for c in 0..CUSTOMERS {
-        let id = format!("crm-{c}");
-        service
-            .link_customer(&id, None, None, None, None)
-            .await
-            .unwrap();
-        service
-            .store_card(&id, None, "pm_card_visa", None, true, None)
-            .await
-            .unwrap();
-    }
-    futures_util::stream::iter(0..TRANSACTIONS)
-        .map(|i| {
-            let service = service.clone();
-            async move {
-                service
-                    .create_transaction(TxnRequest {
-                        customer_id: format!("crm-{}", i % CUSTOMERS),
-                        amount: 100 + (i as i64 * 37) % 9_900,
-                        currency: "USD".into(),
-                        description: Some(format!("line {i}")),
-                        kind: TxnKind::Charge,
-                        card_id: None,
-                        capture: Capture::Automatic,
-                        charge_now: false,
-                        initiator: Initiator::MerchantUnscheduled,
-                        return_url: None,
-                        client_key: None,
-                    })
-                    .await
-                    .unwrap();
-            }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<()>>()
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_share_a_billing_run_and_survive_one_killed() {
     let Some(db) = ScratchDb::create("cluster") else {
@@ -124,7 +57,15 @@ async fn three_instances_share_a_billing_run_and_survive_one_killed() {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("omnicrm-pay.toml");
     std::fs::write(&config_path, config_text(&emulator, &db.url)).unwrap();
-    seed(&config_path).await;
+    seed_due_charges(
+        &config_path,
+        &[("api-key", STRIPE_KEY)],
+        "pm_card_visa",
+        "USD",
+        CUSTOMERS,
+        TRANSACTIONS,
+    )
+    .await;
     let pending = "SELECT COUNT(*) FROM transactions WHERE status = 'pending'";
     assert_eq!(db.count(pending), TRANSACTIONS as i64);
     eprintln!("seeded in {:?}", started.elapsed());

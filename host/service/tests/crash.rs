@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::crash::{
     TRANSACTIONS, kill_midway, one_payment_each, rerun_to_completion, seed_ledger, settled_ledger,
+    stripe_gateway_section,
 };
-use crate::common::{cache_dir, component, emulator_list};
+use crate::common::{cache_dir, emulator_list};
 use serde_json::Value;
 use stripe_emulator::{Emulator, EmulatorOptions};
 
@@ -23,21 +24,9 @@ fn config_text(emulator: &Emulator) -> String {
 database = "ledger.db"
 durability = "normal"
 cache_dir = "{cache}"
-
-[gateways.stripe]
-component = "{component}"
-allowed_hosts = ["{base}"]
-auth = {{ scheme = "bearer", secret = "api-key" }}
-max_concurrency = 8
-requests_per_second = 2000
-[gateways.stripe.secrets]
-api-key = {{ env = "OMNICRM_TEST_STRIPE_KEY" }}
-[gateways.stripe.settings]
-base-url = "{base}"
-"#,
+{stripe}"#,
         cache = cache_dir().display(),
-        component = component("omnicrm_stripe_gateway").display(),
-        base = emulator.base_url(),
+        stripe = stripe_gateway_section(emulator, 2000),
     )
 }
 

@@ -1,7 +1,8 @@
-//! What the crash tests share, whatever the gateway: the ledger seeded through the service's own
-//! code, `omnicrm-pay billing-run` killed with SIGKILL part-way and run again, and the ledger read
-//! from outside the service (as the test process sees it while a billing run writes it). What the
-//! gateway holds afterwards is checked by each test in the gateway's own terms.
+//! What the crash and cluster tests share, whatever the gateway: the ledger seeded with due
+//! charges through the service's own code, `omnicrm-pay billing-run` killed with SIGKILL part-way
+//! and run again, and the ledger read from outside the service (as the test process sees it while
+//! a billing run writes it); and the Stripe gateway's section of their configuration files. What
+//! the gateway holds afterwards is checked by each test in the gateway's own terms.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,7 +16,9 @@ use omnicrm_pay::payments::TxnRequest;
 use omnicrm_pay::server;
 use serde_json::Value;
 
-use super::cache_dir;
+use futures_util::StreamExt;
+
+use super::{cache_dir, component};
 
 /// Customers of a crash test's ledger, each with one card.
 pub const CUSTOMERS: usize = 12;
@@ -46,15 +49,41 @@ pub fn billing_run(config: &Path, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Seeds the ledger `db` of the configuration file `config` through the service's own code: its
-/// gateway's `secrets` given by value, [`CUSTOMERS`] customers each with the card `card_token`,
-/// and [`TRANSACTIONS`] pending charges in `currency`, left for a billing run.
-pub async fn seed_ledger(
+/// The `[gateways.stripe]` section of a billing run's configuration file: the Stripe plugin
+/// against `emulator`, its key from `OMNICRM_TEST_STRIPE_KEY`, at most `requests_per_second`.
+pub fn stripe_gateway_section(
+    emulator: &stripe_emulator::Emulator,
+    requests_per_second: u32,
+) -> String {
+    format!(
+        r#"
+[gateways.stripe]
+component = "{component}"
+allowed_hosts = ["{base}"]
+auth = {{ scheme = "bearer", secret = "api-key" }}
+max_concurrency = 8
+requests_per_second = {requests_per_second}
+[gateways.stripe.secrets]
+api-key = {{ env = "OMNICRM_TEST_STRIPE_KEY" }}
+[gateways.stripe.settings]
+base-url = "{base}"
+"#,
+        component = component("omnicrm_stripe_gateway").display(),
+        base = emulator.base_url(),
+    )
+}
+
+/// Writes, through the service's own code on the ledger of the configuration file `config` (its
+/// gateway's `secrets` given by value), `customers` customers (`crm-N`) each with the card
+/// `card_token`, and `transactions` pending charges in `currency` spread over them, left for a
+/// billing run.
+pub async fn seed_due_charges(
     config: &Path,
-    db: &Path,
     secrets: &[(&str, &str)],
     card_token: &str,
     currency: &str,
+    customers: usize,
+    transactions: usize,
 ) {
     let mut config = ServiceConfig::load(config).unwrap();
     for g in config.gateways.values_mut() {
@@ -67,7 +96,7 @@ pub async fn seed_ledger(
     let mut opts = server::runtime_options(&config).unwrap();
     opts.cache_dir = Some(cache_dir());
     let service = server::build(&config, opts).await.unwrap();
-    for c in 0..CUSTOMERS {
+    for c in 0..customers {
         let id = format!("crm-{c}");
         service
             .link_customer(&id, None, None, None, None)
@@ -78,24 +107,51 @@ pub async fn seed_ledger(
             .await
             .unwrap();
     }
-    for i in 0..TRANSACTIONS {
-        service
-            .create_transaction(TxnRequest {
-                customer_id: format!("crm-{}", i % CUSTOMERS),
-                amount: 100 + (i as i64 * 37) % 9_900,
-                currency: currency.into(),
-                description: Some(format!("line {i}")),
-                kind: TxnKind::Charge,
-                card_id: None,
-                capture: Capture::Automatic,
-                charge_now: false,
-                initiator: Initiator::MerchantUnscheduled,
-                return_url: None,
-                client_key: None,
-            })
-            .await
-            .unwrap();
-    }
+    futures_util::stream::iter(0..transactions)
+        .map(|i| {
+            let service = service.clone();
+            async move {
+                service
+                    .create_transaction(TxnRequest {
+                        customer_id: format!("crm-{}", i % customers),
+                        amount: 100 + (i as i64 * 37) % 9_900,
+                        currency: currency.into(),
+                        description: Some(format!("line {i}")),
+                        kind: TxnKind::Charge,
+                        card_id: None,
+                        capture: Capture::Automatic,
+                        charge_now: false,
+                        initiator: Initiator::MerchantUnscheduled,
+                        return_url: None,
+                        client_key: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Seeds the ledger `db` of the configuration file `config` with [`CUSTOMERS`] customers and
+/// [`TRANSACTIONS`] pending charges ([`seed_due_charges`]), and checks they are all there.
+pub async fn seed_ledger(
+    config: &Path,
+    db: &Path,
+    secrets: &[(&str, &str)],
+    card_token: &str,
+    currency: &str,
+) {
+    seed_due_charges(
+        config,
+        secrets,
+        card_token,
+        currency,
+        CUSTOMERS,
+        TRANSACTIONS,
+    )
+    .await;
     assert_eq!(
         count(
             db,

@@ -234,9 +234,9 @@ impl Browser {
         self.client.goto(url).await.expect("navigating");
     }
 
-    /// The text of the element `css` selects (waiting for it up to 10 s); fails with the page
-    /// shown.
-    pub async fn text(&self, css: &str) -> String {
+    /// The element `css` selects, waiting up to 10 s for it (a click that submits a form
+    /// returns before the next page is there); fails with the page shown.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
         let found = self
             .client
             .wait()
@@ -244,14 +244,22 @@ impl Browser {
             .for_element(Locator::Css(css))
             .await;
         match found {
-            Ok(e) => e.text().await.expect("text"),
+            Ok(e) => e,
             Err(e) => {
                 let url = self.url().await;
                 let source = self.client.source().await.unwrap_or_default();
-                self.screenshot("failure").await;
+                if let Ok(png) = self.client.screenshot().await {
+                    let _ = std::fs::create_dir_all(screenshot_dir());
+                    let _ = std::fs::write(screenshot_dir().join("failure.png"), png);
+                }
                 panic!("no element {css} on {url}: {e}\n{source}");
             }
         }
+    }
+
+    /// The text of the element `css` selects (waiting for it up to 10 s).
+    pub async fn text(&self, css: &str) -> String {
+        self.element(css).await.text().await.expect("text")
     }
 
     /// The text of the element `css` selects, if there is one now (none while the page
@@ -264,11 +272,7 @@ impl Browser {
     /// Whether the page stays as it is (not reloaded, not left) for `time`: the element `css`
     /// selects now is still there afterwards.
     pub async fn stays(&self, css: &str, time: Duration) -> bool {
-        let e = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
+        let e = self.element(css).await;
         tokio::time::sleep(time).await;
         e.text().await.is_ok()
     }
@@ -285,21 +289,15 @@ impl Browser {
 
     /// Types `text` into the field `css` selects.
     pub async fn fill(&self, css: &str, text: &str) {
-        let e = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no field {css}: {e}"));
+        let e = self.element(css).await;
         e.clear().await.expect("clear");
         e.send_keys(text).await.expect("typing");
     }
 
     /// Clicks the element `css` selects.
     pub async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
@@ -307,10 +305,8 @@ impl Browser {
 
     /// Picks the option of value `value` in the select `css`.
     pub async fn select(&self, css: &str, value: &str) {
-        self.client
-            .find(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("no select {css}: {e}"))
             .select_by_value(value)
             .await
             .unwrap_or_else(|e| panic!("selecting {value} in {css}: {e}"));
@@ -331,12 +327,40 @@ impl Browser {
             .to_string()
     }
 
-    /// Saves a screenshot of the page as `target/console-screenshots/NAME.png`.
+    /// Saves a screenshot of the page as `target/console-screenshots/NAME.png`, once the page
+    /// has loaded: a screenshot taken while a navigation starts is aborted by it, so that is
+    /// retried.
     pub async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.expect("screenshot");
+        let mut attempt = 0;
+        let png = loop {
+            attempt += 1;
+            self.loaded().await;
+            match self.client.screenshot().await {
+                Ok(png) => break png,
+                Err(e) if attempt < 5 => {
+                    eprintln!("screenshot {name}, attempt {attempt}: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("screenshot {name}: {e}"),
+            }
+        };
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("writing the screenshot");
+    }
+
+    /// Waits up to 10 s for the page to finish loading.
+    async fn loaded(&self) {
+        for _ in 0..100 {
+            let state = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await;
+            if matches!(state, Ok(serde_json::Value::String(s)) if s == "complete") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Signs in on the console at `base` with a name and password.

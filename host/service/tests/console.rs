@@ -36,7 +36,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     // A wrong password is refused.
     b.fill("#name", WRITER.0).await;
     b.fill("#password", "not the password").await;
-    b.click("#sign-in").await;
+    b.submit("#sign-in").await;
     assert!(b.text("#notice").await.contains("not valid"));
     b.sign_in(&env.base, WRITER).await;
     assert!(b.text("#operator").await.contains("write"));
@@ -45,7 +45,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     b.goto(&env.url("/console/customers?q=lovelace")).await;
     assert!(b.text("#customers").await.contains(customer));
     b.screenshot("customers").await;
-    b.click(&format!("a[href='/console/customers/{customer}']"))
+    b.submit(&format!("a[href='/console/customers/{customer}']"))
         .await;
     assert_eq!(b.text("#customer-id").await, customer);
     assert!(b.text("#cards").await.contains("No card stored"));
@@ -53,18 +53,18 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     // A card through the gateway's card form (the emulator's test card form, the stand-in for
     // Stripe Elements): the console starts a card session, the browser leaves for the form and
     // comes back with the SetupIntent, and the card is stored.
-    b.click("#add-card-submit").await;
+    b.submit("#add-card-submit").await;
     b.screenshot("card-form-link").await;
-    b.click("#card-form-link").await;
+    b.submit("#card-form-link").await;
     b.fill("#card-number", "4000 0000 0000 0002").await;
-    b.click("#card-submit").await;
+    b.submit("#card-submit").await;
     assert!(
         b.text("#card-error").await.contains("declined"),
         "a declined card is refused on the form"
     );
     b.fill("#card-number", "4242 4242 4242 4242").await;
     b.screenshot("emulator-card-form").await;
-    b.click("#card-submit").await;
+    b.submit("#card-submit").await;
     let notice = b.text("#notice").await;
     assert!(
         notice.contains("4242") && notice.contains("stored"),
@@ -93,7 +93,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     b.fill("#charge-description", "Fibre 1 Gbit/s, December")
         .await;
     b.click("#charge-confirm").await;
-    b.click("#charge-submit").await;
+    b.submit("#charge-submit").await;
     assert_eq!(b.text("#txn-status").await, "succeeded");
     assert_eq!(b.text("#txn-amount").await, "USD 49.99");
     let txn_url = b.url().await;
@@ -112,7 +112,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     b.fill("#refund-amount", "10.00").await;
     b.screenshot("transaction").await;
     b.click("#refund-confirm").await;
-    b.click("#refund-submit").await;
+    b.submit("#refund-submit").await;
     assert!(b.text("#notice").await.contains("USD 10.00"));
     assert_eq!(b.text("#txn-status").await, "partially_refunded");
     assert!(b.text("#refunds").await.contains("USD 10.00"));
@@ -135,7 +135,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     // Only the transactions an operator must settle: none here, the box stays ticked.
     b.goto(&env.url("/console/transactions")).await;
     b.click("#filter-attention").await;
-    b.click("#filter-submit").await;
+    b.submit("#filter-submit").await;
     assert!(b.url().await.contains("attention=yes"), "{}", b.url().await);
     assert!(b.text("#transactions").await.contains("No transaction."));
     assert!(b.has("#filter-attention:checked").await);
@@ -198,7 +198,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     b.goto(&env.url("/console/billing-runs")).await;
     b.fill("input[name=concurrency]", "1").await;
     b.click("#run-confirm").await;
-    b.click("#run-submit").await;
+    b.submit("#run-submit").await;
     assert_eq!(b.text("#run-state").await, "running");
     assert_eq!(b.text("#progress-total").await, "4");
     b.screenshot("billing-run-running").await;
@@ -233,7 +233,7 @@ async fn an_operator_adds_a_card_charges_refunds_and_reads_the_figures() {
     }
 
     // Signing out ends the session.
-    b.click("#sign-out").await;
+    b.submit("#sign-out").await;
     b.goto(&env.url("/console")).await;
     assert!(b.url().await.ends_with("/console/sign-in"));
     b.close().await;
@@ -326,7 +326,7 @@ async fn read_only_csrf_and_escaping_hold() {
     b.goto(&env.url("/console/customers")).await;
     assert!(b.text("#customers").await.contains(customer));
     assert!(!b.has("#link-customer").await, "no link form");
-    b.click("#customers a").await;
+    b.submit("#customers a").await;
     assert_eq!(b.text("#customer-id").await, customer);
     assert!(!b.has("#charge").await && !b.has("#add-card").await);
     b.screenshot("customer-read-only-xss").await;
@@ -414,7 +414,7 @@ async fn read_only_csrf_and_escaping_hold() {
     let b = Browser::start().await;
     b.goto(&env.url("/console/sign-in")).await;
     b.fill("#api-key", READ_ONLY_KEY).await;
-    b.click("#sign-in-key").await;
+    b.submit("#sign-in-key").await;
     assert!(b.text("#operator").await.contains("key:reports"));
     assert!(b.text("#operator").await.contains("read-only"));
     b.close().await;

@@ -107,7 +107,8 @@ async fn the_demo_keeps_serving_and_every_console_page_shows_its_data() {
     b.goto(&url("/console/disputes")).await;
     assert!(b.text("#disputes").await.contains("USD 75.00"));
     b.screenshot("demo-disputes").await;
-    b.click("#disputes a[href^='/console/transactions/']").await;
+    b.submit("#disputes a[href^='/console/transactions/']")
+        .await;
     assert!(b.text("#txn-description").await.contains("Router"));
     assert!(b.text("#txn-disputes").await.contains("USD 75.00"));
     b.screenshot("demo-transaction").await;
@@ -115,7 +116,7 @@ async fn the_demo_keeps_serving_and_every_console_page_shows_its_data() {
     b.goto(&url("/console/invoices")).await;
     assert!(b.text("#invoices").await.contains("paid"));
     b.screenshot("demo-invoices").await;
-    b.click("#invoices a[href^='/console/invoices/']").await;
+    b.submit("#invoices a[href^='/console/invoices/']").await;
     assert!(b.text("#invoice-status").await.contains("paid"));
     let lines = b.text("#transactions").await;
     assert!(

@@ -303,6 +303,29 @@ impl Browser {
             .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
     }
 
+    /// Clicks the element `css` selects, a link or a form's button, and waits for the page it
+    /// leads to: the click returns before the browser has left the page, and what is read
+    /// next must be read on the next page.
+    pub async fn submit(&self, css: &str) {
+        let page = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("the page's root");
+        self.click(css).await;
+        let mut left = false;
+        for _ in 0..100 {
+            // The root of a page the browser has left is stale.
+            if page.tag_name().await.is_err() {
+                left = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(left, "clicking {css} did not leave {}", self.url().await);
+        self.loaded().await;
+    }
+
     /// Picks the option of value `value` in the select `css`.
     pub async fn select(&self, css: &str, value: &str) {
         self.element(css)
@@ -368,7 +391,7 @@ impl Browser {
         self.goto(&format!("{base}/console/sign-in")).await;
         self.fill("#name", name).await;
         self.fill("#password", password).await;
-        self.click("#sign-in").await;
+        self.submit("#sign-in").await;
         let who = self.text("#operator").await;
         assert!(who.starts_with(name), "signed in as {who}");
     }

@@ -99,9 +99,10 @@ enum Command {
     /// Settle by hand a transaction flagged for an operator, and print it.
     ///
     /// For a charge whose outcome stayed unknown through every repeat the reconciler allows
-    /// (`omnicrm-pay reconcile` lists them under awaiting_operator; the API shows `attention`).
+    /// (`omnicrm-pay reconcile` lists them under awaiting_operator), or one held for review
+    /// because the gateway's answer broke the contract; the API shows either's `attention`.
     /// Check the payment at the gateway first, then record what you found. The ledger moves as
-    /// it would on the gateway's answer; who settled it and why are kept. A transaction that is
+    /// it would on a trustworthy answer; who settled it and why are kept. A transaction that is
     /// not flagged is refused.
     Settle {
         /// The configuration file.

@@ -406,3 +406,69 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_whose_answer_breaks_the_contract_is_held_then_settled_by_an_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", "");
+    let (running, api, _) = serve(&config, false).await;
+    running.service.gateways.wait_settled().await;
+    let r = post(&api, "/v1/customers", json!({ "customer_id": "c-1" })).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = post(&api, "/v1/customers/c-1/cards", json!({ "token": "tok" })).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+
+    // The plugin answers USD 10.00 charged and USD 50.00 captured: the host's checks catch it.
+    let r = post(
+        &api,
+        "/v1/transactions",
+        json!({ "customer_id": "c-1", "amount": 1000, "currency": "USD", "description": "captured:5000" }),
+    )
+    .await;
+    assert_eq!(r.status, 502, "{}", r.json);
+    assert_eq!(r.json["error"]["code"], "held_for_review", "{}", r.json);
+    let txn = &r.json["error"]["details"]["transaction"];
+    assert_eq!(txn["status"], "held_for_review", "{}", r.json);
+    let attention = txn["attention"].as_str().unwrap();
+    assert!(attention.contains("amount-captured"), "{attention}");
+    let id = txn["id"].as_i64().unwrap();
+
+    // Listed for an operator; never counted.
+    let listed = get(&api, "/v1/transactions?attention=true").await;
+    let ids: Vec<i64> = listed.json["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![id], "{}", listed.json);
+    let summary = get(&api, "/v1/summary?currency=USD").await;
+    assert_eq!(summary.json["combined"]["revenue"], 0, "{}", summary.json);
+
+    // The operator found USD 10.00 taken at the gateway.
+    let path = format!("/v1/transactions/{id}/settle");
+    let body = json!({ "outcome": "succeeded", "gateway_payment_ref": "mis_pay_found", "reason": "USD 10.00 captured in the gateway's dashboard" });
+    let admin = api.with_key(Some(ADMIN_KEY.into()));
+    let r = admin.post(&path, body.clone()).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        (
+            &r.json["status"],
+            &r.json["amount_captured"],
+            &r.json["settled_by"]
+        ),
+        (&json!("succeeded"), &json!(1000), &json!("ops"))
+    );
+    assert!(r.json.get("attention").is_none(), "{}", r.json);
+    let again = admin.post(&path, body).await.unwrap();
+    assert_eq!(again.status, 409, "{}", again.json);
+    let listed = get(&api, "/v1/transactions?attention=true").await;
+    assert_eq!(listed.json["transactions"], json!([]), "{}", listed.json);
+    let summary = get(&api, "/v1/summary?currency=USD").await;
+    assert_eq!(
+        summary.json["combined"]["revenue"], 1000,
+        "{}",
+        summary.json
+    );
+    running.shutdown().await;
+}

@@ -271,8 +271,9 @@ pub struct ListTransactions {
     pub status: Option<String>,
     /// Invoiced (`true`) or not (`false`).
     pub invoiced: Option<bool>,
-    /// Flagged for an operator (`true`: the outcome stayed unknown and the transaction carries
-    /// `attention`, see `POST /v1/transactions/{id}/settle`) or not (`false`).
+    /// Flagged for an operator (`true`: the outcome stayed unknown, or the transaction is held
+    /// for review, and it carries `attention`, see `POST /v1/transactions/{id}/settle`) or not
+    /// (`false`).
     pub attention: Option<bool>,
     /// `charge` or `credit`.
     #[param(value_type = Option<String>)]

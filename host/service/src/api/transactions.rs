@@ -53,7 +53,7 @@ async fn with_captures(st: &AppState, txn: &Transaction) -> Result<TransactionVi
     path = "/transactions",
     tag = "transactions",
     summary = "Record a transaction; a charge is charged at once to the default (or named) card unless charge=later",
-    description = "Every check (amount from 1 to 999999999999 minor units, an ISO 4217 currency the gateway takes, the customer and card, `initiator` and `return_url`) runs before anything is written. A charge the gateway refuses as invalid input leaves nothing behind. A charge that needs the customer (3-D Secure) is answered 402 `authentication_required` whose `details` carry the transaction (`requires_action`) and its `next_action`; once the customer acted, `POST /v1/transactions/{id}/complete-action` finishes it. A charge whose gateway answer breaks the contract is held for review: 502 `held_for_review` with the transaction (`held_for_review`: money may have moved; nothing moves it on its own and it is never counted) in `details`.",
+    description = "Every check (amount from 1 to 999999999999 minor units, an ISO 4217 currency the gateway takes, the customer and card, `initiator` and `return_url`) runs before anything is written. A charge the gateway refuses as invalid input leaves nothing behind. A charge that needs the customer (3-D Secure) is answered 402 `authentication_required` whose `details` carry the transaction (`requires_action`) and its `next_action`; once the customer acted, `POST /v1/transactions/{id}/complete-action` finishes it. A charge whose gateway answer breaks the contract is held for review: 502 `held_for_review` with the transaction (`held_for_review`: money may have moved; nothing moves it on its own and it is never counted; it carries `attention` until an operator settles it with `POST /v1/transactions/{id}/settle`) in `details`.",
     request_body = CreateTransaction,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat")),
     responses(
@@ -294,7 +294,7 @@ pub async fn void(
     path = "/transactions/{id}/settle",
     tag = "transactions",
     summary = "Settle by hand a transaction flagged for an operator (admin)",
-    description = "For a charge whose outcome stayed unknown through every repeat the reconciler allows: the transaction carries `attention`. An operator checks the payment at the gateway and records the outcome found there (`succeeded`, `authorized` or `failed`), with the gateway's payment reference unless `failed`, and a reason. The ledger moves as it would on the gateway's answer; `settled_by` (the API key's name) and `settled_note` are kept. Needs a key with the `admin` scope. A transaction not flagged is refused (409).",
+    description = "For a charge whose outcome stayed unknown through every repeat the reconciler allows, or one held for review (`held_for_review`: the gateway's answer broke the contract): the transaction carries `attention`. An operator checks the payment at the gateway and records the outcome found there (`succeeded`, `authorized` or `failed`), with the gateway's payment reference unless `failed`, and a reason. The ledger moves as it would on a trustworthy answer; `settled_by` (the API key's name) and `settled_note` are kept. Needs a key with the `admin` scope. A transaction not flagged is refused (409).",
     params(
         ("id" = i64, Path, description = "Transaction id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to repeat"),

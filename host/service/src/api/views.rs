@@ -290,7 +290,8 @@ pub struct TransactionView {
     /// The last failure.
     pub last_error: Option<String>,
     /// Why an operator must settle it by hand (`POST /v1/transactions/{id}/settle`): the
-    /// reconciler gave up learning its outcome. Absent otherwise.
+    /// reconciler gave up learning its outcome, or the gateway's answer broke the contract and
+    /// the transaction is held for review. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attention: Option<String>,
     /// The operator (API key name) who settled it by hand.

@@ -286,19 +286,19 @@ pub trait Ledger: Send + Sync + 'static {
     ) -> Result<()>;
     /// Unsettled operations flagged for an operator, oldest first.
     fn flagged_operations(&self) -> Result<Vec<Operation>>;
-    /// Settles by hand a charge whose operation `op_id` is flagged, as an operator found it at
-    /// the gateway, in one database transaction: the compare-and-set of the transaction
-    /// (`patch`, from one of `from`), the operation's `state`, the transaction's attention
-    /// cleared and who settled it and why recorded. None (nothing written) when the operation
-    /// is not a flagged, unsettled charge of the transaction, or the transaction moved.
-    #[allow(clippy::too_many_arguments)]
-    fn settle_flagged_charge(
+    /// Settles by hand a charge flagged for an operator, as the operator found it at the
+    /// gateway, in one database transaction: the compare-and-set of the transaction (`patch`,
+    /// from one of `from`), the state of its flagged operation (`flagged_op`: its id and the
+    /// state to set; None for a charge held for review, whose operation is already settled),
+    /// its attention cleared and who settled it and why recorded. None (nothing written) when
+    /// the transaction is not flagged, the operation is not its flagged, unsettled charge, or
+    /// the transaction moved.
+    fn settle_by_hand(
         &self,
-        op_id: i64,
         txn_id: i64,
+        flagged_op: Option<(i64, OpState)>,
         from: &[TxnStatus],
         patch: &TxnPatch,
-        state: OpState,
         operator: &str,
         note: &str,
     ) -> Result<Option<Transaction>>;

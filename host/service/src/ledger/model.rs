@@ -296,6 +296,8 @@ pub struct TxnPatch {
     pub fee: Option<i64>,
     /// What the customer must do (Some(None) clears).
     pub next_action: Option<Option<CustomerAction>>,
+    /// Why an operator must settle it (Some(None) clears).
+    pub attention: Option<Option<String>>,
 }
 
 /// A refund.

@@ -126,6 +126,16 @@ pub(crate) fn status_error(txn: &Transaction) -> Option<Error> {
     }
 }
 
+/// The error a charge's (or a completion's) client must hear about: a transaction held for
+/// review is answered as such, whatever the call said (the plugin's broken answer is what held
+/// it); otherwise the call's failure, else where the transaction stands.
+pub(crate) fn client_error(txn: &Transaction, call: Option<Error>) -> Option<Error> {
+    if txn.status == TxnStatus::HeldForReview {
+        return Some(held_for_review(txn));
+    }
+    call.or_else(|| status_error(txn))
+}
+
 /// Checks who starts a charge and where the customer comes back.
 fn check_initiator(req: &TxnRequest, charge_now: bool) -> Result<(), Error> {
     if let Some(u) = &req.return_url {
@@ -358,9 +368,7 @@ impl Service {
                 _ => Some(Error::from_call(&err)),
             })
         });
-        // A payment that waits for the customer, or held for review, is answered as such,
-        // however it was learnt.
-        let err = err.or_else(|| status_error(&txn));
+        let err = client_error(&txn, err);
         Ok((txn, err))
     }
 

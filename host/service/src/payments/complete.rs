@@ -9,7 +9,7 @@ use crate::service::Service;
 use omnicrm_host::contract::{Capabilities, GatewayError};
 use omnicrm_host::error::CallError;
 
-use super::charge::status_error;
+use super::charge::{client_error, status_error};
 use super::params::{CompleteActionParams, to_params};
 use super::requester::Requester;
 
@@ -107,7 +107,7 @@ impl Service {
             CallError::Gateway(GatewayError::Declined(_) | GatewayError::ActionRequired(_)) => None,
             _ => Some(Error::from_call(&e)),
         });
-        let err = err.or_else(|| status_error(&txn));
+        let err = client_error(&txn, err);
         Ok((txn, err))
     }
 }

@@ -1,10 +1,14 @@
-//! Settling by hand a charge the reconciler gave up on. Its outcome stayed unknown through
-//! every repeat the reconciler allows (a plugin that traps on every call, a gateway that never
-//! answers), so the transaction is flagged (`attention`); an operator checks the payment at the
-//! gateway and records what they found. The outcome moves the ledger as the gateway's answer
-//! would have (the same compare-and-set of the transaction, the operation settled), and who
-//! settled it and why are kept with the transaction. A transaction that is not flagged is
-//! refused: everything else settles through the gateway.
+//! Settling by hand a charge flagged for an operator, of two kinds:
+//! - one the reconciler gave up on: its outcome stayed unknown through every repeat the
+//!   reconciler allows (a plugin that traps on every call, a gateway that never answers);
+//! - one held for review: the gateway's answer broke the contract, so money may have moved but
+//!   the answer says nothing reliable about it ([`super::review`]).
+//!
+//! Either carries `attention`. An operator checks the payment at the gateway and records what
+//! they found. The outcome moves the ledger as a trustworthy answer would have (the same
+//! compare-and-set of the transaction, a flagged operation settled), and who settled it and why
+//! are kept with the transaction. A transaction that is not flagged is refused: everything else
+//! settles through the gateway.
 
 use crate::error::Error;
 use crate::ledger::{OpKind, OpState, Transaction, TxnPatch, TxnStatus};
@@ -62,8 +66,8 @@ impl Service {
             return Err(Error::conflict(
                 "status",
                 format!(
-                    "transaction {txn_id} is not flagged for an operator: only a transaction the \
-                     reconciler gave up on is settled by hand"
+                    "transaction {txn_id} is not flagged for an operator: only a charge the \
+                     reconciler gave up on, or one held for review, is settled by hand"
                 ),
             ));
         }
@@ -86,33 +90,25 @@ impl Service {
                 "name the gateway's payment that took or reserved the money",
             ));
         }
-        let ops = self
-            .db
-            .run(move |l| l.operations_for(Some(txn_id), None))
-            .await?;
-        let Some(op) = ops.into_iter().find(|o| {
-            o.kind == OpKind::Charge
-                && o.flagged_at.is_some()
-                && matches!(o.state, OpState::Pending | OpState::Unknown)
-        }) else {
-            return Err(Error::conflict(
-                "status",
-                format!(
-                    "what is flagged on transaction {txn_id} is not its charge: settle it at the \
-                     gateway, then let the reconciler look it up"
-                ),
-            ));
-        };
-        let Some(_claim) = self.claim(op.id) else {
-            return Err(Error::conflict(
-                "status",
-                "another task is settling this transaction now",
-            ));
-        };
         let (status, captured, state) = match settlement.outcome {
             OperatorOutcome::Succeeded => (TxnStatus::Succeeded, txn.amount, OpState::Done),
             OperatorOutcome::Authorized => (TxnStatus::Authorized, 0, OpState::Done),
             OperatorOutcome::Failed => (TxnStatus::Failed, 0, OpState::Failed),
+        };
+        // A charge held for review had its operation settled when its answer was held: only
+        // the transaction moves, and only out of `held_for_review`.
+        let held = txn.status == TxnStatus::HeldForReview;
+        let (from, flagged_op, _claim) = if held {
+            (vec![TxnStatus::HeldForReview], None, None)
+        } else {
+            let op = self.flagged_charge(txn_id).await?;
+            let Some(claim) = self.claim(op) else {
+                return Err(Error::conflict(
+                    "status",
+                    "another task is settling this transaction now",
+                ));
+            };
+            (txn_from(status), Some((op, state)), Some(claim))
         };
         let patch = TxnPatch {
             status: Some(status),
@@ -122,21 +118,41 @@ impl Service {
             last_error: Some(None),
             ..Default::default()
         };
-        let from = txn_from(status);
-        let op_id = op.id;
         let OperatorSettlement {
             operator, reason, ..
         } = settlement;
-        tracing::warn!(transaction = txn_id, op = op_id, %operator, %reason, outcome = %status, "a flagged charge settled by hand");
+        tracing::warn!(transaction = txn_id, held, %operator, %reason, outcome = %status, "a flagged charge settled by hand");
         self.db
-            .run(move |l| {
-                l.settle_flagged_charge(op_id, txn_id, &from, &patch, state, &operator, &reason)
-            })
+            .run(move |l| l.settle_by_hand(txn_id, flagged_op, &from, &patch, &operator, &reason))
             .await?
             .ok_or_else(|| {
                 Error::conflict(
                     "status",
                     format!("transaction {txn_id} moved meanwhile: read it again"),
+                )
+            })
+    }
+
+    /// The flagged, unsettled charge operation of a transaction the reconciler gave up on.
+    async fn flagged_charge(&self, txn_id: i64) -> Result<i64, Error> {
+        let ops = self
+            .db
+            .run(move |l| l.operations_for(Some(txn_id), None))
+            .await?;
+        ops.into_iter()
+            .find(|o| {
+                o.kind == OpKind::Charge
+                    && o.flagged_at.is_some()
+                    && matches!(o.state, OpState::Pending | OpState::Unknown)
+            })
+            .map(|o| o.id)
+            .ok_or_else(|| {
+                Error::conflict(
+                    "status",
+                    format!(
+                        "what is flagged on transaction {txn_id} is not its charge: settle it at \
+                         the gateway, then let the reconciler look it up"
+                    ),
                 )
             })
     }

@@ -2,7 +2,8 @@
 //! payment that breaks the contract. The call ran, so money may have moved, but the answer says
 //! nothing reliable about how much: the transaction is `held_for_review`. Nothing moves it on
 //! its own (no event, no lookup, no repeat of the call), it is never counted as money taken,
-//! and an operator settles it after checking the payment at the gateway.
+//! and it carries `attention`: an operator settles it by hand ([`super::operator`]) after
+//! checking the payment at the gateway.
 //!
 //! Two sources: the runtime's word that a plugin broke the contract ([`invalid_answer`], the one
 //! place that reads it from a [`CallError`]), and the service's own checks of the money in a
@@ -107,8 +108,8 @@ pub fn screen(
     }
 }
 
-/// What an untrusted result means: the transaction held for review (with the payment's
-/// reference when the answer gave one, as a lead for the operator) and its operation settled,
+/// What an untrusted result means: the transaction held for review and flagged for an operator
+/// (with the payment's reference when the answer gave one, as a lead) and its operation settled,
 /// never repeated.
 pub fn held_outcome(
     result: Result<Payment, CallError>,
@@ -123,6 +124,7 @@ pub fn held_outcome(
         gateway_payment_ref: reference,
         next_action: Some(None),
         last_error: Some(Some(why.to_string())),
+        attention: Some(Some(why.to_string())),
         ..Default::default()
     };
     (Some(patch), OpState::Failed, error)

@@ -14,8 +14,9 @@ use super::fake_gateway::{NAME, Step, asynchronous};
 use super::service_env::{charge, env, env_with_capabilities};
 use crate::error::ErrorKind;
 use crate::events::{Handled, handle_event};
-use crate::ledger::{Capture, CaptureStatus, OpState, TxnStatus, now};
+use crate::ledger::{Capture, CaptureStatus, OpState, TxnFilter, TxnStatus, now};
 use crate::payments::Requester;
+use crate::payments::operator::{OperatorOutcome, OperatorSettlement};
 use crate::reconcile::reconcile_once;
 
 /// A `payment` event of the fake saying `payment` now stands at `status`, `captured` taken.
@@ -60,6 +61,11 @@ async fn an_answer_that_breaks_the_contract_holds_the_transaction_for_review() {
     );
     let err = err.expect("the client hears the transaction is held");
     assert_eq!(err.kind, ErrorKind::HeldForReview);
+    assert_eq!(
+        txn.attention.as_deref(),
+        Some(why.as_str()),
+        "flagged for an operator"
+    );
     // The payment's reference is kept as a lead for the operator; the operation is settled.
     let (payment, _) = env.fake.payments().into_iter().next().unwrap();
     assert_eq!(txn.gateway_payment_ref.as_deref(), Some(payment.as_str()));
@@ -112,6 +118,131 @@ async fn an_answer_that_breaks_the_contract_holds_the_transaction_for_review() {
         .unwrap();
     assert!(err.is_none(), "{err:?}");
     assert_eq!(next.status, TxnStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn an_operator_settles_a_charge_held_for_review_once() {
+    let env = env().await;
+    env.fake
+        .script("charge", [Step::BreakContract, Step::BreakContract]);
+    let (paid, _, _) = env
+        .service
+        .create_transaction(charge(1000, true))
+        .await
+        .unwrap();
+    let (not_paid, _, _) = env
+        .service
+        .create_transaction(charge(400, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        (paid.status, not_paid.status),
+        (TxnStatus::HeldForReview, TxnStatus::HeldForReview)
+    );
+    let flagged = TxnFilter {
+        attention: Some(true),
+        ..Default::default()
+    };
+    let listed = |f: TxnFilter| {
+        let service = env.service.clone();
+        async move {
+            let txns = service.db.run(move |l| l.transactions(&f)).await.unwrap();
+            txns.iter().map(|t| t.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(flagged.clone()).await, vec![not_paid.id, paid.id]);
+
+    let settlement = |outcome, reference: Option<&str>, operator: &str| OperatorSettlement {
+        outcome,
+        gateway_payment_ref: reference.map(Into::into),
+        operator: operator.into(),
+        reason: "checked in the gateway's dashboard".into(),
+    };
+    // Money taken needs the gateway's payment named.
+    let e = env
+        .service
+        .settle_by_operator(
+            paid.id,
+            settlement(OperatorOutcome::Succeeded, None, "alice"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.field.as_deref()),
+        (ErrorKind::InvalidInput, Some("gateway_payment_ref"))
+    );
+    assert_eq!(env.txn(paid.id).await.status, TxnStatus::HeldForReview);
+
+    // Two operators at once: one settles it, the other is told it moved.
+    let reference = paid.gateway_payment_ref.clone().unwrap();
+    let (a, b) = tokio::join!(
+        env.service.settle_by_operator(
+            paid.id,
+            settlement(OperatorOutcome::Succeeded, Some(&reference), "alice")
+        ),
+        env.service
+            .settle_by_operator(paid.id, settlement(OperatorOutcome::Failed, None, "bob")),
+    );
+    let (settled, refused) = match (a, b) {
+        (Ok(t), Err(e)) | (Err(e), Ok(t)) => (t, e),
+        other => panic!("exactly one settles it: {other:?}"),
+    };
+    assert_eq!(refused.kind, ErrorKind::Conflict, "{refused}");
+    let txn = env.txn(paid.id).await;
+    assert_eq!(txn, settled);
+    assert!(
+        txn.attention.is_none() && txn.last_error.is_none(),
+        "no longer flagged: {txn:?}"
+    );
+    match txn.settled_by.as_deref() {
+        Some("alice") => assert_eq!(
+            (
+                txn.status,
+                txn.amount_captured,
+                txn.gateway_payment_ref.as_deref()
+            ),
+            (TxnStatus::Succeeded, 1000, Some(reference.as_str()))
+        ),
+        Some("bob") => assert_eq!((txn.status, txn.amount_captured), (TxnStatus::Failed, 0)),
+        other => panic!("settled by {other:?}"),
+    }
+
+    // Nothing was taken for the other: failed, never counted.
+    let txn = env
+        .service
+        .settle_by_operator(
+            not_paid.id,
+            settlement(OperatorOutcome::Failed, None, "alice"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (txn.status, txn.settled_by.as_deref()),
+        (TxnStatus::Failed, Some("alice"))
+    );
+    assert!(listed(flagged).await.is_empty());
+    let e = env
+        .service
+        .settle_by_operator(
+            not_paid.id,
+            settlement(OperatorOutcome::Failed, None, "alice"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "settled once: {e}");
+
+    // The figures count what the operator found taken, and only that.
+    let (from, to) = (now() - 60, now() + 60);
+    let summary = env.service.summary(None, from, to, "EUR").await.unwrap();
+    let taken = if settled.status == TxnStatus::Succeeded {
+        1000
+    } else {
+        0
+    };
+    assert_eq!(summary.combined.revenue, taken);
+    let totals = env.service.db.ledger().totals("EUR", from, to).unwrap();
+    assert_eq!(totals.unsettled, 0);
+    assert_eq!(env.fake.calls_of("charge").len(), 2, "never charged again");
 }
 
 #[tokio::test]

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_cluster.sql",
         include_str!("migrations/0002_cluster.sql"),
     ),
+    (
+        3,
+        "0003_held_for_review_attention.sql",
+        include_str!("migrations/0003_held_for_review_attention.sql"),
+    ),
 ];
 
 /// The advisory lock held while migrating (the first key of the ledger's advisory locks).

@@ -112,6 +112,32 @@ fn instances_starting_together_apply_each_migration_once() {
 }
 
 #[test]
+fn a_ledger_migrated_from_version_2_flags_its_held_transactions() {
+    let Some(db) = scratch() else { return };
+    let l = open(&db.url);
+    let (held, _) = l.insert_transaction(&new_txn("c1", 500, "k-held")).unwrap();
+    let (plain, _) = l
+        .insert_transaction(&new_txn("c1", 500, "k-plain"))
+        .unwrap();
+    drop(l);
+    // As version 2 left a charge held for review: why in `last_error` only.
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.execute(
+        "UPDATE transactions SET status = 'held_for_review', last_error = 'broke the contract'
+         WHERE id = $1",
+        &[&held.id],
+    )
+    .unwrap();
+    c.execute("DELETE FROM schema_migrations WHERE version >= 3", &[])
+        .unwrap();
+    drop(c);
+    let l = open(&db.url);
+    let attention = |id| l.transaction(id).unwrap().unwrap().attention;
+    assert_eq!(attention(held.id).as_deref(), Some("broke the contract"));
+    assert_eq!(attention(plain.id), None);
+}
+
+#[test]
 fn a_password_in_the_url_is_refused_and_never_shown() {
     let err = PgLedger::open(&PgOptions {
         url: "postgres://pay:s3cret@127.0.0.1:1/ledger".into(),

@@ -298,19 +298,16 @@ macro_rules! ledger_methods {
             operations::flagged_operations(&self.db)
         }
 
-        fn settle_flagged_charge(
+        fn settle_by_hand(
             &self,
-            op_id: i64,
             txn_id: i64,
+            flagged_op: Option<(i64, OpState)>,
             from: &[TxnStatus],
             patch: &TxnPatch,
-            state: OpState,
             operator: &str,
             note: &str,
         ) -> Result<Option<Transaction>> {
-            operations::settle_flagged_charge(
-                &self.db, op_id, txn_id, from, patch, state, operator, note,
-            )
+            operations::settle_by_hand(&self.db, txn_id, flagged_op, from, patch, operator, note)
         }
 
         fn set_operation_state(

@@ -323,34 +323,44 @@ pub(super) fn flagged_operations(db: &Connections) -> Result<Vec<Operation>> {
     })
 }
 
-/// See [`crate::ledger::Ledger::settle_flagged_charge`].
-#[allow(clippy::too_many_arguments)]
-pub(super) fn settle_flagged_charge(
+/// See [`crate::ledger::Ledger::settle_by_hand`].
+pub(super) fn settle_by_hand(
     db: &Connections,
-    op_id: i64,
     txn_id: i64,
+    flagged_op: Option<(i64, OpState)>,
     from: &[TxnStatus],
     patch: &TxnPatch,
-    state: OpState,
     operator: &str,
     note: &str,
 ) -> Result<Option<Transaction>> {
     db.write(|tx| {
         let flagged: Option<i64> = tx
-            .prepare_cached(
-                "SELECT id FROM operations WHERE id = ?1 AND transaction_id = ?2 AND kind = 'charge'
-                   AND state IN ('pending', 'unknown') AND flagged_at IS NOT NULL",
-            )?
-            .query_row(params![op_id, txn_id], |r| r.get(0))
+            .prepare_cached("SELECT id FROM transactions WHERE id = ?1 AND attention IS NOT NULL")?
+            .query_row(params![txn_id], |r| r.get(0))
             .optional()?;
         if flagged.is_none() {
             return Ok(None);
         }
+        if let Some((op_id, _)) = flagged_op {
+            let op: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT id FROM operations WHERE id = ?1 AND transaction_id = ?2
+                       AND kind = 'charge' AND state IN ('pending', 'unknown')
+                       AND flagged_at IS NOT NULL",
+                )?
+                .query_row(params![op_id, txn_id], |r| r.get(0))
+                .optional()?;
+            if op.is_none() {
+                return Ok(None);
+            }
+        }
         if update_txn(tx, txn_id, from, patch)?.is_none() {
             return Ok(None);
         }
-        let message = format!("settled by operator {operator}: {note}");
-        set_op_state(tx, op_id, state, Some(&message), false)?;
+        if let Some((op_id, state)) = flagged_op {
+            let message = format!("settled by operator {operator}: {note}");
+            set_op_state(tx, op_id, state, Some(&message), false)?;
+        }
         tx.prepare_cached(
             "UPDATE transactions SET attention = NULL, settled_by = ?2, settled_note = ?3
              WHERE id = ?1",

@@ -282,6 +282,9 @@ pub(super) fn update_txn(
     if let Some(v) = &patch.next_action {
         set!("next_action", action_text(v).into());
     }
+    if let Some(v) = &patch.attention {
+        set!("attention", v.clone().into());
+    }
     let mut sql = format!("UPDATE transactions SET {} WHERE id = ?", sets.join(", "));
     args.push(id.into());
     if !from.is_empty() {

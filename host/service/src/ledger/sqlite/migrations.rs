@@ -47,6 +47,14 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
             "/migrations/0005_reconcile_bounds.sql"
         )),
     ),
+    (
+        6,
+        "0006_held_for_review_attention.sql",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/0006_held_for_review_attention.sql"
+        )),
+    ),
 ];
 
 /// Applies the migrations not applied yet; returns the versions applied now. A database at a

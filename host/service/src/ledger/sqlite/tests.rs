@@ -105,6 +105,33 @@ fn migrations_are_recorded_and_every_file_is_listed() {
 }
 
 #[test]
+fn a_ledger_migrated_from_version_5_flags_its_held_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let l = SqliteLedger::open(&path, Durability::Full).unwrap();
+    let (held, _) = l.insert_transaction(&new_txn("c1", 500, "k-held")).unwrap();
+    let (plain, _) = l
+        .insert_transaction(&new_txn("c1", 500, "k-plain"))
+        .unwrap();
+    drop(l);
+    // As version 5 left a charge held for review: why in `last_error` only.
+    let c = Connection::open(&path).unwrap();
+    c.execute(
+        "UPDATE transactions SET status = 'held_for_review', last_error = 'broke the contract'
+         WHERE id = ?1",
+        [held.id],
+    )
+    .unwrap();
+    c.execute("DELETE FROM schema_migrations WHERE version >= 6", [])
+        .unwrap();
+    drop(c);
+    let l = SqliteLedger::open(&path, Durability::Full).unwrap();
+    let attention = |id| l.transaction(id).unwrap().unwrap().attention;
+    assert_eq!(attention(held.id).as_deref(), Some("broke the contract"));
+    assert_eq!(attention(plain.id), None);
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");

@@ -77,6 +77,7 @@ macro_rules! ledger_suite {
                 transactions::the_intent_log_lists_by_owner_and_settles,
                 transactions::totals_sum_the_settled_charges_of_one_currency_and_period,
                 transactions::figures_by_period_are_each_periods_figures_and_add_up,
+                transactions::settling_by_hand_takes_a_flagged_charge_once,
                 refunds::refunds_never_exceed_what_remains_and_converge,
                 refunds::only_succeeded_charges_with_a_payment_are_refunded,
                 refunds::a_failed_refund_frees_its_amount,

@@ -237,12 +237,35 @@ pub fn transaction_listings_filter_and_page_newest_first(l: &dyn Ledger) {
         }),
         vec![t3.id]
     );
+    // A charge held for review, its answer untrusted: flagged as well.
+    l.update_transaction(
+        t2.id,
+        &[],
+        &TxnPatch {
+            status: Some(TxnStatus::HeldForReview),
+            attention: Some(Some("the answer broke the contract".into())),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        ids(TxnFilter {
+            attention: Some(true),
+            ..Default::default()
+        }),
+        vec![t3.id, t2.id]
+    );
     assert_eq!(
         ids(TxnFilter {
             attention: Some(false),
             ..Default::default()
         }),
-        vec![t4.id, t2.id, t1.id]
+        vec![t4.id, t1.id]
+    );
+    assert_eq!(
+        l.transaction(t2.id).unwrap().unwrap().attention.as_deref(),
+        Some("the answer broke the contract")
     );
     let at = now();
     assert_eq!(
@@ -688,5 +711,181 @@ pub fn figures_by_period_are_each_periods_figures_and_add_up(l: &dyn Ledger) {
         l.figures_by_period("EUR", begin, end, 1)
             .unwrap()
             .is_empty()
+    );
+}
+
+/// Settling by hand takes a flagged charge only, once: one the reconciler gave up on (its
+/// flagged charge operation settled with it) or one held for review (only the transaction
+/// moves, and only out of `held_for_review`); attention is cleared and who and why are kept.
+pub fn settling_by_hand_takes_a_flagged_charge_once(l: &dyn Ledger) {
+    let found = |status| TxnPatch {
+        status: Some(status),
+        gateway_payment_ref: Some("pay_1".into()),
+        amount_captured: Some(if status == TxnStatus::Succeeded {
+            500
+        } else {
+            0
+        }),
+        last_error: Some(None),
+        ..Default::default()
+    };
+    let to = |id, status: TxnStatus, attention: Option<&str>| {
+        l.update_transaction(
+            id,
+            &[],
+            &TxnPatch {
+                status: Some(status),
+                attention: Some(attention.map(Into::into)),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .unwrap()
+    };
+
+    // Not flagged: nothing is written.
+    let (plain, _) = l
+        .insert_transaction(&new_txn("c1", 500, "k-plain"))
+        .unwrap();
+    let succeeded = found(TxnStatus::Succeeded);
+    assert!(
+        l.settle_by_hand(plain.id, None, &[], &succeeded, "alice", "paid")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(l.transaction(plain.id).unwrap().unwrap(), plain);
+
+    // Given up on by the reconciler: the transaction and its flagged charge operation.
+    let (lost, _) = l.insert_transaction(&new_txn("c1", 500, "k-lost")).unwrap();
+    to(lost.id, TxnStatus::Unknown, None);
+    let (op, _) = l.insert_operation(&charge_op(lost.id, "op-lost")).unwrap();
+    l.record_reconcile_attempt(op.id, now() + 60, Some("unknown after every repeat"))
+        .unwrap();
+    let from = [TxnStatus::Pending, TxnStatus::Unknown];
+    assert!(
+        l.settle_by_hand(
+            lost.id,
+            Some((op.id + 1000, OpState::Done)),
+            &from,
+            &succeeded,
+            "alice",
+            "paid"
+        )
+        .unwrap()
+        .is_none(),
+        "an operation that is not the transaction's flagged charge"
+    );
+    let settled = l
+        .settle_by_hand(
+            lost.id,
+            Some((op.id, OpState::Done)),
+            &from,
+            &succeeded,
+            "alice",
+            "paid in the dashboard",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            settled.status,
+            settled.amount_captured,
+            settled.attention.as_deref(),
+            settled.settled_by.as_deref(),
+            settled.settled_note.as_deref()
+        ),
+        (
+            TxnStatus::Succeeded,
+            500,
+            None,
+            Some("alice"),
+            Some("paid in the dashboard")
+        )
+    );
+    let op = l.operation(op.id).unwrap().unwrap();
+    assert_eq!(op.state, OpState::Done);
+    assert!(
+        op.last_error.unwrap().contains("settled by operator alice"),
+        "the operation says who settled it"
+    );
+    assert!(
+        l.settle_by_hand(
+            lost.id,
+            Some((op.id, OpState::Failed)),
+            &from,
+            &succeeded,
+            "bob",
+            "again"
+        )
+        .unwrap()
+        .is_none(),
+        "settled once"
+    );
+
+    // Held for review: its operation was settled when held; only the transaction moves.
+    let (held, _) = l.insert_transaction(&new_txn("c1", 500, "k-held")).unwrap();
+    to(
+        held.id,
+        TxnStatus::HeldForReview,
+        Some("the answer broke the contract"),
+    );
+    let failed = found(TxnStatus::Failed);
+    assert!(
+        l.settle_by_hand(
+            held.id,
+            None,
+            &[TxnStatus::Unknown],
+            &failed,
+            "alice",
+            "nothing"
+        )
+        .unwrap()
+        .is_none(),
+        "compare-and-set: the transaction is not in a status it may move from"
+    );
+    let unchanged = l.transaction(held.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            unchanged.status,
+            unchanged.attention.as_deref(),
+            unchanged.settled_by
+        ),
+        (
+            TxnStatus::HeldForReview,
+            Some("the answer broke the contract"),
+            None
+        )
+    );
+    let settled = l
+        .settle_by_hand(
+            held.id,
+            None,
+            &[TxnStatus::HeldForReview],
+            &failed,
+            "alice",
+            "no payment",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            settled.status,
+            settled.attention,
+            settled.settled_by.as_deref()
+        ),
+        (TxnStatus::Failed, None, Some("alice"))
+    );
+    assert!(
+        l.settle_by_hand(
+            held.id,
+            None,
+            &[TxnStatus::HeldForReview],
+            &succeeded,
+            "bob",
+            "paid"
+        )
+        .unwrap()
+        .is_none(),
+        "settled once"
     );
 }

@@ -23,8 +23,8 @@
 use crate::customers::funding_name;
 use crate::error::{Error, ErrorKind, EventRejection};
 use crate::ledger::{
-    Capture, CardDetails, DisputeStatus, DisputeUpdate, InvoicePatch, RefundStatus, Transaction,
-    TxnPatch, TxnStatus,
+    Capture, CardDetails, DisputeStatus, DisputeUpdate, InvoicePatch, OpState, RefundStatus,
+    Transaction, TxnPatch, TxnStatus,
 };
 use crate::live_gateways::Lane;
 use crate::payments::lookup::AUTHORIZATION_EXPIRED;
@@ -265,6 +265,17 @@ async fn payment_event(
         .db
         .run(move |l| l.update_transaction(id, &from, &patch))
         .await?;
+    if moved.is_some() && t.attention.is_some() {
+        // The gateway told what the reconciler gave up learning: no operator is needed for it.
+        let state = match status {
+            TxnStatus::Failed | TxnStatus::Canceled => OpState::Failed,
+            _ => OpState::Done,
+        };
+        service
+            .db
+            .run(move |l| l.unflag_charge_settled_by_gateway(id, status, state))
+            .await?;
+    }
     if let (Some(ntid), Some(card)) = (&u.network_transaction_id, t.card_id) {
         let ntid = ntid.clone();
         service

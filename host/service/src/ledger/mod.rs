@@ -302,6 +302,16 @@ pub trait Ledger: Send + Sync + 'static {
         operator: &str,
         note: &str,
     ) -> Result<Option<Transaction>>;
+    /// Clears the flag of a charge the gateway's own word settled after the reconciler gave up
+    /// on it (an event that arrived late), in one database transaction: when the transaction
+    /// stands at `status` and has a flagged, unsettled charge operation, that operation gets
+    /// `state` and the transaction's attention is cleared. Whether it had one.
+    fn unflag_charge_settled_by_gateway(
+        &self,
+        txn_id: i64,
+        status: TxnStatus,
+        state: OpState,
+    ) -> Result<bool>;
     /// Sets an operation's state and last error, counting an attempt when `attempted`.
     fn set_operation_state(
         &self,

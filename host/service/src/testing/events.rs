@@ -6,12 +6,14 @@ use std::time::Duration;
 use omnicrm_host::contract::{
     EventKind, GatewayEvent, Money, PaymentStatus, PaymentUpdate, WebhookRequest,
 };
+use omnicrm_host::error::CallError;
 
 use super::fake_gateway::{NAME, Step};
 use super::service_env::{charge, env};
 use crate::error::{ErrorKind, EventRejection};
 use crate::events::{self, Handled, handle_event};
-use crate::ledger::{TxnStatus, now};
+use crate::ledger::{OpState, TxnStatus, now};
+use crate::payments::operator::{OperatorOutcome, OperatorSettlement};
 use crate::reconcile::reconcile_once;
 
 fn payment_event(id: &str, payment: &str, status: PaymentStatus, amount: i64) -> GatewayEvent {
@@ -102,4 +104,63 @@ async fn events_are_verified_by_the_gateway_before_anything_is_applied() {
         (e.kind, e.field.as_deref()),
         (ErrorKind::NotFound, Some("gateway"))
     );
+}
+
+#[tokio::test]
+async fn an_event_settles_a_charge_the_reconciler_gave_up_on() {
+    let env = env().await;
+    // The charge is made at the gateway, its answer lost.
+    env.fake
+        .script("charge", [Step::LoseAnswer(CallError::Trap("lost".into()))]);
+    let (txn, _, _) = env
+        .service
+        .create_transaction(charge(1500, true))
+        .await
+        .unwrap();
+    assert_eq!(txn.status, TxnStatus::Unknown);
+    let op = env.operations(txn.id).await[0].id;
+    // The reconciler gave up on it: flagged for an operator.
+    env.service
+        .db
+        .run(move |l| l.record_reconcile_attempt(op, now(), Some("unknown after every repeat")))
+        .await
+        .unwrap();
+    assert!(env.txn(txn.id).await.attention.is_some());
+
+    // The gateway's event says what the reconciler could not learn.
+    let (payment, _) = env.fake.payments().into_iter().next().unwrap();
+    let event = payment_event("evt_late", &payment, PaymentStatus::Succeeded, 1500);
+    let handled = handle_event(&env.service, NAME, &event).await.unwrap();
+    assert_eq!(handled, Handled::Applied("payment_updated"));
+    let settled = env.txn(txn.id).await;
+    assert_eq!(
+        (settled.status, settled.amount_captured, settled.attention),
+        (TxnStatus::Succeeded, 1500, None),
+        "no longer flagged"
+    );
+    let ops = env.operations(txn.id).await;
+    assert_eq!(ops[0].state, OpState::Done);
+    let flagged = env
+        .service
+        .db
+        .run(|l| l.flagged_operations())
+        .await
+        .unwrap();
+    assert!(flagged.is_empty(), "{flagged:?}");
+    // So there is nothing left for an operator to settle.
+    let e = env
+        .service
+        .settle_by_operator(
+            txn.id,
+            OperatorSettlement {
+                outcome: OperatorOutcome::Failed,
+                gateway_payment_ref: None,
+                operator: "alice".into(),
+                reason: "late".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict);
+    assert_eq!(env.fake.calls_of("charge").len(), 1, "never charged again");
 }

@@ -310,6 +310,15 @@ macro_rules! ledger_methods {
             operations::settle_by_hand(&self.db, txn_id, flagged_op, from, patch, operator, note)
         }
 
+        fn unflag_charge_settled_by_gateway(
+            &self,
+            txn_id: i64,
+            status: TxnStatus,
+            state: OpState,
+        ) -> Result<bool> {
+            operations::unflag_charge_settled_by_gateway(&self.db, txn_id, status, state)
+        }
+
         fn set_operation_state(
             &self,
             id: i64,

@@ -369,3 +369,43 @@ pub(super) fn settle_by_hand(
         get_txn(tx, txn_id)
     })
 }
+
+/// See [`crate::ledger::Ledger::unflag_charge_settled_by_gateway`].
+pub(super) fn unflag_charge_settled_by_gateway(
+    db: &Connections,
+    txn_id: i64,
+    status: TxnStatus,
+    state: OpState,
+) -> Result<bool> {
+    db.write(|tx| {
+        let stands: Option<i64> = tx
+            .prepare_cached("SELECT id FROM transactions WHERE id = ?1 AND status = ?2")?
+            .query_row(params![txn_id, status.as_str()], |r| r.get(0))
+            .optional()?;
+        if stands.is_none() {
+            return Ok(false);
+        }
+        let ts = now();
+        let settled = tx
+            .prepare_cached(
+                "UPDATE operations SET state = ?2, last_error = ?3, updated_at = ?4
+                 WHERE transaction_id = ?1 AND kind = 'charge' AND state IN ('pending', 'unknown')
+                   AND flagged_at IS NOT NULL",
+            )?
+            .execute(params![
+                txn_id,
+                state.as_str(),
+                "settled by the gateway's event after it was flagged",
+                ts
+            ])?;
+        // Only a flagged charge's attention: a flagged capture or refund still needs one.
+        if settled == 0 {
+            return Ok(false);
+        }
+        tx.prepare_cached(
+            "UPDATE transactions SET attention = NULL, updated_at = ?2 WHERE id = ?1",
+        )?
+        .execute(params![txn_id, ts])?;
+        Ok(true)
+    })
+}

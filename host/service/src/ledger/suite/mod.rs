@@ -78,6 +78,7 @@ macro_rules! ledger_suite {
                 transactions::totals_sum_the_settled_charges_of_one_currency_and_period,
                 transactions::figures_by_period_are_each_periods_figures_and_add_up,
                 transactions::settling_by_hand_takes_a_flagged_charge_once,
+                transactions::a_flagged_charge_the_gateway_settled_is_unflagged,
                 refunds::refunds_never_exceed_what_remains_and_converge,
                 refunds::only_succeeded_charges_with_a_payment_are_refunded,
                 refunds::a_failed_refund_frees_its_amount,

@@ -889,3 +889,31 @@ pub fn settling_by_hand_takes_a_flagged_charge_once(l: &dyn Ledger) {
         "settled once"
     );
 }
+
+/// A flagged charge the gateway's own event settled is unflagged with its operation, only when
+/// the transaction stands where the event put it and only for a flagged charge.
+pub fn a_flagged_charge_the_gateway_settled_is_unflagged(l: &dyn Ledger) {
+    let (t, _) = l.insert_transaction(&new_txn("c1", 500, "k-late")).unwrap();
+    let (op, _) = l.insert_operation(&charge_op(t.id, "op-late")).unwrap();
+    let unflag = |status| {
+        l.unflag_charge_settled_by_gateway(t.id, status, OpState::Done)
+            .unwrap()
+    };
+    assert!(!unflag(TxnStatus::Pending), "a charge not flagged");
+    l.record_reconcile_attempt(op.id, now(), Some("unknown after every repeat"))
+        .unwrap();
+    assert!(
+        !unflag(TxnStatus::Succeeded),
+        "the transaction stands elsewhere"
+    );
+    assert!(l.transaction(t.id).unwrap().unwrap().attention.is_some());
+    succeed(l, t.id, 500);
+    assert!(unflag(TxnStatus::Succeeded));
+    let (t, op) = (
+        l.transaction(t.id).unwrap().unwrap(),
+        l.operation(op.id).unwrap().unwrap(),
+    );
+    assert_eq!((t.attention, op.state), (None, OpState::Done));
+    assert!(l.flagged_operations().unwrap().is_empty());
+    assert!(!unflag(TxnStatus::Succeeded), "once");
+}

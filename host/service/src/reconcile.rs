@@ -166,9 +166,13 @@ async fn repeat(service: &Service, op: Operation) -> Repeat {
 
 /// Flags an operation the reconciler gives up on after `attempts` repeats.
 async fn flag(service: &Service, id: i64, kind: OpKind, attempts: u32) -> Repeat {
+    let times = match attempts {
+        1 => "once".to_string(),
+        n => format!("{n} times"),
+    };
     let reason = format!(
-        "the reconciler repeated this {kind} {attempts} times without learning its outcome: \
-         check the payment at the gateway and settle it by hand"
+        "the reconciler repeated this {kind} {times} without learning its outcome: check the \
+         payment at the gateway and settle it by hand"
     );
     tracing::error!(op = id, kind = %kind, attempts, "an operation's outcome stays unknown: flagged for an operator");
     let next = now();

@@ -343,15 +343,7 @@ async fn read_only_csrf_and_escaping_hold() {
 
     // A write by the read-only user, with the session's own CSRF token, is refused.
     let session = b.session_cookie().await;
-    let csrf = b
-        .client
-        .find(fantoccini::Locator::Css("input[name=csrf]"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let csrf = b.csrf().await;
     let (status, body) = post_form(
         &env.url(&format!("/console/transactions/{txn_id}/refund")),
         &session,

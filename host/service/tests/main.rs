@@ -23,6 +23,7 @@ mod cluster;
 mod conformance_cli;
 mod console;
 mod console_demo;
+mod console_settle;
 mod console_sign_in;
 mod contract_v0_2;
 mod crash;

@@ -11,11 +11,11 @@
 //! [[service.console.users]]
 //! name = "ops"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."  # `omnicrm-pay hash-password` prints it
-//! role = "write"                                         # or "read"
+//! role = "write"                                         # or "read", or "admin"
 //! ```
 //!
-//! Operators may also sign in with an API key of the `read` or `write` scope (`admin` signs in
-//! as `write`).
+//! Operators may also sign in with an API key: its scope (`read`, `write` or `admin`) is the
+//! role.
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
@@ -29,6 +29,8 @@ pub enum Role {
     Read,
     /// Also charge, capture, void, refund, manage cards and invoices, start billing runs.
     Write,
+    /// Also settle by hand a transaction flagged for an operator (as the API's `admin` scope).
+    Admin,
 }
 
 /// A console user: a name, the argon2 hash of the password (PHC string), a role.
@@ -197,6 +199,21 @@ mod tests {
         assert!(
             toml::from_str::<ConsoleSettings>(
                 "[[users]]\nname = \"a\"\npassword = \"p\"\nrole = \"read\""
+            )
+            .is_err()
+        );
+        let roles: Vec<Role> = ["read", "write", "admin"]
+            .iter()
+            .map(|r| {
+                let text =
+                    format!("[[users]]\nname = \"a\"\npassword_hash = \"h\"\nrole = \"{r}\"");
+                toml::from_str::<ConsoleSettings>(&text).unwrap().users[0].role
+            })
+            .collect();
+        assert_eq!(roles, [Role::Read, Role::Write, Role::Admin]);
+        assert!(
+            toml::from_str::<ConsoleSettings>(
+                "[[users]]\nname = \"a\"\npassword_hash = \"h\"\nrole = \"root\""
             )
             .is_err()
         );

@@ -33,7 +33,12 @@ pub struct Operator {
 impl Operator {
     /// Whether the operator may change anything.
     pub fn can_write(&self) -> bool {
-        self.role == Role::Write
+        matches!(self.role, Role::Write | Role::Admin)
+    }
+
+    /// Whether the operator may settle by hand a transaction flagged for an operator.
+    pub fn can_settle(&self) -> bool {
+        self.role == Role::Admin
     }
 }
 

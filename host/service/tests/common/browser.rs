@@ -33,6 +33,8 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const WRITER: (&str, &str) = ("ops", "ops-password-for-tests");
 /// The console user with the `read` role, and its password.
 pub const READER: (&str, &str) = ("auditor", "auditor-password-for-tests");
+/// The console user with the `admin` role, and its password.
+pub const ADMIN: (&str, &str) = ("lead", "lead-password-for-tests");
 
 /// The service with the console, and the emulator behind it.
 pub struct ConsoleEnv {
@@ -51,7 +53,8 @@ pub struct ConsoleEnv {
 }
 
 impl ConsoleEnv {
-    /// Starts the emulator and the service, with console users [`WRITER`] and [`READER`].
+    /// Starts the emulator and the service, with the console users of [`console_users`]. The
+    /// reconciler runs only when a test calls it, and flags a charge after one repeat.
     pub async fn start() -> ConsoleEnv {
         let emulator = Emulator::start(EmulatorOptions::default())
             .await
@@ -72,6 +75,8 @@ impl ConsoleEnv {
         config.service.api_keys = api_keys();
         config.service.watch_components = false;
         config.service.reconcile_interval_secs = 3600;
+        config.service.reconcile_max_attempts = 1;
+        config.service.reconcile_backoff_secs = 0;
         config.service.console.users = console_users();
         let mut entry = GatewayEntry::new(gateway);
         entry.default = true;
@@ -107,7 +112,7 @@ impl ConsoleEnv {
     }
 }
 
-/// The console users of the tests: [`WRITER`] and [`READER`].
+/// The console users of the tests: [`WRITER`], [`READER`] and [`ADMIN`].
 pub fn console_users() -> Vec<ConsoleUser> {
     vec![
         ConsoleUser {
@@ -119,6 +124,11 @@ pub fn console_users() -> Vec<ConsoleUser> {
             name: READER.0.into(),
             password_hash: hash_password(READER.1).unwrap(),
             role: Role::Read,
+        },
+        ConsoleUser {
+            name: ADMIN.0.into(),
+            password_hash: hash_password(ADMIN.1).unwrap(),
+            role: Role::Admin,
         },
     ]
 }
@@ -338,6 +348,16 @@ impl Browser {
     /// The page's URL.
     pub async fn url(&self) -> String {
         self.client.current_url().await.expect("url").to_string()
+    }
+
+    /// The CSRF token of the page's forms.
+    pub async fn csrf(&self) -> String {
+        self.element("input[name=csrf]")
+            .await
+            .prop("value")
+            .await
+            .expect("the token's value")
+            .expect("a token")
     }
 
     /// The session cookie's value.

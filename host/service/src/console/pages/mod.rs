@@ -22,7 +22,7 @@ use super::guard::Signed;
 use super::session::Notice;
 use super::state::ConsoleState;
 
-/// What surrounds every page: who is signed in, whether they may write, the CSRF token of the
+/// What surrounds every page: who is signed in, what they may do, the CSRF token of the
 /// forms, the section of the menu, the notice left by the last form.
 #[derive(Debug, Clone)]
 pub struct Chrome {
@@ -30,6 +30,8 @@ pub struct Chrome {
     pub operator: String,
     /// Whether write forms are shown.
     pub can_write: bool,
+    /// Whether the form settling a flagged transaction by hand is shown.
+    pub can_settle: bool,
     /// The session's CSRF token, in every form.
     pub csrf: String,
     /// The menu entry to highlight.
@@ -48,7 +50,8 @@ impl Chrome {
                 .as_ref()
                 .map(|o| o.name.clone())
                 .unwrap_or_default(),
-            can_write: operator.is_some_and(|o| o.can_write()),
+            can_write: operator.as_ref().is_some_and(|o| o.can_write()),
+            can_settle: operator.as_ref().is_some_and(|o| o.can_settle()),
             csrf: session.csrf.clone(),
             section,
             notice: st.sessions.take_notice(&session.id),

@@ -163,10 +163,12 @@ pub async fn submit(
     res
 }
 
-/// The operator of an API key: `write` for a write or admin key, `read` for a read key.
+/// The operator of an API key: its widest scope is the role.
 fn key_operator(st: &ConsoleState, key: &str) -> Option<Operator> {
     let (name, scopes) = st.keys.lookup(key.trim())?;
-    let role = if scopes.contains(&Scope::Write) || scopes.contains(&Scope::Admin) {
+    let role = if scopes.contains(&Scope::Admin) {
+        Role::Admin
+    } else if scopes.contains(&Scope::Write) {
         Role::Write
     } else if scopes.contains(&Scope::Read) {
         Role::Read

@@ -7,14 +7,17 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
 use crate::api::views::{CaptureView, DisputeView, NextActionView, RefundView, TransactionView};
 use crate::ledger::{Operation, TxnFilter, TxnStatus};
+use crate::payments::operator::{OperatorOutcome, OperatorSettlement};
 use crate::time::parse_time;
 
+use super::super::error_page::error_page;
 use super::super::format::{datetime, parse_amount, safe_link};
 use super::super::guard::Signed;
 use super::super::state::ConsoleState;
@@ -246,7 +249,7 @@ pub async fn show(
     })
 }
 
-/// A capture, void or refund form.
+/// A capture, void, refund or settlement form.
 #[derive(Debug, Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]
@@ -255,6 +258,12 @@ pub struct ChangeForm {
     reason: String,
     #[serde(default)]
     confirm: Option<String>,
+    /// A settlement's outcome: `succeeded`, `authorized` or `failed`.
+    #[serde(default)]
+    outcome: String,
+    /// A settlement's payment at the gateway.
+    #[serde(default)]
+    gateway_payment_ref: String,
 }
 
 /// Reads the optional amount of a form (none: the whole remainder).
@@ -267,24 +276,55 @@ async fn optional_amount(st: &ConsoleState, id: i64, text: &str) -> Result<Optio
 }
 
 /// `POST /console/transactions/{id}/{action}`: `capture` or `refund` (in part when an amount
-/// is given), or `void`; each confirmed.
+/// is given), `void`, or `settle` (by hand, for an operator with the `admin` role); each
+/// confirmed.
 pub async fn act(
     State(st): State<Arc<ConsoleState>>,
     Extension(signed): Extension<Signed>,
     Path((id, action)): Path<(i64, String)>,
     Form(f): Form<ChangeForm>,
 ) -> Response {
+    let operator = signed.0.operator.clone();
+    let Some(operator) = operator.filter(|o| action != "settle" || o.can_settle()) else {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Settling by hand needs the admin role.",
+        );
+    };
     let back = format!("/console/transactions/{id}");
-    let outcome = change(&st, id, &action, f).await;
+    let outcome = change(&st, id, &action, &operator.name, f).await;
     after_form(&st, &signed, &back, outcome)
 }
 
-/// Carries out a confirmed capture, void or refund; what the operator is told.
-async fn change(st: &ConsoleState, id: i64, action: &str, f: ChangeForm) -> Result<String, String> {
+/// Carries out a confirmed capture, void, refund or settlement by `operator`; what they are
+/// told.
+async fn change(
+    st: &ConsoleState,
+    id: i64,
+    action: &str,
+    operator: &str,
+    f: ChangeForm,
+) -> Result<String, String> {
     if f.confirm.is_none() {
         return Err("Tick the box to confirm.".into());
     }
     match action {
+        "settle" => {
+            let outcome = OperatorOutcome::parse(&f.outcome)
+                .ok_or("Choose what you found at the gateway.")?;
+            let settlement = OperatorSettlement {
+                outcome,
+                gateway_payment_ref: Some(f.gateway_payment_ref).filter(|r| !r.trim().is_empty()),
+                operator: operator.to_string(),
+                reason: f.reason,
+            };
+            let t = st
+                .service
+                .settle_by_operator(id, settlement)
+                .await
+                .map_err(|e| e.message)?;
+            Ok(format!("Settled by hand: the transaction is {}.", t.status))
+        }
         "capture" => {
             let amount = optional_amount(st, id, &f.amount).await?;
             let t = st

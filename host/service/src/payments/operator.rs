@@ -150,8 +150,9 @@ impl Service {
                 Error::conflict(
                     "status",
                     format!(
-                        "what is flagged on transaction {txn_id} is not its charge: settle it at \
-                         the gateway, then let the reconciler look it up"
+                        "what is flagged on transaction {txn_id} is not its charge but a \
+                         capture, void or refund, which is not settled by hand: finish it at the \
+                         gateway"
                     ),
                 )
             })

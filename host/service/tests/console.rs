@@ -277,24 +277,7 @@ async fn read_only_csrf_and_escaping_hold() {
     let mut env = ConsoleEnv::start().await;
     let payload = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">";
     let customer = "cust<script>window.__xss=3</script>";
-    let r = env
-        .api
-        .post(
-            "/v1/customers",
-            json!({"customer_id": customer, "name": payload}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.json);
-    let r = env
-        .api
-        .post(
-            &format!("/v1/customers/{}/cards", urlencode(customer)),
-            json!({"token": "tok_visa"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.json);
+    env.customer_with_card(customer, payload).await;
     let r = env
         .api
         .post(
@@ -411,10 +394,4 @@ async fn read_only_csrf_and_escaping_hold() {
     assert!(b.text("#operator").await.contains("read-only"));
     b.close().await;
     env.stop().await;
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }

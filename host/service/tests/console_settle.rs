@@ -13,24 +13,7 @@ use stripe_emulator::FailSpec;
 async fn an_admin_settles_a_flagged_charge_in_the_console() {
     let mut env = ConsoleEnv::start().await;
     let customer = "crm-2001";
-    let r = env
-        .api
-        .post(
-            "/v1/customers",
-            json!({"customer_id": customer, "name": "Grace Hopper"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.json);
-    let r = env
-        .api
-        .post(
-            &format!("/v1/customers/{customer}/cards"),
-            json!({"token": "tok_visa"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.json);
+    env.customer_with_card(customer, "Grace Hopper").await;
 
     // Stripe answers 500 to every payment: the charge's outcome stays unknown, and the
     // reconciler's one repeat (as configured) learns nothing either: it flags the charge.
@@ -64,20 +47,7 @@ async fn an_admin_settles_a_flagged_charge_in_the_console() {
     assert!(b.text("#txn-attention").await.contains("Needs an operator"));
     assert!(b.has("#txn-attention").await && !b.has("#settle").await);
     let settle_url = format!("{page}/settle");
-    let form = |csrf: &str| {
-        vec![
-            ("csrf".to_string(), csrf.to_string()),
-            ("outcome".into(), "failed".into()),
-            ("reason".into(), "forged".into()),
-            ("confirm".into(), "on".into()),
-        ]
-    };
-    let fields = form(&b.csrf().await);
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (status, body) = post_form(&settle_url, &b.session_cookie().await, &fields).await;
+    let (status, body) = post_settlement(&b, &settle_url).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("admin role"), "{body}");
     b.close().await;
@@ -143,16 +113,24 @@ async fn an_admin_settles_a_flagged_charge_in_the_console() {
         .unwrap();
     assert_eq!(r.json["transactions"], json!([]), "{}", r.json);
     // Settled once: a second settlement is refused.
-    let fields = form(&b.csrf().await);
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (status, _) = post_form(&settle_url, &b.session_cookie().await, &fields).await;
+    let (status, _) = post_settlement(&b, &settle_url).await;
     assert_eq!(status, 303);
     b.goto(&page).await;
     assert!(b.text("#notice").await.contains("not flagged"));
     assert_eq!(b.text("#txn-status").await, "succeeded");
     b.close().await;
     env.stop().await;
+}
+
+/// Posts a settlement ("nothing was taken") to `url` with the browser's session and CSRF token,
+/// as a script would, bypassing the page's form.
+async fn post_settlement(b: &Browser, url: &str) -> (u16, String) {
+    let (csrf, session) = (b.csrf().await, b.session_cookie().await);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("outcome", "failed"),
+        ("reason", "posted by a script"),
+        ("confirm", "on"),
+    ];
+    post_form(url, &session, &form).await
 }

@@ -7,7 +7,9 @@
 //! temporary directory, listening on a free loopback port with trust authentication. The tests
 //! find it in `OMNICRM_TEST_POSTGRES` (a URL of its `postgres` database, whose user creates one
 //! database per test); `OMNICRM_REQUIRE_POSTGRES` makes them fail rather than say they did not
-//! run when the variable is missing. The server is stopped and its directory removed when the
+//! run when the variable is missing. The server also accepts TLS, with a certificate for
+//! `127.0.0.1` and `localhost` signed by an authority generated here, whose PEM file is in
+//! `OMNICRM_TEST_POSTGRES_CA`. The server is stopped and its directory removed when the
 //! [`Server`] is dropped.
 
 use std::net::TcpListener;
@@ -61,11 +63,13 @@ impl Server {
                 "--no-sync".as_ref(),
             ],
         )?;
+        let ca = server.certificates()?;
         let port = free_port()?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            server.dir.display()
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+             -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = server.dir.display()
         );
         let log = server.dir.join("server.log");
         server.run_as(
@@ -86,10 +90,49 @@ impl Server {
         // starts next.
         unsafe {
             std::env::set_var("OMNICRM_TEST_POSTGRES", &url);
+            std::env::set_var("OMNICRM_TEST_POSTGRES_CA", &ca);
             std::env::set_var("OMNICRM_REQUIRE_POSTGRES", "1");
         }
         eprintln!("PostgreSQL for the tests: {url}");
         Ok(server)
+    }
+
+    /// Writes the server's certificate and key (readable by the server's user only) and the
+    /// authority that signed them; the authority's PEM file.
+    fn certificates(&self) -> Result<PathBuf> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "OmniCRM test PostgreSQL CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &ca)?;
+        let (crt, key_path, ca_path) = (
+            self.dir.join("server.crt"),
+            self.dir.join("server.key"),
+            self.dir.join("ca.pem"),
+        );
+        std::fs::write(&crt, cert.pem())?;
+        std::fs::write(&key_path, key.serialize_pem())?;
+        std::fs::write(&ca_path, ca.pem())?;
+        // PostgreSQL refuses a key others may read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+        if let Some(user) = &self.user {
+            run(Command::new("chown").arg(user).arg(&crt).arg(&key_path))?;
+        }
+        Ok(ca_path)
     }
 
     /// Runs one of the server's programs, as the unprivileged user when there is one.

@@ -7,6 +7,7 @@
 //!                                     # "postgres://user@host:5432/db" (several instances)
 //! database_password_env = "OMNICRM_DATABASE_PASSWORD" # PostgreSQL's password (else PGPASSWORD)
 //! database_pool_size = 16             # PostgreSQL connections of this instance
+//! database_ca_pem = "db-ca.pem"       # authorities of PostgreSQL's certificate (with sslmode=)
 //! billing_lease_secs = 60             # a billing run's claim on due transactions (PostgreSQL)
 //! default_gateway = "stripe"          # or `default = true` in one [gateways.NAME] table
 //! reconcile_interval_secs = 30
@@ -166,6 +167,10 @@ pub struct ServiceSection {
     /// PostgreSQL connections of this instance, at most.
     #[serde(default = "default_pool_size")]
     pub database_pool_size: u32,
+    /// A PEM file of the authorities PostgreSQL's certificate may come from, beside the public
+    /// web's (relative to the configuration file), for a URL with `sslmode=prefer` or `require`.
+    #[serde(default)]
+    pub database_ca_pem: Option<PathBuf>,
     /// How long a billing run's claim on a batch of due transactions keeps other instances away
     /// (PostgreSQL): the delay before the work of an instance that died is taken over.
     #[serde(default = "default_lease")]
@@ -248,6 +253,7 @@ impl ServiceSection {
             url: url.to_string(),
             password,
             pool_size: self.database_pool_size,
+            ca_pem: self.database_ca_pem.clone(),
         })
     }
 
@@ -286,6 +292,7 @@ impl Default for ServiceSection {
             watch_interval_ms: default_watch_ms(),
             cache_dir: None,
             extra_ca_pem: None,
+            database_ca_pem: None,
             console: Default::default(),
         }
     }
@@ -411,10 +418,13 @@ impl ServiceConfig {
         {
             service.cache_dir = Some(base.join(dir));
         }
-        if let Some(pem) = &service.extra_ca_pem
-            && pem.is_relative()
+        for pem in [&mut service.extra_ca_pem, &mut service.database_ca_pem]
+            .into_iter()
+            .flatten()
         {
-            service.extra_ca_pem = Some(base.join(pem));
+            if pem.is_relative() {
+                *pem = base.join(&*pem);
+            }
         }
         let config = ServiceConfig { service, gateways };
         config.validate()?;
@@ -580,6 +590,19 @@ max_concurrency = 2
         let o = &c.gateways["offline"];
         assert_eq!(o.max_concurrency, 2);
         assert_eq!(o.config.component, PathBuf::from("/abs/offline.wasm"));
+    }
+
+    #[test]
+    fn a_postgres_ledger_takes_its_authorities_beside_the_file() {
+        let c = ServiceConfig::from_toml_str(
+            "[service]\ndatabase = \"postgres://pay@db.internal/ledger?sslmode=require\"\n\
+             database_ca_pem = \"db-ca.pem\"",
+            Path::new("/etc/omnicrm"),
+        )
+        .unwrap();
+        let pg = c.service.postgres().expect("a PostgreSQL ledger");
+        assert_eq!(pg.url, "postgres://pay@db.internal/ledger?sslmode=require");
+        assert_eq!(pg.ca_pem, Some(PathBuf::from("/etc/omnicrm/db-ca.pem")));
     }
 
     #[test]

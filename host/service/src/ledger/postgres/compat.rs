@@ -678,7 +678,18 @@ impl Rows {
 pub(super) fn pg_error(e: postgres::Error) -> LedgerError {
     match e.as_db_error() {
         Some(db) => LedgerError::Database(format!("{} ({})", db.message(), db.code().code())),
-        None => LedgerError::Database(e.to_string()),
+        None => {
+            // The driver's own text is the outermost error only ("error performing TLS
+            // handshake"): the causes say why.
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(": ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            LedgerError::Database(text)
+        }
     }
 }
 

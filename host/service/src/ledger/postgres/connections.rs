@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use postgres::NoTls;
 use rand::Rng;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::compat::{Connection, OwnedClient, Session, pg_error};
 use crate::ledger::{LedgerError, Result};
@@ -23,6 +23,7 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens the pool's connections.
 pub(super) struct Manager {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -30,7 +31,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<Session, postgres::Error> {
-        Ok(Session::new(self.config.connect(NoTls)?))
+        Ok(Session::new(self.config.connect(self.tls.clone())?))
     }
 
     fn is_valid(&self, session: &mut Session) -> Result<(), postgres::Error> {
@@ -42,32 +43,43 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// A connection outside any pool.
+pub(super) fn connect(config: &postgres::Config, tls: &MakeRustlsConnect) -> Result<OwnedClient> {
+    Ok(OwnedClient::new(
+        config.connect(tls.clone()).map_err(pg_error)?,
+    ))
+}
+
 /// The pool.
 pub(super) struct Connections {
     pool: r2d2::Pool<Manager>,
     config: postgres::Config,
+    tls: MakeRustlsConnect,
 }
 
 impl Connections {
-    /// A pool of at most `size` connections made with `config`; fails when the server cannot be
-    /// reached.
-    pub(super) fn open(config: postgres::Config, size: u32) -> Result<Self> {
+    /// A pool of at most `size` connections made with `config` and `tls`; fails when the server
+    /// cannot be reached.
+    pub(super) fn open(
+        config: postgres::Config,
+        tls: MakeRustlsConnect,
+        size: u32,
+    ) -> Result<Self> {
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
             .connection_timeout(CHECKOUT_TIMEOUT)
             .build(Manager {
                 config: config.clone(),
+                tls: tls.clone(),
             })
             .map_err(|e| LedgerError::Database(format!("connecting to PostgreSQL: {e}")))?;
-        Ok(Connections { pool, config })
+        Ok(Connections { pool, config, tls })
     }
 
     /// A connection of its own, outside the pool: for what holds a session (advisory locks).
     pub(super) fn dedicated(&self) -> Result<OwnedClient> {
-        Ok(OwnedClient::new(
-            self.config.connect(NoTls).map_err(pg_error)?,
-        ))
+        connect(&self.config, &self.tls)
     }
 
     fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>> {

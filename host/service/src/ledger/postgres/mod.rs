@@ -12,7 +12,8 @@
 //! instances that own running API requests (`idempotency`).
 //!
 //! The password never appears in the configuration: it is given apart (from the environment) and
-//! refused inside the URL; [`redacted`] shows a URL without it.
+//! refused inside the URL; [`redacted`] shows a URL without it. TLS is the URL's `sslmode`, the
+//! server's certificate always verified (`tls`).
 
 #![expect(
     clippy::duplicate_mod,
@@ -40,6 +41,7 @@ mod operations;
 #[path = "../queries/refunds.rs"]
 mod refunds;
 mod sql;
+mod tls;
 #[path = "../queries/totals.rs"]
 mod totals;
 #[path = "../queries/transactions.rs"]
@@ -48,6 +50,7 @@ mod transactions;
 #[cfg(test)]
 mod tests;
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -75,6 +78,9 @@ pub struct PgOptions {
     pub password: Option<String>,
     /// Connections of the pool, at most.
     pub pool_size: u32,
+    /// A PEM file of the authorities the server's certificate may come from, trusted beside the
+    /// public web's (a private CA, a cloud provider's).
+    pub ca_pem: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PgOptions {
@@ -83,6 +89,7 @@ impl std::fmt::Debug for PgOptions {
             .field("url", &redacted(&self.url))
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("pool_size", &self.pool_size)
+            .field("ca_pem", &self.ca_pem)
             .finish()
     }
 }
@@ -127,10 +134,19 @@ impl PgLedger {
         config
             .application_name("omnicrm-pay")
             .connect_timeout(Duration::from_secs(10));
-        let db = Connections::open(config, options.pool_size)
+        if !tls::names_ssl_mode(&options.url) {
+            tracing::warn!(database = %shown, "the connection to PostgreSQL is not encrypted: add `sslmode=require` to the URL unless the network is private");
+            config.ssl_mode(postgres::config::SslMode::Disable);
+        }
+        let connector = tls::connector(options.ca_pem.as_deref())?;
+        // One connection first, for the migrations: a server that can not be reached, or not
+        // trusted, is told at once and why (the pool retries until its timeout and keeps the
+        // outermost error only).
+        let mut client = connections::connect(&config, &connector)
             .map_err(|e| LedgerError::Database(format!("{shown}: {e}")))?;
-        let mut client = db.dedicated()?;
         migrations::migrate(&mut client)?;
+        let db = Connections::open(config, connector, options.pool_size)
+            .map_err(|e| LedgerError::Database(format!("{shown}: {e}")))?;
         Ok(PgLedger {
             db,
             locks: SessionLocks::default(),

@@ -8,6 +8,7 @@
 //! fail.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -62,12 +63,16 @@ fn scratch() -> Option<Scratch> {
 }
 
 fn open(url: &str) -> PgLedger {
-    PgLedger::open(&PgOptions {
+    PgLedger::open(&options(url, None)).expect("ledger")
+}
+
+fn options(url: &str, ca_pem: Option<PathBuf>) -> PgOptions {
+    PgOptions {
         url: url.to_string(),
         password: None,
         pool_size: 8,
-    })
-    .expect("ledger")
+        ca_pem,
+    }
 }
 
 /// A fresh ledger on a database of its own.
@@ -137,12 +142,79 @@ fn a_ledger_migrated_from_version_2_flags_its_held_transactions() {
     assert_eq!(attention(plain.id), None);
 }
 
+/// Whether the ledger's own connections to the server are encrypted, as the server sees them.
+fn encrypted(ledger: &PgLedger) -> bool {
+    ledger
+        .db
+        .dedicated()
+        .unwrap()
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn tls_is_the_urls_sslmode_and_the_servers_certificate_is_verified() {
+    let Some(db) = scratch() else { return };
+    let Some(ca) = std::env::var_os("OMNICRM_TEST_POSTGRES_CA").map(PathBuf::from) else {
+        assert!(
+            std::env::var_os("OMNICRM_REQUIRE_POSTGRES").is_none(),
+            "OMNICRM_REQUIRE_POSTGRES is set but OMNICRM_TEST_POSTGRES_CA names no authority"
+        );
+        return;
+    };
+    let with_mode = |mode: &str| format!("{}?sslmode={mode}", db.url);
+
+    // The server offers TLS; a URL that does not ask for it is plain TCP, as ever.
+    assert!(!encrypted(&open(&db.url)));
+    assert!(!encrypted(&open(&with_mode("disable"))));
+    // Asked for, with the server's authority trusted: encrypted, queries and all.
+    for mode in ["require", "prefer"] {
+        let ledger = PgLedger::open(&options(&with_mode(mode), Some(ca.clone()))).unwrap();
+        assert!(encrypted(&ledger), "sslmode={mode}");
+        let (t, _) = ledger
+            .insert_transaction(&new_txn("c1", 500, mode))
+            .unwrap();
+        assert_eq!(ledger.transaction(t.id).unwrap().unwrap().amount, 500);
+    }
+    // Its authority not trusted (the public web's only): refused, never talked to in the clear.
+    for mode in ["require", "prefer"] {
+        let err = PgLedger::open(&options(&with_mode(mode), None))
+            .err()
+            .expect("an untrusted server is refused")
+            .to_string();
+        assert!(err.contains("certificate"), "sslmode={mode}: {err}");
+    }
+    // The same server reached by a name its certificate does not carry: refused too.
+    let other_name =
+        with_mode("require").replace("127.0.0.1", "db.invalid") + "&hostaddr=127.0.0.1";
+    let err = PgLedger::open(&options(&other_name, Some(ca.clone())))
+        .err()
+        .expect("a certificate for another name is refused")
+        .to_string();
+    assert!(
+        err.contains("certificate not valid for name \"db.invalid\""),
+        "{err}"
+    );
+    // A file that holds no certificate is a clear error at start.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let err = PgLedger::open(&options(&with_mode("require"), Some(empty.path().into())))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("no certificate"), "{err}");
+}
+
 #[test]
 fn a_password_in_the_url_is_refused_and_never_shown() {
     let err = PgLedger::open(&PgOptions {
         url: "postgres://pay:s3cret@127.0.0.1:1/ledger".into(),
         password: None,
         pool_size: 1,
+        ca_pem: None,
     })
     .err()
     .expect("refused")
@@ -158,7 +230,8 @@ fn a_password_in_the_url_is_refused_and_never_shown() {
         PgOptions {
             url: "postgres://pay@db/ledger".into(),
             password: Some("s3cret".into()),
-            pool_size: 1
+            pool_size: 1,
+            ca_pem: None,
         }
     );
     assert!(!shown.contains("s3cret"), "{shown}");

@@ -265,7 +265,7 @@ async fn payment_event(
         .db
         .run(move |l| l.update_transaction(id, &from, &patch))
         .await?;
-    if moved.is_some() && t.attention.is_some() {
+    if moved.as_ref().is_some_and(|m| m.attention.is_some()) {
         // The gateway told what the reconciler gave up learning: no operator is needed for it.
         let state = match status {
             TxnStatus::Failed | TxnStatus::Canceled => OpState::Failed,

@@ -469,6 +469,26 @@ impl ServiceConfig {
                 )));
             }
         }
+        if self.service.database_ca_pem.is_some() {
+            match self.service.database.to_str() {
+                Some(url) if crate::ledger::postgres::is_postgres_url(url) => {
+                    if !crate::ledger::postgres::names_ssl_mode(url) {
+                        return Err(invalid(
+                            "service.database_ca_pem is set but the database URL has no \
+                             sslmode, so TLS would not be used: add sslmode=require"
+                                .into(),
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        "service.database_ca_pem is for a PostgreSQL database (a postgres:// \
+                         URL), not a SQLite file"
+                            .into(),
+                    ));
+                }
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for key in &self.service.api_keys {
             if !names.insert(&key.name) {
@@ -603,6 +623,19 @@ max_concurrency = 2
         let pg = c.service.postgres().expect("a PostgreSQL ledger");
         assert_eq!(pg.url, "postgres://pay@db.internal/ledger?sslmode=require");
         assert_eq!(pg.ca_pem, Some(PathBuf::from("/etc/omnicrm/db-ca.pem")));
+        // An authority that would not be used is a mistake, said at once.
+        let refused = |database: &str| {
+            ServiceConfig::from_toml_str(
+                &format!("[service]\ndatabase = \"{database}\"\ndatabase_ca_pem = \"ca.pem\""),
+                Path::new("/etc/omnicrm"),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let e = refused("postgres://pay@db.internal/ledger");
+        assert!(e.contains("no sslmode"), "{e}");
+        let e = refused("ledger.db");
+        assert!(e.contains("not a SQLite file"), "{e}");
     }
 
     #[test]

@@ -99,6 +99,13 @@ pub fn is_postgres_url(database: &str) -> bool {
     database.starts_with("postgres://") || database.starts_with("postgresql://")
 }
 
+/// Whether a connection string names `sslmode`: without it the connection is plain TCP (as
+/// `sslmode=disable`), not the driver's `prefer`, so that a server offering TLS with a
+/// certificate nobody configured trust for is reached as before rather than refused.
+pub fn names_ssl_mode(url: &str) -> bool {
+    url.contains("sslmode=")
+}
+
 /// `url` with any password replaced by `***`, for logs and messages.
 pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
@@ -134,7 +141,7 @@ impl PgLedger {
         config
             .application_name("omnicrm-pay")
             .connect_timeout(Duration::from_secs(10));
-        if !tls::names_ssl_mode(&options.url) {
+        if !names_ssl_mode(&options.url) {
             tracing::warn!(database = %shown, "the connection to PostgreSQL is not encrypted: add `sslmode=require` to the URL unless the network is private");
             config.ssl_mode(postgres::config::SslMode::Disable);
         }

@@ -43,10 +43,3 @@ pub(super) fn connector(ca_pem: Option<&Path>) -> Result<MakeRustlsConnect> {
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }
-
-/// Whether a connection string names `sslmode`: without it the connection is plain TCP (as
-/// `sslmode=disable`), not the driver's `prefer`, so that a server offering TLS with a
-/// certificate nobody configured trust for is reached as before rather than refused.
-pub(super) fn names_ssl_mode(url: &str) -> bool {
-    url.contains("sslmode=")
-}

@@ -55,5 +55,5 @@ mod validate;
 pub use config::{GatewayConfig, GatewaysFile, Limits, OutboundAuth, Secret, SecretSource};
 pub use error::{CallError, ContractProblem, LoadError, PluginTrap};
 pub use gateway::{Gateway, GatewayStats};
-pub use outbound::{InterceptedRequest, Interception, OutboundInterceptor};
+pub use outbound::{InterceptedRequest, Interception, OutboundInterceptor, client_tls_config};
 pub use runtime::{ArtifactSource, LoadInfo, Runtime, RuntimeError, RuntimeOptions};

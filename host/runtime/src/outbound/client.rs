@@ -61,29 +61,40 @@ pub(crate) struct OutboundClient {
     client: Client<LimitedConnector<HttpsConnector>, WasiBody>,
 }
 
+/// A TLS client configuration (rustls, ring) trusting the public web's authorities and, when
+/// given, the certificates of a PEM file: `extra_ca` is its name in errors and its contents.
+/// Plugins' outbound requests use it, and so does the service's connection to PostgreSQL.
+pub fn client_tls_config(extra_ca: Option<(&str, &[u8])>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some((name, pem)) = extra_ca {
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut &*pem) {
+            let cert = cert.map_err(|e| format!("{name}: invalid PEM: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{name}: invalid certificate: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(format!("{name}: no certificate in the PEM data"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl ClientFactory {
     pub(crate) fn new(settings: &ClientSettings) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(pem) = &settings.extra_ca_pem {
-            let mut added = 0;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| format!("extra CA: invalid PEM: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("extra CA: invalid certificate: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err("extra CA: no certificate in the PEM data".into());
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS configuration: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let extra_ca = settings
+            .extra_ca_pem
+            .as_deref()
+            .map(|pem| ("extra CA", pem));
+        let tls = client_tls_config(extra_ca)?;
         Ok(ClientFactory {
             tls,
             connect_timeout: settings.connect_timeout,

@@ -18,6 +18,7 @@ mod policy;
 mod response;
 
 pub(crate) use auth::{Authenticator, CredentialScope};
+pub use client::client_tls_config;
 pub(crate) use client::{ClientFactory, ClientSettings, NetworkRules};
 pub(crate) use hooks::{CallHooks, OutboundHooks};
 pub use intercept::{InterceptedRequest, Interception, OutboundInterceptor};

@@ -11,35 +11,17 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::ledger::{LedgerError, Result};
 
 /// The connector of every connection: the authorities of `ca_pem` (a PEM file of one or more
-/// certificates) trusted beside the public web's.
+/// certificates) trusted beside the public web's, as the runtime trusts them for plugins.
 pub(super) fn connector(ca_pem: Option<&Path>) -> Result<MakeRustlsConnect> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_pem {
-        let shown = path.display();
-        let pem = std::fs::read(path)
-            .map_err(|e| LedgerError::Database(format!("reading database_ca_pem {shown}: {e}")))?;
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(|e| {
-                LedgerError::Database(format!("database_ca_pem {shown}: invalid PEM: {e}"))
-            })?;
-            roots.add(cert).map_err(|e| {
-                LedgerError::Database(format!("database_ca_pem {shown}: invalid certificate: {e}"))
-            })?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(LedgerError::Database(format!(
-                "database_ca_pem {shown}: no certificate in it"
-            )));
-        }
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| LedgerError::Database(format!("TLS to PostgreSQL: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let pem = ca_pem
+        .map(|path| {
+            std::fs::read(path).map_err(|e| {
+                LedgerError::Database(format!("reading database_ca_pem {}: {e}", path.display()))
+            })
+        })
+        .transpose()?;
+    let name = ca_pem.map(|path| format!("database_ca_pem {}", path.display()));
+    let extra_ca = name.as_deref().zip(pem.as_deref());
+    let config = omnicrm_host::client_tls_config(extra_ca).map_err(LedgerError::Database)?;
     Ok(MakeRustlsConnect::new(config))
 }

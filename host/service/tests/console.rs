@@ -5,6 +5,7 @@
 use crate::common::browser::{
     Browser, ConsoleEnv, READ_ONLY_KEY, READER, WRITER, get_page, post_form,
 };
+use crate::common::customer_with_card;
 use serde_json::{Value, json};
 
 /// An operator signs in, adds a card through the gateway's card form, charges it, refunds part
@@ -277,7 +278,12 @@ async fn read_only_csrf_and_escaping_hold() {
     let mut env = ConsoleEnv::start().await;
     let payload = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">";
     let customer = "cust<script>window.__xss=3</script>";
-    env.customer_with_card(customer, payload).await;
+    customer_with_card(
+        &env.api,
+        json!({"customer_id": customer, "name": payload}),
+        "tok_visa",
+    )
+    .await;
     let r = env
         .api
         .post(

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::common::browser::{ADMIN, Browser, ConsoleEnv, WRITER, post_form};
+use crate::common::customer_with_card;
 use omnicrm_pay::reconcile::reconcile_once;
 use serde_json::json;
 use stripe_emulator::FailSpec;
@@ -13,7 +14,12 @@ use stripe_emulator::FailSpec;
 async fn an_admin_settles_a_flagged_charge_in_the_console() {
     let mut env = ConsoleEnv::start().await;
     let customer = "crm-2001";
-    env.customer_with_card(customer, "Grace Hopper").await;
+    customer_with_card(
+        &env.api,
+        json!({"customer_id": customer, "name": "Grace Hopper"}),
+        "tok_visa",
+    )
+    .await;
 
     // Stripe answers 500 to every payment: the charge's outcome stays unknown, and the
     // reconciler's one repeat (as configured) learns nothing either: it flags the charge.

@@ -104,29 +104,6 @@ impl ConsoleEnv {
         format!("{}{path}", self.base)
     }
 
-    /// Adds the customer `id` named `name`, with a stored Visa card, through the API.
-    pub async fn customer_with_card(&self, id: &str, name: &str) {
-        let r = self
-            .api
-            .post(
-                "/v1/customers",
-                serde_json::json!({"customer_id": id, "name": name}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, 200, "{}", r.json);
-        let path: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
-        let r = self
-            .api
-            .post(
-                &format!("/v1/customers/{}/cards", path.replace('+', "%20")),
-                serde_json::json!({"token": "tok_visa"}),
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, 201, "{}", r.json);
-    }
-
     /// Stops the service.
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {

@@ -287,26 +287,44 @@ impl CallCounter {
     }
 }
 
+/// Links the customer `fields` describe (`customer_id`, and any other field of
+/// `POST /v1/customers`) and stores `token` as its card, through `api`; returns the card id.
+pub async fn customer_with_card(api: &ApiClient, fields: Value, token: &str) -> i64 {
+    let customer = fields["customer_id"]
+        .as_str()
+        .expect("a customer_id")
+        .to_string();
+    let r = api.post("/v1/customers", fields).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.json);
+    add_card(api, &customer, token).await
+}
+
+/// Stores `token` as a card of `customer` (any text: it is percent-encoded in the path), through
+/// `api`; returns the card's id.
+pub async fn add_card(api: &ApiClient, customer: &str, token: &str) -> i64 {
+    let path = form_urlencoded::byte_serialize(customer.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    let r = api
+        .post(
+            &format!("/v1/customers/{path}/cards"),
+            json!({ "token": token }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json["id"].as_i64().unwrap()
+}
+
 impl Env {
     /// Links `customer` and stores `token` as its card; returns the card id.
     pub async fn customer_with_card(&self, customer: &str, token: &str) -> i64 {
-        let r = self
-            .post("/v1/customers", json!({ "customer_id": customer }))
-            .await;
-        assert_eq!(r.status, 200, "{}", r.json);
-        self.add_card(customer, token).await
+        customer_with_card(&self.api, json!({ "customer_id": customer }), token).await
     }
 
     /// Stores a card; returns its id.
     pub async fn add_card(&self, customer: &str, token: &str) -> i64 {
-        let r = self
-            .post(
-                &format!("/v1/customers/{customer}/cards"),
-                json!({ "token": token }),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.json);
-        r.json["id"].as_i64().unwrap()
+        add_card(&self.api, customer, token).await
     }
 
     /// Creates a transaction; returns the response.

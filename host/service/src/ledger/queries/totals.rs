@@ -87,6 +87,13 @@ pub(super) fn figures_by_period(
     db.read(|conn| {
         let args = (currency, from, to, period);
         let mut periods = BTreeMap::new();
+        // A row of payments: how many, the money they took, their fees.
+        let payments = |f: &mut LedgerFigures, r: &Row<'_>| -> Result<()> {
+            f.successful_payments += r.get::<_, i64>(2)? as u64;
+            f.revenue += r.get::<_, i64>(3)?;
+            f.fees += r.get::<_, i64>(4)?;
+            Ok(())
+        };
         // Charges paid by a payment of their own (an invoice's lines are paid by the invoice).
         each_period_gateway(
             conn,
@@ -98,12 +105,7 @@ pub(super) fn figures_by_period(
              GROUP BY 1, gateway",
             args,
             &mut periods,
-            |f, r| {
-                f.successful_payments += r.get::<_, i64>(2)? as u64;
-                f.revenue += r.get::<_, i64>(3)?;
-                f.fees += r.get::<_, i64>(4)?;
-                Ok(())
-            },
+            payments,
         )?;
         each_period_gateway(
             conn,
@@ -115,12 +117,7 @@ pub(super) fn figures_by_period(
              GROUP BY 1, gateway",
             args,
             &mut periods,
-            |f, r| {
-                f.successful_payments += r.get::<_, i64>(2)? as u64;
-                f.revenue += r.get::<_, i64>(3)?;
-                f.fees += r.get::<_, i64>(4)?;
-                Ok(())
-            },
+            payments,
         )?;
         each_period_gateway(
             conn,

@@ -22,7 +22,7 @@ pub(super) fn column_error(idx: usize, e: impl std::fmt::Display) -> LedgerError
     LedgerError::Database(format!("column {idx}: {e}"))
 }
 
-pub(super) use crate::ledger::queries::placeholders;
+pub(super) use crate::ledger::queries::{and_status_in, placeholders};
 
 /// Reads back an enum stored as text in column `idx`; a spelling this build does not know is an
 /// error naming that column.

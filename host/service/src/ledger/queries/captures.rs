@@ -3,8 +3,8 @@
 //! captured amount and status forward in the same database transaction.
 
 use super::sql::{
-    Connection, OptionalExtension, Row, RowResult, Value, params, params_from_iter, parse_enum,
-    placeholders,
+    Connection, OptionalExtension, Row, RowResult, Value, and_status_in, params, params_from_iter,
+    parse_enum,
 };
 
 use super::connections::Connections;
@@ -122,10 +122,7 @@ pub(super) fn settle_capture(
             gateway_modification_ref.map(str::to_string).into(),
             id.into(),
         ];
-        if !from.is_empty() {
-            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
-            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
-        }
+        and_status_in(&mut sql, &mut args, from.iter().map(|s| s.as_str()));
         if tx.prepare_cached(&sql)?.execute(params_from_iter(args))? != 1 {
             return Ok(None);
         }

@@ -2,8 +2,8 @@
 //! their compare-and-set updates, which settle or release their lines.
 
 use super::sql::{
-    Connection, OptionalExtension, Row, RowResult, Value, params, params_from_iter, parse_enum,
-    placeholders,
+    Connection, OptionalExtension, Row, RowResult, Value, and_status_in, params, params_from_iter,
+    parse_enum,
 };
 
 use super::connections::Connections;
@@ -190,13 +190,7 @@ pub(super) fn invoices(db: &Connections, f: &InvoiceFilter) -> Result<Vec<Invoic
         sql.push_str(" AND crm_customer_id = ?");
         args.push(c.clone().into());
     }
-    if !f.statuses.is_empty() {
-        sql.push_str(&format!(
-            " AND status IN ({})",
-            placeholders(f.statuses.len())
-        ));
-        args.extend(f.statuses.iter().map(|s| s.as_str().to_string().into()));
-    }
+    and_status_in(&mut sql, &mut args, f.statuses.iter().map(|s| s.as_str()));
     sql.push_str(" ORDER BY id DESC");
     if f.limit > 0 {
         sql.push_str(&format!(" LIMIT {}", f.limit));
@@ -282,10 +276,7 @@ pub(super) fn update_invoice(
     }
     let mut sql = format!("UPDATE invoices SET {} WHERE id = ?", sets.join(", "));
     args.push(id.into());
-    if !from.is_empty() {
-        sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
-        args.extend(from.iter().map(|s| s.as_str().to_string().into()));
-    }
+    and_status_in(&mut sql, &mut args, from.iter().map(|s| s.as_str()));
     db.write(|tx| {
         let n = tx
             .prepare_cached(&sql)?

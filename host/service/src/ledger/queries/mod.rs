@@ -10,12 +10,30 @@
 //! module decides how a read or a write runs (SQLite: one writer with group commit;
 //! PostgreSQL: serializable transactions run again on conflict).
 //!
-//! This module holds what the queries share whatever the driver (`placeholders`) and the
+//! This module holds what the queries share whatever the driver (`placeholders`,
+//! `and_status_in`) and the
 //! [`Ledger`](super::Ledger) methods both backends implement alike.
 
 /// `n` placeholders separated by commas, for an `IN (...)` list.
 pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+/// Narrows `sql` to rows whose status is one of `statuses` (their stored names), their names
+/// added to `args`; nothing when there are none (any status).
+pub(super) fn and_status_in<'a, V: From<String>>(
+    sql: &mut String,
+    args: &mut Vec<V>,
+    statuses: impl ExactSizeIterator<Item = &'a str>,
+) {
+    if statuses.len() == 0 {
+        return;
+    }
+    sql.push_str(&format!(
+        " AND status IN ({})",
+        placeholders(statuses.len())
+    ));
+    args.extend(statuses.map(|s| V::from(s.to_string())));
 }
 
 /// The [`Ledger`](super::Ledger) methods that hand each call to the query module of its job

@@ -2,8 +2,8 @@
 //! refund, and settled by the synchronous path, the reconciler or a webhook in any order.
 
 use super::sql::{
-    Connection, OptionalExtension, Row, RowResult, Value, params, params_from_iter, parse_enum,
-    placeholders,
+    Connection, OptionalExtension, Row, RowResult, Value, and_status_in, params, params_from_iter,
+    parse_enum,
 };
 
 use super::connections::Connections;
@@ -173,10 +173,7 @@ pub(super) fn settle_refund(
             now().into(),
             id.into(),
         ];
-        if !from.is_empty() {
-            sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
-            args.extend(from.iter().map(|s| s.as_str().to_string().into()));
-        }
+        and_status_in(&mut sql, &mut args, from.iter().map(|s| s.as_str()));
         let n = tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
         let row = if n == 1 {
             let r = get_refund(tx, id)?;

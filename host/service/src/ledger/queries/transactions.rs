@@ -2,8 +2,8 @@
 //! updates, including the refunded amount and status that their refunds make.
 
 use super::sql::{
-    Connection, OptionalExtension, Row, RowResult, Value, column_error, params, params_from_iter,
-    parse_enum, placeholders,
+    Connection, OptionalExtension, Row, RowResult, Value, and_status_in, column_error, params,
+    params_from_iter, parse_enum,
 };
 
 use super::connections::Connections;
@@ -171,13 +171,7 @@ pub(super) fn transactions(db: &Connections, f: &TxnFilter) -> Result<Vec<Transa
         sql.push_str(" AND gateway = ?");
         args.push(g.clone().into());
     }
-    if !f.statuses.is_empty() {
-        sql.push_str(&format!(
-            " AND status IN ({})",
-            placeholders(f.statuses.len())
-        ));
-        args.extend(f.statuses.iter().map(|s| s.as_str().to_string().into()));
-    }
+    and_status_in(&mut sql, &mut args, f.statuses.iter().map(|s| s.as_str()));
     match f.invoiced {
         Some(true) => sql.push_str(" AND invoice_id IS NOT NULL"),
         Some(false) => sql.push_str(" AND invoice_id IS NULL"),
@@ -287,10 +281,7 @@ pub(super) fn update_txn(
     }
     let mut sql = format!("UPDATE transactions SET {} WHERE id = ?", sets.join(", "));
     args.push(id.into());
-    if !from.is_empty() {
-        sql.push_str(&format!(" AND status IN ({})", placeholders(from.len())));
-        args.extend(from.iter().map(|s| s.as_str().to_string().into()));
-    }
+    and_status_in(&mut sql, &mut args, from.iter().map(|s| s.as_str()));
     let n = tx.prepare_cached(&sql)?.execute(params_from_iter(args))?;
     let row = if n == 1 {
         recompute_refunded(tx, id)?;

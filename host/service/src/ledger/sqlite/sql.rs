@@ -51,7 +51,7 @@ pub(super) fn alive(_conn: &Connection<'_>, _owner: &str) -> Result<bool> {
     Ok(false)
 }
 
-pub(super) use crate::ledger::queries::placeholders;
+pub(super) use crate::ledger::queries::{and_status_in, placeholders};
 
 /// Reads back an enum stored as text in column `idx`; a spelling this build does not know is a
 /// conversion error of that column.

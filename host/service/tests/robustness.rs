@@ -13,7 +13,7 @@ use omnicrm_pay::server::{self, Running};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::common::{cache_dir, component};
+use crate::common::{cache_dir, component, customer_with_card};
 
 const RW_KEY: &str = "robust-read-write";
 const ADMIN_KEY: &str = "robust-admin";
@@ -195,10 +195,7 @@ async fn unknown_outcomes_are_reconciled_in_the_background_a_bounded_number_of_t
     );
     let (running, api, _) = serve(&quiet, false).await;
     running.service.gateways.wait_settled().await;
-    let r = post(&api, "/v1/customers", json!({ "customer_id": "c-1" })).await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let r = post(&api, "/v1/customers/c-1/cards", json!({ "token": "tok" })).await;
-    assert_eq!(r.status, 201, "{}", r.json);
+    customer_with_card(&api, json!({ "customer_id": "c-1" }), "tok").await;
     // Charges whose plugin traps (every time) or spins past its deadline (every time).
     let mut trapped = Vec::new();
     for i in 0..4 {
@@ -413,10 +410,7 @@ async fn a_charge_whose_answer_breaks_the_contract_is_held_then_settled_by_an_op
     let config = write_config(dir.path(), "", "");
     let (running, api, _) = serve(&config, false).await;
     running.service.gateways.wait_settled().await;
-    let r = post(&api, "/v1/customers", json!({ "customer_id": "c-1" })).await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let r = post(&api, "/v1/customers/c-1/cards", json!({ "token": "tok" })).await;
-    assert_eq!(r.status, 201, "{}", r.json);
+    customer_with_card(&api, json!({ "customer_id": "c-1" }), "tok").await;
 
     // The plugin answers USD 10.00 charged and USD 50.00 captured: the host's checks catch it.
     let r = post(

@@ -259,8 +259,7 @@ impl Browser {
                 let url = self.url().await;
                 let source = self.client.source().await.unwrap_or_default();
                 if let Ok(png) = self.client.screenshot().await {
-                    let _ = std::fs::create_dir_all(screenshot_dir());
-                    let _ = std::fs::write(screenshot_dir().join("failure.png"), png);
+                    let _ = save_screenshot("failure", &png);
                 }
                 panic!("no element {css} on {url}: {e}\n{source}");
             }
@@ -387,9 +386,7 @@ impl Browser {
                 Err(e) => panic!("screenshot {name}: {e}"),
             }
         };
-        let dir = screenshot_dir();
-        std::fs::create_dir_all(&dir).expect("screenshot dir");
-        std::fs::write(dir.join(format!("{name}.png")), png).expect("writing the screenshot");
+        save_screenshot(name, &png).expect("writing the screenshot");
     }
 
     /// Waits up to 10 s for the page to finish loading.
@@ -420,6 +417,13 @@ impl Browser {
     pub async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+/// Writes `png` as `NAME.png` where screenshots go.
+fn save_screenshot(name: &str, png: &[u8]) -> std::io::Result<()> {
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("{name}.png")), png)
 }
 
 /// Where screenshots go: `target/console-screenshots/`.
